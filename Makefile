@@ -1,0 +1,41 @@
+# Every target does its own set-up: a fresh machine needs only python3 and pip.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mailcore-installed
+PROJECT_FILES := pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: install test lint format demo docs fuzz bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): $(UV) $(PROJECT_FILES)
+	$(UV) sync --all-packages --quiet
+	@touch $@
+
+install: $(STAMP) ## Create .venv with the core, every plugin and the dev tools.
+
+lint: install ## ruff and mypy --strict over core, plugins and tests.
+	$(BIN)/ruff check core plugins tests benchmarks
+	$(BIN)/ruff format --check core plugins tests benchmarks
+	$(BIN)/mypy core/src plugins/*/src
+
+format: install
+	$(BIN)/ruff format core plugins tests benchmarks
+	$(BIN)/ruff check --fix core plugins tests benchmarks
+
+test: lint ## Lint, then the whole test suite.
+	$(BIN)/pytest -q
+
+demo: install ## Send the seed's examples through the development backends.
+	$(BIN)/mailcore demo
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache site

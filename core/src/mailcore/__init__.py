@@ -1,0 +1,63 @@
+"""mailcore: Django's mail API without Django, with backends as plugins.
+
+``mailcore.outbox`` appears once the locmem backend has sent something, as in Django.
+"""
+
+from __future__ import annotations
+
+from mailcore.backend import BackendOptions, BaseEmailBackend
+from mailcore.errors import (
+    BackendLoadError,
+    BackendNotFoundError,
+    BadHeaderError,
+    ConfigurationError,
+    InvalidAddressError,
+    MailcoreError,
+    RecipientsRefusedError,
+    SendError,
+)
+from mailcore.message import (
+    EmailAlternative,
+    EmailAttachment,
+    EmailMessage,
+    EmailMultiAlternatives,
+)
+from mailcore.results import SendResult
+from mailcore.sending import (
+    get_connection,
+    mail_admins,
+    mail_managers,
+    send_mail,
+    send_mass_mail,
+)
+from mailcore.settings import configure, get_settings
+
+__all__ = [
+    "BackendLoadError",
+    "BackendNotFoundError",
+    "BackendOptions",
+    "BadHeaderError",
+    "BaseEmailBackend",
+    "ConfigurationError",
+    "EmailAlternative",
+    "EmailAttachment",
+    "EmailMessage",
+    "EmailMultiAlternatives",
+    "InvalidAddressError",
+    "MailcoreError",
+    "RecipientsRefusedError",
+    "SendError",
+    "SendResult",
+    "configure",
+    "get_connection",
+    "get_settings",
+    "mail_admins",
+    "mail_managers",
+    "send_mail",
+    "send_mass_mail",
+]
+
+__version__ = "0.1.0"
+
+#: The list the locmem backend appends to; it exists only after its first send.
+outbox: list[EmailMessage]

@@ -1,0 +1,104 @@
+"""The contract every e-mail backend fulfils: :class:`BaseEmailBackend`.
+
+A backend subclass sets ``name`` (its short name, which is also its settings section),
+``options_model`` (a :class:`BackendOptions` subclass declaring its options) and
+implements :meth:`BaseEmailBackend.send_messages`; backends with a connection also
+implement :meth:`~BaseEmailBackend.open` and :meth:`~BaseEmailBackend.close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from mailcore.settings import Source, configured_options, load_options
+
+if TYPE_CHECKING:
+    from mailcore.message import EmailMessage
+
+__all__ = ["BackendOptions", "BaseEmailBackend"]
+
+
+class BackendOptions(BaseModel):
+    """Base of a backend's options model: unknown options are refused, values are frozen.
+
+    ``env_names`` maps an option to an environment variable other than the usual
+    ``MAILCORE_<SHORTNAME>_<OPTION>`` (the file backend's ``MAILCORE_FILE_PATH``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env_names: ClassVar[Mapping[str, str]] = {}
+
+
+class BaseEmailBackend:
+    """Base class of every e-mail backend.
+
+    ``__init__(fail_silently=False, **options)`` builds ``self.options`` from the keyword
+    arguments over the settings (environment, ``.env``, TOML, defaults) of the backend's
+    section ``name``; an unknown or invalid option raises
+    :class:`~mailcore.errors.ConfigurationError`. ``fail_silently=True`` turns transport
+    errors into messages counted as not sent; it never hides a bad header or a
+    configuration error.
+    """
+
+    #: Short name and settings section (``"smtp"``); ``None`` reads arguments only.
+    name: ClassVar[str | None] = None
+    #: The pydantic model of this backend's options.
+    options_model: ClassVar[type[BackendOptions]] = BackendOptions
+
+    options: BackendOptions
+    option_sources: dict[str, Source]
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        self.fail_silently = fail_silently
+        arguments = {**configured_options(self.name), **options}
+        self.options, self.option_sources = load_options(self.name, self.options_model, arguments)
+
+    def open(self) -> bool:
+        """Open a long-lived connection; return True only if this call opened one."""
+        return False
+
+    def close(self) -> None:
+        """Close the connection opened by :meth:`open`, if any. Safe to call twice."""
+
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+        """Send ``messages``; return how many the transport accepted.
+
+        Opens and closes the connection itself only when it was not already open, and
+        sets ``message.result`` (a :class:`~mailcore.results.SendResult`) on each.
+        """
+        raise NotImplementedError("a backend must implement send_messages()")
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Keep the connection open for a block, closing it after only if it opened it."""
+        opened = self.open()
+        try:
+            yield
+        finally:
+            if opened:
+                self.close()
+
+    def __enter__(self) -> Self:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.options!r}>"

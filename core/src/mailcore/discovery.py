@@ -1,0 +1,168 @@
+"""Finding backends: short names through the ``mailcore.backends`` entry points, or import paths."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mailcore.errors import BackendLoadError, BackendNotFoundError
+
+if TYPE_CHECKING:
+    from mailcore.backend import BaseEmailBackend
+
+__all__ = [
+    "BACKENDS_GROUP",
+    "KNOWN_DISTRIBUTIONS",
+    "BackendInfo",
+    "installed_backends",
+    "load_backend",
+]
+
+BACKENDS_GROUP = "mailcore.backends"
+
+#: The backends this project publishes, and the distribution that provides each.
+KNOWN_DISTRIBUTIONS = {
+    "smtp": "mailcore-smtp",
+    "console": "mailcore-console",
+    "file": "mailcore-file",
+    "locmem": "mailcore-locmem",
+    "dummy": "mailcore-dummy",
+    "ses": "mailcore-ses",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo:
+    """One installed backend entry point, loaded or not."""
+
+    name: str
+    target: str
+    distribution: str | None
+    version: str | None
+    backend_class: type[BaseEmailBackend] | None
+    error: str | None
+
+    @property
+    def loaded(self) -> bool:
+        return self.backend_class is not None
+
+
+def _describe_failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _check_class(name: str, target: str, obj: Any) -> type[BaseEmailBackend]:
+    from mailcore.backend import BaseEmailBackend
+
+    if not (isinstance(obj, type) and issubclass(obj, BaseEmailBackend)):
+        raise BackendLoadError(
+            f"backend {name!r} ({target}) is not a subclass of mailcore.BaseEmailBackend"
+        )
+    return obj
+
+
+def _load_path(path: str) -> type[BaseEmailBackend]:
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise BackendNotFoundError(f"{path!r} is not an import path of the form 'package.Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendNotFoundError(
+            f"cannot import backend module {module_name!r}: {_describe_failure(exc)}"
+        ) from exc
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise BackendNotFoundError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return _check_class(path, path, obj)
+
+
+def _entry_points() -> list[Any]:
+    """The group's entry points, read (and cached by stevedore) without loading any."""
+    from stevedore import NamedExtensionManager
+
+    manager: NamedExtensionManager[Any] = NamedExtensionManager(BACKENDS_GROUP, names=[])
+    return sorted(manager.list_entry_points(), key=lambda ep: str(ep.name))
+
+
+def _entry_point_names() -> list[str]:
+    return [str(ep.name) for ep in _entry_points()]
+
+
+def _not_found(name: str) -> BackendNotFoundError:
+    installed = ", ".join(_entry_point_names()) or "none"
+    hint = ""
+    if name in KNOWN_DISTRIBUTIONS:
+        hint = f"; it is provided by the distribution {KNOWN_DISTRIBUTIONS[name]!r}: install it"
+    return BackendNotFoundError(
+        f"no mailcore backend named {name!r} is installed{hint} (installed backends: {installed})"
+    )
+
+
+def load_backend(name: str) -> type[BaseEmailBackend]:
+    """The backend class for a short name (``"smtp"``) or an import path.
+
+    Raises :class:`BackendNotFoundError` (listing the installed backends and, for the
+    project's own backends, the distribution to install) or :class:`BackendLoadError`
+    when the plugin is installed but cannot be imported.
+    """
+    if not name or not isinstance(name, str):
+        raise BackendNotFoundError(f"a backend name must be a non-empty string, not {name!r}")
+    if "." in name or ":" in name:
+        return _load_path(name)
+
+    from stevedore import DriverManager
+    from stevedore.exception import NoMatches
+
+    failures: list[BaseException] = []
+
+    def on_failure(manager: Any, entry_point: Any, exc: BaseException) -> None:
+        failures.append(exc)
+
+    try:
+        manager = DriverManager(
+            BACKENDS_GROUP,
+            name,
+            invoke_on_load=False,
+            on_load_failure_callback=on_failure,
+        )
+    except NoMatches:
+        if failures:
+            raise BackendLoadError(
+                f"backend {name!r} is installed but failed to load: "
+                f"{_describe_failure(failures[0])}"
+            ) from failures[0]
+        raise _not_found(name) from None
+    except RuntimeError as exc:  # stevedore: several distributions register the name
+        raise BackendLoadError(f"backend {name!r}: {exc}") from None
+    return _check_class(name, str(manager.extensions[0].entry_point.value), manager.driver)
+
+
+def installed_backends() -> list[BackendInfo]:
+    """Every backend entry point, each loaded; a broken plugin is listed with its error."""
+    import importlib.metadata
+
+    dists = {ep.name: ep.dist for ep in importlib.metadata.entry_points(group=BACKENDS_GROUP)}
+    infos: list[BackendInfo] = []
+    for entry_point in _entry_points():
+        dist = dists.get(entry_point.name)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        version = dist.version if dist is not None else None
+        backend_class: type[BaseEmailBackend] | None = None
+        error: str | None = None
+        try:
+            backend_class = _check_class(entry_point.name, entry_point.value, entry_point.load())
+        except BackendLoadError as exc:
+            error = str(exc)
+        except Exception as exc:  # a broken plugin must not break the listing
+            error = _describe_failure(exc)
+        infos.append(
+            BackendInfo(
+                entry_point.name, entry_point.value, dist_name, version, backend_class, error
+            )
+        )
+    return infos

@@ -1,0 +1,69 @@
+"""The exceptions mailcore raises, all rooted in :class:`MailcoreError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendLoadError",
+    "BackendNotFoundError",
+    "BadHeaderError",
+    "ConfigurationError",
+    "InvalidAddressError",
+    "MailcoreError",
+    "RecipientsRefusedError",
+    "SendError",
+]
+
+
+class MailcoreError(Exception):
+    """Base class of every error mailcore raises on purpose."""
+
+
+class BadHeaderError(MailcoreError, ValueError):
+    """A header value (or attachment file name) holds CR or LF: nothing was sent."""
+
+
+class InvalidAddressError(MailcoreError, ValueError):
+    """An e-mail address cannot be used (malformed, or a non-ASCII local part)."""
+
+
+class ConfigurationError(MailcoreError):
+    """A setting or backend option is missing, unknown or invalid."""
+
+
+class BackendNotFoundError(ConfigurationError):
+    """No installed backend has the requested short name or import path."""
+
+
+class BackendLoadError(ConfigurationError):
+    """A backend plugin is installed but failed to import."""
+
+
+class SendError(MailcoreError):
+    """The transport failed to deliver one or more messages.
+
+    ``sent`` counts the messages of the batch that the transport accepted before or
+    despite the failure; ``message`` is the message that failed, when one did.
+    """
+
+    def __init__(self, text: str, *, sent: int = 0, message: object | None = None) -> None:
+        super().__init__(text)
+        self.sent = sent
+        self.message = message
+
+
+class RecipientsRefusedError(SendError):
+    """The transport refused every recipient of a message.
+
+    ``refused`` maps each refused address to the server's ``(code, text)``.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        refused: dict[str, tuple[int, str]],
+        *,
+        sent: int = 0,
+        message: object | None = None,
+    ) -> None:
+        super().__init__(text, sent=sent, message=message)
+        self.refused = refused

@@ -1,0 +1,31 @@
+"""What a backend reports about each message it was given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["SendResult"]
+
+
+@dataclass(slots=True)
+class SendResult:
+    """The outcome of sending one message, set on ``message.result`` by the backend.
+
+    - ``status``: ``"sent"`` only when the transport accepted the message for at least
+      one recipient; ``"failed"`` otherwise.
+    - ``message_id``: the identifier the transport gave back (an SMTP queue id from the
+      final reply, SES's ``MessageId``), or ``None`` when it gave none.
+    - ``refused``: recipients the transport refused, mapped to its ``(code, text)``.
+    - ``error``: the exception that made the message fail, if any.
+    """
+
+    status: Literal["sent", "failed"]
+    message_id: str | None = None
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    error: BaseException | None = None
+
+    @property
+    def sent(self) -> bool:
+        """True when the transport accepted the message."""
+        return self.status == "sent"

@@ -1,0 +1,131 @@
+"""The sending functions of the seed: ``get_connection``, ``send_mail`` and friends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mailcore.discovery import load_backend
+from mailcore.settings import get_settings
+
+if TYPE_CHECKING:
+    from mailcore.backend import BaseEmailBackend
+
+__all__ = ["get_connection", "mail_admins", "mail_managers", "send_mail", "send_mass_mail"]
+
+
+def get_connection(
+    backend: str | None = None, fail_silently: bool = False, **kwargs: Any
+) -> BaseEmailBackend:
+    """A backend instance: ``backend`` is a short name, an import path, or the setting.
+
+    ``kwargs`` are the backend's options, validated by its options model.
+    """
+    backend_class = load_backend(backend or get_settings().backend)
+    return backend_class(fail_silently=fail_silently, **kwargs)
+
+
+def _auth_options(auth_user: str | None, auth_password: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if auth_user is not None:
+        options["username"] = auth_user
+    if auth_password is not None:
+        options["password"] = auth_password
+    return options
+
+
+def send_mail(
+    subject: str,
+    message: str,
+    from_email: str | None,
+    recipient_list: Sequence[str],
+    fail_silently: bool = False,
+    auth_user: str | None = None,
+    auth_password: str | None = None,
+    connection: BaseEmailBackend | None = None,
+    html_message: str | None = None,
+) -> int:
+    """Send one message to ``recipient_list`` (all shown in To); return 0 or 1."""
+    from mailcore.message import EmailMultiAlternatives
+
+    connection = connection or get_connection(
+        fail_silently=fail_silently, **_auth_options(auth_user, auth_password)
+    )
+    mail = EmailMultiAlternatives(
+        subject, message, from_email, list(recipient_list), connection=connection
+    )
+    if html_message:
+        mail.attach_alternative(html_message, "text/html")
+    return mail.send()
+
+
+def send_mass_mail(
+    datatuple: Iterable[tuple[str, str, str | None, Sequence[str]]],
+    fail_silently: bool = False,
+    auth_user: str | None = None,
+    auth_password: str | None = None,
+    connection: BaseEmailBackend | None = None,
+) -> int:
+    """Send one message per ``(subject, message, from_email, recipient_list)`` over one
+    connection; return how many were sent."""
+    from mailcore.message import EmailMessage
+
+    connection = connection or get_connection(
+        fail_silently=fail_silently, **_auth_options(auth_user, auth_password)
+    )
+    messages = [
+        EmailMessage(subject, body, sender, list(recipients), connection=connection)
+        for subject, body, sender, recipients in datatuple
+    ]
+    return connection.send_messages(messages)
+
+
+def _mail_list(
+    recipients: list[str],
+    subject: str,
+    message: str,
+    fail_silently: bool,
+    connection: BaseEmailBackend | None,
+    html_message: str | None,
+) -> int:
+    from mailcore.message import EmailMultiAlternatives
+
+    if not recipients:
+        return 0
+    settings = get_settings()
+    mail = EmailMultiAlternatives(
+        f"{settings.subject_prefix}{subject}",
+        message,
+        settings.server_email,
+        recipients,
+        connection=connection,
+    )
+    if html_message:
+        mail.attach_alternative(html_message, "text/html")
+    return mail.send(fail_silently=fail_silently)
+
+
+def mail_admins(
+    subject: str,
+    message: str,
+    fail_silently: bool = False,
+    connection: BaseEmailBackend | None = None,
+    html_message: str | None = None,
+) -> int:
+    """Mail the ``admins`` setting; subject prefixed, From is ``server_email``."""
+    return _mail_list(
+        get_settings().admins, subject, message, fail_silently, connection, html_message
+    )
+
+
+def mail_managers(
+    subject: str,
+    message: str,
+    fail_silently: bool = False,
+    connection: BaseEmailBackend | None = None,
+    html_message: str | None = None,
+) -> int:
+    """Mail the ``managers`` setting; subject prefixed, From is ``server_email``."""
+    return _mail_list(
+        get_settings().managers, subject, message, fail_silently, connection, html_message
+    )

@@ -1,0 +1,1 @@
+"""Amazon SES backend (being written)."""

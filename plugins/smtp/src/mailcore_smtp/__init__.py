@@ -1,0 +1,1 @@
+"""SMTP backend (being written)."""
