@@ -1,0 +1,155 @@
+"""Contract tests that every backend runs, including third-party ones (needs pytest).
+
+Subclass :class:`BackendContractTests` in your test suite, provide the ``backend``
+fixture and, if your transport lets you read back what it received, override
+:meth:`BackendContractTests.delivered`::
+
+    class TestMyBackendContract(BackendContractTests):
+        @pytest.fixture
+        def backend(self) -> Iterator[BaseEmailBackend]:
+            yield MyBackend(api_key="test")
+
+        def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+            return [email.message_from_bytes(raw, policy=policy.default) for raw in fake_api.sent]
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from email.message import Message
+from typing import ClassVar
+
+import pytest
+
+from mailcore.backend import BaseEmailBackend
+from mailcore.errors import BadHeaderError
+from mailcore.message import EmailMessage, EmailMultiAlternatives
+
+__all__ = ["BackendContractTests", "parse_message"]
+
+
+def parse_message(raw: bytes) -> Message:
+    """Parse serialized message bytes with the standard library's modern policy."""
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+class BackendContractTests:
+    """What every ``BaseEmailBackend`` promises, as tests to subclass."""
+
+    #: Sender and recipients used by the tests (a real transport may need verified ones).
+    from_email: ClassVar[str] = "sender@example.com"
+    to: ClassVar[list[str]] = ["to@example.com"]
+    cc: ClassVar[list[str]] = ["cc@example.com"]
+    bcc: ClassVar[list[str]] = ["bcc@example.com"]
+    #: Values that must never appear in the backend's repr (passwords, keys).
+    secrets: ClassVar[list[str]] = []
+
+    @pytest.fixture
+    def backend(self) -> Iterator[BaseEmailBackend]:
+        """A fresh, unopened backend instance; subclasses must override this fixture."""
+        raise NotImplementedError("override the 'backend' fixture")
+        yield  # pragma: no cover
+
+    def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+        """The messages the transport received, parsed; ``None`` when it cannot tell."""
+        return None
+
+    def make_message(self, subject: str = "Contract test") -> EmailMessage:
+        return EmailMessage(
+            subject,
+            "Body of the contract test.\n",
+            self.from_email,
+            list(self.to),
+            bcc=list(self.bcc),
+            cc=list(self.cc),
+        )
+
+    def _delivered_subjects(self, backend: BaseEmailBackend) -> list[str] | None:
+        received = self.delivered(backend)
+        return None if received is None else [str(m["Subject"]) for m in received]
+
+    def test_sending_nothing_returns_zero(self, backend: BaseEmailBackend) -> None:
+        assert backend.send_messages([]) == 0
+
+    def test_send_messages_returns_the_number_sent(self, backend: BaseEmailBackend) -> None:
+        messages = [self.make_message("first"), self.make_message("second")]
+        assert backend.send_messages(messages) == 2
+        assert all(m.result is not None and m.result.sent for m in messages)
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["first", "second"]
+
+    def test_delivered_message_keeps_content_and_hides_bcc(self, backend: BaseEmailBackend) -> None:
+        message = EmailMultiAlternatives(
+            "Grüße, naïve café",
+            "Plain body ✓\n",
+            self.from_email,
+            list(self.to),
+            cc=list(self.cc),
+            bcc=list(self.bcc),
+            headers={"X-Contract": "yes"},
+        )
+        message.attach_alternative("<p>HTML body ✓</p>", "text/html")
+        message.attach("notes.txt", "attached text ✓\n", "text/plain")
+        assert backend.send_messages([message]) == 1
+        received = self.delivered(backend)
+        if received is None:
+            return
+        (parsed,) = received
+        assert parsed["Subject"] == "Grüße, naïve café"
+        assert parsed["X-Contract"] == "yes"
+        assert parsed["Bcc"] is None
+        assert parsed.get_content_type() == "multipart/mixed"
+        body = parsed.get_body(preferencelist=("plain",))
+        html = parsed.get_body(preferencelist=("html",))
+        assert body is not None and "Plain body ✓" in body.get_content()
+        assert html is not None and "HTML body ✓" in html.get_content()
+        names = [part.get_filename() for part in parsed.iter_attachments()]
+        assert names == ["notes.txt"]
+
+    def test_bad_header_is_raised_even_when_failing_silently(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        backend.fail_silently = True
+        message = self.make_message("Hello\nBcc: victim@example.com")
+        with pytest.raises(BadHeaderError):
+            backend.send_messages([message])
+        received = self.delivered(backend)
+        if received is not None:
+            assert received == []
+
+    def test_context_manager_opens_and_closes(self, backend: BaseEmailBackend) -> None:
+        with backend as opened:
+            assert opened is backend
+            assert backend.send_messages([self.make_message()]) == 1
+        backend.close()  # closing twice is harmless
+
+    def test_open_connection_is_reused_and_left_open(self, backend: BaseEmailBackend) -> None:
+        opened = backend.open()
+        try:
+            assert backend.send_messages([self.make_message("one")]) == 1
+            assert backend.send_messages([self.make_message("two")]) == 1
+            if opened:
+                assert backend.open() is False, "send_messages closed a connection it did not open"
+        finally:
+            backend.close()
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["one", "two"]
+
+    def test_close_without_open_is_harmless(self, backend: BaseEmailBackend) -> None:
+        backend.close()
+        backend.close()
+
+    def test_message_send_uses_the_given_connection(self, backend: BaseEmailBackend) -> None:
+        message = self.make_message("via send()")
+        message.connection = backend
+        assert message.send() == 1
+        assert message.result is not None and message.result.sent
+
+    def test_repr_shows_no_secret(self, backend: BaseEmailBackend) -> None:
+        text = repr(backend) + str(backend.options) + repr(backend.options)
+        for secret in self.secrets:
+            assert secret not in text
