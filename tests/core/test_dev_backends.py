@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from email.message import Message
+from email.message import EmailMessage as ParsedMessage
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from mailcore_file import FileBackend
 from mailcore_locmem import LocmemBackend
 
 
-def _split_stream(text: str) -> list[Message]:
+def _split_stream(text: str) -> list[ParsedMessage]:
     chunks = text.split(SEPARATOR + "\n")
     assert chunks[-1] == "", "every message must be followed by the separator line"
     return [parse_message(chunk.encode()) for chunk in chunks[:-1]]
@@ -30,7 +30,7 @@ class TestLocmemContract(BackendContractTests):
     def backend(self) -> Iterator[BaseEmailBackend]:
         yield LocmemBackend()
 
-    def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
         return [parse_message(m.serialize()) for m in getattr(mailcore, "outbox", [])]
 
 
@@ -45,7 +45,7 @@ class TestConsoleContract(BackendContractTests):
     def backend(self) -> Iterator[BaseEmailBackend]:
         yield ConsoleBackend(stream=io.StringIO())
 
-    def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
         assert isinstance(backend, ConsoleBackend) and isinstance(backend._target, io.StringIO)
         return _split_stream(backend._target.getvalue())
 
@@ -55,7 +55,7 @@ class TestFileContract(BackendContractTests):
     def backend(self, tmp_path: Path) -> Iterator[BaseEmailBackend]:
         yield FileBackend(file_path=tmp_path / "mail")
 
-    def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
         assert isinstance(backend, FileBackend)
         return [m for path in backend.written for m in _split_stream(path.read_text())]
 

@@ -9,7 +9,7 @@ fixture and, if your transport lets you read back what it received, override
         def backend(self) -> Iterator[BaseEmailBackend]:
             yield MyBackend(api_key="test")
 
-        def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+        def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
             return [email.message_from_bytes(raw, policy=policy.default) for raw in fake_api.sent]
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
-from email.message import Message
+from email.message import EmailMessage as ParsedMessage
 from typing import ClassVar
 
 import pytest
@@ -30,9 +30,11 @@ from mailcore.message import EmailMessage, EmailMultiAlternatives
 __all__ = ["BackendContractTests", "parse_message"]
 
 
-def parse_message(raw: bytes) -> Message:
+def parse_message(raw: bytes) -> ParsedMessage:
     """Parse serialized message bytes with the standard library's modern policy."""
-    return email.message_from_bytes(raw, policy=email.policy.default)
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, ParsedMessage)
+    return parsed
 
 
 class BackendContractTests:
@@ -52,7 +54,7 @@ class BackendContractTests:
         raise NotImplementedError("override the 'backend' fixture")
         yield  # pragma: no cover
 
-    def delivered(self, backend: BaseEmailBackend) -> list[Message] | None:
+    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
         """The messages the transport received, parsed; ``None`` when it cannot tell."""
         return None
 
