@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 import tomllib
 from collections.abc import Mapping
@@ -111,16 +112,31 @@ def _settings_class(section: str | None, model: type[BaseModel]) -> type[BaseSet
     return type(f"{model.__name__}Sources", (BaseSettings,), namespace)
 
 
+def _read_source(
+    source: EnvSettingsSource, section: str | None, model: type[BaseModel], where: str
+) -> dict[str, Any]:
+    try:
+        return source()
+    except Exception as exc:  # pydantic-settings' SettingsError, e.g. malformed JSON
+        match = re.search(r'field "(\w+)"', str(exc))
+        if match is None:
+            raise ConfigurationError(f"invalid {where}: {exc}") from None
+        field = match.group(1)
+        dotted = field if section is None else f"{section}.{field}"
+        raise ConfigurationError(
+            f"invalid setting {dotted!r} (from {where} {env_var_name(section, field, model)}): "
+            "expected a JSON value"
+        ) from None
+
+
 def _env_layers(
     section: str | None, model: type[BaseModel]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     settings_cls = _settings_class(section, model)
     env_source = EnvSettingsSource(settings_cls)
     dotenv_source = DotEnvSettingsSource(settings_cls, env_file=DOTENV_FILE)
-    try:
-        env, dotenv = env_source(), dotenv_source()
-    except Exception as exc:  # pydantic-settings raises SettingsError for malformed JSON
-        raise ConfigurationError(f"invalid environment value: {exc}") from None
+    env = _read_source(env_source, section, model, "environment variable")
+    dotenv = _read_source(dotenv_source, section, model, f"variable in {DOTENV_FILE}")
     for field, var in getattr(model, "env_names", {}).items():
         for layer, source in ((env, env_source), (dotenv, dotenv_source)):
             value = source.env_vars.get(var.lower())
