@@ -1,0 +1,205 @@
+"""The Amazon SES backend: each message goes out through SES v2 ``SendEmail`` (raw).
+
+One boto3 ``sesv2`` client per backend, created on first use and kept for the backend's
+life; :meth:`SESBackend.close` closes its HTTP connections, a later :meth:`~SESBackend.open`
+reuses it. Credentials come from boto3's usual chain only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendResult
+from mailcore_ses.encoding import seven_bit_safe
+from mailcore_ses.errors import SESCredentialsError, SESSendError
+from mailcore_ses.failures import failure_from_exception
+from mailcore_ses.options import SESOptions
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sesv2.type_defs import SendEmailRequestTypeDef
+
+__all__ = ["SESBackend"]
+
+_USER_AGENT = "mailcore-ses"
+
+
+class SESBackend(BaseEmailBackend):
+    """Sends each message's own MIME bytes with SES v2 ``SendEmail``.
+
+    The bytes are :meth:`~mailcore.EmailMessage.serialize` with CRLF line ends, made
+    7-bit safe; ``Destination`` holds every envelope recipient (Bcc included) and
+    ``FromEmailAddress`` the envelope sender. On success ``message.result`` is
+    ``SendResult("sent", message_id=<SES MessageId>)``; on failure it is
+    ``SendResult("failed", error=<SESSendError>)``.
+
+    A failing message does not stop the batch, except for errors that would recur for
+    every message (no or refused credentials, unreachable endpoint, paused account).
+    Without ``fail_silently`` the first error is raised once the batch is over, with
+    ``error.sent`` counting the messages SES accepted.
+    """
+
+    name = "ses"
+    options_model = SESOptions
+    options: SESOptions
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **options)
+        self._client: SESV2Client | None = None
+        self._session: boto3.session.Session | None = None
+        self._is_open = False
+        self._lock = threading.RLock()
+
+    @property
+    def client(self) -> SESV2Client:
+        """The boto3 ``sesv2`` client, created on first use (also for event hooks)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._create_client()
+            return self._client
+
+    def _create_client(self) -> SESV2Client:
+        session = boto3.session.Session()
+        config = botocore.config.Config(user_agent_extra=_USER_AGENT)
+        try:
+            client = session.client(
+                "sesv2",
+                region_name=self.options.region,
+                endpoint_url=self.options.endpoint_url,
+                config=config,
+            )
+        except botocore.exceptions.NoRegionError:
+            raise ConfigurationError(
+                "the ses backend needs an AWS region: set the ses option 'region' "
+                "(MAILCORE_SES_REGION, [ses] region) or AWS_DEFAULT_REGION"
+            ) from None
+        except ValueError as exc:  # botocore refuses a malformed region or endpoint
+            raise ConfigurationError(f"invalid ses option: {exc}") from None
+        self._session = session
+        return client
+
+    def open(self) -> bool:
+        """Create (or reuse) the client and check that AWS credentials are found.
+
+        Returns True only if this call opened the backend. Missing credentials raise
+        :class:`~mailcore_ses.SESCredentialsError`, or return False with
+        ``fail_silently``; a missing region is a :class:`mailcore.ConfigurationError`.
+        """
+        try:
+            return self._open()
+        except SESSendError:
+            if self.fail_silently:
+                return False
+            raise
+
+    def _open(self) -> bool:
+        with self._lock:
+            if self._is_open:
+                return False
+            self.client  # noqa: B018 - creates the client
+            assert self._session is not None
+            try:
+                credentials = self._session.get_credentials()
+            except botocore.exceptions.BotoCoreError as exc:
+                raise failure_from_exception(exc, None, self.client.meta.region_name) from exc
+            if credentials is None:
+                raise SESCredentialsError(
+                    "no AWS credentials found: boto3 looks in the environment "
+                    "(AWS_ACCESS_KEY_ID...), the shared files (~/.aws), and instance roles",
+                    code="NoCredentialsError",
+                )
+            self._is_open = True
+            return True
+
+    def close(self) -> None:
+        """Close the client's HTTP connections; the client is kept for a later open()."""
+        with self._lock:
+            if not self._is_open:
+                return
+            self._is_open = False
+            if self._client is not None:
+                self._client.close()
+
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+        """Send each message; return how many SES accepted (see the class docstring)."""
+        if not messages:
+            return 0
+        try:
+            opened = self._open()
+        except SESSendError as exc:
+            for message in messages:
+                message.result = SendResult("failed", error=exc)
+            if self.fail_silently:
+                return 0
+            raise
+        try:
+            return self._send_batch(messages)
+        finally:
+            if opened:
+                self.close()
+
+    def _send_batch(self, messages: Sequence[EmailMessage]) -> int:
+        accepted = 0
+        first_error: SESSendError | None = None
+        failed = 0
+        for index, message in enumerate(messages):
+            error = self._send_one(message)
+            if error is None:
+                accepted += int(message.result is not None and message.result.sent)
+                continue
+            failed += 1
+            first_error = first_error or error
+            if error.stops_batch:
+                for skipped in messages[index + 1 :]:
+                    skipped.result = SendResult("failed", error=error)
+                failed += len(messages) - index - 1
+                break
+        if first_error is None or self.fail_silently:
+            return accepted
+        first_error.sent = accepted
+        if len(messages) > 1:
+            first_error.add_note(
+                f"{accepted} of {len(messages)} messages sent, {failed} not sent; "
+                "each message's .result has its outcome"
+            )
+        raise first_error
+
+    def _send_one(self, message: EmailMessage) -> SESSendError | None:
+        """Send one message; set its result; return the error instead of raising it."""
+        recipients = list(dict.fromkeys(message.envelope_recipients()))
+        if not recipients:
+            message.result = SendResult("failed")
+            return None
+        request = self._request(message, recipients)
+        try:
+            response = self.client.send_email(**request)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            error = failure_from_exception(exc, message, self.client.meta.region_name)
+            error.__cause__ = exc
+            message.result = SendResult("failed", error=error)
+            return error
+        message.result = SendResult("sent", message_id=response.get("MessageId"))
+        return None
+
+    def _request(self, message: EmailMessage, recipients: list[str]) -> SendEmailRequestTypeDef:
+        data = seven_bit_safe(message.serialize(linesep="\r\n"))
+        request: SendEmailRequestTypeDef = {
+            "FromEmailAddress": message.envelope_from(),
+            "Destination": {"ToAddresses": recipients},
+            "Content": {"Raw": {"Data": data}},
+        }
+        if self.options.configuration_set:
+            request["ConfigurationSetName"] = self.options.configuration_set
+        if self.options.tags:
+            request["EmailTags"] = [
+                {"Name": name, "Value": value} for name, value in self.options.tags.items()
+            ]
+        if self.options.from_arn:
+            request["FromEmailAddressIdentityArn"] = self.options.from_arn
+        return request

@@ -1,0 +1,51 @@
+"""The options of the SES backend, read from arguments, ``MAILCORE_SES_*``, ``[ses]``."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from mailcore import BackendOptions
+
+__all__ = ["SESOptions"]
+
+#: SES accepts tag names and values of ASCII letters, digits, ``_`` and ``-`` (max 256).
+_TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class SESOptions(BackendOptions):
+    """What the SES backend can be told; AWS credentials are deliberately not here.
+
+    - ``region``: the AWS region (``"eu-west-1"``); ``None`` lets boto3 decide
+      (``AWS_DEFAULT_REGION``, ``~/.aws/config``).
+    - ``configuration_set``: the SES configuration set every message is sent with.
+    - ``endpoint_url``: another endpoint than AWS's (a VPC endpoint, a local emulator).
+    - ``tags``: SES message tags, name -> value, added to every message.
+    - ``from_arn``: the ARN of the identity that authorizes the sender
+      (``FromEmailAddressIdentityArn``, for SES sending authorization).
+    """
+
+    region: str | None = None
+    configuration_set: str | None = None
+    endpoint_url: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    from_arn: str | None = None
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_are_ses_safe(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, tag_value in value.items():
+            for what, text in (("name", name), ("value", tag_value)):
+                if not _TAG_PART.fullmatch(text):
+                    raise ValueError(
+                        f"tag {what} {text!r} must be 1-256 ASCII letters, digits, '_' or '-'"
+                    )
+        return value
