@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from mailcore.backend import BackendOptions, BaseEmailBackend
+from typing import TYPE_CHECKING, Any
+
+from mailcore.backend import BaseEmailBackend
 from mailcore.errors import (
     BackendLoadError,
     BackendNotFoundError,
@@ -30,7 +32,29 @@ from mailcore.sending import (
     send_mail,
     send_mass_mail,
 )
-from mailcore.settings import configure, get_settings
+
+if TYPE_CHECKING:
+    from mailcore.options import BackendOptions
+    from mailcore.settings import configure, get_settings
+
+#: Names whose modules import pydantic, loaded on first use to keep start-up fast.
+_LAZY = {
+    "BackendOptions": "mailcore.options",
+    "configure": "mailcore.settings",
+    "get_settings": "mailcore.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailcore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BackendLoadError",

@@ -9,30 +9,16 @@ implement :meth:`~BaseEmailBackend.open` and :meth:`~BaseEmailBackend.close`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
-
-from mailcore.settings import Source, configured_options, load_options
-
 if TYPE_CHECKING:
     from mailcore.message import EmailMessage
+    from mailcore.options import BackendOptions
+    from mailcore.settings import Source
 
-__all__ = ["BackendOptions", "BaseEmailBackend"]
-
-
-class BackendOptions(BaseModel):
-    """Base of a backend's options model: unknown options are refused, values are frozen.
-
-    ``env_names`` maps an option to an environment variable other than the usual
-    ``MAILCORE_<SHORTNAME>_<OPTION>`` (the file backend's ``MAILCORE_FILE_PATH``).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    env_names: ClassVar[Mapping[str, str]] = {}
+__all__ = ["BaseEmailBackend"]
 
 
 class BaseEmailBackend:
@@ -48,14 +34,23 @@ class BaseEmailBackend:
 
     #: Short name and settings section (``"smtp"``); ``None`` reads arguments only.
     name: ClassVar[str | None] = None
-    #: The pydantic model of this backend's options.
-    options_model: ClassVar[type[BackendOptions]] = BackendOptions
+    #: The pydantic model of this backend's options; ``None`` for a backend without any.
+    options_model: ClassVar[type[BackendOptions] | None] = None
 
-    options: BackendOptions
+    options: BackendOptions | None
     option_sources: dict[str, Source]
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         self.fail_silently = fail_silently
+        if self.options_model is None:
+            # no pydantic needed: keeps `import mailcore; get_connection("locmem")` fast
+            from mailcore.config_file import check_no_options
+
+            check_no_options(self.name, options)
+            self.options, self.option_sources = None, {}
+            return
+        from mailcore.settings import configured_options, load_options
+
         arguments = {**configured_options(self.name), **options}
         self.options, self.option_sources = load_options(self.name, self.options_model, arguments)
 

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mailcore.discovery import load_backend
-from mailcore.settings import get_settings
 
 if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend
@@ -21,7 +20,11 @@ def get_connection(
 
     ``kwargs`` are the backend's options, validated by its options model.
     """
-    backend_class = load_backend(backend or get_settings().backend)
+    if backend is None:
+        from mailcore.settings import get_settings
+
+        backend = get_settings().backend
+    backend_class = load_backend(backend)
     return backend_class(fail_silently=fail_silently, **kwargs)
 
 
@@ -92,6 +95,8 @@ def _mail_list(
 
     if not recipients:
         return 0
+    from mailcore.settings import get_settings
+
     settings = get_settings()
     mail = EmailMultiAlternatives(
         f"{settings.subject_prefix}{subject}",
@@ -113,6 +118,8 @@ def mail_admins(
     html_message: str | None = None,
 ) -> int:
     """Mail the ``admins`` setting; subject prefixed, From is ``server_email``."""
+    from mailcore.settings import get_settings
+
     return _mail_list(
         get_settings().admins, subject, message, fail_silently, connection, html_message
     )
@@ -126,6 +133,8 @@ def mail_managers(
     html_message: str | None = None,
 ) -> int:
     """Mail the ``managers`` setting; subject prefixed, From is ``server_email``."""
+    from mailcore.settings import get_settings
+
     return _mail_list(
         get_settings().managers, subject, message, fail_silently, connection, html_message
     )

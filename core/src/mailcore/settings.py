@@ -10,15 +10,13 @@ TOML keys and ``MAILCORE_<SETTING>`` variables; a backend's options sit in a
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -26,6 +24,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from mailcore.config_file import (
+    CONFIG_ENV_VAR,
+    DEFAULT_CONFIG_FILE,
+    check_no_options,
+    config_file,
+    read_config,
+)
 from mailcore.errors import ConfigurationError
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "CoreSettings",
     "Source",
+    "check_no_options",
     "config_file",
     "configure",
     "configured_options",
@@ -41,8 +47,6 @@ __all__ = [
     "load_options",
 ]
 
-CONFIG_ENV_VAR = "MAILCORE_CONFIG"
-DEFAULT_CONFIG_FILE = "mailcore.toml"
 DOTENV_FILE = ".env"
 
 Source = Literal["argument", "environment", ".env", "toml", "default"]
@@ -52,7 +56,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class CoreSettings(BaseModel):
     """The settings of the core, independent of any backend."""
 
-    model_config = {"extra": "forbid", "frozen": True}
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: str = "smtp"
     default_from_email: str = "webmaster@localhost"
@@ -61,29 +65,6 @@ class CoreSettings(BaseModel):
     admins: list[str] = []
     managers: list[str] = []
     default_charset: str = "utf-8"
-
-
-def config_file() -> Path | None:
-    """The TOML file to read: ``$MAILCORE_CONFIG``, else ``./mailcore.toml`` if present."""
-    named = os.environ.get(CONFIG_ENV_VAR)
-    if named:
-        path = Path(named)
-        if not path.is_file():
-            raise ConfigurationError(f"{CONFIG_ENV_VAR} names {named!r}, which is not a file")
-        return path
-    path = Path(DEFAULT_CONFIG_FILE)
-    return path if path.is_file() else None
-
-
-def _read_toml() -> tuple[Path | None, dict[str, Any]]:
-    path = config_file()
-    if path is None:
-        return None, {}
-    try:
-        with path.open("rb") as fp:
-            return path, tomllib.load(fp)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"cannot read the configuration file {path}: {exc}") from None
 
 
 def env_var_name(section: str | None, field: str, model: type[BaseModel] | None = None) -> str:
@@ -186,7 +167,7 @@ def load_options(
             known = ", ".join(sorted(model.model_fields)) or "none"
             raise ConfigurationError(f"unknown option {name!r} for {label} (options: {known})")
 
-    path, document = _read_toml()
+    path, document = read_config()
     if section is None:
         table = {k: v for k, v in document.items() if not isinstance(v, dict)}
     else:
@@ -278,7 +259,10 @@ def configure(**values: Any) -> None:
     from mailcore.discovery import load_backend  # deferred: discovery imports stevedore
 
     for name, options in backends.items():
-        backend_class = load_backend(name)
-        load_options(name, backend_class.options_model, options)
+        model = load_backend(name).options_model
+        if model is None:
+            check_no_options(name, options)
+        else:
+            load_options(name, model, options)
     with _lock:
         _configured_core, _configured_backends, _cached = core, backends, settings
