@@ -1,0 +1,159 @@
+"""Fixtures for the SES backend: fake AWS credentials, moto's SES, recorded requests."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import RawMessage, ses_backends
+
+import boto3
+from mailcore_ses import SESBackend
+
+REGION = "eu-west-1"
+SENDER = "sender@example.com"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region in the environment; nothing read from ~/.aws.
+
+    The instance-metadata lookup is disabled, so a test with no credentials never
+    touches the network.
+    """
+    for name in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SESV2",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_RETRY_MODE",
+    ]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+class FakeSES:
+    """moto's SES for one test: what it stored, and a verified sender identity."""
+
+    def __init__(self) -> None:
+        client = boto3.client("sesv2", region_name=REGION)
+        client.create_email_identity(EmailIdentity=SENDER)
+        client.close()
+
+    @property
+    def sent(self) -> list[RawMessage]:
+        """The raw messages moto accepted, oldest first."""
+        return [
+            message
+            for message in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+            if isinstance(message, RawMessage)
+        ]
+
+    def sent_bytes(self) -> list[bytes]:
+        """The exact bytes of each message SES received."""
+        return [message.raw_data.encode("ascii") for message in self.sent]
+
+
+@pytest.fixture
+def ses() -> Iterator[FakeSES]:
+    """moto's SES (in-process, no network) with ``sender@example.com`` verified."""
+    with mock_aws():
+        yield FakeSES()
+
+
+@pytest.fixture
+def backend(ses: FakeSES) -> Iterator[SESBackend]:
+    """An SES backend for moto's SES in eu-west-1, closed after the test."""
+    backend = SESBackend(region=REGION)
+    yield backend
+    backend.close()
+
+
+class RequestRecorder:
+    """The JSON bodies of the ``SendEmail`` requests a client sends, as sent."""
+
+    def __init__(self, backend: SESBackend) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        backend.client.meta.events.register("request-created.sesv2.SendEmail", self._record)
+
+    def _record(self, request: Any, **kwargs: Any) -> None:
+        self.bodies.append(json.loads(request.body))
+
+
+@pytest.fixture
+def requests(backend: SESBackend) -> RequestRecorder:
+    """Records each SendEmail request of ``backend`` on its way to moto."""
+    return RequestRecorder(backend)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local TCP port with nothing listening on it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+class _Body(io.BytesIO):
+    """A response body as botocore reads it (``stream()``)."""
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        chunk = self.read()
+        while chunk:
+            yield chunk
+            chunk = self.read()
+
+
+class ScriptedSES:
+    """Answers a backend's SendEmail calls in order, at the HTTP layer, with no network.
+
+    For the answers moto cannot give (throttling, a paused account): botocore parses
+    these responses and raises exactly what it would for the real service.
+    """
+
+    def __init__(self, backend: SESBackend) -> None:
+        self.answers: list[tuple[int, dict[str, str]]] = []
+        backend.client.meta.events.register("before-send.sesv2.SendEmail", self._answer)
+
+    def accept(self, message_id: str) -> None:
+        self.answers.append((200, {"MessageId": message_id}))
+
+    def refuse(self, status: int, code: str, text: str) -> None:
+        self.answers.append((status, {"__type": code, "message": text}))
+
+    def _answer(self, request: Any, **kwargs: Any) -> AWSResponse:
+        status, body = self.answers.pop(0)
+        headers = {"content-type": "application/json"}
+        if "__type" in body:
+            headers["x-amzn-errortype"] = body["__type"]
+        return AWSResponse(request.url, status, headers, _Body(json.dumps(body).encode()))
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SESBackend, ScriptedSES]]:
+    """A backend whose SES answers come from a script (boto3 retries turned off)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    backend = SESBackend(region=REGION)
+    yield backend, ScriptedSES(backend)
+    backend.close()
