@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import RawMessage, ses_backends
 
-import boto3
 from mailcore_ses import SESBackend
 
 REGION = "eu-west-1"
