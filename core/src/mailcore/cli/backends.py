@@ -1,0 +1,77 @@
+"""``mailcore backends``: the installed backends, their distributions and their options."""
+
+from __future__ import annotations
+
+import argparse
+
+from mailcore.cli.errors import EXIT_OK
+from mailcore.cli.options import argument_only_parameters, describe_options
+from mailcore.cli.parser import Handler
+from mailcore.cli.table import format_table
+from mailcore.discovery import BackendInfo, installed_backends
+
+__all__ = ["register", "render"]
+
+DESCRIPTION = """\
+List the installed backends (entry points in the 'mailcore.backends' group): short name,
+distribution and version, class, and each backend's options with their type, default and
+environment variable. Plugins that fail to load are listed with the reason.
+"""
+
+
+def register(parser: argparse.ArgumentParser) -> Handler:
+    """Add the arguments of ``mailcore backends`` to ``parser``; return its handler."""
+    parser.description = DESCRIPTION
+    return run
+
+
+def _distribution(info: BackendInfo) -> str:
+    if info.distribution is None:
+        return "(unknown)"
+    return f"{info.distribution} {info.version}" if info.version else info.distribution
+
+
+def _options_section(info: BackendInfo) -> str:
+    assert info.backend_class is not None
+    lines = [f"{info.name} options:"]
+    model = info.backend_class.options_model
+    options = describe_options(info.name, model) if model is not None else []
+    if options:
+        rows = [[o.name, o.type, o.default, o.env_var] for o in options]
+        header = ["option", "type", "default", "environment variable"]
+        lines.append(format_table(header, rows, indent="  "))
+    else:
+        lines.append("  (no options)")
+    for argument in argument_only_parameters(info.backend_class):
+        lines.append(
+            f"  argument only: {argument.name} ({argument.type}, default {argument.default}), "
+            f'e.g. get_connection("{info.name}", {argument.name}=...)'
+        )
+    return "\n".join(lines)
+
+
+def render(infos: list[BackendInfo]) -> str:
+    """The full text ``mailcore backends`` prints for ``infos``."""
+    if not infos:
+        return (
+            "No backends are installed: install one of the mailcore-<name> distributions "
+            "(mailcore-smtp, mailcore-console, ...)."
+        )
+    rows = []
+    for info in infos:
+        state = "" if info.loaded else "  (failed to load)"
+        rows.append([info.name, _distribution(info), info.target + state])
+    sections = [format_table(["backend", "distribution", "class"], rows)]
+    sections += [_options_section(info) for info in infos if info.loaded]
+    broken = [info for info in infos if not info.loaded]
+    if broken:
+        lines = ["Backends that failed to load:"]
+        lines += [f"  {info.name} ({_distribution(info)}): {info.error}" for info in broken]
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the table; broken plugins are shown but do not change the exit status."""
+    print(render(installed_backends()))
+    return EXIT_OK

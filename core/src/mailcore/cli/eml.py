@@ -1,0 +1,103 @@
+"""Sending an existing RFC 5322 message (an ``.eml`` file) through any backend."""
+
+from __future__ import annotations
+
+import copy
+import email.policy
+import email.utils
+from email.message import EmailMessage as StdlibMessage
+from typing import TYPE_CHECKING, Any
+
+from mailcore.cli.errors import UsageError
+from mailcore.message import EmailMessage
+
+if TYPE_CHECKING:
+    from mailcore.backend import BaseEmailBackend
+
+__all__ = ["FileMessage", "read_eml"]
+
+
+def _addresses(message: StdlibMessage, name: str) -> list[str]:
+    found: list[str] = []
+    for header in message.get_all(name, []):
+        for address in getattr(header, "addresses", ()):
+            if address.addr_spec and address.addr_spec != "<>":
+                found.append(str(address))
+    return found
+
+
+class FileMessage(EmailMessage):
+    """A message read from a file and sent as it is, except that its ``Bcc`` header is
+    removed and ``From``, ``Date`` and ``Message-ID`` are added when missing.
+
+    The envelope comes from the file's ``From``/``To``/``Cc``/``Bcc`` headers unless
+    given: ``to``/``cc``/``bcc`` then replace the file's recipients for delivery only,
+    and ``from_email`` is the envelope sender.
+    """
+
+    def __init__(
+        self,
+        parsed: StdlibMessage,
+        *,
+        from_email: str | None = None,
+        to: list[str] | None = None,
+        cc: list[str] | None = None,
+        bcc: list[str] | None = None,
+        connection: BaseEmailBackend | None = None,
+    ) -> None:
+        file_from = _addresses(parsed, "From")
+        if to or cc or bcc:
+            recipients = (list(to or []), list(cc or []), list(bcc or []))
+        else:
+            recipients = (
+                _addresses(parsed, "To"),
+                _addresses(parsed, "Cc"),
+                _addresses(parsed, "Bcc"),
+            )
+        super().__init__(
+            subject=str(parsed.get("Subject", "")),
+            from_email=from_email or (file_from[0] if file_from else None),
+            to=recipients[0],
+            cc=recipients[1],
+            bcc=recipients[2],
+            connection=connection,
+        )
+        parsed = copy.deepcopy(parsed)
+        del parsed["Bcc"]
+        if "From" not in parsed:
+            parsed["From"] = self.from_email
+        if "Date" not in parsed:
+            parsed["Date"] = email.utils.formatdate(localtime=True)
+        if "Message-ID" not in parsed:
+            parsed["Message-ID"] = email.utils.make_msgid()
+        self.parsed = parsed
+
+    def message(self) -> StdlibMessage:
+        """A copy of the message read from the file (without its Bcc header)."""
+        return copy.deepcopy(self.parsed)
+
+    def serialize(self, linesep: str = "\n") -> bytes:
+        """The file's message as bytes, lines ending with ``linesep``."""
+        policy = email.policy.default.clone(linesep=linesep)
+        return self.parsed.as_bytes(policy=policy)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FileMessage:
+        clone = copy.copy(self)
+        clone.parsed = copy.deepcopy(self.parsed, memo)
+        for name in ("to", "cc", "bcc", "reply_to", "attachments", "extra_headers"):
+            if hasattr(self, name):
+                setattr(clone, name, copy.deepcopy(getattr(self, name), memo))
+        return clone
+
+
+def read_eml(path: str) -> StdlibMessage:
+    """Parse an RFC 5322 file; a missing, unreadable or header-less file is a UsageError."""
+    try:
+        with open(path, "rb") as fp:
+            data = fp.read()
+    except OSError as exc:
+        raise UsageError(f"--eml: cannot read {path!r}: {exc.strerror or exc}") from None
+    parsed = email.message_from_bytes(data, _class=StdlibMessage, policy=email.policy.default)
+    if not parsed.keys() or not (parsed.get("From") or parsed.get("To") or parsed.get("Subject")):
+        raise UsageError(f"--eml: {path!r} is not an e-mail message (no From, To or Subject)")
+    return parsed
