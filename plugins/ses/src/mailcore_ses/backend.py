@@ -146,29 +146,30 @@ class SESBackend(BaseEmailBackend):
 
     def _send_batch(self, messages: Sequence[EmailMessage]) -> int:
         accepted = 0
-        first_error: SESSendError | None = None
-        failed = 0
+        errors: list[SESSendError] = []
         for index, message in enumerate(messages):
             error = self._send_one(message)
             if error is None:
                 accepted += int(message.result is not None and message.result.sent)
                 continue
-            failed += 1
-            first_error = first_error or error
+            errors.append(error)
             if error.stops_batch:
                 for skipped in messages[index + 1 :]:
                     skipped.result = SendResult("failed", error=error)
-                failed += len(messages) - index - 1
                 break
-        if first_error is None or self.fail_silently:
+        if not errors or self.fail_silently:
             return accepted
-        first_error.sent = accepted
+        # The error to fix first: the one that stopped the batch, else the first one.
+        raised = errors[-1] if errors[-1].stops_batch else errors[0]
+        raised.sent = accepted
         if len(messages) > 1:
-            first_error.add_note(
-                f"{accepted} of {len(messages)} messages sent, {failed} not sent; "
+            stopped = "; the batch stopped there" if raised.stops_batch else ""
+            raised.add_note(
+                f"{accepted} of {len(messages)} messages sent, "
+                f"{len(messages) - accepted} not sent{stopped}; "
                 "each message's .result has its outcome"
             )
-        raise first_error
+        raise raised
 
     def _send_one(self, message: EmailMessage) -> SESSendError | None:
         """Send one message; set its result; return the error instead of raising it."""
