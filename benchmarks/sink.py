@@ -1,0 +1,115 @@
+"""An SMTP sink in its own process: accepts every message on 127.0.0.1 and discards it.
+
+Run as a script (``python benchmarks/sink.py``) it listens on a free port, prints
+``{"port": N}`` once ready, and on SIGTERM prints ``{"messages": n, "bytes": b}`` (what it
+accepted) and exits. :class:`Sink` starts and stops it from the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = ["Sink", "SinkStats"]
+
+SinkStats = dict[str, int]
+
+
+class _DiscardHandler:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.bytes = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages += 1
+        self.bytes += len(envelope.original_content or b"")
+        return "250 2.0.0 accepted and discarded"
+
+
+async def _serve(host: str) -> SinkStats:
+    from aiosmtpd.smtp import SMTP
+
+    loop = asyncio.get_running_loop()
+    handler = _DiscardHandler()
+
+    def protocol() -> SMTP:
+        return SMTP(
+            handler,
+            data_size_limit=None,
+            enable_SMTPUTF8=True,
+            hostname="bench-sink",
+            ident="bench-sink",
+            loop=loop,
+        )
+
+    server = await loop.create_server(protocol, host=host, port=0)
+    port = server.sockets[0].getsockname()[1]
+    print(json.dumps({"port": port}), flush=True)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    server.close()
+    return {"messages": handler.messages, "bytes": handler.bytes}
+
+
+class Sink:
+    """Context manager: the sink process, its ``port`` and, after exit, its ``stats``."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self.stats: SinkStats = {}
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Sink:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), self.host],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            self._process.wait()
+            self._process.stdout.close()
+            raise RuntimeError(f"the SMTP sink exited with {self._process.returncode} at start")
+        self.port = int(json.loads(line)["port"])
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+        lines = out.strip().splitlines()
+        if lines:
+            self.stats = json.loads(lines[-1])
+
+
+def main(argv: list[str]) -> int:
+    """Serve until SIGTERM, then print what was accepted."""
+    stats = asyncio.run(_serve(argv[0] if argv else "127.0.0.1"))
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
