@@ -1,1 +1,25 @@
-"""SMTP backend (being written)."""
+"""mailcore-smtp: the SMTP backend (short name ``smtp``) and ``mailcore debug-server``."""
+
+from __future__ import annotations
+
+from mailcore_smtp.backend import SMTPBackend
+from mailcore_smtp.errors import (
+    SMTPAuthError,
+    SMTPConnectionError,
+    SMTPError,
+    SMTPRecipientsRefusedError,
+    SMTPReplyError,
+    SMTPSecurityError,
+)
+from mailcore_smtp.options import SMTPOptions
+
+__all__ = [
+    "SMTPAuthError",
+    "SMTPBackend",
+    "SMTPConnectionError",
+    "SMTPError",
+    "SMTPOptions",
+    "SMTPRecipientsRefusedError",
+    "SMTPReplyError",
+    "SMTPSecurityError",
+]

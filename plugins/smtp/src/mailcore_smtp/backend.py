@@ -1,0 +1,512 @@
+"""The SMTP backend: sends messages to an SMTP server with :mod:`smtplib`.
+
+One connection serves a whole batch. ``open()`` connects, says EHLO, upgrades with
+STARTTLS when ``use_tls`` (refusing to go on if the server does not offer it) and logs
+in; any failure there closes the socket, so no half-open connection is ever reused.
+Each message is sent with MAIL FROM / RCPT TO / DATA, so that refused recipients and
+the queue id of the final reply can be reported on ``message.result``.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import functools
+import logging
+import re
+import smtplib
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from mailcore import (
+    BaseEmailBackend,
+    ConfigurationError,
+    InvalidAddressError,
+    SendError,
+    SendResult,
+)
+from mailcore_smtp.errors import (
+    SMTPAuthError,
+    SMTPConnectionError,
+    SMTPError,
+    SMTPRecipientsRefusedError,
+    SMTPReplyError,
+    SMTPSecurityError,
+    Stage,
+)
+from mailcore_smtp.options import SMTPOptions
+from mailcore_smtp.replies import queue_id_from_reply
+
+if TYPE_CHECKING:
+    from mailcore import EmailMessage
+
+__all__ = ["SMTPBackend"]
+
+log = logging.getLogger("mailcore.smtp")
+
+_STAGE_TEXT: dict[Stage, str] = {
+    "connect": "while connecting",
+    "greeting": "while waiting for its greeting",
+    "ehlo": "at EHLO",
+    "starttls": "during STARTTLS",
+    "auth": "during login",
+    "mail": "at MAIL FROM",
+    "rcpt": "at RCPT TO",
+    "data": "at DATA",
+    "message": "after the message content was sent",
+}
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+
+@functools.cache
+def _default_local_hostname() -> str:
+    """This machine's fully qualified name, looked up once (``smtplib`` would ask every time)."""
+    return socket.getfqdn()
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    # smtplib turns a socket timeout into SMTPServerDisconnected("...: timed out").
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
+def _reply_text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(text.split())
+
+
+def message_data(serialized: bytes) -> bytes:
+    """The DATA payload: CRLF line ends only, leading dots doubled, ending ``CRLF.CRLF``."""
+    data = _LINE_END.sub(b"\r\n", serialized)
+    data = _DOT_AT_LINE_START.sub(b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+class SMTPBackend(BaseEmailBackend):
+    """Sends messages through an SMTP server (see :class:`~mailcore_smtp.SMTPOptions`).
+
+    ``self.connection`` is the :class:`smtplib.SMTP` object while a connection is open,
+    else ``None``. After a send each message's ``result`` tells whether the server took
+    it, its queue id (``message_id``) and the recipients it refused (``refused``).
+    """
+
+    name = "smtp"
+    options_model = SMTPOptions
+    options: SMTPOptions
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **options)
+        self.connection: smtplib.SMTP | None = None
+        self._lock = threading.RLock()
+
+    # -- connection ---------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the server, as errors show it."""
+        host = self.options.host
+        return f"[{host}]:{self.options.port}" if ":" in host else f"{host}:{self.options.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A verifying client context: the system trust store (``SSL_CERT_FILE`` honoured)
+        and the client certificate from ``ssl_certfile``/``ssl_keyfile``, if set."""
+        context = ssl.create_default_context()
+        certfile = self.options.ssl_certfile
+        if certfile is not None:
+            keyfile = self.options.ssl_keyfile
+            try:
+                context.load_cert_chain(certfile, keyfile)
+            except (OSError, ssl.SSLError) as exc:
+                files = f"{certfile}" + (f" / {keyfile}" if keyfile else "")
+                reason = str(exc) if isinstance(exc, ssl.SSLError) else exc.strerror or str(exc)
+                raise ConfigurationError(
+                    f"smtp: cannot load the client certificate ssl_certfile/ssl_keyfile "
+                    f"({files}): {reason}"
+                ) from exc
+        return context
+
+    def open(self) -> bool:
+        """Connect (TLS, login) unless a connection is open; True only if this call opened one.
+
+        With ``fail_silently`` a transport failure returns False instead of raising.
+        """
+        with self._lock:
+            if self.connection is not None:
+                return False
+            try:
+                self.connection = self._connect()
+            except SMTPError:
+                if self.fail_silently:
+                    return False
+                raise
+            return True
+
+    def close(self) -> None:
+        """Say QUIT and close the socket; errors while quitting are ignored (the messages
+        were already accepted or reported). Safe to call twice."""
+        with self._lock:
+            connection, self.connection = self.connection, None
+            if connection is None:
+                return
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError) as exc:
+                log.debug("QUIT to %s failed (ignored): %s", self.address, exc)
+            finally:
+                connection.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        options = self.options
+        encrypted = options.use_tls or options.use_ssl
+        context = self.ssl_context() if encrypted else None
+        kwargs: dict[str, Any] = {
+            "local_hostname": options.local_hostname or _default_local_hostname()
+        }
+        if options.timeout is not None:
+            kwargs["timeout"] = options.timeout
+        connection = (
+            smtplib.SMTP_SSL(context=context, **kwargs)
+            if options.use_ssl
+            else smtplib.SMTP(**kwargs)
+        )
+        stage: Stage = "connect"
+        try:
+            code, reply = connection.connect(options.host, options.port)
+            if code != 220:
+                self._fail_reply(SMTPConnectionError, "greeting", code, reply, "refused to talk")
+            stage = "ehlo"
+            self._ehlo(connection)
+            if options.use_tls:
+                stage = "starttls"
+                self._starttls(connection, context)
+                stage = "ehlo"
+                self._ehlo(connection)
+            if options.username is not None and options.password is not None:
+                stage = "auth"
+                self._login(connection, options.username, options.password.get_secret_value())
+        except BaseException as exc:
+            connection.close()
+            if isinstance(exc, SMTPError):
+                raise
+            if isinstance(exc, (OSError, smtplib.SMTPException)):
+                raise self._translate(exc, stage) from exc
+            raise
+        log.debug("connected to %s (%s)", self.address, "TLS" if encrypted else "plain text")
+        return connection
+
+    def _ehlo(self, connection: smtplib.SMTP) -> None:
+        code, reply = connection.ehlo()
+        if not 200 <= code < 300:
+            code, reply = connection.helo()
+            if not 200 <= code < 300:
+                self._fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
+
+    def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
+        if not connection.has_extn("starttls"):
+            raise SMTPSecurityError(
+                f"SMTP server {self.address} does not offer STARTTLS, and use_tls is set: "
+                "not continuing without encryption",
+                host=self.options.host,
+                port=self.options.port,
+                stage="starttls",
+            )
+        try:
+            connection.starttls(context=context)
+        except smtplib.SMTPResponseException as exc:
+            self._fail_reply(
+                SMTPSecurityError, "starttls", exc.smtp_code, exc.smtp_error, "refused STARTTLS"
+            )
+
+    def _login(self, connection: smtplib.SMTP, username: str, password: str) -> None:
+        if not connection.has_extn("auth"):
+            raise SMTPAuthError(
+                f"SMTP server {self.address} does not offer AUTH, so user {username!r} "
+                "cannot log in (unset username/password, or use the submission port "
+                "with use_tls)",
+                host=self.options.host,
+                port=self.options.port,
+                stage="auth",
+            )
+        try:
+            connection.login(username, password)
+        except smtplib.SMTPResponseException as exc:
+            self._fail_reply(
+                SMTPAuthError,
+                "auth",
+                exc.smtp_code,
+                exc.smtp_error,
+                f"refused the login of user {username!r}",
+            )
+        except smtplib.SMTPException as exc:
+            if isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise
+            raise SMTPAuthError(
+                f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
+                host=self.options.host,
+                port=self.options.port,
+                stage="auth",
+            ) from exc
+
+    def _fail_reply(
+        self,
+        error_class: type[SMTPError],
+        stage: Stage,
+        code: int,
+        reply: bytes | str,
+        what: str,
+    ) -> NoReturn:
+        text = _reply_text(reply)
+        raise error_class(
+            f"SMTP server {self.address} {what} {_STAGE_TEXT[stage]}: {code} {text}".rstrip(),
+            host=self.options.host,
+            port=self.options.port,
+            stage=stage,
+            smtp_code=code,
+            smtp_reply=text,
+        )
+
+    def _translate(self, exc: BaseException, stage: Stage) -> SMTPError:
+        """An :class:`SMTPError` describing a low-level failure at ``stage``."""
+        where = _STAGE_TEXT[stage]
+        address = self.address
+        common: dict[str, Any] = {
+            "host": self.options.host,
+            "port": self.options.port,
+            "stage": stage,
+        }
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return SMTPSecurityError(
+                f"SMTP server {address}: TLS certificate verification failed: "
+                f"{exc.verify_message or exc.reason} (to trust a private CA, point "
+                "SSL_CERT_FILE at its certificate)",
+                **common,
+            )
+        if isinstance(exc, ssl.SSLError):
+            return SMTPSecurityError(
+                f"SMTP server {address}: TLS failed {where}: {exc.reason or exc}", **common
+            )
+        if _is_timeout(exc):
+            return SMTPConnectionError(
+                f"SMTP server {address} did not answer within {self.options.timeout:g} s "
+                f"{where} (timeout)"
+                if self.options.timeout is not None
+                else f"SMTP server {address}: timed out {where}",
+                **common,
+            )
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return SMTPConnectionError(
+                f"SMTP server {address} closed the connection {where}", **common
+            )
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return SMTPReplyError(
+                f"SMTP server {address} answered {where}: {exc.smtp_code} "
+                f"{_reply_text(exc.smtp_error)}",
+                smtp_code=exc.smtp_code,
+                smtp_reply=_reply_text(exc.smtp_error),
+                **common,
+            )
+        if isinstance(exc, socket.gaierror):
+            return SMTPConnectionError(
+                f"cannot resolve SMTP server host {self.options.host!r}: {exc.strerror}",
+                **common,
+            )
+        if isinstance(exc, ConnectionRefusedError):
+            return SMTPConnectionError(
+                f"cannot connect to SMTP server {address}: connection refused "
+                "(is a server listening on that port?)",
+                **common,
+            )
+        if isinstance(exc, OSError) and stage == "connect":
+            return SMTPConnectionError(
+                f"cannot connect to SMTP server {address}: {exc.strerror or exc}", **common
+            )
+        if isinstance(exc, OSError):
+            return SMTPConnectionError(
+                f"SMTP server {address}: connection lost {where}: {exc.strerror or exc}",
+                **common,
+            )
+        return SMTPError(f"SMTP server {address}: {exc} {where}", **common)
+
+    # -- sending ------------------------------------------------------------------
+
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+        """Send ``messages`` over one connection; return how many the server accepted.
+
+        Opens and closes the connection only when none was open. Each message's
+        ``result`` is set. A message refused for some recipients still goes to the
+        others (``result.refused``); refused for all, it raises
+        :class:`~mailcore_smtp.SMTPRecipientsRefusedError`. A lost connection raises
+        :class:`~mailcore_smtp.SMTPConnectionError` whose ``sent`` counts the messages
+        accepted before it. ``fail_silently`` turns these into failed results.
+        """
+        messages = list(messages)
+        if not messages:
+            return 0
+        with self._lock:
+            try:
+                opened = self.open()
+            except SMTPError as exc:
+                self._fail_rest(messages, 0, exc)
+                raise
+            if self.connection is None:  # open() failed silently
+                self._fail_rest(
+                    messages,
+                    0,
+                    SendError(f"not sent: no connection to SMTP server {self.address}"),
+                )
+                return 0
+            try:
+                return self._send_batch(messages)
+            finally:
+                if opened:
+                    self.close()
+
+    def _send_batch(self, messages: list[EmailMessage]) -> int:
+        sent = 0
+        for index, message in enumerate(messages):
+            connection = self.connection
+            try:
+                if connection is None:
+                    raise SMTPConnectionError(
+                        f"SMTP server {self.address}: the connection was lost",
+                        host=self.options.host,
+                        port=self.options.port,
+                        stage="mail",
+                    )
+                message.result = self._send_one(connection, message)
+            except SMTPError as exc:
+                exc.add_batch_progress(sent, len(messages), message)
+                message.result = SendResult("failed", error=exc)
+                refused = getattr(exc, "refused", None)
+                if isinstance(refused, dict):
+                    message.result.refused = dict(refused)
+                lost = isinstance(exc, SMTPConnectionError)
+                if lost:
+                    self._discard_connection()
+                if self.fail_silently and not lost:
+                    continue
+                self._fail_rest(messages, index + 1, exc)
+                if self.fail_silently:
+                    return sent
+                raise
+            except BaseException as exc:
+                # A bad header, an invalid address: never hidden, nothing more is sent.
+                message.result = SendResult("failed", error=exc)
+                self._fail_rest(messages, index + 1, exc)
+                raise
+            if message.result.sent:
+                sent += 1
+        return sent
+
+    @staticmethod
+    def _fail_rest(messages: list[EmailMessage], start: int, error: BaseException) -> None:
+        """Mark the messages from ``start`` on as failed (not attempted) because of ``error``."""
+        for message in messages[start:]:
+            message.result = SendResult("failed", error=error)
+
+    def _discard_connection(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
+
+    def message_bytes(self, message: EmailMessage) -> bytes:
+        """The serialized message (CRLF line ends). With ``local_hostname`` set, a
+        Message-ID generated here uses it as its domain."""
+        domain = self.options.local_hostname
+        if domain and not any(k.lower() == "message-id" for k in message.extra_headers):
+            message = copy.copy(message)
+            message.extra_headers = {
+                **message.extra_headers,
+                "Message-ID": email.utils.make_msgid(domain=domain.strip("[]")),
+            }
+        return message.serialize(linesep="\r\n")
+
+    def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:
+        sender = message.envelope_from()
+        recipients = message.envelope_recipients()
+        for address in (sender, *recipients):
+            if not address.isascii():
+                raise InvalidAddressError(
+                    f"address {address!r} is not ASCII and cannot be used in the SMTP envelope"
+                )
+        if not recipients:
+            return SendResult("failed", error=SendError("the message has no recipients"))
+        data = message_data(self.message_bytes(message))
+
+        stage: Stage = "mail"
+        try:
+            mail_options = []
+            if connection.does_esmtp and connection.has_extn("size"):
+                mail_options.append(f"SIZE={len(data)}")
+            if connection.does_esmtp and connection.has_extn("8bitmime") and not data.isascii():
+                mail_options.append("BODY=8BITMIME")
+            code, reply = connection.mail(sender, mail_options)
+            self._expect(connection, stage, code, reply, {250}, f"refused sender {sender!r}")
+
+            stage = "rcpt"
+            refused: dict[str, tuple[int, str]] = {}
+            for recipient in recipients:
+                code, reply = connection.rcpt(recipient)
+                if code == 421:
+                    self._expect(connection, stage, code, reply, {250, 251}, "")
+                if code not in (250, 251):
+                    refused[recipient] = (code, _reply_text(reply))
+            if len(refused) == len(recipients):
+                self._reset(connection)
+                described = ", ".join(f"{a} ({c} {t})" for a, (c, t) in refused.items())
+                raise SMTPRecipientsRefusedError(
+                    f"SMTP server {self.address} refused every recipient: {described}",
+                    refused,
+                    host=self.options.host,
+                    port=self.options.port,
+                    message=message,
+                )
+
+            stage = "data"
+            connection.putcmd("data")
+            code, reply = connection.getreply()
+            self._expect(connection, stage, code, reply, {354}, "refused DATA")
+
+            stage = "message"
+            connection.send(data)
+            code, reply = connection.getreply()
+            self._expect(connection, stage, code, reply, {250}, "refused the message")
+        except SMTPError:
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._translate(exc, stage) from exc
+        message_id = queue_id_from_reply(_reply_text(reply))
+        log.debug("%s accepted a message (queue id %s)", self.address, message_id)
+        return SendResult("sent", message_id=message_id, refused=refused)
+
+    def _expect(
+        self,
+        connection: smtplib.SMTP,
+        stage: Stage,
+        code: int,
+        reply: bytes,
+        expected: set[int],
+        what: str,
+    ) -> None:
+        """Raise unless ``code`` is expected; 421 means the server is closing the connection."""
+        if code in expected:
+            return
+        if code == 421:
+            self._fail_reply(SMTPConnectionError, stage, code, reply, "is closing the connection")
+        if stage != "message":
+            self._reset(connection)
+        self._fail_reply(SMTPReplyError, stage, code, reply, what)
+
+    def _reset(self, connection: smtplib.SMTP) -> None:
+        """RSET after a refused transaction; a connection that fails it is dropped."""
+        try:
+            code, _ = connection.rset()
+        except (smtplib.SMTPException, OSError):
+            code = -1
+        if code != 250:
+            self._discard_connection()

@@ -1,0 +1,34 @@
+"""Reading SMTP replies: the queue id in the final ``250`` reply to a message."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["queue_id_from_reply"]
+
+_ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s+")
+_TOKEN = r"<?([A-Za-z0-9][A-Za-z0-9._@=+/-]*[A-Za-z0-9])>?"
+_PATTERNS = (
+    # Postfix and most servers: "Ok: queued as 4Bq2Zk3HxYz9".
+    re.compile(r"queued as\s+" + _TOKEN, re.IGNORECASE),
+    # Exim: "OK id=1rX5Yz-0001Ab-Cd".
+    re.compile(r"\bid=" + _TOKEN, re.IGNORECASE),
+    # Amazon SES, Mailgun-like: "Ok 0100018c...-000000" / "OK <id@domain>".
+    re.compile(r"^ok:?\s+" + _TOKEN + r"$", re.IGNORECASE),
+    # Sendmail: "x8LF5bL3012345 Message accepted for delivery".
+    re.compile(r"^" + _TOKEN + r"\s+message accepted", re.IGNORECASE),
+)
+
+
+def queue_id_from_reply(reply: str) -> str | None:
+    """The server's queue id in a final reply text (without the code), or ``None``.
+
+    Recognises the forms of Postfix (``queued as ID``), Exim (``id=ID``), Sendmail
+    (``ID Message accepted``) and ``Ok ID``; a bare ``OK`` gives ``None``.
+    """
+    text = _ENHANCED_STATUS.sub("", " ".join(reply.split()))
+    for pattern in _PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return match.group(1)
+    return None

@@ -1,0 +1,145 @@
+"""Run an asyncio (aiosmtpd) server on its own event loop in a background thread.
+
+:class:`BackgroundServer` binds at :meth:`~BackgroundServer.start` (port 0 picks a free
+port, read back from :attr:`~BackgroundServer.port`) and, at
+:meth:`~BackgroundServer.stop`, closes the listening socket and every open connection,
+then the loop: nothing is left open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import threading
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+__all__ = ["BackgroundServer"]
+
+#: How long stop() waits for open connections to close before aborting them.
+_CLOSE_GRACE = 2.0
+
+
+class BackgroundServer:
+    """A TCP server built from ``protocol_factory``, served from a daemon thread.
+
+    ``ssl_context`` makes it an implicit-TLS server. Use as a context manager, or call
+    :meth:`start` and :meth:`stop`. :meth:`start` raises :class:`OSError` when the
+    address cannot be bound (port in use).
+    """
+
+    def __init__(
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.protocol_factory = protocol_factory
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._protocols: weakref.WeakSet[asyncio.BaseProtocol] = weakref.WeakSet()
+
+    def _make_protocol(self) -> asyncio.BaseProtocol:
+        protocol = self.protocol_factory()
+        self._protocols.add(protocol)
+        return protocol
+
+    async def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._make_protocol, self.host, self.port, ssl=self.ssl_context
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def start(self) -> Self:
+        """Bind and start serving; return self (its ``port`` is now the bound port)."""
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._bind())
+        except BaseException:
+            loop.close()
+            raise
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=self._run, args=(loop,), name=f"smtp-server-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for protocol in list(self._protocols):
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.close()
+        await self._server.wait_closed()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CLOSE_GRACE
+        while loop.time() < deadline and any(
+            getattr(p, "transport", None) is not None for p in list(self._protocols)
+        ):
+            await asyncio.sleep(0.01)
+        for protocol in list(self._protocols):
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.abort()
+        current = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Let the transports' connection_lost callbacks run and close their sockets.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket, stop the loop. Safe to call twice."""
+        loop, thread = self._loop, self._thread
+        self._loop, self._thread = None, None
+        if loop is None or thread is None:
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            with contextlib.suppress(Exception):
+                future.result(timeout=_CLOSE_GRACE + 5)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            self._server = None
+            self._protocols.clear()
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._thread is not None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

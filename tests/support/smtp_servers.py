@@ -1,0 +1,333 @@
+"""Real SMTP servers for tests, on 127.0.0.1 with a free port (aiosmtpd in a thread).
+
+:class:`RecordingSMTPServer` records every message (envelope and raw bytes, exactly as
+received) and every connection, and can be told to offer STARTTLS, speak implicit TLS,
+require AUTH with given credentials, refuse given recipients, or drop the connection
+after a number of messages::
+
+    with RecordingSMTPServer(refuse={"nobody@example.com": (550, "5.1.1 No such user")}) as server:
+        backend = SMTPBackend(**server.backend_options())
+        ...
+    assert server.messages[0].rcpt_tos == ["to@example.com"]
+
+For other faults, pass ``fault``: a function called at ``"MAIL"``, ``"RCPT"`` and
+``"DATA"`` (after the content, before the final reply) that returns ``None`` (carry
+on), a reply line to send instead (``"451 4.3.0 try later"``), or :data:`DROP` to close
+the connection without a reply.
+
+:func:`silent_server` is a listener that accepts TCP connections and never says a word
+(for timeouts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage as ParsedMessage
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from mailcore.testing import parse_message
+from mailcore_smtp.serving import BackgroundServer
+
+__all__ = [
+    "DROP",
+    "FaultHook",
+    "ReceivedMessage",
+    "RecordingSMTPServer",
+    "SessionRecord",
+    "silent_server",
+]
+
+
+class _Drop:
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+#: Returned by a fault hook: close the connection without replying.
+DROP: Final = _Drop()
+
+FaultStage = Literal["MAIL", "RCPT", "DATA"]
+FaultHook = Callable[[FaultStage, "SessionRecord", str], "str | _Drop | None"]
+
+
+@dataclass
+class SessionRecord:
+    """One client connection: its number (from 1), TLS, login and message count."""
+
+    number: int
+    peer: Any
+    tls: bool = False
+    login: str | None = None
+    auth_mechanisms: list[str] = field(default_factory=list)
+    messages: int = 0
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A message as the server received it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    mail_options: list[str]
+    session: int
+    queue_id: str
+
+    def parsed(self) -> ParsedMessage:
+        """The message parsed by the standard library (modern policy)."""
+        return parse_message(self.data)
+
+
+class _RecordingSMTP(SMTP):
+    """aiosmtpd's SMTP protocol that opens a :class:`SessionRecord` per connection."""
+
+    def __init__(self, server: RecordingSMTPServer, **kwargs: Any) -> None:
+        super().__init__(_RecordingHandler(server), **kwargs)
+        self.recorder = server
+        self.record: SessionRecord | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.record is None
+        super().connection_made(transport)
+        if first:
+            self.record = self.recorder._new_session(transport.get_extra_info("peername"))
+            self.record.tls = transport.get_extra_info("ssl_object") is not None
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.record is not None:
+            self.record.closed = True
+        super().connection_lost(error)
+
+
+class _RecordingHandler:
+    """The aiosmtpd handler: applies refusals and faults, records accepted messages."""
+
+    def __init__(self, server: RecordingSMTPServer) -> None:
+        self.server = server
+
+    @staticmethod
+    def _record(protocol: SMTP) -> SessionRecord:
+        assert isinstance(protocol, _RecordingSMTP) and protocol.record is not None
+        return protocol.record
+
+    def _apply_fault(self, protocol: SMTP, stage: FaultStage, argument: str) -> str | None:
+        record = self._record(protocol)
+        if stage == "MAIL":
+            limit = self.server.drop_after
+            if limit is not None and len(self.server.messages) >= limit:
+                self._drop(protocol)
+        hook = self.server.fault
+        outcome = hook(stage, record, argument) if hook is not None else None
+        if isinstance(outcome, _Drop):
+            self._drop(protocol)
+        return outcome
+
+    @staticmethod
+    def _drop(protocol: SMTP) -> None:
+        assert protocol.transport is not None
+        protocol.transport.close()
+        # aiosmtpd closes its writer and ends the session on CancelledError.
+        raise asyncio.CancelledError
+
+    async def handle_MAIL(
+        self,
+        protocol: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        record = self._record(protocol)
+        record.tls = record.tls or session.ssl is not None
+        if self.server.credentials and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        faulted = self._apply_fault(protocol, "MAIL", address)
+        if faulted is not None:
+            return faulted
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self,
+        protocol: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        refusal = self.server.refuse.get(address)
+        if refusal is not None:
+            code, text = refusal
+            return f"{code} {text}"
+        faulted = self._apply_fault(protocol, "RCPT", address)
+        if faulted is not None:
+            return faulted
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, protocol: SMTP, session: Session, envelope: Envelope) -> str:
+        faulted = self._apply_fault(protocol, "DATA", "")
+        if faulted is not None:
+            return faulted
+        record = self._record(protocol)
+        queue_id = f"MC{len(self.server.messages) + 1:05d}"
+        assert envelope.mail_from is not None and envelope.original_content is not None
+        self.server.messages.append(
+            ReceivedMessage(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                data=envelope.original_content,
+                mail_options=list(envelope.mail_options),
+                session=record.number,
+                queue_id=queue_id,
+            )
+        )
+        record.messages += 1
+        return self.server.data_reply.format(queue_id=queue_id)
+
+
+class RecordingSMTPServer:
+    """An aiosmtpd server on ``127.0.0.1`` (free port) that records what it receives.
+
+    - ``starttls``: a server :class:`ssl.SSLContext`; the server then offers STARTTLS
+      (and requires it before MAIL when ``require_starttls``).
+    - ``implicit_tls``: a server context; the server speaks TLS from the first byte.
+    - ``credentials``: ``{username: password}``; AUTH is then required before MAIL
+      (over STARTTLS when ``starttls`` is given, else on the connection as it is).
+    - ``auth_mechanisms``: the mechanisms offered (default: LOGIN and PLAIN).
+    - ``refuse``: ``{recipient: (code, text)}`` refused at RCPT TO.
+    - ``drop_after``: close the connection at MAIL FROM once that many messages arrived.
+    - ``fault``: a :data:`FaultHook` (see the module doc).
+    - ``data_reply``: the final reply; ``{queue_id}`` is replaced by ``MC00001``, ...
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        starttls: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        implicit_tls: ssl.SSLContext | None = None,
+        credentials: Mapping[str, str] | None = None,
+        auth_mechanisms: Collection[str] = ("LOGIN", "PLAIN"),
+        refuse: Mapping[str, tuple[int, str]] | None = None,
+        drop_after: int | None = None,
+        fault: FaultHook | None = None,
+        data_reply: str = "250 2.0.0 Ok: queued as {queue_id}",
+        hostname: str = "mailcore-test.localhost",
+    ) -> None:
+        self.starttls = starttls
+        self.require_starttls = require_starttls
+        self.implicit_tls = implicit_tls
+        self.credentials = dict(credentials or {})
+        self.auth_mechanisms = {m.upper() for m in auth_mechanisms}
+        self.refuse = dict(refuse or {})
+        self.drop_after = drop_after
+        self.fault = fault
+        self.data_reply = data_reply
+        self.hostname = hostname
+        #: Every message accepted, in order.
+        self.messages: list[ReceivedMessage] = []
+        #: Every connection, in order.
+        self.sessions: list[SessionRecord] = []
+        self._lock = threading.Lock()
+        self._runner = BackgroundServer(self._protocol, host, port, ssl_context=implicit_tls)
+
+    @property
+    def host(self) -> str:
+        return self._runner.host
+
+    @property
+    def port(self) -> int:
+        return self._runner.port
+
+    def backend_options(self, **extra: Any) -> dict[str, Any]:
+        """``host`` and ``port`` of this server (plus ``extra``), for the SMTP backend."""
+        return {"host": self.host, "port": self.port, **extra}
+
+    def _new_session(self, peer: Any) -> SessionRecord:
+        with self._lock:
+            record = SessionRecord(number=len(self.sessions) + 1, peer=peer)
+            self.sessions.append(record)
+            return record
+
+    def _authenticate(
+        self,
+        protocol: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        record = protocol.record if isinstance(protocol, _RecordingSMTP) else None
+        if record is not None:
+            record.auth_mechanisms.append(mechanism)
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode("utf-8", "replace")
+            password = auth_data.password.decode("utf-8", "replace")
+            if login in self.credentials and self.credentials[login] == password:
+                if record is not None:
+                    record.login = login
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+    def _protocol(self) -> SMTP:
+        all_mechanisms = {"LOGIN", "PLAIN"}
+        # aiosmtpd only sees STARTTLS as TLS: without it, AUTH must be allowed in the
+        # clear (implicit TLS, or a plain loopback test) or it is never offered.
+        auth_require_tls = not (self.credentials and self.starttls is None)
+        return _RecordingSMTP(
+            self,
+            hostname=self.hostname,
+            tls_context=self.starttls,
+            require_starttls=self.require_starttls,
+            authenticator=self._authenticate,
+            auth_require_tls=auth_require_tls,
+            auth_exclude_mechanism=all_mechanisms - self.auth_mechanisms,
+            enable_SMTPUTF8=True,
+        )
+
+    def start(self) -> Self:
+        self._runner.start()
+        return self
+
+    def stop(self) -> None:
+        self._runner.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[tuple[str, int]]:
+    """A listener on 127.0.0.1 whose connections complete but never get a byte back.
+
+    The kernel finishes the TCP handshake for queued connections, so a client connects
+    and then waits for a greeting that never comes. Yields ``(host, port)``.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield "127.0.0.1", listener.getsockname()[1]
