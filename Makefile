@@ -37,5 +37,18 @@ test: lint ## Lint, then the whole test suite.
 demo: install ## Send the seed's examples through the development backends.
 	$(BIN)/mailcore demo
 
+BENCH_VENV := benchmarks/.venv
+BENCH_STAMP := $(BENCH_VENV)/.mailcore-bench-installed
+# mailcore comes from ./core in the same command as the plugins, never from an index.
+BENCH_EDITABLES := -e ./core $(patsubst %/pyproject.toml,-e ./%,$(wildcard plugins/*/pyproject.toml))
+
+$(BENCH_STAMP): $(UV) $(PROJECT_FILES) benchmarks/requirements.txt
+	$(UV) venv --quiet --allow-existing $(BENCH_VENV)
+	$(UV) pip install --quiet --python $(BENCH_VENV)/bin/python $(BENCH_EDITABLES) -r benchmarks/requirements.txt
+	@touch $@
+
+bench: install $(BENCH_STAMP) ## mailcore against Django, in benchmarks/.venv (e.g. BENCH_ARGS=--quick).
+	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache site

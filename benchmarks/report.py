@@ -144,6 +144,9 @@ def machine_info() -> dict[str, Any]:
             versions[dist] = version(dist)
         except PackageNotFoundError:
             versions[dist] = None
+    import mailcore
+
+    core = Path(__file__).resolve().parent.parent / "core" / "src"
     changed = _git("status", "--porcelain", "--", "core", "plugins")
     return {
         "cpus": os.cpu_count(),
@@ -151,6 +154,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "versions": versions,
+        "mailcore_from_this_repository": Path(mailcore.__file__).resolve().is_relative_to(core),
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         "uncommitted_changes_in_core_or_plugins": bool(changed) if changed is not None else None,
     }

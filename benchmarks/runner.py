@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         _parser().error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
     machine = machine_info()
+    if not machine["mailcore_from_this_repository"]:
+        print("WARNING: the mailcore imported is not this repository's core/src", flush=True)
     print(
         f"mailcore benchmarks: {machine['cpus']} CPUs ({machine['cpu_model']}), "
         f"Python {machine['python']}, Django {machine['versions']['django'] or 'not installed'}, "
