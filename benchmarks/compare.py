@@ -113,7 +113,7 @@ def _walk(
 
 def describe(data: bytes) -> Description:
     """Parse ``data`` with ``policy.default`` and describe it."""
-    message = cast(StdMessage, email.message_from_bytes(data, policy=email.policy.default))
+    message: StdMessage = email.message_from_bytes(data, policy=email.policy.default)
     headers: dict[str, list[str]] = {}
     for name, value in message.items():
         key = name.lower()

@@ -74,7 +74,7 @@ def _connect(library: str, backend: str, outdir: str, port: int) -> Any:
 
 
 def _message(library: str) -> Any:
-    arguments = {
+    arguments: dict[str, Any] = {
         "subject": "Big attachment",
         "body": "The file is attached.\n",
         "from_email": "sender@example.com",

@@ -100,12 +100,12 @@ def format_result(result: BenchResult) -> str:
         shown += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
         lines.append("  " + "  ".join(shown))
     for ratio in result.ratios:
-        shown = "unavailable" if ratio.value is None else f"{ratio.value:.2f}x"
+        value = "unavailable" if ratio.value is None else f"{ratio.value:.2f}x"
         verdict = ""
         if ratio.goal:
             state = {True: "met", False: "NOT met", None: "n/a"}[ratio.met]
             verdict = f"   (goal {ratio.goal}: {state})"
-        lines.append(f"  {ratio.label} = {shown}{verdict}")
+        lines.append(f"  {ratio.label} = {value}{verdict}")
     lines += [f"  note: {note}" for note in result.notes]
     if result.error:
         lines.append(f"  FAILED: {result.error}")
