@@ -67,6 +67,7 @@ def build_parser() -> CommandParser:
             origin = command.distribution or command.target
             lines.append(f"  {command.name} ({origin}): {command.error}")
         parser.epilog = EPILOG + "\n" + "\n".join(lines)
+    parser.subcommands = dict(subparsers.choices)
     return parser
 
 
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in arguments
     try:
         parser = build_parser()
-        args = parser.parse_args(arguments)
+        args = parser.parse_command_line(arguments)
         debug = bool(getattr(args, "debug", False))
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:

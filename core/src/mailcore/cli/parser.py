@@ -35,8 +35,24 @@ Register = Callable[[argparse.ArgumentParser], Handler]
 class CommandParser(argparse.ArgumentParser):
     """An argument parser whose mistakes raise :class:`UsageError` (one line, exit 2)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The subcommands' parsers by name, set by whoever adds them.
+        self.subcommands: dict[str, argparse.ArgumentParser] = {}
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        command = self.prog.removeprefix("mailcore").strip()
+        where = f"{command}: " if command else ""
+        raise UsageError(f"{where}{message} (see '{self.prog} --help')")
+
+    def parse_command_line(self, arguments: list[str]) -> argparse.Namespace:
+        """Parse ``arguments``; an unknown argument is reported by its subcommand's parser."""
+        args, unknown = self.parse_known_args(arguments)
+        if unknown and not getattr(args, "ignore_unknown_arguments", False):
+            command = getattr(args, "command", None)
+            sub = self.subcommands.get(command) if command else None
+            (sub or self).error(f"unrecognized arguments: {' '.join(unknown)}")
+        return args
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +119,7 @@ def add_plugin_commands(
             sub = subparsers.add_parser(
                 name, help=f"[broken: {command.error}]", parents=common, conflict_handler="resolve"
             )
-            sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            sub.set_defaults(handler=_broken_handler(command))
+            sub.set_defaults(handler=_broken_handler(command), ignore_unknown_arguments=True)
             commands.append(command)
             continue
         sub = subparsers.add_parser(
@@ -117,7 +132,7 @@ def add_plugin_commands(
         except Exception as exc:
             command = PluginCommand(name, entry_point.value, dist, _describe(exc))
             _set_listed_help(subparsers, name, f"[broken: {command.error}]")
-            sub.set_defaults(handler=_broken_handler(command))
+            sub.set_defaults(handler=_broken_handler(command), ignore_unknown_arguments=True)
             commands.append(command)
             continue
         if sub.description:

@@ -1,0 +1,106 @@
+"""``mailcore backends`` lists the installed backends, their options, and broken plugins."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from tests.cli.command import run_mailcore
+
+BUILT_IN = {
+    "console": ("mailcore-console 0.1.0", "mailcore_console.backend:ConsoleBackend"),
+    "dummy": ("mailcore-dummy 0.1.0", "mailcore_dummy.backend:DummyBackend"),
+    "file": ("mailcore-file 0.1.0", "mailcore_file.backend:FileBackend"),
+    "locmem": ("mailcore-locmem 0.1.0", "mailcore_locmem.backend:LocmemBackend"),
+    "ses": ("mailcore-ses 0.1.0", "mailcore_ses.backend:SESBackend"),
+    "smtp": ("mailcore-smtp 0.1.0", "mailcore_smtp.backend:SMTPBackend"),
+}
+
+
+def install_metadata_only(site: Path, name: str, entry_points: str) -> None:
+    """Make ``site`` hold an installed distribution (its .dist-info) and nothing else:
+    Python finds its entry points, but the modules they name do not exist."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """The first table of the output: backend name -> [distribution, class...]."""
+    head = text.split("\n\n")[0].splitlines()[2:]
+    rows = {}
+    for line in head:
+        name, rest = line.split(None, 1)
+        rows[name] = rest.split("  ")
+    return {name: [cell.strip() for cell in cells if cell.strip()] for name, cells in rows.items()}
+
+
+def test_lists_the_six_built_in_backends_with_distribution_and_class() -> None:
+    done = run_mailcore("backends")
+
+    assert done.status == 0, done
+    rows = table_rows(done.stdout)
+    for name, (distribution, target) in BUILT_IN.items():
+        assert rows[name] == [distribution, target]
+
+
+def test_shows_each_option_with_type_default_and_environment_variable() -> None:
+    done = run_mailcore("backends")
+
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert "host str localhost MAILCORE_SMTP_HOST" in lines
+    assert "port int (>= 1, <= 65535) 25 MAILCORE_SMTP_PORT" in lines
+    assert "password SecretStr | None None MAILCORE_SMTP_PASSWORD" in lines
+    assert "file_path Path | None None MAILCORE_FILE_PATH" in lines  # the seed's name
+    assert "region str | None None MAILCORE_SES_REGION" in lines
+    assert any(line.startswith("argument only: stream (TextIO | None") for line in lines)
+
+
+def test_a_broken_plugin_is_listed_with_its_error_and_the_others_still_work(
+    tmp_path: Path,
+) -> None:
+    install_metadata_only(
+        tmp_path,
+        "broken-mail",
+        """\
+        [mailcore.backends]
+        broken = broken_mail_gone.backend:Backend
+        """,
+    )
+
+    done = run_mailcore("backends", env={"PYTHONPATH": str(tmp_path)})
+
+    assert done.status == 0, done
+    rows = table_rows(done.stdout)
+    assert rows["broken"] == [
+        "broken-mail 1.0",
+        "broken_mail_gone.backend:Backend",
+        "(failed to load)",
+    ]
+    assert set(BUILT_IN) < set(rows)
+    assert done.stdout.rstrip().endswith(
+        "Backends that failed to load:\n"
+        "  broken (broken-mail 1.0): ModuleNotFoundError: No module named 'broken_mail_gone'"
+    )
+    sent = run_mailcore(
+        "send",
+        "--backend=locmem",
+        "--to=a@example.com",
+        "--subject=s",
+        "--body=b",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert sent.status == 0, sent
+    broken = run_mailcore(
+        "send",
+        "--backend=broken",
+        "--to=a@example.com",
+        "--subject=s",
+        "--body=b",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert broken.error_lines == [
+        "mailcore: error: backend 'broken' is installed but failed to load: "
+        "ModuleNotFoundError: No module named 'broken_mail_gone'"
+    ]

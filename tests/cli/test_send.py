@@ -1,0 +1,230 @@
+"""``mailcore send`` run as a subprocess, through console, file, locmem and a real SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+import mailcore
+from mailcore.cli import main
+from mailcore.stream import SEPARATOR
+from tests.cli.command import run_mailcore
+from tests.cli.smtp_server import QUEUE_ID, smtp_server
+
+
+def parse(text: str | bytes) -> EmailMessage:
+    data = text.encode() if isinstance(text, str) else text
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def messages_in_file_output(directory: Path) -> list[EmailMessage]:
+    """Every message the file backend wrote to ``directory`` (files, then separators)."""
+    found = []
+    for path in sorted(directory.glob("*.log")):
+        chunks = path.read_text(encoding="utf-8").split(SEPARATOR + "\n")
+        found += [parse(chunk) for chunk in chunks if chunk.strip()]
+    return found
+
+
+def test_console_prints_the_message_then_the_count() -> None:
+    done = run_mailcore(
+        "send",
+        "--backend=console",
+        "--from=Ann <ann@example.com>",
+        "--to=bob@example.com",
+        "--subject=Lunch?",
+        "--body=At noon.",
+    )
+
+    assert done.status == 0, done
+    message_text, rest = done.stdout.split(SEPARATOR + "\n")
+    message = parse(message_text)
+    assert message["Subject"] == "Lunch?"
+    assert message["From"] == "Ann <ann@example.com>"
+    assert message["To"] == "bob@example.com"
+    assert message.get_content() == "At noon.\n"
+    assert rest == "Sent 1 message through the console backend.\n"
+    assert done.stderr == ""
+
+
+def test_file_backend_gets_cc_reply_to_html_and_attachments_but_no_bcc(tmp_path: Path) -> None:
+    (tmp_path / "body.txt").write_text("Les chiffres du mois.\n", encoding="utf-8")
+    (tmp_path / "body.html").write_text("<p>Les <b>chiffres</b> du mois.</p>\n")
+    (tmp_path / "report.csv").write_text("month,total\nmay,3\n")
+    outbox = tmp_path / "outbox"
+
+    done = run_mailcore(
+        "send",
+        "--backend=file",
+        f"-o=file_path={outbox}",
+        "--from=reports@example.com",
+        "--to=ann@example.com",
+        "--to=bob@example.com",
+        "--cc=carol@example.com",
+        "--bcc=audit@example.com",
+        "--reply-to=team@example.com",
+        "--subject=Rapport de mai",
+        f"--body-file={tmp_path / 'body.txt'}",
+        f"--html-file={tmp_path / 'body.html'}",
+        f"--attach={tmp_path / 'report.csv'}",
+    )
+
+    assert done.status == 0, done
+    assert done.stdout == "Sent 1 message through the file backend.\n"
+    [message] = messages_in_file_output(outbox)
+    assert message["To"] == "ann@example.com, bob@example.com"
+    assert message["Cc"] == "carol@example.com"
+    assert message["Reply-To"] == "team@example.com"
+    assert message["Subject"] == "Rapport de mai"
+    assert "Bcc" not in message
+    assert message.get_content_type() == "multipart/mixed"
+    alternative, attachment = message.iter_parts()
+    assert [part.get_content_type() for part in alternative.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    plain, html = alternative.iter_parts()
+    assert plain.get_content() == "Les chiffres du mois.\n"
+    assert html.get_content() == "<p>Les <b>chiffres</b> du mois.</p>\n"
+    assert attachment.get_filename() == "report.csv"
+    assert attachment.get_content_type() == "text/csv"
+    assert attachment.get_content() == "month,total\nmay,3\n"
+
+
+def test_body_comes_from_standard_input(tmp_path: Path) -> None:
+    done = run_mailcore(
+        "send",
+        "--backend=file",
+        f"-o=file_path={tmp_path}",
+        "--to=ann@example.com",
+        "--subject=Piped",
+        stdin="line one\nline two é\n",
+    )
+
+    assert done.status == 0, done
+    [message] = messages_in_file_output(tmp_path)
+    assert message.get_content() == "line one\nline two é\n"
+    assert message["From"] == "webmaster@localhost"  # the default_from_email setting
+
+
+def test_locmem_reports_the_count_when_run_as_a_command() -> None:
+    done = run_mailcore("send", "--backend=locmem", "--to=ann@example.com", "--subject=Hi")
+
+    assert (done.status, done.stdout) == (0, "Sent 1 message through the locmem backend.\n")
+
+
+def test_locmem_outbox_holds_the_message_the_command_built(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # locmem keeps messages in the sending process, so this one runs the command in-process.
+    status = main(
+        [
+            "send",
+            "--backend=locmem",
+            "--to=ann@example.com",
+            "--cc=bob@example.com",
+            "--bcc=audit@example.com",
+            "--from=app@example.com",
+            "--subject=Welcome",
+            "--body=Hello Ann",
+        ]
+    )
+
+    assert status == 0
+    assert capsys.readouterr().out == "Sent 1 message through the locmem backend.\n"
+    [sent] = mailcore.outbox
+    assert (sent.subject, sent.body, sent.from_email) == ("Welcome", "Hello Ann", "app@example.com")
+    assert sent.recipients() == ["ann@example.com", "bob@example.com", "audit@example.com"]
+    assert "Bcc" not in sent.message()
+
+
+def test_smtp_delivers_to_every_recipient_and_prints_the_queue_id() -> None:
+    with smtp_server() as (port, server):
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o",
+            "host=127.0.0.1",
+            "-o",
+            f"port={port}",
+            "--from=Ann <ann@example.com>",
+            "--to=bob@example.com",
+            "--bcc=audit@example.com",
+            "--subject=Over SMTP",
+            "--body=Delivered.",
+        )
+
+    assert done.status == 0, done
+    assert done.stdout == (f"Sent 1 message through the smtp backend.\nMessage id: {QUEUE_ID}\n")
+    [received] = server.received
+    assert received.mail_from == "ann@example.com"
+    assert received.rcpt_tos == ["bob@example.com", "audit@example.com"]
+    assert received.message["Subject"] == "Over SMTP"
+    assert "Bcc" not in received.message
+    assert received.message.get_content() == "Delivered.\r\n"  # CRLF on the wire
+    assert b"\n" not in received.data.replace(b"\r\n", b"")
+
+
+EML = b"""\
+From: Ann <ann@example.com>
+To: bob@example.com
+Bcc: audit@example.com
+Subject: Saved draft
+Message-ID: <draft-1@example.com>
+Date: Mon, 01 Jan 2024 10:00:00 +0000
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+
+Written earlier, sent now.
+"""
+
+
+def test_eml_is_sent_as_it_is_with_its_bcc_header_removed(tmp_path: Path) -> None:
+    (tmp_path / "draft.eml").write_bytes(EML)
+
+    with smtp_server() as (port, server):
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o=host=127.0.0.1",
+            f"-o=port={port}",
+            f"--eml={tmp_path / 'draft.eml'}",
+        )
+
+    assert done.status == 0, done
+    [received] = server.received
+    assert received.mail_from == "ann@example.com"
+    assert received.rcpt_tos == ["bob@example.com", "audit@example.com"]
+    message = received.message
+    assert "Bcc" not in message
+    assert message["Message-ID"] == "<draft-1@example.com>"
+    assert message["Date"] == "Mon, 01 Jan 2024 10:00:00 +0000"
+    assert message.get_content() == "Written earlier, sent now.\r\n"  # CRLF on the wire
+    assert b"\n" not in received.data.replace(b"\r\n", b"")
+
+
+def test_eml_recipients_given_on_the_command_line_replace_the_envelope(tmp_path: Path) -> None:
+    (tmp_path / "draft.eml").write_bytes(EML)
+
+    with smtp_server() as (port, server):
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o=host=127.0.0.1",
+            f"-o=port={port}",
+            f"--eml={tmp_path / 'draft.eml'}",
+            "--to=review@example.com",
+            "--from=bounces@example.com",
+        )
+
+    assert done.status == 0, done
+    [received] = server.received
+    assert received.mail_from == "bounces@example.com"
+    assert received.rcpt_tos == ["review@example.com"]
+    assert received.message["To"] == "bob@example.com"  # the headers are not rewritten
