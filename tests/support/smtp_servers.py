@@ -61,10 +61,11 @@ FaultHook = Callable[[FaultStage, "SessionRecord", str], "str | _Drop | None"]
 
 @dataclass
 class SessionRecord:
-    """One client connection: its number (from 1), TLS, login and message count."""
+    """One client connection: its number (from 1), EHLO name, TLS, login, message count."""
 
     number: int
     peer: Any
+    ehlo_name: str | None = None
     tls: bool = False
     login: str | None = None
     auth_mechanisms: list[str] = field(default_factory=list)
@@ -149,6 +150,7 @@ class _RecordingHandler:
     ) -> str:
         record = self._record(protocol)
         record.tls = record.tls or session.ssl is not None
+        record.ehlo_name = session.host_name
         if self.server.credentials and not session.authenticated:
             return "530 5.7.0 Authentication required"
         faulted = self._apply_fault(protocol, "MAIL", address)

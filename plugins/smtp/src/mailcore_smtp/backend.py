@@ -62,6 +62,27 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP whose connect() also sets the name TLS verifies (the constructor
+    does that only when given the host, and then connects before we can clean up)."""
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self._host = host
+        return super().connect(host, port, source_address)
+
+
+class _SMTP_SSL(smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL with the same connect() as :class:`_SMTP`."""
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self._host = host
+        return super().connect(host, port, source_address)
+
+
 @functools.cache
 def _default_local_hostname() -> str:
     """This machine's fully qualified name, looked up once (``smtplib`` would ask every time)."""
@@ -170,9 +191,9 @@ class SMTPBackend(BaseEmailBackend):
         if options.timeout is not None:
             kwargs["timeout"] = options.timeout
         connection = (
-            smtplib.SMTP_SSL(context=context, **kwargs)
+            _SMTP_SSL(context=context, **kwargs)
             if options.use_ssl
-            else smtplib.SMTP(**kwargs)
+            else _SMTP(**kwargs)
         )
         stage: Stage = "connect"
         try:
@@ -193,6 +214,8 @@ class SMTPBackend(BaseEmailBackend):
             connection.close()
             if isinstance(exc, SMTPError):
                 raise
+            if stage == "connect" and isinstance(exc, smtplib.SMTPServerDisconnected):
+                stage = "greeting"  # connected, then no (or no complete) greeting
             if isinstance(exc, (OSError, smtplib.SMTPException)):
                 raise self._translate(exc, stage) from exc
             raise
@@ -348,18 +371,15 @@ class SMTPBackend(BaseEmailBackend):
         if not messages:
             return 0
         with self._lock:
-            try:
-                opened = self.open()
-            except SMTPError as exc:
-                self._fail_rest(messages, 0, exc)
-                raise
-            if self.connection is None:  # open() failed silently
-                self._fail_rest(
-                    messages,
-                    0,
-                    SendError(f"not sent: no connection to SMTP server {self.address}"),
-                )
-                return 0
+            opened = self.connection is None
+            if opened:
+                try:
+                    self.connection = self._connect()
+                except SMTPError as exc:
+                    self._fail_rest(messages, 0, exc)
+                    if self.fail_silently:
+                        return 0
+                    raise
             try:
                 return self._send_batch(messages)
             finally:
