@@ -95,9 +95,11 @@ def run_smtp(config: Config) -> BenchResult:
         setup_django()
     prebuilt = prebuild(specs, django_bytes if with_django else mailcore_bytes)
     result.notes.append(
-        f"raw smtplib sends bytes pre-built by {'Django' if with_django else 'mailcore'}"
-        f" ({sum(len(p[2]) for p in prebuilt) / 2**20:.1f} MiB per round)"
+        f"raw smtplib sends bytes pre-built by {'Django' if with_django else 'mailcore'}; "
+        "message objects are built before timing, the backends render them while sending"
     )
+    raw_bytes = sum(len(p[2]) for p in prebuilt)
+    sizes: dict[str, int] = {RAW: raw_bytes, "django": raw_bytes}
     with Sink() as sink:
         host, port = sink.host, sink.port
 
@@ -122,6 +124,8 @@ def run_smtp(config: Config) -> BenchResult:
             reason = _probe(connect, build, specs[0])
             if reason is None:
                 contenders.append(_backend_contender(name, connect, build, specs))
+                if name == "mailcore":
+                    sizes[name] = sum(len(mailcore_bytes(spec, "\r\n")) for spec in specs)
             else:
                 unavailable[name] = reason
         samples = alternate(contenders, config.smtp_rounds, expected_count=count)
@@ -144,6 +148,7 @@ def run_smtp(config: Config) -> BenchResult:
                         "msgs/s": count / middle,
                         "min s": min(times),
                         "max s": max(times),
+                        "MiB/round": sizes[name] / 2**20,
                     },
                     samples=times,
                 )
@@ -166,6 +171,11 @@ def run_smtp(config: Config) -> BenchResult:
                 "throughput mailcore / django",
                 median(samples["django"]) / median(samples["mailcore"]),
             )
+        )
+    if "mailcore" in sizes and abs(sizes["mailcore"] / raw_bytes - 1) > 0.05:
+        result.notes.append(
+            f"mailcore's messages are {sizes['mailcore'] / raw_bytes:.0%} the size of Django's: "
+            "not like for like (see the build benchmark's check)"
         )
     result.notes = [n for n in result.notes if n]
     return result
