@@ -1,92 +1,424 @@
-"""PLACEHOLDER: minimal message classes; being rewritten in full (see issue 2)."""
+"""E-mail messages: :class:`EmailMessage`, :class:`EmailMultiAlternatives` and the named
+tuples their ``attachments`` and ``alternatives`` lists hold.
+
+A message is built in two separable steps, both of which validate everything before any
+output exists: the header fields (:meth:`EmailMessage.header_fields`) and the MIME body tree
+(:mod:`mailcore.mime`). :meth:`EmailMessage.serialize` writes that tree as bytes;
+:meth:`EmailMessage.message` gives it as standard-library message objects.
+"""
 
 from __future__ import annotations
 
 import copy
-import email.policy
-import email.utils
-from email.message import EmailMessage as _StdMessage
+import mimetypes
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from email.message import Message
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mailcore.errors import BadHeaderError
+from mailcore.addresses import Mailbox, format_address_list, format_address_value, parse_mailbox
+from mailcore.headers import (
+    check_header_name,
+    check_header_value,
+    encode_unstructured,
+    format_date,
+    format_param,
+    make_message_id,
+    resolve_charset,
+)
+from mailcore.mime import (
+    DEFAULT_ATTACHMENT_MIME_TYPE,
+    Leaf,
+    Multipart,
+    Part,
+    binary_part,
+    foreign_part,
+    iter_bytes,
+    message_part,
+    multipart,
+    serialized_message_part,
+    split_mimetype,
+    text_part,
+    to_stdlib,
+)
 from mailcore.results import SendResult
 
 if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend
 
-__all__ = ["EmailAlternative", "EmailAttachment", "EmailMessage", "EmailMultiAlternatives"]
+__all__ = [
+    "ADDRESS_HEADERS",
+    "DEFAULT_ATTACHMENT_MIME_TYPE",
+    "EmailAlternative",
+    "EmailAttachment",
+    "EmailMessage",
+    "EmailMultiAlternatives",
+]
+
+#: Header names whose values are address lists (RFC 5322), matched in lower case.
+ADDRESS_HEADERS = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-reply-to",
+    }
+)
+# Generated headers that ``headers=`` may replace (matched case-insensitively).
+_OVERRIDABLE = frozenset(
+    {"subject", "from", "to", "cc", "reply-to", "date", "message-id", "mime-version"}
+)
+# Headers ``headers=`` may not hold, and why.
+_REFUSED = {
+    "bcc": "a Bcc header would show the blind copies to every recipient; pass bcc=[...]",
+    "content-type": "mailcore writes it from content_subtype, the charset and the parts",
+    "content-transfer-encoding": "mailcore chooses the transfer encoding of each part",
+}
+_LINESEPS = ("\n", "\r\n")
 
 
 class EmailAttachment(NamedTuple):
+    """An attachment: file name (or ``None``), content (str, bytes or a message) and MIME type."""
+
     filename: str | None
     content: Any
     mimetype: str | None
 
 
 class EmailAlternative(NamedTuple):
+    """An alternative rendering of the body, such as ``(html, "text/html")``."""
+
     content: Any
     mimetype: str
 
 
+def _address_list(field: str, value: Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes):
+        raise TypeError(f'"{field}" argument must be a list or tuple, not a string: {value!r}')
+    return list(value)
+
+
+def _guess_mimetype(filename: str | None, content: object) -> str:
+    if isinstance(content, EmailMessage | Message):
+        return "message/rfc822"
+    if filename:
+        return mimetypes.guess_type(filename)[0] or DEFAULT_ATTACHMENT_MIME_TYPE
+    return DEFAULT_ATTACHMENT_MIME_TYPE
+
+
+def _content_bytes(content: object, what: str) -> bytes:
+    if isinstance(content, bytes | bytearray | memoryview):
+        return bytes(content)
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    raise TypeError(f"{what}: content must be str or bytes, not {type(content).__name__}")
+
+
 class EmailMessage:
+    """A single e-mail message, sent to ``to`` + ``cc`` + ``bcc``.
+
+    ``from_email`` defaults to the ``default_from_email`` setting and ``encoding`` to
+    ``default_charset``, both read when needed. ``headers`` (kept as ``extra_headers``) may
+    replace Subject, From, To, Cc, Reply-To, Date, Message-ID and MIME-Version as shown, and
+    adds any other header; the envelope stays ``from_email`` and :meth:`recipients`.
+    """
+
     content_subtype = "plain"
     mixed_subtype = "mixed"
+    alternative_subtype = "alternative"
     encoding: str | None = None
+    #: Domain of generated Message-IDs; ``None`` means this host's FQDN.
+    msgid_domain: str | None = None
 
     def __init__(
         self,
         subject: str = "",
         body: str = "",
         from_email: str | None = None,
-        to: list[str] | None = None,
-        bcc: list[str] | None = None,
+        to: Sequence[str] | None = None,
+        bcc: Sequence[str] | None = None,
         connection: BaseEmailBackend | None = None,
-        attachments: list[Any] | None = None,
-        headers: dict[str, str] | None = None,
-        cc: list[str] | None = None,
-        reply_to: list[str] | None = None,
+        attachments: Sequence[EmailAttachment | tuple[Any, ...] | Message] | None = None,
+        headers: dict[str, Any] | None = None,
+        cc: Sequence[str] | None = None,
+        reply_to: Sequence[str] | None = None,
     ) -> None:
-        from mailcore.settings import get_settings
-
+        self.to = _address_list("to", to)
+        self.cc = _address_list("cc", cc)
+        self.bcc = _address_list("bcc", bcc)
+        self.reply_to = _address_list("reply_to", reply_to)
+        self.from_email = from_email
         self.subject = subject
-        self.body = body
-        self.from_email = from_email or get_settings().default_from_email
-        self.to = list(to or [])
-        self.cc = list(cc or [])
-        self.bcc = list(bcc or [])
-        self.reply_to = list(reply_to or [])
+        self.body = body or ""
+        self.attachments: list[EmailAttachment | Message] = []
+        for attachment in attachments or []:
+            if isinstance(attachment, Message):
+                self.attach(attachment)
+            else:
+                self.attach(*attachment)
+        self.extra_headers: dict[str, Any] = dict(headers or {})
         self.connection = connection
-        self.attachments = list(attachments or [])
-        self.extra_headers = dict(headers or {})
         self.result: SendResult | None = None
 
+    @property
+    def from_email(self) -> str:
+        """The sender; the ``default_from_email`` setting when not given."""
+        if self._from_email:
+            return self._from_email
+        from mailcore.settings import get_settings
+
+        return get_settings().default_from_email
+
+    @from_email.setter
+    def from_email(self, value: str | None) -> None:
+        self._from_email = value
+
+    def charset(self) -> str:
+        """``encoding``, or the ``default_charset`` setting."""
+        if self.encoding:
+            return self.encoding
+        from mailcore.settings import get_settings
+
+        return get_settings().default_charset
+
+    # -- recipients and envelope -------------------------------------------------------
+
     def recipients(self) -> list[str]:
-        return [a for a in [*self.to, *self.cc, *self.bcc] if a]
-
-    def message(self) -> Message:
-        msg = _StdMessage(policy=email.policy.default)
-        for name, value in (("Subject", self.subject), ("From", self.from_email)):
-            if "\n" in value or "\r" in value:
-                raise BadHeaderError(f"header {name!r} contains a newline")
-            msg[name] = value
-        if self.to:
-            msg["To"] = ", ".join(self.to)
-        msg["Date"] = email.utils.formatdate(localtime=True)
-        msg["Message-ID"] = email.utils.make_msgid()
-        msg.set_content(self.body, subtype=self.content_subtype)
-        return msg
-
-    def serialize(self, linesep: str = "\n") -> bytes:
-        return self.message().as_bytes(policy=email.policy.default.clone(linesep=linesep))
+        """Every recipient: ``to`` + ``cc`` + ``bcc``, empty entries dropped."""
+        return [
+            address
+            for address in (
+                *_address_list("to", self.to),
+                *_address_list("cc", self.cc),
+                *_address_list("bcc", self.bcc),
+            )
+            if address
+        ]
 
     def envelope_from(self) -> str:
-        return email.utils.parseaddr(self.from_email)[1]
+        """The SMTP envelope sender: ``from_email``'s address, IDNA-encoded."""
+        return parse_mailbox(self.from_email, "From").addr_spec
 
     def envelope_recipients(self) -> list[str]:
-        return [email.utils.parseaddr(a)[1] for a in self.recipients()]
+        """The SMTP envelope recipients: :meth:`recipients` as bare IDNA-encoded addresses,
+        duplicates removed (first occurrence kept)."""
+        specs = (parse_mailbox(address, "recipients").addr_spec for address in self.recipients())
+        return list(dict.fromkeys(specs))
+
+    # -- building ----------------------------------------------------------------------
+
+    def _mailboxes(self, field: str, value: Iterable[str] | None) -> list[Mailbox]:
+        header = {"to": "To", "cc": "Cc", "bcc": "Bcc", "reply_to": "Reply-To"}[field]
+        return [
+            parse_mailbox(address, header) for address in _address_list(field, value) if address
+        ]
+
+    def _extra_header_items(self) -> list[tuple[str, str]]:
+        items = []
+        for raw_name, raw_value in self.extra_headers.items():
+            name = str(raw_name)
+            check_header_name(name)
+            reason = _REFUSED.get(name.lower())
+            if reason:
+                raise ValueError(f"headers may not set {name!r}: {reason}")
+            value = format_date(raw_value) if isinstance(raw_value, datetime) else str(raw_value)
+            check_header_value(name, value)
+            items.append((name, value))
+        return items
+
+    def header_fields(self, msgid_domain: str | None = None) -> list[tuple[str, str]]:
+        """The top-level header fields, encoded for the wire but not folded.
+
+        Validates every address (From, To, Cc, Bcc, Reply-To) and header first: raises
+        :class:`~mailcore.errors.BadHeaderError` for a line break and
+        :class:`~mailcore.errors.InvalidAddressError` for a bad address. ``msgid_domain``
+        (else :attr:`msgid_domain`, else this host's name) is the Message-ID's domain.
+        """
+        charset = self.charset()
+        resolve_charset(charset)
+        subject = "" if self.subject is None else str(self.subject)
+        check_header_value("Subject", subject)
+        sender = parse_mailbox(self.from_email, "From")
+        to = self._mailboxes("to", self.to)
+        cc = self._mailboxes("cc", self.cc)
+        self._mailboxes("bcc", self.bcc)
+        reply_to = self._mailboxes("reply_to", self.reply_to)
+        overrides: dict[str, tuple[str, str]] = {}
+        others: list[tuple[str, str]] = []
+        for name, value in self._extra_header_items():
+            if name.lower() in _OVERRIDABLE:
+                overrides[name.lower()] = (name, value)
+            else:
+                others.append((name, value))
+
+        generated: list[tuple[str, str | None]] = [
+            ("Subject", encode_unstructured("Subject", subject, charset)),
+            ("From", sender.format(charset)),
+            ("To", format_address_list(to, charset) if to else None),
+            ("Cc", format_address_list(cc, charset) if cc else None),
+            ("Reply-To", format_address_list(reply_to, charset) if reply_to else None),
+            ("Date", None if "date" in overrides else format_date()),
+            (
+                "Message-ID",
+                None
+                if "message-id" in overrides
+                else make_message_id(msgid_domain or self.msgid_domain),
+            ),
+        ]
+        fields: list[tuple[str, str]] = []
+        for standard_name, generated_value in generated:
+            override = overrides.get(standard_name.lower())
+            if override is not None:
+                fields.append((override[0], self._encode_header(*override, charset)))
+            elif generated_value is not None:
+                fields.append((standard_name, generated_value))
+        fields.extend((name, self._encode_header(name, value, charset)) for name, value in others)
+        override = overrides.get("mime-version")
+        fields.append(override if override else ("MIME-Version", "1.0"))
+        return fields
+
+    @staticmethod
+    def _encode_header(name: str, value: str, charset: str) -> str:
+        if name.lower() in ADDRESS_HEADERS:
+            return format_address_value(name, value, charset)
+        return encode_unstructured(name, value, charset)
+
+    def _alternatives(self) -> list[EmailAlternative]:
+        return []
+
+    def body_part(self) -> Leaf | Multipart:
+        """The MIME tree of the body, alternatives and attachments, without the top-level
+        header fields: ``multipart/mixed[multipart/alternative[body, ...], attachments...]``,
+        with each level present only when needed."""
+        charset = self.charset()
+        split_mimetype(f"text/{self.content_subtype}")
+        body = self.body if isinstance(self.body, str) else str(self.body or "")
+        alternatives: list[Part] = [
+            self._content_part(content, mimetype, charset, "alternative")
+            for content, mimetype in self._alternatives()
+        ]
+        attachments = [
+            self._attachment_part(attachment, charset) for attachment in self.attachments
+        ]
+        part: Leaf | Multipart | None = None
+        if body or not (alternatives or attachments):
+            part = text_part(body, self.content_subtype, charset)
+        if alternatives:
+            part = multipart(
+                self.alternative_subtype, [part, *alternatives] if part else alternatives
+            )
+        if attachments:
+            part = multipart(self.mixed_subtype, [part, *attachments] if part else attachments)
+        assert part is not None
+        return part
+
+    def _content_part(self, content: Any, mimetype: str, charset: str, what: str) -> Leaf:
+        maintype, subtype, params = split_mimetype(mimetype)
+        if maintype == "text":
+            if isinstance(content, bytes | bytearray | memoryview):
+                try:
+                    content = bytes(content).decode("utf-8")
+                except UnicodeDecodeError:
+                    return binary_part(bytes(content), DEFAULT_ATTACHMENT_MIME_TYPE)
+            return text_part(str(content), subtype, charset, params)
+        if (maintype, subtype) == ("message", "rfc822"):
+            if isinstance(content, EmailMessage):
+                tree = content._build(None)
+                data = b"".join(iter_bytes(tree))
+                return serialized_message_part(data, lambda: to_stdlib(tree))
+            if isinstance(content, Message | bytes | bytearray | memoryview | str):
+                return message_part(
+                    content if isinstance(content, Message | str) else bytes(content)
+                )
+            raise TypeError(
+                f"{what}: message/rfc822 content must be an EmailMessage, an email.message."
+                f"Message, str or bytes, not {type(content).__name__}"
+            )
+        return binary_part(_content_bytes(content, what), f"{maintype}/{subtype}{params}")
+
+    def _attachment_part(self, attachment: EmailAttachment | Message, charset: str) -> Part:
+        if isinstance(attachment, Message):
+            return foreign_part(attachment)
+        filename, content, mimetype = attachment
+        mimetype = mimetype or _guess_mimetype(filename, content)
+        part = self._content_part(content, mimetype, charset, f"attachment {filename!r}")
+        if filename:
+            check_header_value("Content-Disposition", filename)
+            part.headers.append(
+                ("Content-Disposition", f"attachment; {format_param('filename', filename)}")
+            )
+        return part
+
+    def _build(self, msgid_domain: str | None) -> Leaf | Multipart:
+        fields = self.header_fields(msgid_domain)
+        root = self.body_part()
+        root.headers[:0] = fields
+        return root
+
+    def message(self, *, msgid_domain: str | None = None) -> Message:
+        """The message as a standard-library :class:`email.message.Message` (compat32
+        policy, header values RFC 2047-encoded). Raises
+        :class:`~mailcore.errors.BadHeaderError` for a header holding a line break."""
+        return to_stdlib(self._build(msgid_domain))
+
+    def serialize(self, linesep: str = "\n", *, msgid_domain: str | None = None) -> bytes:
+        """The whole message as bytes, lines ending in ``linesep`` (``"\\r\\n"`` for SMTP),
+        none longer than 998 octets. Each call makes a new Date and Message-ID unless
+        ``headers`` gives them."""
+        if linesep not in _LINESEPS:
+            raise ValueError(f"linesep must be '\\n' or '\\r\\n', not {linesep!r}")
+        return b"".join(iter_bytes(self._build(msgid_domain), linesep))
+
+    # -- attachments and sending -------------------------------------------------------
+
+    def attach(
+        self,
+        filename: str | Message | None = None,
+        content: Any = None,
+        mimetype: str | None = None,
+    ) -> None:
+        """Attach ``(filename, content, mimetype)`` or a ready MIME part (``attach(part)``).
+
+        ``mimetype`` is guessed from ``filename`` when omitted (default
+        ``application/octet-stream``). ``text/*`` bytes are decoded as UTF-8, or sent as
+        ``application/octet-stream`` when they are not valid UTF-8.
+        """
+        if isinstance(filename, Message):
+            if content is not None or mimetype is not None:
+                raise ValueError(
+                    "content and mimetype must not be given when a MIME part is provided."
+                )
+            self.attachments.append(filename)
+            return
+        if content is None:
+            raise ValueError("content must be provided.")
+        mimetype = mimetype or _guess_mimetype(filename, content)
+        if mimetype.split("/", 1)[0].strip().lower() == "text" and isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8")
+            except UnicodeDecodeError:
+                mimetype = DEFAULT_ATTACHMENT_MIME_TYPE
+        self.attachments.append(EmailAttachment(filename, content, mimetype))
+
+    def attach_file(self, path: str | Path, mimetype: str | None = None) -> None:
+        """Attach the file at ``path`` under its base name; see :meth:`attach`."""
+        path = Path(path)
+        self.attach(path.name, path.read_bytes(), mimetype)
 
     def send(self, fail_silently: bool = False) -> int:
+        """Send through ``connection`` (or a new default one); return 1 if sent, else 0.
+
+        Nothing is sent, and 0 returned, when there are no recipients.
+        """
         if not self.recipients():
             return 0
         from mailcore.sending import get_connection
@@ -96,6 +428,7 @@ class EmailMessage:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EmailMessage:
         clone = copy.copy(self)
+        memo[id(self)] = clone
         for key, value in vars(self).items():
             if key != "connection":
                 setattr(clone, key, copy.deepcopy(value, memo))
@@ -103,9 +436,45 @@ class EmailMessage:
 
 
 class EmailMultiAlternatives(EmailMessage):
-    def __init__(self, *args: Any, alternatives: list[Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.alternatives = list(alternatives or [])
+    """An :class:`EmailMessage` with alternative renderings of its body (such as HTML),
+    sent as ``multipart/alternative``."""
+
+    alternative_subtype = "alternative"
+
+    def __init__(
+        self,
+        subject: str = "",
+        body: str = "",
+        from_email: str | None = None,
+        to: Sequence[str] | None = None,
+        bcc: Sequence[str] | None = None,
+        connection: BaseEmailBackend | None = None,
+        attachments: Sequence[EmailAttachment | tuple[Any, ...] | Message] | None = None,
+        headers: dict[str, Any] | None = None,
+        alternatives: Sequence[EmailAlternative | tuple[Any, str]] | None = None,
+        cc: Sequence[str] | None = None,
+        reply_to: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(
+            subject, body, from_email, to, bcc, connection, attachments, headers, cc, reply_to
+        )
+        self.alternatives = [EmailAlternative(*alternative) for alternative in alternatives or []]
 
     def attach_alternative(self, content: Any, mimetype: str) -> None:
+        """Add an alternative rendering, e.g. ``attach_alternative(html, "text/html")``."""
+        if content is None or mimetype is None:
+            raise ValueError("Both content and mimetype must be provided.")
         self.alternatives.append(EmailAlternative(content, mimetype))
+
+    def body_contains(self, text: str) -> bool:
+        """True when ``text`` is in the body and in every ``text/*`` alternative."""
+        if text not in self.body:
+            return False
+        return all(
+            text in content
+            for content, mimetype in self.alternatives
+            if mimetype.startswith("text/") and isinstance(content, str)
+        )
+
+    def _alternatives(self) -> list[EmailAlternative]:
+        return [EmailAlternative(*alternative) for alternative in self.alternatives]

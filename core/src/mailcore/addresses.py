@@ -1,0 +1,185 @@
+"""E-mail addresses: parsing, validation, IDNA domains and header formatting."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email import _header_value_parser as header_parser
+from email.errors import HeaderParseError, InvalidHeaderDefect, NonASCIILocalPartDefect
+from email.headerregistry import Address
+from email.utils import getaddresses
+
+from mailcore.errors import InvalidAddressError
+from mailcore.headers import check_header_value, encode_words, header_charset, needs_encoding
+
+__all__ = [
+    "MAX_ADDRESS_LENGTH",
+    "Mailbox",
+    "format_address_list",
+    "format_address_value",
+    "parse_mailbox",
+]
+
+#: RFC 5321: an SMTP path holds at most 256 octets, so an address at most 254.
+MAX_ADDRESS_LENGTH = 254
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
+_DOT_ATOM_RE = re.compile(_DOT_ATOM)
+# Fast paths for the common shapes; everything else goes to the standard library parser.
+_SIMPLE_RE = re.compile(rf"({_DOT_ATOM})@({_HOSTNAME})")
+_NAMED_RE = re.compile(rf"([A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ -]*?)\s*<({_DOT_ATOM})@({_HOSTNAME})>")
+# formataddr's rule: a display name with any of these must be quoted.
+_NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|^\s|\s$|\s\s')
+# A word this long would make the header impossible to fold nicely: encode it instead.
+_LONG_WORD = 76
+
+
+class _Invalid(Exception):
+    """Internal: why an address is invalid (the caller adds which field held it)."""
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """One parsed address: ``display_name`` (may be empty), ``local_part`` and ``domain``
+    (as given, possibly Unicode)."""
+
+    display_name: str
+    local_part: str
+    domain: str
+
+    @functools.cached_property
+    def addr_spec(self) -> str:
+        """``local@domain`` with the domain IDNA-encoded, as used in the SMTP envelope."""
+        return _addr_spec(self.local_part, self.domain)
+
+    def format(self, charset: str = "utf-8") -> str:
+        """The mailbox for a header: ``addr`` or ``Name <addr>``, the name quoted or
+        RFC 2047-encoded as needed."""
+        if not self.display_name:
+            return self.addr_spec
+        return f"{_format_phrase(self.display_name, charset)} <{self.addr_spec}>"
+
+
+def _addr_spec(local_part: str, domain: str) -> str:
+    if not _DOT_ATOM_RE.fullmatch(local_part):
+        escaped = local_part.replace("\\", "\\\\").replace('"', '\\"')
+        local_part = f'"{escaped}"'
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise _Invalid(f"its domain {domain!r} cannot be IDNA-encoded ({exc})") from None
+    spec = f"{local_part}@{domain}"
+    if len(spec) > MAX_ADDRESS_LENGTH:
+        raise _Invalid(f"it is longer than {MAX_ADDRESS_LENGTH} characters")
+    return spec
+
+
+def _format_phrase(name: str, charset: str) -> str:
+    if needs_encoding(name) or any(len(word) > _LONG_WORD for word in name.split()):
+        return " ".join(encode_words(name, header_charset(name, charset)))
+    if _NEEDS_QUOTES.search(name):
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return name
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(address: str) -> Mailbox:
+    text = address.strip()
+    match = _SIMPLE_RE.fullmatch(text)
+    if match:
+        mailbox = Mailbox("", match.group(1), match.group(2))
+    else:
+        match = _NAMED_RE.fullmatch(text)
+        if match:
+            name = " ".join(match.group(1).split())
+            mailbox = Mailbox(name, match.group(2), match.group(3))
+        else:
+            mailbox = _parse_with_stdlib(text)
+    _ = mailbox.addr_spec  # validates the domain and the length
+    return mailbox
+
+
+def _parse_with_stdlib(text: str) -> Mailbox:
+    try:
+        token, rest = header_parser.get_mailbox(text)
+    except (HeaderParseError, IndexError, ValueError):
+        raise _Invalid("it is not a valid address") from None
+    if rest:
+        raise _Invalid(f"only {str(token)!r} could be parsed")
+    defects = token.all_defects
+    if any(isinstance(defect, NonASCIILocalPartDefect) for defect in defects):
+        raise _Invalid("its local part is not ASCII (that would need SMTPUTF8)")
+    if any(isinstance(defect, InvalidHeaderDefect) for defect in defects):
+        raise _Invalid("it is not a valid address")
+    local_part = token.local_part
+    domain = token.domain
+    if not local_part or not domain:
+        raise _Invalid("it has no local part or no domain")
+    return Mailbox(token.display_name or "", local_part, domain)
+
+
+def parse_mailbox(address: str | Address, field: str) -> Mailbox:
+    """Parse one address (``a@example.com``, ``Name <a@example.com>`` or an
+    :class:`email.headerregistry.Address`); ``field`` names where it came from in errors.
+
+    Raises :class:`~mailcore.errors.BadHeaderError` for a line break and
+    :class:`~mailcore.errors.InvalidAddressError` for a malformed address, a non-ASCII local
+    part or a domain that cannot be IDNA-encoded.
+    """
+    if isinstance(address, Address):
+        for part in (address.display_name, address.username, address.domain):
+            check_header_value(field, part)
+        if not address.username or not address.domain:
+            raise InvalidAddressError(f"invalid address {str(address)!r} in {field}: no domain")
+        if not address.username.isascii():
+            raise InvalidAddressError(
+                f"invalid address {str(address)!r} in {field}: its local part is not ASCII"
+            )
+        mailbox = Mailbox(address.display_name, address.username, address.domain)
+        try:
+            _ = mailbox.addr_spec
+        except _Invalid as exc:
+            raise InvalidAddressError(
+                f"invalid address {str(address)!r} in {field}: {exc}"
+            ) from None
+        return mailbox
+    if not isinstance(address, str):
+        raise TypeError(f"{field}: an address must be a str, not {type(address).__name__}")
+    check_header_value(field, address)
+    try:
+        return _parse(address)
+    except _Invalid as exc:
+        raise InvalidAddressError(f"invalid address {address!r} in {field}: {exc}") from None
+
+
+def format_address_list(mailboxes: Iterable[Mailbox], charset: str) -> str:
+    """Mailboxes joined for an address header (``To``, ``Cc``...)."""
+    return ", ".join(mailbox.format(charset) for mailbox in mailboxes)
+
+
+def format_address_value(name: str, value: str, charset: str) -> str:
+    """A caller-given address header value (from ``headers=``) made ready for the wire.
+
+    Plain ASCII is kept as given (the caller owns its format: groups such as
+    ``undisclosed-recipients:;`` stay possible); otherwise each address is parsed and
+    formatted with RFC 2047 names and IDNA domains.
+    """
+    check_header_value(name, value)
+    if not needs_encoding(value) and all(len(word) <= _LONG_WORD * 10 for word in value.split()):
+        return value
+    mailboxes = []
+    for display_name, addr in getaddresses([value]):
+        if not addr:
+            raise InvalidAddressError(f"invalid address list {value!r} in header {name!r}")
+        mailbox = parse_mailbox(addr, name)
+        mailboxes.append(Mailbox(display_name, mailbox.local_part, mailbox.domain))
+    if not mailboxes:
+        raise InvalidAddressError(f"no address in header {name!r}: {value!r}")
+    return format_address_list(mailboxes, charset)

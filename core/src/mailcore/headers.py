@@ -1,0 +1,263 @@
+"""Header values as they go on the wire: injection checks, RFC 2047, RFC 2231, folding.
+
+Every function here returns ASCII text. Values are built unfolded; :func:`fold_header`
+folds one header line for output, so folding depends only on the line separator.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import email.charset
+import email.utils
+import functools
+import re
+import socket
+import urllib.parse
+from datetime import UTC, datetime
+
+from mailcore.errors import BadHeaderError
+
+__all__ = [
+    "FOLD_WIDTH",
+    "MAX_LINE_LENGTH",
+    "check_header_name",
+    "check_header_value",
+    "encode_unstructured",
+    "encode_words",
+    "fold_header",
+    "format_date",
+    "format_param",
+    "header_charset",
+    "make_message_id",
+    "needs_encoding",
+    "resolve_charset",
+]
+
+#: RFC 5322: a line must not be longer than this many octets (without CRLF).
+MAX_LINE_LENGTH = 998
+#: RFC 5322: lines should not be longer than this; header lines are folded to it.
+FOLD_WIDTH = 78
+#: RFC 2047: an encoded word is at most this long.
+_ENCODED_WORD_MAX = 75
+
+# Characters that end a header line for some parser: CR and LF for every MTA, the others
+# for Python's str.splitlines() (policy.default refuses them in header values), and NUL.
+_LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00]")
+# A header name is printable ASCII without a colon (RFC 5322 ftext).
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+# Anything but printable ASCII or tab must be RFC 2047-encoded.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\t]")
+# Text that a decoder would take for an encoded word must be encoded itself.
+_LOOKS_ENCODED = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^\s]*\?=")
+# Folding points: each piece is optional leading whitespace plus a word.
+_FOLD_PIECES = re.compile(r"[ \t]*[^ \t]+|[ \t]+$")
+
+# RFC 2047 section 5 (3): characters a "Q"-encoded word may hold anywhere, even in a phrase.
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_Q_TABLE = tuple(
+    "_" if byte == 0x20 else chr(byte) if byte in _Q_SAFE else f"={byte:02X}" for byte in range(256)
+)
+# RFC 2231 attribute-char: what may stay unescaped in an extended parameter value.
+_ATTRIBUTE_SAFE = "!#$&+-.^_`|~"
+_QUOTED_PARAM_MAX = 900
+_PARAM_CHUNK = 60
+
+
+def check_header_name(name: str) -> None:
+    """Raise :class:`BadHeaderError` unless ``name`` is a valid header field name."""
+    if _LINE_BREAK.search(name):
+        raise BadHeaderError(f"header name {name!r} contains a line break")
+    if not _HEADER_NAME.fullmatch(name):
+        raise BadHeaderError(
+            f"header name {name!r} is invalid: use printable ASCII without spaces or ':'"
+        )
+
+
+def check_header_value(name: str, value: str) -> None:
+    """Raise :class:`BadHeaderError` if ``value`` holds a line break (or NUL).
+
+    Besides CR and LF this refuses the other characters :meth:`str.splitlines` breaks on
+    (VT, FF, FS, GS, RS, NEL, U+2028, U+2029): Python's own e-mail parser and generator
+    treat them as line ends, so they could start a forged header there.
+    """
+    found = _LINE_BREAK.search(value)
+    if found:
+        raise BadHeaderError(
+            f"header {name!r} contains a newline or other line break "
+            f"({found.group()!r} in {value!r}); header values can't contain newlines"
+        )
+
+
+def needs_encoding(value: str) -> bool:
+    """True when ``value`` cannot go on the wire as it is (non-ASCII, control characters,
+    or text a decoder would mistake for an RFC 2047 encoded word)."""
+    return _NOT_PLAIN.search(value) is not None or _LOOKS_ENCODED.search(value) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def resolve_charset(name: str) -> tuple[str, str]:
+    """``(mime_name, python_codec)`` for a charset name such as ``"utf8"`` or ``"latin-1"``.
+
+    Raises ``ValueError`` for a charset Python does not know.
+    """
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"unknown charset {name!r}") from None
+    if codec == "utf-8":
+        return "utf-8", "utf-8"
+    return str(email.charset.Charset(name).input_charset), codec
+
+
+def header_charset(text: str, preferred: str) -> str:
+    """The charset for encoded words holding ``text``: ``preferred`` when it is UTF-8 or a
+    single-byte charset able to encode ``text``, otherwise UTF-8."""
+    mime_name, codec = resolve_charset(preferred)
+    if codec == "utf-8":
+        return "utf-8"
+    try:
+        encoded = text.encode(codec)
+    except UnicodeEncodeError:
+        return "utf-8"
+    return mime_name if len(encoded) == len(text) else "utf-8"
+
+
+def encode_words(text: str, charset: str = "utf-8") -> list[str]:
+    """RFC 2047 encoded words (each at most 75 characters) that decode to ``text``.
+
+    Uses "Q" (restricted to the characters allowed in phrases, so the result is also a
+    valid display name) or "B", whichever is shorter. Words split between characters,
+    never inside one; the caller joins them with spaces, which decoders ignore.
+    """
+    _, codec = resolve_charset(charset)
+    data = text.encode(codec)
+    q_length = sum(1 if byte in _Q_SAFE or byte == 0x20 else 3 for byte in data)
+    b_length = (len(data) + 2) // 3 * 4
+    kind = "q" if q_length <= b_length else "b"
+    prefix = f"=?{charset}?{kind}?"
+    budget = _ENCODED_WORD_MAX - len(prefix) - 2
+    words: list[str] = []
+    if kind == "q":
+        current: list[str] = []
+        size = 0
+        for char in text:
+            piece = "".join(_Q_TABLE[byte] for byte in char.encode(codec))
+            if size + len(piece) > budget and current:
+                words.append(f"{prefix}{''.join(current)}?=")
+                current, size = [], 0
+            current.append(piece)
+            size += len(piece)
+        words.append(f"{prefix}{''.join(current)}?=")
+        return words
+    max_bytes = budget // 4 * 3
+    chunk = bytearray()
+    for char in text:
+        encoded = char.encode(codec)
+        if len(chunk) + len(encoded) > max_bytes and chunk:
+            words.append(f"{prefix}{_b64(bytes(chunk))}?=")
+            chunk.clear()
+        chunk += encoded
+    words.append(f"{prefix}{_b64(bytes(chunk))}?=")
+    return words
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def encode_unstructured(name: str, value: str, charset: str) -> str:
+    """An unstructured header value (such as Subject) ready for the wire.
+
+    Plain printable ASCII stays as it is when it can be folded to fit the line limit;
+    anything else becomes RFC 2047 encoded words in ``charset`` (or UTF-8).
+    """
+    if not needs_encoding(value) and _foldable(name, value):
+        return value
+    return " ".join(encode_words(value, header_charset(value, charset)))
+
+
+def _foldable(name: str, value: str) -> bool:
+    """True when every word of ``value`` fits on a line of its own."""
+    if len(name) + 2 + len(value) <= MAX_LINE_LENGTH:
+        return True
+    limit = MAX_LINE_LENGTH - max(len(name) + 2, 1)
+    return all(len(word) <= limit for word in value.split())
+
+
+def fold_header(name: str, value: str, linesep: str = "\n", width: int = FOLD_WIDTH) -> str:
+    """``name: value`` folded at whitespace to ``width`` where possible, ending in ``linesep``.
+
+    Folding inserts ``linesep`` before existing whitespace, so unfolding gives the value back
+    exactly; no continuation line is whitespace only.
+    """
+    line = f"{name}: {value}"
+    if len(line) <= width:
+        return line + linesep
+    pieces = _FOLD_PIECES.findall(value)
+    if not pieces:
+        return line + linesep
+    lines = [f"{name}: {pieces[0]}"]
+    for piece in pieces[1:]:
+        if len(lines[-1]) + len(piece) <= width or not piece.strip() or piece[0] not in " \t":
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    return linesep.join(lines) + linesep
+
+
+def format_param(key: str, value: str) -> str:
+    """A MIME parameter: ``key="value"`` for plain ASCII, else RFC 2231 (``key*=utf-8''...``),
+    split into ``key*0*``, ``key*1*``... continuations when long."""
+    if not _NOT_PLAIN.search(value) and len(value) <= _QUOTED_PARAM_MAX:
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{key}="{escaped}"'
+    encoded = urllib.parse.quote(value, safe=_ATTRIBUTE_SAFE, encoding="utf-8")
+    if len(encoded) <= _PARAM_CHUNK:
+        return f"{key}*=utf-8''{encoded}"
+    chunks: list[str] = []
+    start = 0
+    while start < len(encoded):
+        end = min(start + _PARAM_CHUNK, len(encoded))
+        # Never split a %XX escape.
+        percent = encoded.rfind("%", max(end - 2, start), end)
+        if percent != -1 and end < len(encoded):
+            end = percent
+        chunks.append(encoded[start:end])
+        start = end
+    first, *rest = chunks
+    parts = [f"{key}*0*=utf-8''{first}"]
+    parts.extend(f"{key}*{index}*={chunk}" for index, chunk in enumerate(rest, 1))
+    return "; ".join(parts)
+
+
+def format_date(moment: datetime | None = None) -> str:
+    """An RFC 5322 date, e.g. ``Tue, 05 Mar 2024 14:03:09 +0000`` (now, in UTC, by default).
+
+    A naive ``moment`` is taken as UTC.
+    """
+    if moment is None:
+        moment = datetime.now(UTC)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return email.utils.format_datetime(moment)
+
+
+@functools.cache
+def _local_domain() -> str:
+    return _idna(socket.getfqdn())
+
+
+def _idna(domain: str) -> str:
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"domain {domain!r} cannot be IDNA-encoded") from None
+
+
+def make_message_id(domain: str | None = None) -> str:
+    """A new ``<...@domain>`` Message-ID; ``domain`` defaults to this host's FQDN (looked
+    up once per process) and is IDNA-encoded."""
+    return email.utils.make_msgid(domain=_idna(domain) if domain else _local_domain())

@@ -1,0 +1,308 @@
+"""MIME parts as mailcore builds them, and their two renderings.
+
+Building a message gives a tree of :data:`Part` objects whose header values are final
+(ASCII, unfolded) and whose bodies are already transfer-encoded with ``\\n`` line breaks.
+:func:`iter_bytes` writes that tree with any line separator, folding headers on the way;
+:func:`to_stdlib` turns it into standard-library :class:`email.message.Message` objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import email
+import email.policy
+import io
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.generator import BytesGenerator
+from email.message import Message
+
+from mailcore.errors import BadHeaderError
+from mailcore.headers import (
+    MAX_LINE_LENGTH,
+    check_header_value,
+    fold_header,
+    resolve_charset,
+)
+
+__all__ = [
+    "DEFAULT_ATTACHMENT_MIME_TYPE",
+    "STDLIB_POLICY",
+    "ForeignPart",
+    "Leaf",
+    "Multipart",
+    "Part",
+    "binary_part",
+    "encode_text",
+    "foreign_part",
+    "iter_bytes",
+    "longest_line",
+    "message_part",
+    "multipart",
+    "serialized_message_part",
+    "split_mimetype",
+    "text_part",
+    "to_stdlib",
+]
+
+#: The type of an attachment whose type is neither given nor guessable.
+DEFAULT_ATTACHMENT_MIME_TYPE = "application/octet-stream"
+#: The policy of the standard-library messages :func:`to_stdlib` returns: compat32 (what
+#: Django's ``message()`` gives) without ``>From`` mangling.
+STDLIB_POLICY = email.policy.compat32.clone(mangle_from_=False)
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MIMETYPE = re.compile(rf"({_TOKEN})/({_TOKEN})\s*(;.*)?", re.DOTALL)
+_CHARSET_PARAM = re.compile(r';\s*charset\s*=\s*"?([^";\s]+)"?', re.IGNORECASE)
+# A line break that does not start a continuation line, inside a foreign part's header.
+_BARE_BREAK = re.compile("(?:\r\n|\r|\n)(?![ \t])|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00]")
+
+
+@dataclass(slots=True)
+class Leaf:
+    """A single part: final headers and its transfer-encoded body (``\\n`` line breaks).
+
+    ``embedded`` builds the standard-library message held by a ``message/rfc822`` part.
+    """
+
+    headers: list[tuple[str, str]]
+    body: bytes
+    embedded: Callable[[], Message] | None = None
+
+
+@dataclass(slots=True)
+class Multipart:
+    """A ``multipart/*`` part and its children."""
+
+    headers: list[tuple[str, str]]
+    parts: list[Part]
+    boundary: str = field(default_factory=lambda: f"==============={secrets.token_hex(16)}==")
+
+
+@dataclass(slots=True)
+class ForeignPart:
+    """A part the caller built with the standard library, kept as given."""
+
+    part: Message
+    data: bytes
+
+
+Part = Leaf | Multipart | ForeignPart
+
+
+def longest_line(data: bytes) -> int:
+    """The length of the longest ``\\n``-separated line of ``data``."""
+    if len(data) <= MAX_LINE_LENGTH:
+        return len(data)
+    return max(map(len, data.split(b"\n")))
+
+
+def _normalize_newlines(data: bytes) -> bytes:
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def _base64_body(data: bytes) -> bytes:
+    return base64.encodebytes(data).rstrip(b"\n")
+
+
+def encode_text(text: str, charset: str, allow_8bit: bool = True) -> tuple[str, str, bytes]:
+    """Encode ``text`` for a body: ``(mime_charset, transfer_encoding, body)``.
+
+    Line breaks become ``\\n``. The result is ``7bit`` for ASCII with lines of at most 998
+    octets; ``8bit`` for such UTF-8 (when allowed); otherwise the shorter of
+    ``quoted-printable`` and ``base64``. Text that ``charset`` cannot encode is sent as UTF-8.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    mime_charset, codec = resolve_charset(charset)
+    try:
+        data = text.encode(codec)
+    except UnicodeEncodeError:
+        mime_charset, codec = "utf-8", "utf-8"
+        data = text.encode(codec)
+    if "\n".encode(codec) != b"\n":  # UTF-16 and the like: only base64 is safe
+        return mime_charset, "base64", _base64_body(data)
+    clean = b"\0" not in data and longest_line(data) <= MAX_LINE_LENGTH
+    if clean and data.isascii():
+        return mime_charset, "7bit", data
+    if clean and allow_8bit and codec == "utf-8":
+        return mime_charset, "8bit", data
+    quoted = binascii.b2a_qp(data, istext=True)
+    base64_length = (len(data) + 2) // 3 * 4
+    base64_length += (base64_length - 1) // 76
+    if len(quoted) <= base64_length:
+        return mime_charset, "quoted-printable", quoted
+    return mime_charset, "base64", _base64_body(data)
+
+
+def split_mimetype(mimetype: str) -> tuple[str, str, str]:
+    """``("text", "csv", "; header=present")`` from ``"text/csv; header=present"``.
+
+    Raises :class:`BadHeaderError` for a line break, ``ValueError`` for anything that is not
+    ``type/subtype[; params]``.
+    """
+    check_header_value("Content-Type", mimetype)
+    match = _MIMETYPE.fullmatch(mimetype.strip())
+    if not match:
+        raise ValueError(f"invalid MIME type {mimetype!r}: expected 'type/subtype'")
+    maintype, subtype, params = match.groups()
+    return maintype.lower(), subtype.lower(), (params or "").rstrip()
+
+
+def text_part(text: str, subtype: str, charset: str, params: str = "") -> Leaf:
+    """A ``text/<subtype>`` part; a ``charset`` in ``params`` overrides ``charset``."""
+    given = _CHARSET_PARAM.search(params)
+    if given:
+        params = _CHARSET_PARAM.sub("", params)
+        charset = given.group(1)
+    mime_charset, encoding, body = encode_text(text, charset)
+    return Leaf(
+        [
+            ("Content-Type", f'text/{subtype}{params}; charset="{mime_charset}"'),
+            ("Content-Transfer-Encoding", encoding),
+        ],
+        body,
+    )
+
+
+def binary_part(data: bytes, content_type: str) -> Leaf:
+    """A base64-encoded part of ``content_type`` (``type/subtype[; params]``)."""
+    return Leaf(
+        [("Content-Type", content_type), ("Content-Transfer-Encoding", "base64")],
+        _base64_body(data),
+    )
+
+
+def _generate(message: Message) -> bytes:
+    buffer = io.BytesIO()
+    policy = message.policy.clone(linesep="\n")
+    BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(message)
+    return _normalize_newlines(buffer.getvalue())
+
+
+def _reencode_long_lines(message: Message) -> None:
+    """Base64-encode, in place, every leaf of ``message`` whose encoded body has a line
+    longer than 998 octets."""
+    for leaf in message.walk():
+        if leaf.is_multipart():
+            continue
+        payload = leaf.get_payload()
+        if not isinstance(payload, str):
+            continue
+        if longest_line(_normalize_newlines(payload.encode("ascii", "surrogateescape"))) <= (
+            MAX_LINE_LENGTH
+        ):
+            continue
+        raw = leaf.get_payload(decode=True)
+        assert isinstance(raw, bytes)
+        del leaf["Content-Transfer-Encoding"]
+        leaf.set_payload(base64.encodebytes(raw).decode("ascii"))
+        leaf["Content-Transfer-Encoding"] = "base64"
+
+
+def _wire_bytes(message: Message) -> bytes:
+    """``message`` generated with ``\\n`` line breaks and no line over 998 octets (long
+    bodies are re-encoded on a copy; ``message`` is left as it is)."""
+    data = _generate(message)
+    if longest_line(data) <= MAX_LINE_LENGTH:
+        return data
+    fixed = copy.deepcopy(message)
+    _reencode_long_lines(fixed)
+    return _generate(fixed)
+
+
+def _parse(data: bytes) -> Message:
+    return email.message_from_bytes(data, policy=STDLIB_POLICY)
+
+
+def message_part(content: Message | bytes | str) -> Leaf:
+    """A ``message/rfc822`` part holding ``content`` (a message, or its text).
+
+    It is never base64-encoded (RFC 2046 5.2.1): ``7bit`` or ``8bit``, lines of at most
+    998 octets (over-long bodies inside are re-encoded as base64).
+    """
+    if isinstance(content, Message):
+        message = content
+        return serialized_message_part(_wire_bytes(content), lambda: message)
+    if isinstance(content, str):
+        content = content.encode("utf-8", "surrogateescape")
+    data = _normalize_newlines(bytes(content))
+    if longest_line(data) > MAX_LINE_LENGTH:
+        data = _wire_bytes(_parse(data))
+    return serialized_message_part(data, lambda: _parse(data))
+
+
+def serialized_message_part(data: bytes, embedded: Callable[[], Message]) -> Leaf:
+    """A ``message/rfc822`` part from a message already serialized with ``\\n`` line
+    breaks and short lines; ``embedded`` gives it as a standard-library message."""
+    encoding = "7bit" if data.isascii() else "8bit"
+    return Leaf(
+        [("Content-Type", "message/rfc822"), ("Content-Transfer-Encoding", encoding)],
+        data,
+        embedded,
+    )
+
+
+def foreign_part(part: Message) -> ForeignPart:
+    """A caller-built standard-library part, checked for header injection."""
+    for sub in part.walk():
+        for name, value in sub.items():
+            if isinstance(value, str) and _BARE_BREAK.search(value):
+                raise BadHeaderError(
+                    f"header {name!r} of an attached MIME part contains a newline "
+                    f"({value!r}); header values can't contain newlines"
+                )
+    return ForeignPart(part, _wire_bytes(part))
+
+
+def multipart(subtype: str, parts: list[Part]) -> Multipart:
+    """A ``multipart/<subtype>`` part with a random boundary."""
+    check_header_value("Content-Type", subtype)
+    node = Multipart([], parts)
+    node.headers.append(("Content-Type", f'multipart/{subtype}; boundary="{node.boundary}"'))
+    return node
+
+
+def _with_linesep(data: bytes, newline: bytes) -> bytes:
+    return data if newline == b"\n" else data.replace(b"\n", newline)
+
+
+def iter_bytes(part: Part, linesep: str = "\n") -> Iterator[bytes]:
+    """The wire form of ``part`` in chunks, lines ending in ``linesep``."""
+    newline = linesep.encode("ascii")
+    if isinstance(part, ForeignPart):
+        yield _with_linesep(part.data, newline)
+        return
+    head = "".join(fold_header(name, value, linesep) for name, value in part.headers)
+    yield head.encode("ascii") + newline
+    if isinstance(part, Leaf):
+        yield _with_linesep(part.body, newline)
+        return
+    boundary = part.boundary.encode("ascii")
+    for index, child in enumerate(part.parts):
+        yield (newline if index else b"") + b"--" + boundary + newline
+        yield from iter_bytes(child, linesep)
+    yield newline + b"--" + boundary + b"--" + newline
+
+
+def to_stdlib(part: Part) -> Message:
+    """``part`` as standard-library message objects (policy :data:`STDLIB_POLICY`)."""
+    if isinstance(part, ForeignPart):
+        return part.part
+    message = Message(policy=STDLIB_POLICY)
+    for name, value in part.headers:
+        message[name] = value
+    if isinstance(part, Multipart):
+        for child in part.parts:
+            message.attach(to_stdlib(child))
+    elif part.embedded is not None:
+        message.attach(part.embedded())
+    else:
+        message.set_payload(part.body.decode("ascii", "surrogateescape"))
+    return message
