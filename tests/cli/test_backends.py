@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.cli.command import run_mailcore
+import pytest
+
+from tests.cli.command import Run, run_mailcore
 
 BUILT_IN = {
     "console": ("mailcore-console 0.1.0", "mailcore_console.backend:ConsoleBackend"),
@@ -36,17 +38,24 @@ def table_rows(text: str) -> dict[str, list[str]]:
     return {name: [cell.strip() for cell in cells if cell.strip()] for name, cells in rows.items()}
 
 
-def test_lists_the_six_built_in_backends_with_distribution_and_class() -> None:
-    done = run_mailcore("backends")
+@pytest.fixture(scope="module")
+def listing() -> Run:
+    """``mailcore backends`` in this environment (run once: it imports every backend)."""
+    return run_mailcore("backends")
+
+
+def test_lists_the_six_built_in_backends_with_distribution_and_class(listing: Run) -> None:
+    done = listing
 
     assert done.status == 0, done
+    assert done.stderr == ""
     rows = table_rows(done.stdout)
     for name, (distribution, target) in BUILT_IN.items():
         assert rows[name] == [distribution, target]
 
 
-def test_shows_each_option_with_type_default_and_environment_variable() -> None:
-    done = run_mailcore("backends")
+def test_shows_each_option_with_type_default_and_environment_variable(listing: Run) -> None:
+    done = listing
 
     lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
     assert "host str localhost MAILCORE_SMTP_HOST" in lines

@@ -152,13 +152,27 @@ def _file_part(output_dir: Path) -> int:
     if missing:
         print(f"Skipped: {missing}")
         return 0
-    before = set(output_dir.glob("*")) if output_dir.is_dir() else set()
-    sent = send_examples(get_connection("file", file_path=output_dir), announce=False)
-    written = sorted(set(output_dir.glob("*")) - before)
-    print(f"Sent {sent} messages; the file backend wrote {len(written)} files to {output_dir}:")
-    for path in written:
-        print(f"  {path}")
+    connection = get_connection("file", file_path=output_dir)
+    print(
+        f"Each example sends through one session, so each makes one file in {_shown(output_dir)}:"
+    )
+    sent = 0
+    for title, example in EXAMPLES:
+        before = set(output_dir.glob("*.log"))
+        count = example(connection)
+        sent += count
+        for path in sorted(set(output_dir.glob("*.log")) - before):
+            noun = "message" if count == 1 else "messages"
+            print(f"  {_shown(path)}: {count} {noun} ({title.split(':')[0]})")
     return sent
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _wait_for_port(port: int, server: subprocess.Popen[str]) -> None:

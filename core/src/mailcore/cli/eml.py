@@ -6,6 +6,7 @@ import copy
 import email.policy
 import email.utils
 from email.message import EmailMessage as StdlibMessage
+from email.message import Message
 from typing import TYPE_CHECKING, Any
 
 from mailcore.cli.errors import UsageError
@@ -28,7 +29,8 @@ def _addresses(message: StdlibMessage, name: str) -> list[str]:
 
 class FileMessage(EmailMessage):
     """A message read from a file and sent as it is, except that its ``Bcc`` header is
-    removed and ``From``, ``Date`` and ``Message-ID`` are added when missing.
+    removed and ``From``, ``Date`` and ``Message-ID`` are added when missing (a new
+    Message-ID each time it is serialized, like a composed message).
 
     The envelope comes from the file's ``From``/``To``/``Cc``/``Bcc`` headers unless
     given: ``to``/``cc``/``bcc`` then replace the file's recipients for delivery only,
@@ -64,22 +66,26 @@ class FileMessage(EmailMessage):
         )
         parsed = copy.deepcopy(parsed)
         del parsed["Bcc"]
-        if "From" not in parsed:
-            parsed["From"] = self.from_email
-        if "Date" not in parsed:
-            parsed["Date"] = email.utils.formatdate(localtime=True)
-        if "Message-ID" not in parsed:
-            parsed["Message-ID"] = email.utils.make_msgid()
         self.parsed = parsed
 
-    def message(self) -> StdlibMessage:
-        """A copy of the message read from the file (without its Bcc header)."""
-        return copy.deepcopy(self.parsed)
+    def _prepared(self, msgid_domain: str | None) -> StdlibMessage:
+        prepared = copy.deepcopy(self.parsed)
+        if "From" not in prepared:
+            prepared["From"] = self.from_email
+        if "Date" not in prepared:
+            prepared["Date"] = email.utils.formatdate(localtime=True)
+        if "Message-ID" not in prepared:
+            prepared["Message-ID"] = email.utils.make_msgid(domain=msgid_domain)
+        return prepared
 
-    def serialize(self, linesep: str = "\n") -> bytes:
+    def message(self, *, msgid_domain: str | None = None) -> Message:
+        """The message read from the file, without its Bcc header."""
+        return self._prepared(msgid_domain)
+
+    def serialize(self, linesep: str = "\n", *, msgid_domain: str | None = None) -> bytes:
         """The file's message as bytes, lines ending with ``linesep``."""
         policy = email.policy.default.clone(linesep=linesep)
-        return self.parsed.as_bytes(policy=policy)
+        return self._prepared(msgid_domain).as_bytes(policy=policy)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FileMessage:
         clone = copy.copy(self)

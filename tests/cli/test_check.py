@@ -1,0 +1,95 @@
+"""``mailcore check``: the effective settings with their sources, then a real connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.command import run_mailcore
+from tests.cli.smtp_server import closed_port, smtp_server
+
+
+def setting_rows(stdout: str, section_title: str) -> dict[str, tuple[str, str]]:
+    """The rows of one settings table: setting -> (value, source)."""
+    block = stdout.split(section_title, 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in block.splitlines()[3:]:
+        cells = [cell.strip() for cell in line.strip().split("  ") if cell.strip()]
+        rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def test_every_source_is_named_and_the_password_is_masked(workdir: Path) -> None:
+    port = closed_port()
+    (workdir / "mailcore.toml").write_text(
+        'backend = "smtp"\ndefault_from_email = "app@example.com"\n\n'
+        '[smtp]\nhost = "127.0.0.1"\ntimeout = 5\n'
+    )
+    (workdir / ".env").write_text("MAILCORE_SMTP_USERNAME=alice\n")
+
+    done = run_mailcore(
+        "check",
+        "-o",
+        f"port={port}",
+        env={"MAILCORE_SMTP_PASSWORD": "s3cret-Pa55", "MAILCORE_SUBJECT_PREFIX": "[shop] "},
+    )
+
+    assert done.stdout.startswith("Configuration file: mailcore.toml\n"), done
+    core = setting_rows(done.stdout, "Core settings:")
+    assert core["backend"] == ("smtp", "toml (mailcore.toml)")
+    assert core["default_from_email"] == ("app@example.com", "toml (mailcore.toml)")
+    assert core["subject_prefix"] == ("'[shop] '", "environment (MAILCORE_SUBJECT_PREFIX)")
+    assert core["server_email"] == ("root@localhost", "default")
+    smtp = setting_rows(done.stdout, "Backend smtp")
+    assert smtp["host"] == ("127.0.0.1", "toml (mailcore.toml)")
+    assert smtp["port"] == (str(port), "argument")
+    assert smtp["timeout"] == ("5.0", "toml (mailcore.toml)")
+    assert smtp["username"] == ("alice", ".env (MAILCORE_SMTP_USERNAME)")
+    assert smtp["password"] == ("********", "environment (MAILCORE_SMTP_PASSWORD)")
+    assert smtp["use_tls"] == ("False", "default")
+    assert "s3cret" not in done.stdout + done.stderr
+
+    # nothing listens on the port: one clear line, exit status 1
+    assert done.status == 1, done
+    [line] = done.error_lines
+    assert line.startswith("mailcore: error: the smtp backend could not connect: "), line
+    assert str(port) in line and "refused" in line.lower(), line
+    assert "Traceback" not in done.stderr
+
+
+def test_a_working_smtp_server_passes() -> None:
+    with smtp_server() as (port, server):
+        done = run_mailcore(
+            "check",
+            "--backend=smtp",
+            env={"MAILCORE_SMTP_HOST": "127.0.0.1", "MAILCORE_SMTP_PORT": str(port)},
+        )
+
+    assert done.status == 0, done
+    assert done.stdout.endswith("\nConnection: opened and closed with the smtp backend.\n")
+    assert setting_rows(done.stdout, "Core settings:")["backend"] == ("smtp", "argument")
+    assert server.received == []  # a check sends nothing
+
+
+def test_a_backend_without_a_connection_passes_and_says_so() -> None:
+    done = run_mailcore("check", "--backend=locmem")
+
+    assert done.status == 0, done
+    assert (
+        "Backend locmem (mailcore_locmem.backend:LocmemBackend):\n  (no options)\n" in done.stdout
+    )
+    assert done.stdout.endswith(
+        "Connection: the locmem backend has no connection to open; nothing to check.\n"
+    )
+
+
+def test_an_invalid_setting_fails_before_connecting(workdir: Path) -> None:
+    (workdir / "mailcore.toml").write_text('[smtp]\nport = "lots"\n')
+
+    done = run_mailcore("check", "--backend=smtp")
+
+    assert done.status == 2
+    [line] = done.error_lines
+    assert line.startswith("mailcore: error: invalid setting 'smtp.port' (from mailcore.toml)"), (
+        line
+    )
+    assert "Connection:" not in done.stdout
