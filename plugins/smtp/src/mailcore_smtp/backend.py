@@ -9,8 +9,6 @@ the queue id of the final reply can be reported on ``message.result``.
 
 from __future__ import annotations
 
-import copy
-import email.utils
 import functools
 import logging
 import re
@@ -190,11 +188,7 @@ class SMTPBackend(BaseEmailBackend):
         }
         if options.timeout is not None:
             kwargs["timeout"] = options.timeout
-        connection = (
-            _SMTP_SSL(context=context, **kwargs)
-            if options.use_ssl
-            else _SMTP(**kwargs)
-        )
+        connection = _SMTP_SSL(context=context, **kwargs) if options.use_ssl else _SMTP(**kwargs)
         stage: Stage = "connect"
         try:
             code, reply = connection.connect(options.host, options.port)
@@ -310,15 +304,25 @@ class SMTPBackend(BaseEmailBackend):
                 **common,
             )
         if isinstance(exc, ssl.SSLError):
+            hint = ""
+            if exc.reason == "WRONG_VERSION_NUMBER" and self.options.use_ssl:
+                hint = (
+                    " (the server does not speak TLS from the start on this port: use_ssl is "
+                    "for implicit TLS, usually port 465; for STARTTLS, usually port 587, "
+                    "set use_tls instead)"
+                )
             return SMTPSecurityError(
-                f"SMTP server {address}: TLS failed {where}: {exc.reason or exc}", **common
+                f"SMTP server {address}: TLS failed {where}: {exc.reason or exc}{hint}", **common
             )
         if _is_timeout(exc):
+            hint = ""
+            if stage == "greeting" and self.options.port == 465 and not self.options.use_ssl:
+                hint = "; port 465 usually expects implicit TLS (use_ssl=True)"
             return SMTPConnectionError(
                 f"SMTP server {address} did not answer within {self.options.timeout:g} s "
-                f"{where} (timeout)"
+                f"{where} (timeout){hint}"
                 if self.options.timeout is not None
-                else f"SMTP server {address}: timed out {where}",
+                else f"SMTP server {address}: timed out {where}{hint}",
                 **common,
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -435,15 +439,11 @@ class SMTPBackend(BaseEmailBackend):
             connection.close()
 
     def message_bytes(self, message: EmailMessage) -> bytes:
-        """The serialized message (CRLF line ends). With ``local_hostname`` set, a
-        Message-ID generated here uses it as its domain."""
+        """The serialized message (CRLF line ends); a Message-ID generated for it uses
+        ``local_hostname`` as its domain when that is set."""
         domain = self.options.local_hostname
-        if domain and not any(k.lower() == "message-id" for k in message.extra_headers):
-            message = copy.copy(message)
-            message.extra_headers = {
-                **message.extra_headers,
-                "Message-ID": email.utils.make_msgid(domain=domain.strip("[]")),
-            }
+        if domain:
+            return message.serialize(linesep="\r\n", msgid_domain=domain)
         return message.serialize(linesep="\r\n")
 
     def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:

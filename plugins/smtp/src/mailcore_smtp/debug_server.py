@@ -241,7 +241,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        # asyncio wraps the bind error in a long sentence; the errno says it plainly.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         print(f"{PROG}: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 1
     try:
