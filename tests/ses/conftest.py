@@ -12,13 +12,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import RawMessage, ses_backends
 
 from mailcore_ses import SESBackend
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
 SENDER = "sender@example.com"
 
 
@@ -65,7 +66,7 @@ class FakeSES:
         """The raw messages moto accepted, oldest first."""
         return [
             message
-            for message in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+            for message in ses_backends[ACCOUNT][REGION].sent_messages
             if isinstance(message, RawMessage)
         ]
 
@@ -142,12 +143,13 @@ class ScriptedSES:
     def refuse(self, status: int, code: str, text: str) -> None:
         self.answers.append((status, {"__type": code, "message": text}))
 
-    def _answer(self, request: Any, **kwargs: Any) -> AWSResponse:
+    def _answer(self, request: Any, **kwargs: Any) -> Any:
         status, body = self.answers.pop(0)
         headers = {"content-type": "application/json"}
         if "__type" in body:
             headers["x-amzn-errortype"] = body["__type"]
-        return AWSResponse(request.url, status, headers, _Body(json.dumps(body).encode()))
+        raw = _Body(json.dumps(body).encode())
+        return AWSResponse(request.url, status, HTTPHeaders.from_dict(headers), raw)
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.message import EmailMessage as ParsedMessage
 from typing import ClassVar
 
 import pytest
 
 from mailcore import BaseEmailBackend
-from mailcore.testing import BackendContractTests, ParsedMessage, parse_message
+from mailcore.testing import BackendContractTests, parse_message
 from mailcore_ses import SESBackend
 from tests.ses.conftest import REGION, SENDER, FakeSES
 

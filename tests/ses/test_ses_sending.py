@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage as ParsedMessage
+from email.message import MIMEPart
 
 import mailcore
 from mailcore import EmailMessage, EmailMultiAlternatives
@@ -18,7 +19,7 @@ def parse(raw: bytes) -> ParsedMessage:
     return parsed
 
 
-def text_of(part: ParsedMessage) -> str:
+def text_of(part: MIMEPart) -> str:
     content = part.get_content()
     assert isinstance(content, str)
     return content.replace("\r\n", "\n")

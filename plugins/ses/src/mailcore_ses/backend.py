@@ -11,23 +11,21 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.config
 import botocore.exceptions
 
 from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendResult
+from mailcore_ses.clients import create_sesv2_client
 from mailcore_ses.encoding import seven_bit_safe
 from mailcore_ses.errors import SESCredentialsError, SESSendError
 from mailcore_ses.failures import failure_from_exception
 from mailcore_ses.options import SESOptions
 
 if TYPE_CHECKING:
+    from botocore.session import Session
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sesv2.type_defs import SendEmailRequestTypeDef
 
 __all__ = ["SESBackend"]
-
-_USER_AGENT = "mailcore-ses"
 
 
 class SESBackend(BaseEmailBackend):
@@ -52,7 +50,7 @@ class SESBackend(BaseEmailBackend):
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         super().__init__(fail_silently=fail_silently, **options)
         self._client: SESV2Client | None = None
-        self._session: boto3.session.Session | None = None
+        self._session: Session | None = None
         self._is_open = False
         self._lock = threading.RLock()
 
@@ -65,14 +63,9 @@ class SESBackend(BaseEmailBackend):
             return self._client
 
     def _create_client(self) -> SESV2Client:
-        session = boto3.session.Session()
-        config = botocore.config.Config(user_agent_extra=_USER_AGENT)
         try:
-            client = session.client(
-                "sesv2",
-                region_name=self.options.region,
-                endpoint_url=self.options.endpoint_url,
-                config=config,
+            client, self._session = create_sesv2_client(
+                self.options.region, self.options.endpoint_url
             )
         except botocore.exceptions.NoRegionError:
             raise ConfigurationError(
@@ -81,7 +74,6 @@ class SESBackend(BaseEmailBackend):
             ) from None
         except ValueError as exc:  # botocore refuses a malformed region or endpoint
             raise ConfigurationError(f"invalid ses option: {exc}") from None
-        self._session = session
         return client
 
     def open(self) -> bool:
