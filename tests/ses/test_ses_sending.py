@@ -71,6 +71,8 @@ def test_unicode_subject_names_and_body_survive(backend: SESBackend, ses: FakeSE
         cc=["Δημήτρης <dimitris@example.com>"],
     )
 
+    assert not message.serialize().isascii()  # mailcore itself writes the body as 8bit
+
     assert backend.send_messages([message]) == 1
 
     raw = ses.sent_bytes()[0]

@@ -6,6 +6,9 @@ import email
 import email.policy
 from email.message import EmailMessage as ParsedMessage
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mailcore_ses.encoding import seven_bit_safe
 
 CRLF = email.policy.default.clone(linesep="\r\n")
@@ -134,3 +137,27 @@ def test_an_attached_message_with_8bit_parts_is_re_encoded_inside() -> None:
     (attached,) = parse(out).iter_attachments()
     (inner_back,) = attached.iter_parts()
     assert inner_back.get_content() == "Ünïcödé inside\r\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    body=st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
+    attachment=st.binary(max_size=300),
+)
+def test_any_text_and_bytes_come_back_identical_and_seven_bit(body: str, attachment: bytes) -> None:
+    message = new_message()
+    message.set_content(body, cte="8bit")
+    message.add_attachment(attachment, maintype="application", subtype="x-data", filename="d")
+    raw = serialize(message)
+    expected = parse(raw)
+
+    out = seven_bit_safe(raw)
+
+    assert out.isascii()
+    parsed = parse(out)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    expected_text = expected.get_body(preferencelist=("plain",))
+    assert text_part is not None and expected_text is not None
+    assert text_part.get_content() == expected_text.get_content()
+    (attached,) = parsed.iter_attachments()
+    assert attached.get_content() == attachment
