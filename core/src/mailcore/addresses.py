@@ -37,6 +37,7 @@ _NAMED_RE = re.compile(rf"([A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ -]*?)\s*<({_DOT_ATOM})
 _NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|^\s|\s$|\s\s')
 # A word this long would make the header impossible to fold nicely: encode it instead.
 _LONG_WORD = 76
+_FIRST_WORD = 66
 
 
 class _Invalid(Exception):
@@ -82,7 +83,8 @@ def _addr_spec(local_part: str, domain: str) -> str:
 
 def _format_phrase(name: str, charset: str) -> str:
     if needs_encoding(name) or any(len(word) > _LONG_WORD for word in name.split()):
-        return " ".join(encode_words(name, header_charset(name, charset)))
+        # The first word fits after "Reply-To: " on a line of 76 characters.
+        return " ".join(encode_words(name, header_charset(name, charset), _FIRST_WORD))
     if _NEEDS_QUOTES.search(name):
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'

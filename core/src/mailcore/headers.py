@@ -21,6 +21,7 @@ from mailcore.errors import BadHeaderError
 __all__ = [
     "FOLD_WIDTH",
     "MAX_LINE_LENGTH",
+    "RFC2047_LINE",
     "check_header_name",
     "check_header_value",
     "encode_unstructured",
@@ -38,6 +39,8 @@ __all__ = [
 MAX_LINE_LENGTH = 998
 #: RFC 5322: lines should not be longer than this; header lines are folded to it.
 FOLD_WIDTH = 78
+#: RFC 2047: a line holding encoded words should be at most this long.
+RFC2047_LINE = 76
 #: RFC 2047: an encoded word is at most this long.
 _ENCODED_WORD_MAX = 75
 
@@ -123,8 +126,9 @@ def header_charset(text: str, preferred: str) -> str:
     return mime_name if len(encoded) == len(text) else "utf-8"
 
 
-def encode_words(text: str, charset: str = "utf-8") -> list[str]:
-    """RFC 2047 encoded words (each at most 75 characters) that decode to ``text``.
+def encode_words(text: str, charset: str = "utf-8", first: int = _ENCODED_WORD_MAX) -> list[str]:
+    """RFC 2047 encoded words (each at most 75 characters, the first at most ``first``)
+    that decode to ``text``.
 
     Uses "Q" (restricted to the characters allowed in phrases, so the result is also a
     valid display name) or "B", whichever is shorter. Words split between characters,
@@ -136,25 +140,29 @@ def encode_words(text: str, charset: str = "utf-8") -> list[str]:
     b_length = (len(data) + 2) // 3 * 4
     kind = "q" if q_length <= b_length else "b"
     prefix = f"=?{charset}?{kind}?"
-    budget = _ENCODED_WORD_MAX - len(prefix) - 2
+    overhead = len(prefix) + 2
+    budget = _ENCODED_WORD_MAX - overhead
+    # The first word is shorter when it shares a line with the header name, but always
+    # has room for a few characters.
+    first_budget = max(min(first, _ENCODED_WORD_MAX) - overhead, 12)
     words: list[str] = []
     if kind == "q":
         current: list[str] = []
         size = 0
         for char in text:
             piece = "".join(_Q_TABLE[byte] for byte in char.encode(codec))
-            if size + len(piece) > budget and current:
+            if size + len(piece) > (budget if words else first_budget) and current:
                 words.append(f"{prefix}{''.join(current)}?=")
                 current, size = [], 0
             current.append(piece)
             size += len(piece)
         words.append(f"{prefix}{''.join(current)}?=")
         return words
-    max_bytes = budget // 4 * 3
     chunk = bytearray()
     for char in text:
         encoded = char.encode(codec)
-        if len(chunk) + len(encoded) > max_bytes and chunk:
+        limit = (budget if words else first_budget) // 4 * 3
+        if len(chunk) + len(encoded) > limit and chunk:
             words.append(f"{prefix}{_b64(bytes(chunk))}?=")
             chunk.clear()
         chunk += encoded
@@ -174,7 +182,8 @@ def encode_unstructured(name: str, value: str, charset: str) -> str:
     """
     if not needs_encoding(value) and _foldable(name, value):
         return value
-    return " ".join(encode_words(value, header_charset(value, charset)))
+    first = RFC2047_LINE - len(name) - 2
+    return " ".join(encode_words(value, header_charset(value, charset), first))
 
 
 def _foldable(name: str, value: str) -> bool:
@@ -197,7 +206,12 @@ def fold_header(name: str, value: str, linesep: str = "\n", width: int = FOLD_WI
     pieces = _FOLD_PIECES.findall(value)
     if not pieces:
         return line + linesep
-    lines = [f"{name}: {pieces[0]}"]
+    first = pieces[0]
+    if len(name) + 2 + len(first) > width and len(first) < width and first[0] not in " \t":
+        # The first word fits on a continuation line only: fold right after the colon.
+        lines = [f"{name}:", f" {first}"]
+    else:
+        lines = [f"{name}: {first}"]
     for piece in pieces[1:]:
         if len(lines[-1]) + len(piece) <= width or not piece.strip() or piece[0] not in " \t":
             lines[-1] += piece
