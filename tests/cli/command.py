@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["MAILCORE", "Run", "run_mailcore"]
+__all__ = ["MAILCORE", "Run", "closed_port", "run_mailcore"]
 
 #: The console script installed by the core distribution.
 MAILCORE = Path(sys.executable).with_name("mailcore")
@@ -51,3 +52,10 @@ def run_mailcore(
         check=False,
     )
     return Run(done)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound a moment ago, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.command import run_mailcore
-from tests.cli.smtp_server import closed_port, smtp_server
+from tests.cli.command import closed_port, run_mailcore
+from tests.support.smtp_servers import RecordingSMTPServer
 
 
 def setting_rows(stdout: str, section_title: str) -> dict[str, tuple[str, str]]:
@@ -56,18 +56,45 @@ def test_every_source_is_named_and_the_password_is_masked(workdir: Path) -> None
     assert "Traceback" not in done.stderr
 
 
-def test_a_working_smtp_server_passes() -> None:
-    with smtp_server() as (port, server):
+def test_a_working_smtp_server_with_login_passes() -> None:
+    with RecordingSMTPServer(credentials={"alice": "s3cret-Pa55"}) as server:
         done = run_mailcore(
             "check",
             "--backend=smtp",
-            env={"MAILCORE_SMTP_HOST": "127.0.0.1", "MAILCORE_SMTP_PORT": str(port)},
+            env={
+                "MAILCORE_SMTP_HOST": "127.0.0.1",
+                "MAILCORE_SMTP_PORT": str(server.port),
+                "MAILCORE_SMTP_USERNAME": "alice",
+                "MAILCORE_SMTP_PASSWORD": "s3cret-Pa55",
+            },
         )
 
     assert done.status == 0, done
     assert done.stdout.endswith("\nConnection: opened and closed with the smtp backend.\n")
     assert setting_rows(done.stdout, "Core settings:")["backend"] == ("smtp", "argument")
-    assert server.received == []  # a check sends nothing
+    assert setting_rows(done.stdout, "Backend smtp")["password"][0] == "********"
+    assert "s3cret" not in done.stdout + done.stderr
+    assert [session.login for session in server.sessions] == ["alice"]
+    assert server.messages == []  # a check sends nothing
+
+
+def test_a_wrong_password_fails_with_one_line() -> None:
+    with RecordingSMTPServer(credentials={"alice": "s3cret-Pa55"}) as server:
+        done = run_mailcore(
+            "check",
+            "--backend=smtp",
+            env={
+                "MAILCORE_SMTP_HOST": "127.0.0.1",
+                "MAILCORE_SMTP_PORT": str(server.port),
+                "MAILCORE_SMTP_USERNAME": "alice",
+                "MAILCORE_SMTP_PASSWORD": "wrong-guess",
+            },
+        )
+
+    assert done.status == 1, done
+    [line] = done.error_lines
+    assert line.startswith("mailcore: error: the smtp backend could not connect: "), line
+    assert "wrong-guess" not in done.stdout + done.stderr
 
 
 def test_a_backend_without_a_connection_passes_and_says_so() -> None:

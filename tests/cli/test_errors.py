@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.command import run_mailcore
-from tests.cli.smtp_server import closed_port
+from tests.cli.command import closed_port, run_mailcore
 
 SEND = ["send", "--to=ann@example.com", "--subject=Hi", "--body=Hello"]
 

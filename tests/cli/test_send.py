@@ -13,7 +13,7 @@ import mailcore
 from mailcore.cli import main
 from mailcore.stream import SEPARATOR
 from tests.cli.command import run_mailcore
-from tests.cli.smtp_server import QUEUE_ID, smtp_server
+from tests.support.smtp_servers import RecordingSMTPServer
 
 
 def parse(text: str | bytes) -> EmailMessage:
@@ -145,7 +145,8 @@ def test_locmem_outbox_holds_the_message_the_command_built(
 
 
 def test_smtp_delivers_to_every_recipient_and_prints_the_queue_id() -> None:
-    with smtp_server() as (port, server):
+    with RecordingSMTPServer() as server:
+        port = server.port
         done = run_mailcore(
             "send",
             "--backend=smtp",
@@ -161,13 +162,13 @@ def test_smtp_delivers_to_every_recipient_and_prints_the_queue_id() -> None:
         )
 
     assert done.status == 0, done
-    assert done.stdout == (f"Sent 1 message through the smtp backend.\nMessage id: {QUEUE_ID}\n")
-    [received] = server.received
+    assert done.stdout == "Sent 1 message through the smtp backend.\nMessage id: MC00001\n"
+    [received] = server.messages
     assert received.mail_from == "ann@example.com"
     assert received.rcpt_tos == ["bob@example.com", "audit@example.com"]
-    assert received.message["Subject"] == "Over SMTP"
-    assert "Bcc" not in received.message
-    assert received.message.get_content() == "Delivered.\r\n"  # CRLF on the wire
+    assert received.parsed()["Subject"] == "Over SMTP"
+    assert "Bcc" not in received.parsed()
+    assert received.parsed().get_content() == "Delivered.\r\n"  # CRLF on the wire
     assert b"\n" not in received.data.replace(b"\r\n", b"")
 
 
@@ -188,7 +189,8 @@ Written earlier, sent now.
 def test_eml_is_sent_as_it_is_with_its_bcc_header_removed(tmp_path: Path) -> None:
     (tmp_path / "draft.eml").write_bytes(EML)
 
-    with smtp_server() as (port, server):
+    with RecordingSMTPServer() as server:
+        port = server.port
         done = run_mailcore(
             "send",
             "--backend=smtp",
@@ -198,10 +200,10 @@ def test_eml_is_sent_as_it_is_with_its_bcc_header_removed(tmp_path: Path) -> Non
         )
 
     assert done.status == 0, done
-    [received] = server.received
+    [received] = server.messages
     assert received.mail_from == "ann@example.com"
     assert received.rcpt_tos == ["bob@example.com", "audit@example.com"]
-    message = received.message
+    message = received.parsed()
     assert "Bcc" not in message
     assert message["Message-ID"] == "<draft-1@example.com>"
     assert message["Date"] == "Mon, 01 Jan 2024 10:00:00 +0000"
@@ -212,7 +214,8 @@ def test_eml_is_sent_as_it_is_with_its_bcc_header_removed(tmp_path: Path) -> Non
 def test_eml_recipients_given_on_the_command_line_replace_the_envelope(tmp_path: Path) -> None:
     (tmp_path / "draft.eml").write_bytes(EML)
 
-    with smtp_server() as (port, server):
+    with RecordingSMTPServer() as server:
+        port = server.port
         done = run_mailcore(
             "send",
             "--backend=smtp",
@@ -224,7 +227,7 @@ def test_eml_recipients_given_on_the_command_line_replace_the_envelope(tmp_path:
         )
 
     assert done.status == 0, done
-    [received] = server.received
+    [received] = server.messages
     assert received.mail_from == "bounces@example.com"
     assert received.rcpt_tos == ["review@example.com"]
-    assert received.message["To"] == "bob@example.com"  # the headers are not rewritten
+    assert received.parsed()["To"] == "bob@example.com"  # the headers are not rewritten
