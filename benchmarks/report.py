@@ -150,6 +150,7 @@ def machine_info() -> dict[str, Any]:
     changed = _git("status", "--porcelain", "--", "core", "plugins")
     return {
         "cpus": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "cpu_model": _cpu_model(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         f"mailcore at {machine['git_commit']}"
         + (" (+ uncommitted changes)" if machine["uncommitted_changes_in_core_or_plugins"] else "")
     )
+    load = machine["load_average_at_start"][0]
+    if load > 0.5:
+        print(f"note: load average {load:.2f} at start; other work on this machine adds noise")
     results: list[BenchResult] = []
     for name in args.benchmarks or list(BENCHMARKS):
         result = _run(name, config)
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             count = min(config.build_messages, 1000)
             print(f"\n-- cProfile of mailcore building {count} messages (by own time) --")
             print(profile_build(make_corpus(count), args.json.with_name("build.prof")))
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     write_json(args.json, results, config.as_dict(), machine)
     print(f"\nresults written to {args.json}")
     failed = [r.name for r in results if r.error]
