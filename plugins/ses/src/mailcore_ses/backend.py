@@ -39,8 +39,8 @@ class SESBackend(BaseEmailBackend):
 
     A failing message does not stop the batch, except for errors that would recur for
     every message (no or refused credentials, unreachable endpoint, paused account).
-    Without ``fail_silently`` the first error is raised once the batch is over, with
-    ``error.sent`` counting the messages SES accepted.
+    Without ``fail_silently`` an error is raised once the batch is over (the one that
+    stopped it, else the first), with ``error.sent`` counting the messages SES accepted.
     """
 
     name = "ses"
@@ -94,12 +94,12 @@ class SESBackend(BaseEmailBackend):
         with self._lock:
             if self._is_open:
                 return False
-            self.client  # noqa: B018 - creates the client
+            region = self.client.meta.region_name  # creates the client and its session
             assert self._session is not None
             try:
                 credentials = self._session.get_credentials()
-            except botocore.exceptions.BotoCoreError as exc:
-                raise failure_from_exception(exc, None, self.client.meta.region_name) from exc
+            except botocore.exceptions.BotoCoreError as exc:  # e.g. a broken SSO profile
+                raise failure_from_exception(exc, None, region) from exc
             if credentials is None:
                 raise SESCredentialsError(
                     "no AWS credentials found: boto3 looks in the environment "
