@@ -54,7 +54,18 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class CoreSettings(BaseModel):
-    """The settings of the core, independent of any backend."""
+    """The settings of the core, independent of any backend.
+
+    - ``backend``: the backend ``get_connection()`` uses when none is named: a short
+      name (``"smtp"``, ``"console"``) or an import path (``"myapp.mail:Backend"``).
+    - ``default_from_email``: the sender of messages that name none.
+    - ``server_email``: the sender of ``mail_admins()`` and ``mail_managers()``.
+    - ``subject_prefix``: put before the subject by ``mail_admins()`` and
+      ``mail_managers()``.
+    - ``admins``, ``managers``: the recipients of ``mail_admins()`` and
+      ``mail_managers()``: addresses or ``"Name <address>"``.
+    - ``default_charset``: the character set of messages whose ``encoding`` is not set.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
