@@ -75,6 +75,8 @@ def _addr_spec(local_part: str, domain: str) -> str:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise _Invalid(f"its domain {domain!r} cannot be IDNA-encoded ({exc})") from None
+    if not domain.startswith("[") and not all(0 < len(label) <= 63 for label in domain.split(".")):
+        raise _Invalid(f"its domain {domain!r} has an empty label or one over 63 characters")
     spec = f"{local_part}@{domain}"
     if len(spec) > MAX_ADDRESS_LENGTH:
         raise _Invalid(f"it is longer than {MAX_ADDRESS_LENGTH} characters")
@@ -98,7 +100,7 @@ def _parse(address: str) -> Mailbox:
     if match:
         mailbox = Mailbox("", match.group(1), match.group(2))
     else:
-        match = _NAMED_RE.fullmatch(text)
+        match = _NAMED_RE.fullmatch(text) if "=?" not in text else None
         if match:
             name = " ".join(match.group(1).split())
             mailbox = Mailbox(name, match.group(2), match.group(3))

@@ -1,0 +1,175 @@
+"""Addresses: display names, IDNA domains, invalid addresses and the SMTP envelope."""
+
+from __future__ import annotations
+
+from email.header import decode_header, make_header
+from email.headerregistry import Address
+
+import pytest
+
+from mailcore import EmailMessage, InvalidAddressError
+from tests.support.parsed import header_lines, parsed
+
+
+def make(**kwargs: object) -> EmailMessage:
+    values: dict[str, object] = {
+        "subject": "Hi",
+        "body": "Body",
+        "from_email": "from@example.com",
+        "to": ["to@example.com"],
+    }
+    values.update(kwargs)
+    return EmailMessage(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("address", "display_name", "addr_spec"),
+    [
+        ('"Doe, John" <john@example.com>', "Doe, John", "john@example.com"),
+        ('"Müller, Jörg" <jorg@example.com>', "Müller, Jörg", "jorg@example.com"),
+        ('"Say \\"hi\\"" <say@example.com>', 'Say "hi"', "say@example.com"),
+        ("John Q. Public <jqp@example.com>", "John Q. Public", "jqp@example.com"),
+        ("Jörg Müller <jorg@example.com>", "Jörg Müller", "jorg@example.com"),
+        ("田中 太郎 <taro@example.com>", "田中 太郎", "taro@example.com"),
+        ("<bare@example.com>", "", "bare@example.com"),
+        ("plain@example.com", "", "plain@example.com"),
+        ("=?utf-8?q?J=C3=B6rg?= <j@example.com>", "Jörg", "j@example.com"),
+    ],
+)
+def test_display_names_parse_back_to_the_original(
+    address: str, display_name: str, addr_spec: str
+) -> None:
+    for field in ("to", "cc", "reply_to"):
+        result = parsed(make(**{field: [address]}))
+        header = {"to": "To", "cc": "Cc", "reply_to": "Reply-To"}[field]
+        (parsed_address,) = result[header].addresses
+        assert (parsed_address.display_name, parsed_address.addr_spec) == (display_name, addr_spec)
+    (sender,) = parsed(make(from_email=address))["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (display_name, addr_spec)
+
+
+def test_a_display_name_with_a_comma_stays_one_address() -> None:
+    result = parsed(make(to=['"Doe, John" <john@example.com>', '"Roe, Jane" <jane@example.com>']))
+
+    assert [a.display_name for a in result["To"].addresses] == ["Doe, John", "Roe, Jane"]
+
+
+def test_a_long_non_ascii_display_name_is_split_into_encoded_words() -> None:
+    name = "Jörg Müller-Lüdenscheidt von und zu Großherzogtum Ölbach-Überlingen"
+    data = make(to=[f"{name} <jorg@example.com>"]).serialize()
+
+    lines = header_lines(data, "To")
+    assert all(len(line) <= 78 for line in lines)
+    raw = b" ".join(line.strip() for line in lines)[len(b"To: ") :].decode("ascii")
+    # Decoded per RFC 2047 (which drops the space between adjacent encoded words; some
+    # Python versions' address parser keeps it: python/cpython#128110).
+    assert str(make_header(decode_header(raw))) == f"{name} <jorg@example.com>"
+
+
+def test_domains_are_idna_encoded_in_headers_and_envelope() -> None:
+    message = make(from_email="Jörg <jorg@bücher.de>", to=["user@例え.jp"], cc=["x@ÉCOLE.fr"])
+
+    result = parsed(message)
+
+    assert result["From"].addresses[0].addr_spec == "jorg@xn--bcher-kva.de"
+    assert result["To"].addresses[0].addr_spec == "user@xn--r8jz45g.jp"
+    assert result["Cc"].addresses[0].addr_spec == "x@xn--cole-9oa.fr"
+    assert message.envelope_from() == "jorg@xn--bcher-kva.de"
+    assert message.envelope_recipients() == ["user@xn--r8jz45g.jp", "x@xn--cole-9oa.fr"]
+
+
+@pytest.mark.parametrize(
+    ("field", "header"),
+    [("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"), ("reply_to", "Reply-To")],
+)
+def test_a_non_ascii_local_part_is_refused_naming_the_address(field: str, header: str) -> None:
+    message = make(**{field: ["jörg@example.com"]})
+
+    with pytest.raises(InvalidAddressError, match=f"'jörg@example.com' in {header}.*not ASCII"):
+        message.message()
+    with pytest.raises(ValueError, match=r"jörg@example\.com"):
+        message.serialize()
+
+
+def test_a_non_ascii_local_part_in_from_email_is_refused() -> None:
+    message = make(from_email="Jörg <jörg@example.com>")
+
+    with pytest.raises(InvalidAddressError, match=r"in From.*not ASCII"):
+        message.serialize()
+    with pytest.raises(InvalidAddressError, match=r"jörg@example\.com"):
+        message.envelope_from()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "not-an-address",
+        "@example.com",
+        "user@",
+        "a@b@example.com",
+        "Name <user@example.com",
+        "a@example.com, b@example.com",
+        "two words@example.com",
+        "dots..twice@example.com",
+        "user@bad..domain",
+        "user@" + "a" * 64 + ".com",  # an IDNA label longer than 63
+        "x" * 250 + "@example.com",  # longer than 254 characters
+    ],
+)
+def test_malformed_addresses_are_refused_naming_field_and_address(address: str) -> None:
+    message = make(to=["ok@example.com", address])
+
+    with pytest.raises(InvalidAddressError, match="in To") as caught:
+        message.message()
+    assert repr(address) in str(caught.value)
+    with pytest.raises(InvalidAddressError):
+        message.serialize()
+    with pytest.raises(InvalidAddressError):
+        message.envelope_recipients()
+
+
+def test_a_quoted_local_part_is_kept_quoted() -> None:
+    message = make(to=['"john doe"@example.com'])
+
+    assert message.envelope_recipients() == ['"john doe"@example.com']
+    assert parsed(message)["To"].addresses[0].username == "john doe"
+
+
+def test_a_domain_literal_is_kept() -> None:
+    message = make(to=["Admin <admin@[192.0.2.1]>"])
+
+    assert message.envelope_recipients() == ["admin@[192.0.2.1]"]
+
+
+def test_headerregistry_address_objects_are_accepted() -> None:
+    message = make(to=[Address("Jörg", "jorg", "bücher.de")])
+
+    assert parsed(message)["To"].addresses[0].display_name == "Jörg"
+    assert message.envelope_recipients() == ["jorg@xn--bcher-kva.de"]
+
+
+def test_envelope_recipients_are_bare_addresses_in_order_without_duplicates() -> None:
+    message = make(
+        to=["A <a@example.com>", ""],
+        cc=["b@example.com", "Again <a@example.com>"],
+        bcc=["c@example.com"],
+    )
+
+    assert message.envelope_recipients() == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+def test_envelope_follows_recipients_when_a_subclass_adds_some() -> None:
+    class WithAudit(EmailMessage):
+        def recipients(self) -> list[str]:
+            return [*super().recipients(), "audit@example.com"]
+
+    message = WithAudit("Hi", "Body", "from@example.com", ["to@example.com"])
+
+    assert message.envelope_recipients() == ["to@example.com", "audit@example.com"]
+
+
+def test_comments_are_dropped_from_addresses() -> None:
+    message = make(to=["user@example.com (the user)"])
+
+    assert parsed(message)["To"].addresses[0].addr_spec == "user@example.com"
+    assert message.envelope_recipients() == ["user@example.com"]
