@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import time
 
@@ -216,6 +217,9 @@ def test_nothing_listening_is_a_clear_connection_error() -> None:
         "(is a server listening on that port?)"
     )
     assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    # As the seed documents for Django, SMTP failures are smtplib.SMTPException too.
+    assert isinstance(caught.value, smtplib.SMTPException)
+    assert isinstance(caught.value, SendError) and caught.value.sent == 0
 
 
 def test_bad_header_is_raised_even_with_fail_silently(server: RecordingSMTPServer) -> None:

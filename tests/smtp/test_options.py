@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,9 +67,7 @@ def test_use_tls_and_use_ssl_together_is_a_configuration_error() -> None:
         ({"hostname": "mail.example.com"}, "unknown option 'hostname'"),
     ],
 )
-def test_mistakes_are_refused_with_the_option_named(
-    options: dict[str, object], message: str
-) -> None:
+def test_mistakes_are_refused_with_the_option_named(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace(".", r"\.")):
         SMTPBackend(**options)
 
@@ -104,4 +103,4 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
 def test_options_model_is_frozen_and_strict() -> None:
     options = SMTPOptions(host="mail.example.com")
     with pytest.raises(ValueError):
-        options.host = "other"  # type: ignore[misc]
+        options.host = "other"

@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, NoReturn, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -134,7 +134,7 @@ class _RecordingHandler:
         return outcome
 
     @staticmethod
-    def _drop(protocol: SMTP) -> None:
+    def _drop(protocol: SMTP) -> NoReturn:
         assert protocol.transport is not None
         protocol.transport.close()
         # aiosmtpd closes its writer and ends the session on CancelledError.
