@@ -181,7 +181,7 @@ def test_address_headers_can_be_overridden_without_changing_the_envelope(
 
     canonical = {"to": "To", "cc": "Cc", "reply-to": "Reply-To", "from": "From"}[name.lower()]
     assert [a.addr_spec for a in result[canonical].addresses] == [expected]
-    assert len(result.get_all(canonical)) == 1
+    assert len(result.get_all(canonical) or []) == 1
     real = {
         "To": "real-to@example.com",
         "Cc": "real-cc@example.com",

@@ -232,11 +232,15 @@ def format_param(key: str, value: str) -> str:
     chunks: list[str] = []
     start = 0
     while start < len(encoded):
-        end = min(start + _PARAM_CHUNK, len(encoded))
-        # Never split a %XX escape.
-        percent = encoded.rfind("%", max(end - 2, start), end)
-        if percent != -1 and end < len(encoded):
-            end = percent
+        # The first segment shares its line with "utf-8''" (and maybe the header name).
+        end = min(start + _PARAM_CHUNK - (0 if chunks else 10), len(encoded))
+        if end < len(encoded):
+            # Never split a %XX escape, nor a UTF-8 character (before a %80-%BF escape).
+            percent = encoded.rfind("%", max(end - 2, start), end)
+            if percent != -1:
+                end = percent
+            while end - start > 3 and encoded[end] == "%" and encoded[end + 1] in "89AB":
+                end -= 3
         chunks.append(encoded[start:end])
         start = end
     first, *rest = chunks
