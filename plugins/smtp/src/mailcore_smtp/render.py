@@ -80,11 +80,12 @@ def render_message(
     login: str | None = None,
     notes: Iterable[str] = (),
 ) -> str:
-    """The text ``mailcore debug-server`` prints for one message, ending with a newline.
+    """The text ``mailcore debug-server`` prints for one message: ``title``, the envelope,
+    headers and body, ending with a line of ``=`` (so consecutive messages stay apart).
 
     ``notes`` are lines shown after the body (where the message was saved).
     """
-    lines = [RULE, title, f"MAIL FROM: <{mail_from or ''}>"]
+    lines = [title, f"MAIL FROM: <{mail_from or ''}>"]
     recipients = list(rcpt_tos) or [""]
     lines.append(f"RCPT TO:   <{recipients[0]}>")
     lines.extend(f"           <{address}>" for address in recipients[1:])
