@@ -14,11 +14,14 @@ import ssl
 import threading
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Self
 
 __all__ = ["BackgroundServer"]
 
+#: How long start() waits for the server to bind.
+_START_TIMEOUT = 30.0
 #: How long stop() waits for open connections to close before aborting them.
 _CLOSE_GRACE = 2.0
 
@@ -60,29 +63,42 @@ class BackgroundServer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop, bound: Future[None]) -> None:
         asyncio.set_event_loop(loop)
         try:
+            try:
+                loop.run_until_complete(self._bind())
+            except BaseException as exc:
+                bound.set_exception(exc)
+                return
+            bound.set_result(None)
             loop.run_forever()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     def start(self) -> Self:
-        """Bind and start serving; return self (its ``port`` is now the bound port)."""
+        """Bind and start serving; return self (its ``port`` is now the bound port).
+
+        The loop runs in its own thread from the start, so this works from any thread,
+        including one that runs an event loop of its own.
+        """
         if self._thread is not None:
             raise RuntimeError("the server is already running")
         loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._bind())
-        except BaseException:
-            loop.close()
-            raise
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=self._run, args=(loop,), name=f"smtp-server-{self.port}", daemon=True
+        bound: Future[None] = Future()
+        thread = threading.Thread(
+            target=self._run, args=(loop, bound), name="mailcore-smtp-server", daemon=True
         )
-        self._thread.start()
+        thread.start()
+        try:
+            bound.result(timeout=_START_TIMEOUT)
+        except BaseException:
+            if loop.is_running():
+                loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            raise
+        self._loop, self._thread = loop, thread
         return self
 
     async def _shutdown(self) -> None:
