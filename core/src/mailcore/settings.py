@@ -62,8 +62,8 @@ class CoreSettings(BaseModel):
     - ``server_email``: the sender of ``mail_admins()`` and ``mail_managers()``.
     - ``subject_prefix``: put before the subject by ``mail_admins()`` and
       ``mail_managers()``.
-    - ``admins``, ``managers``: the recipients of ``mail_admins()`` and
-      ``mail_managers()``: addresses or ``"Name <address>"``.
+    - ``admins``: the recipients of ``mail_admins()``: addresses or ``"Name <address>"``.
+    - ``managers``: the recipients of ``mail_managers()``, in the same form.
     - ``default_charset``: the character set of messages whose ``encoding`` is not set.
     """
 
