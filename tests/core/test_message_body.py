@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.mime.text import MIMEText
+
 import pytest
 
 import mailcore
@@ -189,3 +191,42 @@ def test_no_line_anywhere_exceeds_998_octets() -> None:
         attachment = next(result.iter_attachments())
         assert attachment.get_filename() == "ü" * 300 + ".txt"
         assert attachment.get_content() == "t" * 4000
+
+
+def test_allow_8bit_false_gives_a_7bit_message_with_the_same_content() -> None:
+    message = EmailMultiAlternatives(
+        "Grüße", "Grüße aus Köln\n", "from@example.com", ["to@example.com"]
+    )
+    message.attach_alternative("<p>日本語のテキスト</p>", "text/html")
+    message.attach("notes.txt", "Ünïcödé\n", "text/plain")
+    inner = EmailMessage("Inner", "Grüße innen\n", "inner@example.com", ["x@example.com"])
+    message.attach("inner.eml", inner, "message/rfc822")
+    message.attach(
+        "raw.eml",
+        "Subject: raw\nContent-Type: text/plain; charset=utf-8\n\nGrüße roh\n".encode(),
+        "message/rfc822",
+    )
+    message.attach(MIMEText("Grüße als Teil\n", "plain", "utf-8"))
+
+    data = message.serialize("\r\n", allow_8bit=False)
+
+    assert data.isascii()
+    result = parse(data)
+    encodings = [
+        part["Content-Transfer-Encoding"] for part in result.walk() if not part.is_multipart()
+    ]
+    assert "8bit" not in encodings
+    texts = [
+        part.get_content().replace("\r\n", "\n")
+        for part in result.walk()
+        if part.get_content_maintype() == "text"
+    ]
+    assert texts == [
+        "Grüße aus Köln\n",
+        "<p>日本語のテキスト</p>",
+        "Ünïcödé\n",
+        "Grüße innen\n",
+        "Grüße roh\n",
+        "Grüße als Teil\n",
+    ]
+    assert b"Content-Transfer-Encoding: 8bit" in message.serialize()

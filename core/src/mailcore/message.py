@@ -295,23 +295,25 @@ class EmailMessage:
     def _alternatives(self) -> list[EmailAlternative]:
         return []
 
-    def body_part(self) -> Leaf | Multipart:
+    def body_part(self, allow_8bit: bool = True) -> Leaf | Multipart:
         """The MIME tree of the body, alternatives and attachments, without the top-level
         header fields: ``multipart/mixed[multipart/alternative[body, ...], attachments...]``,
-        with each level present only when needed."""
+        with each level present only when needed. Without ``allow_8bit`` every part is
+        7-bit (quoted-printable or base64 instead of ``8bit``)."""
         charset = self.charset()
         split_mimetype(f"text/{self.content_subtype}")
         body = self.body if isinstance(self.body, str) else str(self.body or "")
         alternatives: list[Part] = [
-            self._content_part(content, mimetype, charset, "alternative")
+            self._content_part(content, mimetype, charset, "alternative", allow_8bit)
             for content, mimetype in self._alternatives()
         ]
         attachments = [
-            self._attachment_part(attachment, charset) for attachment in self.attachments
+            self._attachment_part(attachment, charset, allow_8bit)
+            for attachment in self.attachments
         ]
         part: Leaf | Multipart | None = None
         if body or not (alternatives or attachments):
-            part = text_part(body, self.content_subtype, charset)
+            part = text_part(body, self.content_subtype, charset, allow_8bit=allow_8bit)
         if alternatives:
             part = multipart(
                 self.alternative_subtype, [part, *alternatives] if part else alternatives
@@ -321,7 +323,9 @@ class EmailMessage:
         assert part is not None
         return part
 
-    def _content_part(self, content: Any, mimetype: str, charset: str, what: str) -> Leaf:
+    def _content_part(
+        self, content: Any, mimetype: str, charset: str, what: str, allow_8bit: bool
+    ) -> Leaf:
         maintype, subtype, params = split_mimetype(mimetype)
         if maintype == "text":
             if isinstance(content, bytes | bytearray | memoryview):
@@ -329,15 +333,15 @@ class EmailMessage:
                     content = bytes(content).decode("utf-8")
                 except UnicodeDecodeError:
                     return binary_part(bytes(content), DEFAULT_ATTACHMENT_MIME_TYPE)
-            return text_part(str(content), subtype, charset, params)
+            return text_part(str(content), subtype, charset, params, allow_8bit)
         if (maintype, subtype) == ("message", "rfc822"):
             if isinstance(content, EmailMessage):
-                tree = content._build(None)
+                tree = content._build(None, allow_8bit)
                 data = b"".join(iter_bytes(tree))
                 return serialized_message_part(data, lambda: to_stdlib(tree))
             if isinstance(content, Message | bytes | bytearray | memoryview | str):
                 return message_part(
-                    content if isinstance(content, Message | str) else bytes(content)
+                    content if isinstance(content, Message | str) else bytes(content), allow_8bit
                 )
             raise TypeError(
                 f"{what}: message/rfc822 content must be an EmailMessage, an email.message."
@@ -345,12 +349,15 @@ class EmailMessage:
             )
         return binary_part(_content_bytes(content, what), f"{maintype}/{subtype}{params}")
 
-    def _attachment_part(self, attachment: EmailAttachment | Message, charset: str) -> Part:
+    def _attachment_part(
+        self, attachment: EmailAttachment | Message, charset: str, allow_8bit: bool
+    ) -> Part:
         if isinstance(attachment, Message):
-            return foreign_part(attachment)
+            return foreign_part(attachment, allow_8bit)
         filename, content, mimetype = attachment
         mimetype = mimetype or _guess_mimetype(filename, content)
-        part = self._content_part(content, mimetype, charset, f"attachment {filename!r}")
+        what = f"attachment {filename!r}"
+        part = self._content_part(content, mimetype, charset, what, allow_8bit)
         if filename:
             check_header_value("Content-Disposition", filename)
             part.headers.append(
@@ -358,25 +365,34 @@ class EmailMessage:
             )
         return part
 
-    def _build(self, msgid_domain: str | None) -> Leaf | Multipart:
+    def _build(self, msgid_domain: str | None, allow_8bit: bool = True) -> Leaf | Multipart:
         fields = self.header_fields(msgid_domain)
-        root = self.body_part()
+        root = self.body_part(allow_8bit)
         root.headers[:0] = fields
         return root
 
-    def message(self, *, msgid_domain: str | None = None) -> Message:
+    def message(self, *, msgid_domain: str | None = None, allow_8bit: bool = True) -> Message:
         """The message as a standard-library :class:`email.message.Message` (compat32
         policy, header values RFC 2047-encoded). Raises
         :class:`~mailcore.errors.BadHeaderError` for a header holding a line break."""
-        return to_stdlib(self._build(msgid_domain))
+        return to_stdlib(self._build(msgid_domain, allow_8bit))
 
-    def serialize(self, linesep: str = "\n", *, msgid_domain: str | None = None) -> bytes:
+    def serialize(
+        self, linesep: str = "\n", *, msgid_domain: str | None = None, allow_8bit: bool = True
+    ) -> bytes:
         """The whole message as bytes, lines ending in ``linesep`` (``"\\r\\n"`` for SMTP),
         none longer than 998 octets. Each call makes a new Date and Message-ID unless
-        ``headers`` gives them."""
+        ``headers`` gives them.
+
+        ``msgid_domain`` is the domain of the generated Message-ID (default:
+        :attr:`msgid_domain`, else this host's FQDN). With ``allow_8bit=False`` the result
+        is 7-bit: UTF-8 text goes quoted-printable or base64 instead of ``8bit`` (for a
+        server without 8BITMIME, or Amazon SES); only 8-bit header bytes inside a
+        caller-supplied raw ``message/rfc822`` attachment or MIME part can remain.
+        """
         if linesep not in _LINESEPS:
             raise ValueError(f"linesep must be '\\n' or '\\r\\n', not {linesep!r}")
-        return b"".join(iter_bytes(self._build(msgid_domain), linesep))
+        return b"".join(iter_bytes(self._build(msgid_domain, allow_8bit), linesep))
 
     # -- attachments and sending -------------------------------------------------------
 

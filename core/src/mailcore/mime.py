@@ -155,13 +155,15 @@ def split_mimetype(mimetype: str) -> tuple[str, str, str]:
     return maintype.lower(), subtype.lower(), (params or "").rstrip()
 
 
-def text_part(text: str, subtype: str, charset: str, params: str = "") -> Leaf:
+def text_part(
+    text: str, subtype: str, charset: str, params: str = "", allow_8bit: bool = True
+) -> Leaf:
     """A ``text/<subtype>`` part; a ``charset`` in ``params`` overrides ``charset``."""
     given = _CHARSET_PARAM.search(params)
     if given:
         params = _CHARSET_PARAM.sub("", params)
         charset = given.group(1)
-    mime_charset, encoding, body = encode_text(text, charset)
+    mime_charset, encoding, body = encode_text(text, charset, allow_8bit)
     return Leaf(
         [
             ("Content-Type", f'text/{subtype}{params}; charset="{mime_charset}"'),
@@ -186,34 +188,43 @@ def _generate(message: Message) -> bytes:
     return _normalize_newlines(buffer.getvalue())
 
 
-def _reencode_long_lines(message: Message) -> None:
-    """Base64-encode, in place, every leaf of ``message`` whose encoded body has a line
-    longer than 998 octets."""
+def _needs_reencoding(leaf: Message, raw: bytes, seven_bit: bool) -> bool:
+    """True when ``leaf``'s body as it would be written has a line over 998 octets, or an
+    8-bit octet when ``seven_bit``; ``raw`` is its decoded body."""
+    encoding = str(leaf.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding in ("base64", "quoted-printable"):
+        written = leaf.get_payload()
+        if not isinstance(written, str) or not written.isascii():
+            return True
+        return longest_line(_normalize_newlines(written.encode("ascii"))) > MAX_LINE_LENGTH
+    written_bytes = _normalize_newlines(raw)
+    too_long = longest_line(written_bytes) > MAX_LINE_LENGTH
+    return too_long or (seven_bit and not written_bytes.isascii())
+
+
+def _reencode_leaves(message: Message, seven_bit: bool) -> None:
+    """Base64-encode, in place, every leaf of ``message`` whose body has a line longer than
+    998 octets (or, when ``seven_bit``, any 8-bit octet)."""
     for leaf in message.walk():
         if leaf.is_multipart():
             continue
-        payload = leaf.get_payload()
-        if not isinstance(payload, str):
-            continue
-        if longest_line(_normalize_newlines(payload.encode("ascii", "surrogateescape"))) <= (
-            MAX_LINE_LENGTH
-        ):
-            continue
         raw = leaf.get_payload(decode=True)
-        assert isinstance(raw, bytes)
+        if not isinstance(raw, bytes) or not _needs_reencoding(leaf, raw, seven_bit):
+            continue
         del leaf["Content-Transfer-Encoding"]
         leaf.set_payload(base64.encodebytes(raw).decode("ascii"))
         leaf["Content-Transfer-Encoding"] = "base64"
 
 
-def _wire_bytes(message: Message) -> bytes:
-    """``message`` generated with ``\\n`` line breaks and no line over 998 octets (long
-    bodies are re-encoded on a copy; ``message`` is left as it is)."""
+def _wire_bytes(message: Message, seven_bit: bool = False) -> bytes:
+    """``message`` generated with ``\\n`` line breaks and no line over 998 octets, and no
+    8-bit body when ``seven_bit`` (such bodies are re-encoded as base64 on a copy;
+    ``message`` is left as it is). 8-bit header text, if any, is kept."""
     data = _generate(message)
-    if longest_line(data) <= MAX_LINE_LENGTH:
+    if longest_line(data) <= MAX_LINE_LENGTH and not (seven_bit and not data.isascii()):
         return data
     fixed = copy.deepcopy(message)
-    _reencode_long_lines(fixed)
+    _reencode_leaves(fixed, seven_bit)
     return _generate(fixed)
 
 
@@ -221,20 +232,21 @@ def _parse(data: bytes) -> Message:
     return email.message_from_bytes(data, policy=STDLIB_POLICY)
 
 
-def message_part(content: Message | bytes | str) -> Leaf:
+def message_part(content: Message | bytes | str, allow_8bit: bool = True) -> Leaf:
     """A ``message/rfc822`` part holding ``content`` (a message, or its text).
 
     It is never base64-encoded (RFC 2046 5.2.1): ``7bit`` or ``8bit``, lines of at most
-    998 octets (over-long bodies inside are re-encoded as base64).
+    998 octets (over-long bodies inside, and 8-bit ones unless ``allow_8bit``, are
+    re-encoded as base64).
     """
     if isinstance(content, Message):
         message = content
-        return serialized_message_part(_wire_bytes(content), lambda: message)
+        return serialized_message_part(_wire_bytes(content, not allow_8bit), lambda: message)
     if isinstance(content, str):
         content = content.encode("utf-8", "surrogateescape")
     data = _normalize_newlines(bytes(content))
-    if longest_line(data) > MAX_LINE_LENGTH:
-        data = _wire_bytes(_parse(data))
+    if longest_line(data) > MAX_LINE_LENGTH or not (allow_8bit or data.isascii()):
+        data = _wire_bytes(_parse(data), not allow_8bit)
     return serialized_message_part(data, lambda: _parse(data))
 
 
@@ -249,8 +261,9 @@ def serialized_message_part(data: bytes, embedded: Callable[[], Message]) -> Lea
     )
 
 
-def foreign_part(part: Message) -> ForeignPart:
-    """A caller-built standard-library part, checked for header injection."""
+def foreign_part(part: Message, allow_8bit: bool = True) -> ForeignPart:
+    """A caller-built standard-library part, checked for header injection (bodies with
+    over-long lines, or 8-bit ones unless ``allow_8bit``, are re-encoded on a copy)."""
     for sub in part.walk():
         for name, value in sub.items():
             if isinstance(value, str) and _BARE_BREAK.search(value):
@@ -258,7 +271,7 @@ def foreign_part(part: Message) -> ForeignPart:
                     f"header {name!r} of an attached MIME part contains a newline "
                     f"({value!r}); header values can't contain newlines"
                 )
-    return ForeignPart(part, _wire_bytes(part))
+    return ForeignPart(part, _wire_bytes(part, not allow_8bit))
 
 
 def multipart(subtype: str, parts: list[Part]) -> Multipart:
