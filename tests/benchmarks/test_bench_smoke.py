@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import mailcore.message
 from benchmarks.build import check_build
 from benchmarks.coldstart import time_command
 from benchmarks.compare import describe, differences, expected_description, spec_differences
@@ -28,11 +27,6 @@ from benchmarks.runner import main
 from benchmarks.sink import Sink
 from benchmarks.smtp import prebuild, send_raw
 from benchmarks.timing import Contender, alternate, rotation
-
-MESSAGES_ARE_PLACEHOLDER = (mailcore.message.__doc__ or "").startswith("PLACEHOLDER")
-needs_real_messages = pytest.mark.skipif(
-    MESSAGES_ARE_PLACEHOLDER, reason="core/src/mailcore/message.py is still the placeholder"
-)
 
 
 def _stdlib_rendering(subject: str) -> bytes:
@@ -80,7 +74,6 @@ def test_two_renderings_differing_only_in_date_and_message_id_are_the_same() -> 
     assert differences(first, second, ("a", "b")) == []
 
 
-@needs_real_messages
 def test_mailcore_builds_every_kind_as_the_spec_says() -> None:
     assert check_build(make_corpus(4), with_django=False) == []
 
@@ -153,7 +146,6 @@ def test_the_peak_memory_method_sees_a_20_mib_allocation() -> None:
     del block
 
 
-@needs_real_messages
 def test_the_memory_child_measures_one_send_through_the_file_backend(tmp_path: Path) -> None:
     attachment = make_attachment(tmp_path, 1)
 
