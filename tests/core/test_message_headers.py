@@ -8,7 +8,7 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from mailcore import EmailMessage
+from mailcore import EmailMessage, InvalidAddressError
 from tests.support.parsed import header_lines, parse, parsed
 
 
@@ -273,3 +273,41 @@ def test_message_returns_a_stdlib_message_with_encoded_headers() -> None:
     assert built["To"].endswith("<j@example.com>")
     assert built.get_content_type() == "text/plain"
     assert built["MIME-Version"] == "1.0"
+
+
+def test_header_words_use_the_message_charset_when_it_can_hold_the_text() -> None:
+    message = make(subject="Café", to=["Rémi <r@example.com>"])
+    message.encoding = "iso-8859-1"
+
+    data = message.serialize()
+
+    assert header_lines(data, "Subject")[0].startswith(b"Subject: =?iso-8859-1?")
+    assert parse(data)["Subject"] == "Café"
+    assert parse(data)["To"].addresses[0].display_name == "Rémi"
+    message.subject = "Emoji 🎉"
+    assert header_lines(message.serialize(), "Subject")[0].startswith(b"Subject: =?utf-8?")
+
+
+def test_a_long_header_name_with_encoded_words_still_folds_within_78() -> None:
+    name = "X-" + "Long" * 9
+    data = make(headers={name: "Grüße " * 20}).serialize()
+
+    assert all(len(line) <= 78 for line in header_lines(data, name))
+    assert parse(data)[name] == "Grüße " * 20
+
+
+def test_a_very_long_header_name_keeps_the_first_word_on_its_line() -> None:
+    name = "X-" + "Long" * 20
+    data = make(headers={name: "Grüße " * 20}).serialize()
+
+    lines = header_lines(data, name)
+    assert lines[0].startswith(name.encode() + b": =?utf-8?")
+    assert all(len(line) <= 78 for line in lines[1:])
+    assert parse(data)[name] == "Grüße " * 20
+
+
+def test_a_non_ascii_address_override_must_hold_valid_addresses() -> None:
+    with pytest.raises(InvalidAddressError, match="'not an address' in To"):
+        make(headers={"To": "Jörg <not an address>"}).serialize()
+    with pytest.raises(InvalidAddressError, match=r"in To.*not ASCII"):
+        make(headers={"To": "jörg@example.com"}).serialize()

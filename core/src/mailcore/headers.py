@@ -206,12 +206,9 @@ def fold_header(name: str, value: str, linesep: str = "\n", width: int = FOLD_WI
     pieces = _FOLD_PIECES.findall(value)
     if not pieces:
         return line + linesep
-    first = pieces[0]
-    if len(name) + 2 + len(first) > width and len(first) < width and first[0] not in " \t":
-        # The first word fits on a continuation line only: fold right after the colon.
-        lines = [f"{name}:", f" {first}"]
-    else:
-        lines = [f"{name}: {first}"]
+    # The first word stays on the name's line: folding right after the colon would add
+    # leading whitespace to the value for some parsers (Python's policy.default).
+    lines = [f"{name}: {pieces[0]}"]
     for piece in pieces[1:]:
         if len(lines[-1]) + len(piece) <= width or not piece.strip() or piece[0] not in " \t":
             lines[-1] += piece

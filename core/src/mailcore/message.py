@@ -182,7 +182,7 @@ class EmailMessage:
     def from_email(self, value: str | None) -> None:
         self._from_email = value
 
-    def charset(self) -> str:
+    def _charset(self) -> str:
         """``encoding``, or the ``default_charset`` setting."""
         if self.encoding:
             return self.encoding
@@ -243,7 +243,7 @@ class EmailMessage:
         :class:`~mailcore.errors.InvalidAddressError` for a bad address. ``msgid_domain``
         (else :attr:`msgid_domain`, else this host's name) is the Message-ID's domain.
         """
-        charset = self.charset()
+        charset = self._charset()
         resolve_charset(charset)
         subject = "" if self.subject is None else str(self.subject)
         check_header_value("Subject", subject)
@@ -300,7 +300,7 @@ class EmailMessage:
         header fields: ``multipart/mixed[multipart/alternative[body, ...], attachments...]``,
         with each level present only when needed. Without ``allow_8bit`` every part is
         7-bit (quoted-printable or base64 instead of ``8bit``)."""
-        charset = self.charset()
+        charset = self._charset()
         split_mimetype(f"text/{self.content_subtype}")
         body = self.body if isinstance(self.body, str) else str(self.body or "")
         alternatives: list[Part] = [
