@@ -31,8 +31,11 @@ format: install
 	$(BIN)/ruff format core plugins tests benchmarks
 	$(BIN)/ruff check --fix core plugins tests benchmarks
 
-test: lint ## Lint, then the whole test suite.
+test: lint docs ## Lint, build the docs, then the whole test suite.
 	$(BIN)/pytest -q
+
+docs: install ## Build the documentation site into site/ (strict: a broken link fails).
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 demo: install ## Send the seed's examples through the development backends.
 	$(BIN)/mailcore demo

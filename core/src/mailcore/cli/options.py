@@ -149,13 +149,40 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
     return comments
 
 
+_BULLET = re.compile(r"^- ((?:``\w+``(?:, )?)+):\s*(.*)$")
+
+
+def _docstring_items(model: type[BaseModel]) -> dict[str, str]:
+    """Field descriptions from the model's docstring, written as a bullet list::
+
+        - ``host``, ``port``: the server.
+          A continuation line is indented.
+    """
+    doc = inspect.getdoc(model) or ""
+    found: dict[str, str] = {}
+    names: list[str] = []
+    for line in doc.splitlines():
+        match = _BULLET.match(line)
+        if match:
+            names = re.findall(r"``(\w+)``", match.group(1))
+            for name in names:
+                found[name] = match.group(2).strip()
+        elif names and line.startswith("  ") and line.strip():
+            for name in names:
+                found[name] += " " + line.strip()
+        else:
+            names = []
+    return found
+
+
 def describe_options(section: str | None, model: type[BaseModel]) -> list[OptionInfo]:
     """One :class:`OptionInfo` per field of ``model`` (``section=None``: the core settings).
 
-    The description is the field's ``description`` or, failing that, the ``#:`` comment
-    above it in the source.
+    The description is the field's ``description``, else the ``#:`` comment above it in
+    the source, else its entry in the model docstring's bullet list
+    (``- ``name``: text``).
     """
-    comments = _field_comments(model)
+    comments = {**_docstring_items(model), **_field_comments(model)}
     infos = []
     for name, field in model.model_fields.items():
         secret = is_secret(model, name)
