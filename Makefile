@@ -35,7 +35,7 @@ test: lint docs ## Lint, build the docs, then the whole test suite.
 	$(BIN)/pytest -q
 
 docs: install ## Build the documentation site into site/ (strict: a broken link fails).
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 demo: install ## Send the seed's examples through the development backends.
 	$(BIN)/mailcore demo
