@@ -231,3 +231,46 @@ def test_eml_recipients_given_on_the_command_line_replace_the_envelope(tmp_path:
     assert received.mail_from == "bounces@example.com"
     assert received.rcpt_tos == ["review@example.com"]
     assert received.parsed()["To"] == "bob@example.com"  # the headers are not rewritten
+
+
+def test_recipients_the_server_refuses_are_listed_and_the_exit_status_is_1() -> None:
+    refuse = {"gone@example.com": (550, "5.1.1 No such user")}
+    with RecordingSMTPServer(refuse=refuse) as server:
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o=host=127.0.0.1",
+            f"-o=port={server.port}",
+            "--to=ann@example.com",
+            "--to=gone@example.com",
+            "--subject=Partly delivered",
+            "--body=Hello",
+        )
+
+    assert done.status == 1, done
+    assert done.stdout == (
+        "Sent 1 message through the smtp backend.\n"
+        "Message id: MC00001\n"
+        "Refused: gone@example.com (550 5.1.1 No such user)\n"
+    )
+    assert [message.rcpt_tos for message in server.messages] == [["ann@example.com"]]
+
+
+def test_a_message_every_recipient_refuses_is_one_error_line() -> None:
+    refuse = {"gone@example.com": (550, "5.1.1 No such user")}
+    with RecordingSMTPServer(refuse=refuse) as server:
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o=host=127.0.0.1",
+            f"-o=port={server.port}",
+            "--to=gone@example.com",
+            "--subject=Undeliverable",
+            "--body=Hello",
+        )
+
+    assert done.status == 1, done
+    [line] = done.error_lines
+    assert line.startswith("mailcore: error: "), line
+    assert "gone@example.com" in line and "550" in line, line
+    assert server.messages == []

@@ -82,9 +82,12 @@ class FileMessage(EmailMessage):
         """The message read from the file, without its Bcc header."""
         return self._prepared(msgid_domain)
 
-    def serialize(self, linesep: str = "\n", *, msgid_domain: str | None = None) -> bytes:
+    def serialize(
+        self, linesep: str = "\n", *, msgid_domain: str | None = None, allow_8bit: bool = True
+    ) -> bytes:
         """The file's message as bytes, lines ending with ``linesep``."""
-        policy = email.policy.default.clone(linesep=linesep)
+        cte_type = "8bit" if allow_8bit else "7bit"
+        policy = email.policy.default.clone(linesep=linesep, cte_type=cte_type)
         return self._prepared(msgid_domain).as_bytes(policy=policy)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FileMessage:

@@ -155,8 +155,8 @@ _BULLET = re.compile(r"^- ((?:``\w+``(?:, )?)+):\s*(.*)$")
 def _docstring_items(model: type[BaseModel]) -> dict[str, str]:
     """Field descriptions from the model's docstring, written as a bullet list::
 
-        - ``host``, ``port``: the server.
-          A continuation line is indented.
+    - ``host``, ``port``: the server.
+      A continuation line is indented.
     """
     doc = inspect.getdoc(model) or ""
     found: dict[str, str] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -87,6 +88,12 @@ def _set_listed_help(subparsers: Any, name: str, text: str) -> None:
             action.help = text
 
 
+def _first_sentence(text: str) -> str:
+    """The first sentence of a description, for the one-line list in ``--help``."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    return re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0].rstrip(".")
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -136,8 +143,7 @@ def add_plugin_commands(
             commands.append(command)
             continue
         if sub.description:
-            first_line = sub.description.strip().splitlines()[0].rstrip(".")
-            _set_listed_help(subparsers, name, f"{first_line} ({origin})")
+            _set_listed_help(subparsers, name, f"{_first_sentence(sub.description)} ({origin})")
         sub.set_defaults(handler=handler)
         commands.append(PluginCommand(name, entry_point.value, dist))
     return commands
