@@ -371,11 +371,11 @@ class EmailMessage:
         root.headers[:0] = fields
         return root
 
-    def message(self, *, msgid_domain: str | None = None, allow_8bit: bool = True) -> Message:
+    def message(self, *, msgid_domain: str | None = None) -> Message:
         """The message as a standard-library :class:`email.message.Message` (compat32
         policy, header values RFC 2047-encoded). Raises
         :class:`~mailcore.errors.BadHeaderError` for a header holding a line break."""
-        return to_stdlib(self._build(msgid_domain, allow_8bit))
+        return to_stdlib(self._build(msgid_domain))
 
     def serialize(
         self, linesep: str = "\n", *, msgid_domain: str | None = None, allow_8bit: bool = True
