@@ -196,3 +196,11 @@ def test_bad_import_paths_say_what_is_wrong(path: str, problem: str) -> None:
 def test_message_without_recipients_is_not_sent(mailoutbox: list[EmailMessage]) -> None:
     assert EmailMessage("S", "b", "f@example.com").send() == 0
     assert mailoutbox == []
+
+
+def test_a_bare_string_recipient_list_is_a_type_error(mailoutbox: list[EmailMessage]) -> None:
+    with pytest.raises(TypeError, match="to"):
+        mailcore.send_mail("S", "b", "f@example.com", "you@example.com")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="to"):
+        mailcore.send_mass_mail([("S", "b", "f@example.com", "you@example.com")])  # type: ignore[list-item]
+    assert mailoutbox == []

@@ -55,7 +55,7 @@ def send_mail(
         fail_silently=fail_silently, **_auth_options(auth_user, auth_password)
     )
     mail = EmailMultiAlternatives(
-        subject, message, from_email, list(recipient_list), connection=connection
+        subject, message, from_email, recipient_list, connection=connection
     )
     if html_message:
         mail.attach_alternative(html_message, "text/html")
@@ -77,7 +77,7 @@ def send_mass_mail(
         fail_silently=fail_silently, **_auth_options(auth_user, auth_password)
     )
     messages = [
-        EmailMessage(subject, body, sender, list(recipients), connection=connection)
+        EmailMessage(subject, body, sender, recipients, connection=connection)
         for subject, body, sender, recipients in datatuple
     ]
     return connection.send_messages(messages)
