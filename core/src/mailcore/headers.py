@@ -177,21 +177,22 @@ def _b64(data: bytes) -> str:
 def encode_unstructured(name: str, value: str, charset: str) -> str:
     """An unstructured header value (such as Subject) ready for the wire.
 
-    Plain printable ASCII stays as it is when it can be folded to fit the line limit;
-    anything else becomes RFC 2047 encoded words in ``charset`` (or UTF-8).
+    Plain printable ASCII stays as it is when it does not start with whitespace (which
+    parsers drop) and folds into lines of at most 998 octets; anything else becomes
+    RFC 2047 encoded words in ``charset`` (or UTF-8), which decode back to ``value``.
     """
-    if not needs_encoding(value) and _foldable(name, value):
+    if not needs_encoding(value) and not value[:1].isspace() and _foldable(name, value):
         return value
     first = RFC2047_LINE - len(name) - 2
     return " ".join(encode_words(value, header_charset(value, charset), first))
 
 
 def _foldable(name: str, value: str) -> bool:
-    """True when every word of ``value`` fits on a line of its own."""
+    """True when ``name: value`` folds into lines of at most 998 octets (a long word, or a
+    long run of whitespace, may not)."""
     if len(name) + 2 + len(value) <= MAX_LINE_LENGTH:
         return True
-    limit = MAX_LINE_LENGTH - max(len(name) + 2, 1)
-    return all(len(word) <= limit for word in value.split())
+    return all(len(line) <= MAX_LINE_LENGTH for line in fold_header(name, value).split("\n"))
 
 
 def fold_header(name: str, value: str, linesep: str = "\n", width: int = FOLD_WIDTH) -> str:

@@ -1,0 +1,94 @@
+"""Serialize a message both ways, read it back with the standard parser, and check what
+every property shares: no line over 998 octets, ASCII headers, no structural defect."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterable
+from email.headerregistry import Address
+from email.message import EmailMessage as ParsedMessage
+
+from mailcore import EmailMessage
+
+__all__ = [
+    "GENERATED",
+    "addresses_of",
+    "decoded_unstructured",
+    "expected_header_names",
+    "idna",
+    "read_back",
+]
+
+#: Top-level header names of a single-part message without To, Cc or Reply-To.
+GENERATED = ["Subject", "From", "Date", "Message-ID", "MIME-Version"]
+_MAX_LINE = 998
+
+
+def idna(domain: str) -> str:
+    """``domain`` as it goes on the wire."""
+    return domain if domain.isascii() else domain.encode("idna").decode("ascii")
+
+
+def read_back(message: EmailMessage) -> list[ParsedMessage]:
+    """``message`` serialized with ``"\\n"`` and with ``"\\r\\n"``, each checked and parsed
+    with ``policy.default``."""
+    parsed = []
+    for linesep in ("\n", "\r\n"):
+        data = message.serialize(linesep)
+        lines = data.split(linesep.encode("ascii"))
+        assert max(map(len, lines)) <= _MAX_LINE, "a line is longer than 998 octets"
+        assert b"\r" not in data.replace(b"\r\n", b"") if linesep == "\r\n" else b"\r" not in data
+        head = data.split(linesep.encode("ascii") * 2, 1)[0]
+        assert head.isascii(), "8-bit octets in the header"
+        result = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(result, ParsedMessage)
+        for part in result.walk():
+            assert not part.defects, f"parser defects {part.defects} in {part.get_content_type()}"
+        parsed.append(result)
+    return parsed
+
+
+def decoded_unstructured(message: ParsedMessage, name: str) -> list[str]:
+    """Every value of header ``name``, unfolded and RFC 2047-decoded as ``policy.default``
+    decodes an unstructured header such as Subject, whatever the header's name."""
+    return [
+        str(email.policy.default.header_fetch_parse("X-Unstructured", raw))
+        for key, raw in message.raw_items()
+        if key.lower() == name.lower()
+    ]
+
+
+def addresses_of(message: ParsedMessage, name: str) -> list[tuple[str, str, str]]:
+    """``(display_name, username, domain)`` of every address in header ``name`` (all of
+    its occurrences), read by ``policy.default``; the header must parse without defects."""
+    found: list[tuple[str, str, str]] = []
+    for value in message.get_all(name) or []:
+        assert not value.defects, f"{name}: parser defects {value.defects} in {str(value)!r}"
+        found.extend(_triples(value.addresses))
+    return found
+
+
+def _triples(addresses: Iterable[Address]) -> list[tuple[str, str, str]]:
+    return [(a.display_name, a.username, a.domain) for a in addresses]
+
+
+def expected_header_names(
+    to: bool, cc: bool, reply_to: bool, extra: Iterable[str], multipart: bool
+) -> list[str]:
+    """The sorted top-level header names mailcore is documented to write: the generated
+    ones, each replaced by a same-named extra header (Subject, From, To, Cc, Reply-To,
+    Date, Message-ID, MIME-Version; any case), then the other extra headers."""
+    names = ["Subject", "From"]
+    names += ["To"] * to + ["Cc"] * cc + ["Reply-To"] * reply_to
+    names += ["Date", "Message-ID", "MIME-Version", "Content-Type"]
+    if not multipart:
+        names.append("Content-Transfer-Encoding")
+    lowered = {name.lower(): index for index, name in enumerate(names)}
+    for name in extra:
+        index = lowered.get(name.lower())
+        if index is not None:
+            names[index] = name
+        else:
+            names.append(name)
+    return sorted(names)

@@ -1,0 +1,252 @@
+"""Hostile text for header fields: control characters, Unicode line separators, very long
+values, encoded-word look-alikes, quotes, commas, angle brackets, backslashes, non-ASCII.
+
+The strategies are built from cheap pieces (sampled fragments, short random text, one
+piece repeated up to a few thousand characters) so that 10,000 examples per property run
+in about a minute.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.headerregistry import Address
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "LINE_BREAKS",
+    "IntendedMailbox",
+    "MailboxInput",
+    "ascii_text",
+    "charsets",
+    "has_line_break",
+    "header_names",
+    "hostile_text",
+    "mailbox_inputs",
+    "without_line_breaks",
+]
+
+#: What mailcore refuses in a header value: CR, LF, the other characters
+#: ``str.splitlines()`` (and so Python's e-mail parser) breaks lines on, and NUL.
+LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00"
+_LINE_BREAK_RE = re.compile(f"[{re.escape(LINE_BREAKS)}]")
+
+# Characters with a meaning somewhere in a header: separators, quoting, encoded words,
+# RFC 2231, comments, groups, whitespace of several kinds.
+_SPECIALS = " \t\"\\,;:<>@()[]=?_%'*.!#$&+-/^`{|}~"
+_CONTROLS = "".join(map(chr, range(0x20))) + "\x7f" + "".join(map(chr, range(0x80, 0xA0)))
+_UNICODE = "éüßñØΩж中文日本語한국어😀🎉\u0301\u200b\u200d\u202e\ufeff\u00a0\u3000\u2009\uffff"
+_ALPHABET = _SPECIALS + _CONTROLS + LINE_BREAKS + _UNICODE + "aAzZ09"
+
+# Fragments a parser or a decoder may treat specially.
+_FRAGMENTS = [
+    "=?utf-8?q?",
+    "=?UTF-8?B?",
+    "?=",
+    "=?utf-8?q?hidden?=",
+    "=?utf-8?q?two words?=",
+    "=?utf-8?b?QmNjOiBldmlsQGV4YW1wbGUuY29t?=",
+    "=?iso-8859-1?q?caf=E9?=",
+    "=?us-ascii*en?q?x?=",
+    "=?unknown-charset?q?x?=",
+    "=?utf-8?q?=0D=0ABcc:_evil@example.com?=",
+    "=?=?=",
+    "\r\nBcc: evil@example.com",
+    "\nBcc: evil@example.com",
+    "Bcc: evil@example.com",
+    "evil@example.com",
+    "<evil@example.com>",
+    ", evil@example.com",
+    '"Doe, John"',
+    "undisclosed-recipients:;",
+    "(comment)",
+    "utf-8''%0D%0A",
+    "filename*0*=",
+    "--boundary",
+    "From ",
+    ">From ",
+    "\\",
+    '\\"',
+    " ",
+    "  ",
+    "\t",
+]
+
+_SHORT_TEXT = st.text(alphabet=_ALPHABET, max_size=6)
+_ANY_UNICODE = st.text(st.characters(exclude_categories=("Cs",)), max_size=4)
+_PIECE = st.one_of(st.sampled_from(_FRAGMENTS), _SHORT_TEXT, _ANY_UNICODE)
+# One piece repeated: very long words, very long whitespace runs, long encoded text.
+_LONG = st.builds(lambda piece, times: piece * times, _PIECE, st.integers(50, 1200))
+
+#: Any text, line breaks included; sometimes several kilobytes long.
+hostile_text = st.lists(st.one_of(_PIECE, _PIECE, _PIECE, _PIECE, _LONG), max_size=8).map("".join)
+
+
+def has_line_break(text: str) -> bool:
+    """True when ``text`` holds one of :data:`LINE_BREAKS`."""
+    return _LINE_BREAK_RE.search(text) is not None
+
+
+def without_line_breaks(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """``strategy`` with every line break removed (text mailcore must accept)."""
+    return strategy.map(lambda text: _LINE_BREAK_RE.sub("", text))
+
+
+#: Hostile text, with line breaks two times out of five.
+def _mixed() -> st.SearchStrategy[str]:
+    clean = without_line_breaks(hostile_text)
+    return st.one_of(clean, clean, clean, hostile_text, hostile_text)
+
+
+mixed_text = _mixed()
+
+#: Printable ASCII only (what is kept as it is on the wire), sometimes long.
+ascii_text = st.one_of(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40),
+    st.builds(
+        lambda piece, times: piece * times,
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=5),
+        st.integers(50, 600),
+    ),
+)
+
+#: Charsets for ``message.encoding``: UTF-8, single-byte ones, and multi-byte ones that
+#: headers replace by UTF-8.
+charsets = st.sampled_from(["utf-8", "iso-8859-1", "iso-8859-15", "koi8-r", "cp1252", "shift_jis"])
+
+_NAME_CHARS = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != ":")
+_SPECIAL_NAMES = [
+    "Subject",
+    "From",
+    "To",
+    "Cc",
+    "Reply-To",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Sender",
+    "Resent-To",
+    "Resent-Cc",
+    "Resent-From",
+    "Bcc",
+    "Resent-Bcc",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Content-Disposition",
+    "Comments",
+    "Keywords",
+    "X-Mailer",
+    "List-Unsubscribe",
+]
+
+
+def _random_case(name: str, flips: list[bool]) -> str:
+    return "".join(c.swapcase() if flip else c for c, flip in zip(name, flips, strict=False))
+
+
+#: Header field names: valid ones, the names mailcore generates or refuses (in any case),
+#: and hostile text.
+header_names = st.one_of(
+    st.text(st.sampled_from(_NAME_CHARS), min_size=1, max_size=30).map(lambda n: "X-" + n),
+    st.builds(_random_case, st.sampled_from(_SPECIAL_NAMES), st.lists(st.booleans(), max_size=20)),
+    st.builds(
+        lambda n, times: "X-" + n * times, st.sampled_from(["a", "Long-"]), st.integers(1, 1100)
+    ),
+    hostile_text.filter(bool),
+)
+
+
+@dataclass(frozen=True)
+class IntendedMailbox:
+    """What the caller means: a display name (``None`` when only a parser can tell) and an
+    address (the domain as given, before IDNA)."""
+
+    display_name: str | None
+    username: str
+    domain: str
+
+
+@dataclass(frozen=True)
+class MailboxInput:
+    """One address as passed to mailcore, and what it means (``intended`` is ``None`` for
+    raw text whose meaning only the parser can tell)."""
+
+    value: str | Address
+    intended: IntendedMailbox | None
+
+
+_ATEXT = "abcXYZ0189!#$%&'*+/=?^_`{|}~-"
+_DOT_ATOM = st.lists(
+    st.text(st.sampled_from(_ATEXT), min_size=1, max_size=12), min_size=1, max_size=3
+).map(".".join)
+_DOT_ATOM_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+#: Local parts a caller may mean: dot-atoms, and printable ASCII that needs quoting.
+clean_local_parts = st.one_of(
+    _DOT_ATOM, _DOT_ATOM, st.text(_PRINTABLE, min_size=1, max_size=20), st.just("a" * 64)
+)
+#: Local parts mailcore must refuse or quote: non-ASCII, empty, too long, hostile.
+hostile_local_parts = st.one_of(
+    st.sampled_from(["zoë", "用户", "", "a" * 65, "a" * 300, "a\tb", "a\x7fb"]),
+    mixed_text,
+)
+_LABEL = st.text(st.sampled_from("abcxyz0189-"), min_size=1, max_size=12).filter(
+    lambda label: not label.startswith("-") and not label.endswith("-")
+)
+_UNICODE_LABEL = st.text(st.sampled_from("abcéüßж中文😀"), min_size=1, max_size=8)
+#: Domains a caller may mean: host names, IDN names (IDNA-encoded on the wire), literals.
+clean_domains = st.one_of(
+    st.lists(_LABEL, min_size=1, max_size=4).map(".".join),
+    st.lists(st.one_of(_LABEL, _UNICODE_LABEL), min_size=1, max_size=4).map(".".join),
+    st.sampled_from(["example.com", "exämple.com", "[127.0.0.1]", "xn--ls8h.la", "localhost"]),
+)
+#: Domains mailcore must refuse: empty or long labels, specials, hostile text.
+hostile_domains = st.one_of(
+    st.sampled_from(
+        ["", "a..b", ".com", "a" * 64 + ".com", "b.com>, <evil@example.org", "[1.2.3.4", "a b"]
+    ),
+    mixed_text,
+)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _addr_spec(username: str, domain: str) -> str:
+    local = username if _DOT_ATOM_RE.fullmatch(username) else _quote(username)
+    return f"{local}@{domain}"
+
+
+@st.composite
+def mailbox_inputs(draw: st.DrawFn) -> MailboxInput:
+    """One address in one of the forms a caller uses (an ``Address`` object, a quoted
+    display name, a bare or angle-bracketed address), or raw hostile text."""
+    name = draw(st.one_of(st.just(""), mixed_text, ascii_text))
+    clean = draw(st.booleans())
+    username = draw(
+        clean_local_parts if clean else st.one_of(clean_local_parts, hostile_local_parts)
+    )
+    domain = draw(clean_domains if clean else st.one_of(clean_domains, hostile_domains))
+    form = draw(st.sampled_from(["object", "quoted", "bare", "angle", "unquoted", "raw"]))
+    if form == "object":
+        try:
+            return MailboxInput(
+                Address(name, username, domain), IntendedMailbox(name, username, domain)
+            )
+        except ValueError:  # CR or LF: the standard library refuses it already
+            form = "quoted"
+    if form == "raw":
+        return MailboxInput(draw(mixed_text), None)
+    spec = _addr_spec(username, domain)
+    if form == "unquoted":
+        return MailboxInput(f"{name} <{spec}>", None)
+    # A parser decodes encoded-word look-alikes even inside quotes, so what such a name
+    # means is the parser's business.
+    shown = None if "=?" in name else name
+    value = {"quoted": f"{_quote(name)} <{spec}>", "bare": spec, "angle": f"<{spec}>"}[form]
+    if form != "quoted":
+        shown = ""
+    intended = IntendedMailbox(shown, username, domain) if clean else None
+    return MailboxInput(value, intended)
