@@ -51,8 +51,6 @@ _LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00]")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 # Anything but printable ASCII or tab must be RFC 2047-encoded.
 _NOT_PLAIN = re.compile(r"[^\x20-\x7e\t]")
-# Text that a decoder would take for an encoded word must be encoded itself.
-_LOOKS_ENCODED = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^\s]*\?=")
 # Folding points: each piece is optional leading whitespace plus a word.
 _FOLD_PIECES = re.compile(r"[ \t]*[^ \t]+|[ \t]+$")
 
@@ -95,7 +93,14 @@ def check_header_value(name: str, value: str) -> None:
 def needs_encoding(value: str) -> bool:
     """True when ``value`` cannot go on the wire as it is (non-ASCII, control characters,
     or text a decoder would mistake for an RFC 2047 encoded word)."""
-    return _NOT_PLAIN.search(value) is not None or _LOOKS_ENCODED.search(value) is not None
+    return _NOT_PLAIN.search(value) is not None or _looks_encoded(value)
+
+
+def _looks_encoded(value: str) -> bool:
+    """True when a decoder might take part of ``value`` for an encoded word: Python's
+    decodes "=?utf-8?q?two words?=" too, so anything from "=?" to a later "?="."""
+    start = value.find("=?")
+    return start != -1 and value.find("?=", start + 2) != -1
 
 
 @functools.lru_cache(maxsize=64)

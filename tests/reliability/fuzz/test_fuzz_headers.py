@@ -35,6 +35,8 @@ def message(subject: str = "Hello", headers: dict[str, str] | None = None) -> Em
 @example(subject="  leading spaces", charset="utf-8")  # parsers drop them: encoded
 @example(subject="x" + " " * 1000, charset="utf-8")  # too long a run for one line: encoded
 @example(subject=" " * 1000 + "x", charset="utf-8")
+@example(subject="=?utf-8?q?two words?=", charset="utf-8")  # decoded as an encoded word
+@example(subject="=?unknown?q?x?=", charset="utf-8")
 def test_a_subject_reads_back_exactly_or_is_refused_for_a_line_break(
     subject: str, charset: str
 ) -> None:
