@@ -29,12 +29,13 @@ from mailcore.headers import (
 )
 from mailcore.mime import (
     DEFAULT_ATTACHMENT_MIME_TYPE,
+    DEFAULT_CHUNK_SIZE,
     Leaf,
     Multipart,
     Part,
+    SerializedMessage,
     binary_part,
     foreign_part,
-    iter_bytes,
     message_part,
     multipart,
     serialized_message_part,
@@ -337,7 +338,7 @@ class EmailMessage:
         if (maintype, subtype) == ("message", "rfc822"):
             if isinstance(content, EmailMessage):
                 tree = content._build(None, allow_8bit)
-                data = b"".join(iter_bytes(tree))
+                data = SerializedMessage(tree).to_bytes()
                 return serialized_message_part(data, lambda: to_stdlib(tree))
             if isinstance(content, Message | bytes | bytearray | memoryview | str):
                 return message_part(
@@ -389,10 +390,33 @@ class EmailMessage:
         is 7-bit: UTF-8 text goes quoted-printable or base64 instead of ``8bit`` (for a
         server without 8BITMIME, or Amazon SES); only 8-bit header bytes inside a
         caller-supplied raw ``message/rfc822`` attachment or MIME part can remain.
+        :meth:`iter_serialized` gives the same bytes in chunks, for large messages.
+        """
+        return self.iter_serialized(
+            linesep, msgid_domain=msgid_domain, allow_8bit=allow_8bit
+        ).to_bytes()
+
+    def iter_serialized(
+        self,
+        linesep: str = "\n",
+        *,
+        msgid_domain: str | None = None,
+        allow_8bit: bool = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> SerializedMessage:
+        """The message as :meth:`serialize` writes it, as an iterable of ``bytes`` chunks.
+
+        Everything is validated, and the Date and Message-ID fixed, when this is called,
+        so an error is raised before any chunk exists. Bodies larger than ``chunk_size``
+        (a big attachment) are encoded only while the chunks are read, about
+        ``chunk_size`` bytes at a time: writing the chunks to a file or socket one by one
+        takes little memory beyond the message's own content. The result may be iterated
+        again (the same bytes); ``len()`` and ``isascii()`` answer as for the joined
+        bytes (for SMTP's ``SIZE`` and ``BODY=8BITMIME``), ``to_bytes()`` joins them.
         """
         if linesep not in _LINESEPS:
             raise ValueError(f"linesep must be '\\n' or '\\r\\n', not {linesep!r}")
-        return b"".join(iter_bytes(self._build(msgid_domain, allow_8bit), linesep))
+        return SerializedMessage(self._build(msgid_domain, allow_8bit), linesep, chunk_size)
 
     # -- attachments and sending -------------------------------------------------------
 

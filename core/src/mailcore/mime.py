@@ -1,9 +1,12 @@
 """MIME parts as mailcore builds them, and their two renderings.
 
 Building a message gives a tree of :data:`Part` objects whose header values are final
-(ASCII, unfolded) and whose bodies are already transfer-encoded with ``\\n`` line breaks.
-:func:`iter_bytes` writes that tree with any line separator, folding headers on the way;
-:func:`to_stdlib` turns it into standard-library :class:`email.message.Message` objects.
+(ASCII, unfolded) and whose bodies are transfer-encoded with ``\\n`` line breaks, except
+base64 bodies (:class:`Base64Body`), which keep their raw bytes and are encoded only when
+written. :class:`SerializedMessage` writes that tree with either line separator, folding
+headers on the way, as a stream of chunks (large bodies are encoded chunk by chunk, so the
+whole encoded message never needs to be in memory); :func:`to_stdlib` turns it into
+standard-library :class:`email.message.Message` objects.
 """
 
 from __future__ import annotations
@@ -31,11 +34,15 @@ from mailcore.headers import (
 
 __all__ = [
     "DEFAULT_ATTACHMENT_MIME_TYPE",
+    "DEFAULT_CHUNK_SIZE",
     "STDLIB_POLICY",
+    "Base64Body",
+    "Body",
     "ForeignPart",
     "Leaf",
     "Multipart",
     "Part",
+    "SerializedMessage",
     "binary_part",
     "encode_text",
     "foreign_part",
@@ -54,23 +61,95 @@ DEFAULT_ATTACHMENT_MIME_TYPE = "application/octet-stream"
 #: The policy of the standard-library messages :func:`to_stdlib` returns: compat32 (what
 #: Django's ``message()`` gives) without ``>From`` mangling.
 STDLIB_POLICY = email.policy.compat32.clone(mangle_from_=False)
+#: About how many bytes each chunk of a large body holds when a message is streamed.
+DEFAULT_CHUNK_SIZE = 64 * 1024
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _MIMETYPE = re.compile(rf"({_TOKEN})/({_TOKEN})\s*(;.*)?", re.DOTALL)
 _CHARSET_PARAM = re.compile(r';\s*charset\s*=\s*"?([^";\s]+)"?', re.IGNORECASE)
 # A line break that does not start a continuation line, inside a foreign part's header.
 _BARE_BREAK = re.compile("(?:\r\n|\r|\n)(?![ \t])|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00]")
+# RFC 2045: base64 lines of 76 characters, each encoding 57 input bytes.
+_BASE64_LINE = 76
+_BASE64_LINE_INPUT = 57
+_BASE64_LINES = re.compile(rb".{1,%d}" % _BASE64_LINE, re.DOTALL)
+
+
+class Base64Body:
+    """Raw bytes sent base64-encoded: lines of 76 characters, without a final line break.
+
+    Nothing is encoded until the body is written, and then in chunks of whole lines, so
+    a large attachment never exists encoded in full while a message is streamed.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Base64Body(<{len(self.data)} bytes>)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Base64Body) and other.data == self.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def encoded_size(self, newline: bytes = b"\n") -> int:
+        """The length of :meth:`encode`'s result."""
+        characters = (len(self.data) + 2) // 3 * 4
+        lines = -(-characters // _BASE64_LINE)
+        return characters + max(lines - 1, 0) * len(newline)
+
+    def isascii(self) -> bool:
+        """Always True: base64 is ASCII."""
+        return True
+
+    def encode(self, newline: bytes = b"\n") -> bytes:
+        """The whole encoded body, lines separated by ``newline``."""
+        return _base64_lines(self.data, newline)
+
+    def iter_encoded(
+        self, newline: bytes = b"\n", chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> Iterator[bytes]:
+        """:meth:`encode`'s result in chunks of whole lines, each about ``chunk_size`` bytes."""
+        data = self.data
+        step = max(chunk_size * 3 // 4 // _BASE64_LINE_INPUT, 1) * _BASE64_LINE_INPUT
+        if len(data) <= step:
+            yield _base64_lines(data, newline)
+            return
+        view = memoryview(data)
+        last = (len(data) - 1) // step * step
+        for start in range(0, last, step):
+            yield _base64_lines(view[start : start + step], newline, newline)
+        yield _base64_lines(view[last:], newline)
+
+
+def _base64_lines(data: bytes | memoryview, newline: bytes, end: bytes = b"") -> bytes:
+    """``data`` base64-encoded in lines of 76 characters joined by ``newline``, then ``end``."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    if len(encoded) <= _BASE64_LINE:
+        return encoded + end
+    lines = _BASE64_LINES.findall(encoded)
+    if end:
+        lines.append(b"")
+    return newline.join(lines)
+
+
+#: A leaf's body: transfer-encoded bytes with ``\\n`` line breaks, or base64 to encode.
+Body = bytes | Base64Body
 
 
 @dataclass(slots=True)
 class Leaf:
-    """A single part: final headers and its transfer-encoded body (``\\n`` line breaks).
+    """A single part: final headers and its transfer-encoded body (``\\n`` line breaks, or
+    a :class:`Base64Body`).
 
     ``embedded`` builds the standard-library message held by a ``message/rfc822`` part.
     """
 
     headers: list[tuple[str, str]]
-    body: bytes
+    body: Body
     embedded: Callable[[], Message] | None = None
 
 
@@ -107,11 +186,7 @@ def _normalize_newlines(data: bytes) -> bytes:
     return data
 
 
-def _base64_body(data: bytes) -> bytes:
-    return base64.encodebytes(data).rstrip(b"\n")
-
-
-def encode_text(text: str, charset: str, allow_8bit: bool = True) -> tuple[str, str, bytes]:
+def encode_text(text: str, charset: str, allow_8bit: bool = True) -> tuple[str, str, Body]:
     """Encode ``text`` for a body: ``(mime_charset, transfer_encoding, body)``.
 
     Line breaks become ``\\n``. The result is ``7bit`` for ASCII with lines of at most 998
@@ -127,7 +202,7 @@ def encode_text(text: str, charset: str, allow_8bit: bool = True) -> tuple[str, 
         mime_charset, codec = "utf-8", "utf-8"
         data = text.encode(codec)
     if "\n".encode(codec) != b"\n":  # UTF-16 and the like: only base64 is safe
-        return mime_charset, "base64", _base64_body(data)
+        return mime_charset, "base64", Base64Body(data)
     clean = b"\0" not in data and longest_line(data) <= MAX_LINE_LENGTH
     if clean and data.isascii():
         return mime_charset, "7bit", data
@@ -138,7 +213,7 @@ def encode_text(text: str, charset: str, allow_8bit: bool = True) -> tuple[str, 
     base64_length += (base64_length - 1) // 76
     if len(quoted) <= base64_length:
         return mime_charset, "quoted-printable", quoted
-    return mime_charset, "base64", _base64_body(data)
+    return mime_charset, "base64", Base64Body(data)
 
 
 def split_mimetype(mimetype: str) -> tuple[str, str, str]:
@@ -177,7 +252,7 @@ def binary_part(data: bytes, content_type: str) -> Leaf:
     """A base64-encoded part of ``content_type`` (``type/subtype[; params]``)."""
     return Leaf(
         [("Content-Type", content_type), ("Content-Transfer-Encoding", "base64")],
-        _base64_body(data),
+        Base64Body(data),
     )
 
 
@@ -282,26 +357,150 @@ def multipart(subtype: str, parts: list[Part]) -> Multipart:
     return node
 
 
-def _with_linesep(data: bytes, newline: bytes) -> bytes:
-    return data if newline == b"\n" else data.replace(b"\n", newline)
+class _NewlineBody:
+    """A large ``\\n``-separated body written with another line separator, chunk by
+    chunk (so the converted copy never exists in full)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def encoded_size(self, newline: bytes) -> int:
+        return len(self.data) + self.data.count(b"\n") * (len(newline) - 1)
+
+    def encode(self, newline: bytes) -> bytes:
+        return self.data.replace(b"\n", newline)
+
+    def iter_encoded(self, newline: bytes, chunk_size: int) -> Iterator[bytes]:
+        view = memoryview(self.data)
+        for start in range(0, len(view), chunk_size):
+            yield bytes(view[start : start + chunk_size]).replace(b"\n", newline)
+
+    def isascii(self) -> bool:
+        return self.data.isascii()
+
+
+_Segment = bytes | Base64Body | _NewlineBody
+
+
+class _Planner:
+    """Lays out a part tree as segments: runs of literal bytes, joined, between the large
+    bodies that are encoded only while the message is written."""
+
+    __slots__ = ("linesep", "newline", "pieces", "segments", "threshold")
+
+    def __init__(self, linesep: str, threshold: int) -> None:
+        self.linesep = linesep
+        self.newline = linesep.encode("ascii")
+        self.threshold = threshold
+        self.pieces: list[bytes] = []
+        self.segments: list[_Segment] = []
+
+    def lazy(self, segment: Base64Body | _NewlineBody) -> None:
+        if self.pieces:
+            self.segments.append(b"".join(self.pieces))
+            self.pieces.clear()
+        self.segments.append(segment)
+
+    def finish(self) -> list[_Segment]:
+        if self.pieces or not self.segments:
+            self.segments.append(b"".join(self.pieces))
+            self.pieces.clear()
+        return self.segments
+
+    def text(self, data: bytes) -> None:
+        newline = self.newline
+        if newline == b"\n":
+            self.pieces.append(data)
+        elif len(data) > self.threshold:
+            self.lazy(_NewlineBody(data))
+        else:
+            self.pieces.append(data.replace(b"\n", newline))
+
+    def part(self, part: Part) -> None:
+        if isinstance(part, ForeignPart):
+            self.text(part.data)
+            return
+        newline, pieces = self.newline, self.pieces
+        linesep = self.linesep
+        head = "".join(fold_header(name, value, linesep) for name, value in part.headers)
+        pieces.append(head.encode("ascii") + newline)
+        if isinstance(part, Leaf):
+            body = part.body
+            if isinstance(body, bytes):
+                self.text(body)
+            elif len(body.data) > self.threshold:
+                self.lazy(body)
+            else:
+                pieces.append(body.encode(newline))
+            return
+        boundary = part.boundary.encode("ascii")
+        for index, child in enumerate(part.parts):
+            pieces.append((newline if index else b"") + b"--" + boundary + newline)
+            self.part(child)
+        pieces.append(newline + b"--" + boundary + b"--" + newline)
+
+
+class SerializedMessage:
+    """The wire form of a part tree, lines ending in ``linesep``, as chunks of bytes.
+
+    Iterating yields the chunks (as often as needed; each pass encodes the large bodies
+    again, chunk by chunk, about ``chunk_size`` bytes at a time); header fields are
+    folded, and small bodies encoded, when this object is made. ``len()`` and
+    :meth:`isascii` answer as they would for the joined bytes, without joining them.
+    """
+
+    __slots__ = ("_chunk_size", "_newline", "_segments")
+
+    def __init__(
+        self, part: Part, linesep: str = "\n", chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size!r}")
+        planner = _Planner(linesep, chunk_size)
+        planner.part(part)
+        self._segments = planner.finish()
+        self._newline = planner.newline
+        self._chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        newline, chunk_size = self._newline, self._chunk_size
+        for segment in self._segments:
+            if isinstance(segment, bytes):
+                yield segment
+            else:
+                yield from segment.iter_encoded(newline, chunk_size)
+
+    def __len__(self) -> int:
+        newline = self._newline
+        return sum(
+            len(segment) if isinstance(segment, bytes) else segment.encoded_size(newline)
+            for segment in self._segments
+        )
+
+    def __repr__(self) -> str:
+        return f"<SerializedMessage of {len(self)} bytes>"
+
+    def isascii(self) -> bool:
+        """True when every byte of the message is ASCII (no ``8bit`` content)."""
+        return all(segment.isascii() for segment in self._segments)
+
+    def to_bytes(self) -> bytes:
+        """The whole message as one ``bytes`` object."""
+        segments = self._segments
+        if len(segments) == 1 and isinstance(segments[0], bytes):
+            return segments[0]
+        newline = self._newline
+        return b"".join(
+            segment if isinstance(segment, bytes) else segment.encode(newline)
+            for segment in segments
+        )
 
 
 def iter_bytes(part: Part, linesep: str = "\n") -> Iterator[bytes]:
     """The wire form of ``part`` in chunks, lines ending in ``linesep``."""
-    newline = linesep.encode("ascii")
-    if isinstance(part, ForeignPart):
-        yield _with_linesep(part.data, newline)
-        return
-    head = "".join(fold_header(name, value, linesep) for name, value in part.headers)
-    yield head.encode("ascii") + newline
-    if isinstance(part, Leaf):
-        yield _with_linesep(part.body, newline)
-        return
-    boundary = part.boundary.encode("ascii")
-    for index, child in enumerate(part.parts):
-        yield (newline if index else b"") + b"--" + boundary + newline
-        yield from iter_bytes(child, linesep)
-    yield newline + b"--" + boundary + b"--" + newline
+    return iter(SerializedMessage(part, linesep))
 
 
 def to_stdlib(part: Part) -> Message:
@@ -317,5 +516,7 @@ def to_stdlib(part: Part) -> Message:
     elif part.embedded is not None:
         message.attach(part.embedded())
     else:
-        message.set_payload(part.body.decode("ascii", "surrogateescape"))
+        body = part.body
+        data = body if isinstance(body, bytes) else body.encode()
+        message.set_payload(data.decode("ascii", "surrogateescape"))
     return message

@@ -1,10 +1,12 @@
-"""A base for backends that write readable messages to a text stream (console, file)."""
+"""A base for backends that write readable messages to a stream (console, file)."""
 
 from __future__ import annotations
 
+import codecs
+import io
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from mailcore.backend import BaseEmailBackend
 from mailcore.results import SendResult
@@ -16,17 +18,22 @@ __all__ = ["SEPARATOR", "StreamEmailBackend"]
 
 #: The line written after each message.
 SEPARATOR = "-" * 79
+_SEPARATOR_LINE = (SEPARATOR + "\n").encode("ascii")
 
 
 class StreamEmailBackend(BaseEmailBackend):
     """Writes each message, then a separator line, to ``self.stream``.
 
     Subclasses set ``self.stream`` in :meth:`open` (returning True when they did) and
-    release it in :meth:`close`. A message whose headers are bad raises
+    release it in :meth:`close`. A binary stream (such as a file opened ``"wb"``) gets the
+    message's bytes as they are; any other stream gets text, decoded with the message's
+    ``encoding`` (UTF-8 by default; undecodable bytes replaced). Either way the message is
+    written chunk by chunk (:meth:`~mailcore.EmailMessage.iter_serialized`), so a large
+    attachment is never held encoded in full. A message whose headers are bad raises
     :class:`~mailcore.errors.BadHeaderError` before anything of it is written.
     """
 
-    stream: TextIO | None
+    stream: TextIO | BinaryIO | None
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         super().__init__(fail_silently=fail_silently, **options)
@@ -36,9 +43,11 @@ class StreamEmailBackend(BaseEmailBackend):
     def write_message(self, message: EmailMessage) -> None:
         """Write one message and its separator line, then flush."""
         assert self.stream is not None, "write_message() needs an open stream"
-        text = message.serialize().decode(message.encoding or "utf-8", errors="replace")
-        self.stream.write(text if text.endswith("\n") else text + "\n")
-        self.stream.write(SEPARATOR + "\n")
+        chunks = message.iter_serialized()  # validates everything before a byte is written
+        if isinstance(self.stream, io.RawIOBase | io.BufferedIOBase):
+            _write_bytes(cast(BinaryIO, self.stream), chunks)
+        else:
+            _write_text(cast(TextIO, self.stream), chunks, message.encoding or "utf-8")
         self.stream.flush()
 
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:
@@ -58,3 +67,31 @@ class StreamEmailBackend(BaseEmailBackend):
                 if not self.fail_silently:
                     raise
         return sent
+
+
+def _write_bytes(stream: IO[bytes], chunks: Iterable[bytes]) -> None:
+    last = b"\n"
+    for chunk in chunks:
+        if chunk:
+            stream.write(chunk)
+            last = chunk
+    if not last.endswith(b"\n"):
+        stream.write(b"\n")
+    stream.write(_SEPARATOR_LINE)
+
+
+def _write_text(stream: IO[str], chunks: Iterable[bytes], encoding: str) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    last = "\n"
+    for chunk in chunks:
+        text = decoder.decode(chunk)
+        if text:
+            stream.write(text)
+            last = text
+    text = decoder.decode(b"", final=True)
+    if text:
+        stream.write(text)
+        last = text
+    if not last.endswith("\n"):
+        stream.write("\n")
+    stream.write(SEPARATOR + "\n")

@@ -1,7 +1,8 @@
 """The file backend: each open/close session becomes one ``.log`` file in ``file_path``.
 
 Messages are written to a hidden temporary file in the same directory, which is renamed
-into place on ``close()``: a reader never sees a partial file.
+into place on ``close()``: a reader never sees a partial file. Each message goes to the
+file as its bytes, chunk by chunk, so a large attachment is never held encoded in full.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class FileBackend(StreamEmailBackend):
             return False
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".mailcore-", suffix=".tmp")
         self._temp_path = Path(temp)
-        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.stream = os.fdopen(fd, "wb")
         return True
 
     def close(self) -> None:
