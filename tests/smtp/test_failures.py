@@ -11,6 +11,7 @@ import pytest
 from mailcore import BadHeaderError, RecipientsRefusedError, SendError
 from mailcore_smtp import (
     SMTPBackend,
+    SMTPBatchStoppedError,
     SMTPConnectionError,
     SMTPRecipientsRefusedError,
     SMTPReplyError,
@@ -123,7 +124,10 @@ def test_dropped_connection_with_fail_silently_returns_the_count_accepted() -> N
         assert backend.send_messages(batch) == 1
         assert backend.connection is None, "a dead connection is not kept for reuse"
     assert _statuses(batch) == ["sent", "failed", "failed"]
-    assert all(isinstance(m.result.error, SMTPConnectionError) for m in batch[1:])  # type: ignore[union-attr]
+    lost, not_attempted = batch[1].result.error, batch[2].result.error  # type: ignore[union-attr]
+    assert isinstance(lost, SMTPConnectionError)
+    assert isinstance(not_attempted, SMTPBatchStoppedError)
+    assert not_attempted.__cause__ is lost and not not_attempted.outcome_unknown
 
 
 def test_connection_lost_after_the_content_is_reported_failed_and_unknown() -> None:

@@ -10,10 +10,12 @@ after a number of messages::
         ...
     assert server.messages[0].rcpt_tos == ["to@example.com"]
 
-For other faults, pass ``fault``: a function called at ``"MAIL"``, ``"RCPT"`` and
-``"DATA"`` (after the content, before the final reply) that returns ``None`` (carry
-on), a reply line to send instead (``"451 4.3.0 try later"``), or :data:`DROP` to close
-the connection without a reply.
+For other faults, pass ``fault``: a function ``fault(stage, session, argument)`` called
+at each step of the conversation (see :data:`FaultStage`) that returns ``None`` (carry
+on), a reply line to send instead (``"451 4.3.0 try later"``), :data:`DROP` to close the
+connection without a reply, or :data:`STALL` to say nothing for ``stall_seconds`` and
+then close it (a client with a shorter timeout gives up first).
+:mod:`tests.support.fault_server` builds such functions from a declarative script.
 
 :func:`silent_server` is a listener that accepts TCP connections and never says a word
 (for timeouts).
@@ -39,7 +41,10 @@ from mailcore_smtp.serving import BackgroundServer
 
 __all__ = [
     "DROP",
+    "STALL",
+    "FaultAction",
     "FaultHook",
+    "FaultStage",
     "ReceivedMessage",
     "RecordingSMTPServer",
     "SessionRecord",
@@ -52,11 +57,34 @@ class _Drop:
         return "DROP"
 
 
+class _Stall:
+    def __repr__(self) -> str:
+        return "STALL"
+
+
 #: Returned by a fault hook: close the connection without replying.
 DROP: Final = _Drop()
+#: Returned by a fault hook: say nothing for ``stall_seconds``, then close the connection.
+STALL: Final = _Stall()
 
-FaultStage = Literal["MAIL", "RCPT", "DATA"]
-FaultHook = Callable[[FaultStage, "SessionRecord", str], "str | _Drop | None"]
+#: Where a fault hook is called, and the ``argument`` it gets there:
+#:
+#: - ``"GREETING"``: a client connected, before the 220 greeting (``""``); a reply
+#:   replaces the greeting and the server then closes the connection;
+#: - ``"EHLO"``: at EHLO and at HELO (the client's name);
+#: - ``"STARTTLS"``: at STARTTLS, before ``220 Ready`` (``""``);
+#: - ``"AUTH"``: at AUTH, before the exchange (the mechanism, ``"PLAIN"``);
+#: - ``"MAIL"``: at MAIL FROM (the sender); ``"RCPT"``: at RCPT TO (the recipient);
+#: - ``"DATA_COMMAND"``: at the DATA command, before ``354`` (the sender);
+#: - ``"DATA"``: the content received (final dot), not yet stored (the sender);
+#: - ``"QUEUED"``: the content stored in :attr:`RecordingSMTPServer.messages`, before
+#:   the final ``250`` (the sender): a fault here loses the reply of an accepted message.
+FaultStage = Literal[
+    "GREETING", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA_COMMAND", "DATA", "QUEUED"
+]
+#: What a fault hook returns: carry on (``None``), a reply line, :data:`DROP` or :data:`STALL`.
+FaultAction = str | _Drop | _Stall | None
+FaultHook = Callable[[FaultStage, "SessionRecord", str], FaultAction]
 
 
 @dataclass
@@ -109,6 +137,74 @@ class _RecordingSMTP(SMTP):
             self.record.closed = True
         super().connection_lost(error)
 
+    async def fault_reply(self, stage: FaultStage, argument: str) -> str | None:
+        """Apply the server's fault hook at ``stage``: a reply line to send, or ``None``.
+
+        :data:`DROP` closes the connection here; :data:`STALL` waits, then closes it
+        (both end this session's handling by raising :class:`asyncio.CancelledError`).
+        """
+        hook = self.recorder.fault
+        if hook is None or self.record is None:
+            return None
+        outcome = hook(stage, self.record, argument)
+        if isinstance(outcome, _Stall):
+            await asyncio.sleep(self.recorder.stall_seconds)
+            outcome = DROP
+        if isinstance(outcome, _Drop):
+            _RecordingHandler._drop(self)
+        return outcome
+
+    async def _handle_client(self) -> None:
+        try:
+            reply = await self.fault_reply("GREETING", "")
+        except asyncio.CancelledError:
+            return  # dropped before the greeting
+        if reply is not None:
+            # A server that will not talk says so in its greeting, then hangs up.
+            await self.push(reply)
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        reply = await self.fault_reply("EHLO", hostname or "")
+        if reply is not None:
+            await self.push(reply)
+            return
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        reply = await self.fault_reply("EHLO", hostname or "")
+        if reply is not None:
+            await self.push(reply)
+            return
+        await super().smtp_HELO(hostname)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.tls_context and not arg:
+            reply = await self.fault_reply("STARTTLS", "")
+            if reply is not None:
+                await self.push(reply)
+                return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if arg:
+            reply = await self.fault_reply("AUTH", arg.split()[0].upper())
+            if reply is not None:
+                await self.push(reply)
+                return
+        await super().smtp_AUTH(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if self.envelope is not None and self.envelope.rcpt_tos and not arg:
+            reply = await self.fault_reply("DATA_COMMAND", self.envelope.mail_from or "")
+            if reply is not None:
+                await self.push(reply)
+                return
+        await super().smtp_DATA(arg)
+
 
 class _RecordingHandler:
     """The aiosmtpd handler: applies refusals and faults, records accepted messages."""
@@ -121,17 +217,13 @@ class _RecordingHandler:
         assert isinstance(protocol, _RecordingSMTP) and protocol.record is not None
         return protocol.record
 
-    def _apply_fault(self, protocol: SMTP, stage: FaultStage, argument: str) -> str | None:
-        record = self._record(protocol)
+    async def _apply_fault(self, protocol: SMTP, stage: FaultStage, argument: str) -> str | None:
+        assert isinstance(protocol, _RecordingSMTP)
         if stage == "MAIL":
             limit = self.server.drop_after
             if limit is not None and len(self.server.messages) >= limit:
                 self._drop(protocol)
-        hook = self.server.fault
-        outcome = hook(stage, record, argument) if hook is not None else None
-        if isinstance(outcome, _Drop):
-            self._drop(protocol)
-        return outcome
+        return await protocol.fault_reply(stage, argument)
 
     @staticmethod
     def _drop(protocol: SMTP) -> NoReturn:
@@ -153,7 +245,7 @@ class _RecordingHandler:
         record.ehlo_name = session.host_name
         if self.server.credentials and not session.authenticated:
             return "530 5.7.0 Authentication required"
-        faulted = self._apply_fault(protocol, "MAIL", address)
+        faulted = await self._apply_fault(protocol, "MAIL", address)
         if faulted is not None:
             return faulted
         envelope.mail_from = address
@@ -172,19 +264,19 @@ class _RecordingHandler:
         if refusal is not None:
             code, text = refusal
             return f"{code} {text}"
-        faulted = self._apply_fault(protocol, "RCPT", address)
+        faulted = await self._apply_fault(protocol, "RCPT", address)
         if faulted is not None:
             return faulted
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, protocol: SMTP, session: Session, envelope: Envelope) -> str:
-        faulted = self._apply_fault(protocol, "DATA", "")
+        assert envelope.mail_from is not None and envelope.original_content is not None
+        faulted = await self._apply_fault(protocol, "DATA", envelope.mail_from)
         if faulted is not None:
             return faulted
         record = self._record(protocol)
         queue_id = f"MC{len(self.server.messages) + 1:05d}"
-        assert envelope.mail_from is not None and envelope.original_content is not None
         self.server.messages.append(
             ReceivedMessage(
                 mail_from=envelope.mail_from,
@@ -196,6 +288,9 @@ class _RecordingHandler:
             )
         )
         record.messages += 1
+        faulted = await self._apply_fault(protocol, "QUEUED", envelope.mail_from)
+        if faulted is not None:
+            return faulted
         return self.server.data_reply.format(queue_id=queue_id)
 
 
@@ -210,7 +305,8 @@ class RecordingSMTPServer:
     - ``auth_mechanisms``: the mechanisms offered (default: LOGIN and PLAIN).
     - ``refuse``: ``{recipient: (code, text)}`` refused at RCPT TO.
     - ``drop_after``: close the connection at MAIL FROM once that many messages arrived.
-    - ``fault``: a :data:`FaultHook` (see the module doc).
+    - ``fault``: a :data:`FaultHook` (see the module doc); ``stall_seconds``: how long
+      :data:`STALL` keeps silent before closing the connection.
     - ``data_reply``: the final reply; ``{queue_id}`` is replaced by ``MC00001``, ...
     """
 
@@ -229,6 +325,7 @@ class RecordingSMTPServer:
         refuse: Mapping[str, tuple[int, str]] | None = None,
         drop_after: int | None = None,
         fault: FaultHook | None = None,
+        stall_seconds: float = 5.0,
         data_reply: str = "250 2.0.0 Ok: queued as {queue_id}",
         hostname: str = "mailcore-test.localhost",
     ) -> None:
@@ -240,6 +337,7 @@ class RecordingSMTPServer:
         self.refuse = dict(refuse or {})
         self.drop_after = drop_after
         self.fault = fault
+        self.stall_seconds = stall_seconds
         self.data_reply = data_reply
         self.hostname = hostname
         #: Every message accepted, in order.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mailcore_smtp.backend import SMTPBackend
 from mailcore_smtp.errors import (
     SMTPAuthError,
+    SMTPBatchStoppedError,
     SMTPConnectionError,
     SMTPError,
     SMTPRecipientsRefusedError,
@@ -16,6 +17,7 @@ from mailcore_smtp.options import SMTPOptions
 __all__ = [
     "SMTPAuthError",
     "SMTPBackend",
+    "SMTPBatchStoppedError",
     "SMTPConnectionError",
     "SMTPError",
     "SMTPOptions",

@@ -5,6 +5,10 @@ STARTTLS when ``use_tls`` (refusing to go on if the server does not offer it) an
 in; any failure there closes the socket, so no half-open connection is ever reused.
 Each message is sent with MAIL FROM / RCPT TO / DATA, so that refused recipients and
 the queue id of the final reply can be reported on ``message.result``.
+
+With ``retries`` set, a temporary failure (see :mod:`mailcore_smtp.retrying`) of the
+connection or of one message is tried again after a growing pause, reconnecting when the
+connection was lost.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,7 +32,9 @@ from mailcore import (
     SendResult,
 )
 from mailcore_smtp.errors import (
+    MESSAGE_STAGES,
     SMTPAuthError,
+    SMTPBatchStoppedError,
     SMTPConnectionError,
     SMTPError,
     SMTPRecipientsRefusedError,
@@ -37,6 +44,7 @@ from mailcore_smtp.errors import (
 )
 from mailcore_smtp.options import SMTPOptions
 from mailcore_smtp.replies import queue_id_from_reply
+from mailcore_smtp.retrying import is_retryable, retry_delay
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage
@@ -152,13 +160,14 @@ class SMTPBackend(BaseEmailBackend):
     def open(self) -> bool:
         """Connect (TLS, login) unless a connection is open; True only if this call opened one.
 
-        With ``fail_silently`` a transport failure returns False instead of raising.
+        A temporary failure is tried again up to ``retries`` times. With
+        ``fail_silently`` a transport failure returns False instead of raising.
         """
         with self._lock:
             if self.connection is not None:
                 return False
             try:
-                self.connection = self._connect()
+                self.connection = self._connect_retrying()
             except SMTPError:
                 if self.fail_silently:
                     return False
@@ -178,6 +187,25 @@ class SMTPBackend(BaseEmailBackend):
                 log.debug("QUIT to %s failed (ignored): %s", self.address, exc)
             finally:
                 connection.close()
+
+    def _wait_before_retry(self, retry: int, error: SMTPError) -> None:
+        delay = retry_delay(retry, self.options.retry_backoff)
+        log.info(
+            "%s; trying again in %.3g s (retry %d of %d)", error, delay, retry, self.options.retries
+        )
+        time.sleep(delay)
+
+    def _connect_retrying(self) -> smtplib.SMTP:
+        """:meth:`_connect`, tried again up to ``retries`` times after a temporary failure."""
+        retry = 0
+        while True:
+            try:
+                return self._connect()
+            except SMTPError as exc:
+                if retry >= self.options.retries or not is_retryable(exc):
+                    raise
+                retry += 1
+                self._wait_before_retry(retry, exc)
 
     def _connect(self) -> smtplib.SMTP:
         options = self.options
@@ -218,10 +246,13 @@ class SMTPBackend(BaseEmailBackend):
 
     def _ehlo(self, connection: smtplib.SMTP) -> None:
         code, reply = connection.ehlo()
+        if 200 <= code < 300:
+            return
+        if code < 500:  # a temporary refusal, not an old server without EHLO
+            self._fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO")
+        code, reply = connection.helo()
         if not 200 <= code < 300:
-            code, reply = connection.helo()
-            if not 200 <= code < 300:
-                self._fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
+            self._fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
 
     def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
         if not connection.has_extn("starttls"):
@@ -369,7 +400,8 @@ class SMTPBackend(BaseEmailBackend):
         others (``result.refused``); refused for all, it raises
         :class:`~mailcore_smtp.SMTPRecipientsRefusedError`. A lost connection raises
         :class:`~mailcore_smtp.SMTPConnectionError` whose ``sent`` counts the messages
-        accepted before it. ``fail_silently`` turns these into failed results.
+        accepted before it. ``fail_silently`` turns these into failed results. With
+        ``retries``, temporary failures are tried again first.
         """
         messages = list(messages)
         if not messages:
@@ -378,7 +410,7 @@ class SMTPBackend(BaseEmailBackend):
             opened = self.connection is None
             if opened:
                 try:
-                    self.connection = self._connect()
+                    self.connection = self._connect_retrying()
                 except SMTPError as exc:
                     self._fail_rest(messages, 0, exc)
                     if self.fail_silently:
@@ -393,39 +425,58 @@ class SMTPBackend(BaseEmailBackend):
     def _send_batch(self, messages: list[EmailMessage]) -> int:
         sent = 0
         for index, message in enumerate(messages):
-            connection = self.connection
             try:
-                if connection is None:
-                    raise SMTPConnectionError(
-                        f"SMTP server {self.address}: the connection was lost",
-                        host=self.options.host,
-                        port=self.options.port,
-                        stage="mail",
-                    )
-                message.result = self._send_one(connection, message)
+                message.result = self._send_retrying(message)
             except SMTPError as exc:
                 exc.add_batch_progress(sent, len(messages), message)
                 message.result = SendResult("failed", error=exc)
                 refused = getattr(exc, "refused", None)
                 if isinstance(refused, dict):
                     message.result.refused = dict(refused)
-                lost = isinstance(exc, SMTPConnectionError)
-                if lost:
-                    self._discard_connection()
-                if self.fail_silently and not lost:
+                if self._batch_goes_on(exc):
                     continue
-                self._fail_rest(messages, index + 1, exc)
+                self._fail_rest(messages, index + 1, self._stopped(exc))
                 if self.fail_silently:
                     return sent
                 raise
             except BaseException as exc:
                 # A bad header, an invalid address: never hidden, nothing more is sent.
                 message.result = SendResult("failed", error=exc)
-                self._fail_rest(messages, index + 1, exc)
+                self._fail_rest(messages, index + 1, self._stopped(exc))
                 raise
             if message.result.sent:
                 sent += 1
         return sent
+
+    def _batch_goes_on(self, error: SMTPError) -> bool:
+        """After a failed message, whether to go on with the next one.
+
+        Only with ``fail_silently``, and only when a connection is left to go on with,
+        or may be made again (``retries``); never when connecting itself failed.
+        """
+        if not self.fail_silently or error.stage not in MESSAGE_STAGES:
+            return False
+        return self.connection is not None or self.options.retries > 0
+
+    def _send_retrying(self, message: EmailMessage) -> SendResult:
+        """Send one message, trying again up to ``retries`` times after a temporary
+        failure before the server accepted it (reconnecting if the connection was lost)."""
+        retry = 0
+        while True:
+            try:
+                if self.connection is None:
+                    self.connection = self._connect()
+                return self._send_one(self.connection, message)
+            except SMTPError as exc:
+                if isinstance(exc, SMTPConnectionError):
+                    self._discard_connection()
+                if retry >= self.options.retries or not is_retryable(exc):
+                    raise
+                retry += 1
+                self._wait_before_retry(retry, exc)
+
+    def _stopped(self, cause: BaseException) -> SMTPBatchStoppedError:
+        return SMTPBatchStoppedError.after(cause, host=self.options.host, port=self.options.port)
 
     @staticmethod
     def _fail_rest(messages: list[EmailMessage], start: int, error: BaseException) -> None:

@@ -14,17 +14,22 @@ taken the message:
 - ``"message"``: the content was sent and the final reply did not come or was not 250.
   With a reply (``smtp_code`` set) the server refused it; without one (connection lost
   or timeout) the server may or may not have accepted it (``outcome_unknown``).
+
+``temporary`` says whether the same step may work later (a 4xx reply, a lost connection,
+a timeout); the backend's ``retries`` option retries exactly the errors that are
+``temporary`` and not ``outcome_unknown``.
 """
 
 from __future__ import annotations
 
 import smtplib
-from typing import Literal
+from typing import Literal, Self
 
 from mailcore import RecipientsRefusedError, SendError
 
 __all__ = [
     "SMTPAuthError",
+    "SMTPBatchStoppedError",
     "SMTPConnectionError",
     "SMTPError",
     "SMTPRecipientsRefusedError",
@@ -71,7 +76,8 @@ class SMTPError(SendError, smtplib.SMTPException):
 
     @property
     def temporary(self) -> bool:
-        """True when trying again later may work: a 4xx reply, or no reply at all."""
+        """True when trying again later may work: a 4xx reply, or no reply at all
+        (connection refused or lost, timeout)."""
         return self.smtp_code is None or 400 <= self.smtp_code < 500
 
     @property
@@ -87,6 +93,27 @@ class SMTPError(SendError, smtplib.SMTPException):
             self.args = (f"{self.args[0]}; {sent} of {total} messages were accepted before it",)
 
 
+class SMTPBatchStoppedError(SMTPError):
+    """A message was not attempted: the batch stopped at an earlier message's failure.
+
+    That failure is ``__cause__``. The server never saw this message (``stage`` is
+    ``"mail"``, ``outcome_unknown`` is False), so sending it again cannot duplicate it.
+    """
+
+    @classmethod
+    def after(cls, cause: SMTPError | BaseException, *, host: str, port: int) -> Self:
+        """The error for the messages left unsent after ``cause``."""
+        error = cls(
+            f"not sent: the batch stopped at an earlier message ({cause})",
+            host=host,
+            port=port,
+            stage="mail",
+            sent=getattr(cause, "sent", 0),
+        )
+        error.__cause__ = cause
+        return error
+
+
 class SMTPConnectionError(SMTPError):
     """The server could not be reached, closed the connection, or did not answer in time."""
 
@@ -94,9 +121,20 @@ class SMTPConnectionError(SMTPError):
 class SMTPSecurityError(SMTPError):
     """TLS could not be set up: certificate not trusted, handshake failed, no STARTTLS."""
 
+    @property
+    def temporary(self) -> bool:
+        """True only for a 4xx reply to STARTTLS (``454 TLS not available due to a
+        temporary reason``): an untrusted certificate or a failed handshake stays so."""
+        return self.smtp_code is not None and 400 <= self.smtp_code < 500
+
 
 class SMTPAuthError(SMTPError):
     """The server refused the login, or offers no way to log in."""
+
+    @property
+    def temporary(self) -> bool:
+        """True only for a 4xx reply (``454 4.7.0 Temporary authentication failure``)."""
+        return self.smtp_code is not None and 400 <= self.smtp_code < 500
 
 
 class SMTPReplyError(SMTPError):

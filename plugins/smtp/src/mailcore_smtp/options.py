@@ -41,6 +41,11 @@ class SMTPOptions(BackendOptions):
     - ``local_hostname``: the name sent with EHLO and used in generated Message-IDs.
     - ``allow_plaintext_auth``: allow sending credentials over an unencrypted
       connection to a host other than loopback (off: that is refused).
+    - ``retries``: how many times to try again after a temporary failure (a 4xx reply,
+      a lost connection or a timeout) before the server accepted the message; 0 (the
+      default) never retries. A message whose outcome is unknown is never sent again.
+    - ``retry_backoff``: seconds to wait before the first retry, doubled for each next
+      one, each wait varied at random between half and one and a half times (jitter).
     """
 
     host: str = "localhost"
@@ -54,6 +59,8 @@ class SMTPOptions(BackendOptions):
     ssl_keyfile: Path | None = None
     local_hostname: str | None = None
     allow_plaintext_auth: bool = False
+    retries: Annotated[int, Field(ge=0, le=100)] = 0
+    retry_backoff: Annotated[float, Field(ge=0, le=3600)] = 1.0
 
     @field_validator("host")
     @classmethod

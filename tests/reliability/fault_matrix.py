@@ -1,0 +1,307 @@
+"""The cases of the SMTP fault matrix, and what each must report (the oracle).
+
+Every case is one fault of a real server (:mod:`tests.support.fault_server`), met by a
+batch of :data:`BATCH` messages sent over STARTTLS with AUTH, so that the conversation
+has every step: greeting, EHLO, STARTTLS, EHLO, AUTH, then per message MAIL FROM,
+RCPT TO (two recipients), DATA, the content and its final reply.
+
+- Faults at a connection step (greeting, EHLO, STARTTLS, AUTH) hit every connection.
+- Faults at a message step hit message :data:`TARGET` only (matched by its sender or
+  recipients), however often it is retried.
+- Each fault is persistent, or transient: it clears after one attempt.
+- Each runs with ``fail_silently`` off and on, and with ``retries`` 0 and
+  :data:`RETRIES`.
+
+:func:`expected` says, from the SMTP rules alone, what each message must end as.
+:class:`Figures` counts what the runs showed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tests.support.fault_server import DROP, STALL, Fault
+from tests.support.smtp_servers import FaultAction, FaultStage
+
+__all__ = [
+    "BATCH",
+    "CASES",
+    "RETRIES",
+    "TARGET",
+    "Case",
+    "Expected",
+    "Figures",
+    "Outcome",
+    "expected",
+    "recipients",
+    "sender",
+]
+
+BATCH = 5
+TARGET = 3
+RETRIES = 2
+
+#: What a message ends as: accepted and reported sent; reported failed and not
+#: accepted; reported failed with ``outcome_unknown`` (the server may have it).
+Outcome = Literal["sent", "failed", "unknown"]
+Kind = Literal["drop", "stall", "4xx", "5xx", "partial 5xx", "partial 4xx"]
+
+
+def sender(number: int) -> str:
+    """The envelope sender of message ``number`` (1-based): how faults find it."""
+    return f"sender{number}@example.com"
+
+
+def recipients(number: int) -> list[str]:
+    """The two envelope recipients of message ``number``: one To, one Bcc."""
+    return [f"to{number}@example.com", f"bcc{number}@example.com"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the conversation where faults are injected."""
+
+    name: str
+    stage: FaultStage
+    connection: bool  # a connection step (hits every connection) or a message step
+    replies: dict[Kind, str]
+    #: How many times a fault fires in one attempt (RCPT: once per refused recipient;
+    #: EHLO with a 5xx: EHLO, then the HELO fallback).
+    per_attempt: dict[Kind, int] = field(default_factory=dict)
+    match: tuple[str, ...] = ()
+    kinds: tuple[Kind, ...] = ("drop", "stall", "4xx", "5xx")
+
+
+STEPS = (
+    Step("greeting", "GREETING", True, {"4xx": "421 4.3.2 Try later", "5xx": "554 5.3.2 No"}),
+    Step(
+        "EHLO",
+        "EHLO",
+        True,
+        {"4xx": "451 4.3.0 Try later", "5xx": "550 5.7.1 Go away"},
+        per_attempt={"5xx": 2},
+    ),
+    Step(
+        "STARTTLS",
+        "STARTTLS",
+        True,
+        {"4xx": "454 4.7.0 TLS not available now", "5xx": "554 5.7.3 No TLS"},
+    ),
+    Step(
+        "AUTH",
+        "AUTH",
+        True,
+        {"4xx": "454 4.7.0 Temporary auth failure", "5xx": "535 5.7.8 Bad credentials"},
+    ),
+    Step(
+        "MAIL FROM",
+        "MAIL",
+        False,
+        {"4xx": "421 4.3.2 Shutting down", "5xx": "550 5.7.1 Sender rejected"},
+        match=(sender(TARGET),),
+    ),
+    Step(
+        "RCPT TO",
+        "RCPT",
+        False,
+        {
+            "4xx": "450 4.2.1 Mailbox busy",
+            "5xx": "550 5.1.1 No such user",
+            "partial 4xx": "452 4.2.2 Mailbox full",
+            "partial 5xx": "550 5.1.1 No such user",
+        },
+        per_attempt={"4xx": 2, "5xx": 2},
+        match=tuple(recipients(TARGET)),
+        kinds=("drop", "stall", "4xx", "5xx", "partial 4xx", "partial 5xx"),
+    ),
+    Step(
+        "DATA",
+        "DATA_COMMAND",
+        False,
+        {"4xx": "451 4.3.0 Try later", "5xx": "554 5.5.1 No valid recipients"},
+        match=(sender(TARGET),),
+    ),
+    Step(
+        "end of data",
+        "DATA",
+        False,
+        {"4xx": "451 4.3.0 Error in processing", "5xx": "552 5.3.4 Message too big"},
+        match=(sender(TARGET),),
+    ),
+    Step(
+        "after queueing",
+        "QUEUED",
+        False,
+        {},
+        match=(sender(TARGET),),
+        kinds=("drop", "stall"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run: a step, a kind of fault, persistent or not, and the backend's settings."""
+
+    step: Step
+    kind: Kind
+    persistent: bool
+    retries: int
+    fail_silently: bool
+
+    @property
+    def id(self) -> str:
+        return (
+            f"{self.step.name}-{self.kind}-{'persistent' if self.persistent else 'transient'}"
+            f"-retries{self.retries}-{'silent' if self.fail_silently else 'raise'}"
+        ).replace(" ", "_")
+
+    @property
+    def per_attempt(self) -> int:
+        if self.kind.startswith("partial"):
+            return 1
+        return self.step.per_attempt.get(self.kind, 1)
+
+    def fault(self) -> Fault:
+        """The server-side fault of this case."""
+        action: FaultAction
+        if self.kind == "drop":
+            action = DROP
+        elif self.kind == "stall":
+            action = STALL
+        else:
+            action = self.step.replies[self.kind]
+        match = self.step.match
+        if self.kind.startswith("partial"):
+            match = match[1:]  # the Bcc recipient only: the To recipient still gets it
+        times = None if self.persistent else self.per_attempt
+        return Fault(self.step.stage, action, match=match, times=times)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a case must show: each message's outcome, whether the server holds each
+    message reported ``unknown``, how often the fault fires, whether the call raises."""
+
+    outcomes: tuple[Outcome, ...]
+    unknown_delivered: bool
+    fired: int
+    raises: bool
+
+    @property
+    def sent(self) -> int:
+        return self.outcomes.count("sent")
+
+
+def _temporary(case: Case) -> bool:
+    return case.kind in ("drop", "stall", "4xx")
+
+
+def _loses_connection(case: Case) -> bool:
+    reply = case.step.replies.get(case.kind, "")
+    return case.kind in ("drop", "stall") or reply.startswith("421")
+
+
+def expected(case: Case) -> Expected:
+    """The outcome the SMTP rules call for, independent of how the backend is written.
+
+    - A temporary failure (4xx, drop, timeout) is retried when ``retries`` allows, and a
+      transient fault then clears; a 5xx is never retried.
+    - A connection lost after the content was sent (end of data, after queueing) leaves
+      the outcome unknown: reported failed, never retried.
+    - A refusal of some recipients still sends the message to the others.
+    - After a failed message the batch stops unless ``fail_silently``; then it goes on,
+      over the same connection, or a new one if ``retries`` allows reconnecting.
+    """
+    step = case.step
+    attempts = case.retries + 1
+    recovers = _temporary(case) and not case.persistent and case.retries > 0
+    if step.connection:
+        outcome: Outcome = "sent" if recovers else "failed"
+        retried = _temporary(case) and case.persistent
+        fired = case.per_attempt * (attempts if retried else 1)
+        raises = outcome == "failed" and not case.fail_silently
+        return Expected((outcome,) * BATCH, False, fired, raises)
+
+    after_content = step.stage in ("DATA", "QUEUED") and case.kind in ("drop", "stall")
+    if after_content:
+        target: Outcome = "unknown"
+        fired = 1
+    elif case.kind.startswith("partial"):
+        target, fired = "sent", 1
+    else:
+        target = "sent" if recovers else "failed"
+        retried = _temporary(case) and case.persistent
+        fired = case.per_attempt * (attempts if retried else 1)
+    if target == "sent":
+        rest: Outcome = "sent"
+    elif not case.fail_silently:
+        rest = "failed"  # the batch stops at the first failure
+    elif _loses_connection(case) and case.retries == 0:
+        rest = "failed"  # no connection left, and no reconnecting
+    else:
+        rest = "sent"
+    sent_before: Outcome = "sent"
+    outcomes = [sent_before] * (TARGET - 1) + [target] + [rest] * (BATCH - TARGET)
+    raises = target != "sent" and not case.fail_silently
+    return Expected(tuple(outcomes), step.stage == "QUEUED", fired, raises)
+
+
+CASES = tuple(
+    Case(step, kind, persistent, retries, fail_silently)
+    for step in STEPS
+    for kind in step.kinds
+    for persistent, retries, fail_silently in itertools.product(
+        (True, False), (0, RETRIES), (False, True)
+    )
+)
+
+
+@dataclass
+class Figures:
+    """What the matrix runs showed, message by message."""
+
+    cases: int = 0
+    messages: int = 0
+    sent: int = 0  # reported sent, and the server has it exactly once
+    failed: int = 0  # reported failed with an error, and the server does not have it
+    unknown: int = 0  # reported failed with outcome_unknown
+    unknown_delivered: int = 0  # ... of which the server has it
+    lost: int = 0  # reported sent, but the server does not have it
+    silent: int = 0  # not reported sent, and neither flagged with an error nor raised
+    false_failures: int = 0  # reported failed (not unknown), but the server has it
+    duplicates: int = 0  # the server has it more than once
+    retried_cases: int = 0  # cases where a retry delivered a message that first failed
+
+    def add(self, other: Figures) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def summary(self) -> str:
+        return (
+            f"SMTP fault matrix: {self.cases} cases x {BATCH} messages = {self.messages} "
+            f"messages: {self.sent} sent and received once, {self.failed} failed and not "
+            f"received, {self.unknown} outcome unknown ({self.unknown_delivered} of them "
+            f"received); lost: {self.lost}, silent failures: {self.silent}, false failures: "
+            f"{self.false_failures}, duplicates: {self.duplicates}; retries delivered "
+            f"through the fault in {self.retried_cases} cases"
+        )
+
+
+def expected_figures() -> Figures:
+    """The figures the whole matrix must produce, from :func:`expected` alone."""
+    figures = Figures()
+    for case in CASES:
+        want = expected(case)
+        figures.cases += 1
+        figures.messages += BATCH
+        figures.sent += want.outcomes.count("sent")
+        figures.failed += want.outcomes.count("failed")
+        unknown = want.outcomes.count("unknown")
+        figures.unknown += unknown
+        figures.unknown_delivered += unknown if want.unknown_delivered else 0
+        recovers = _temporary(case) and not case.persistent and case.retries > 0
+        figures.retried_cases += int(recovers)
+    return figures

@@ -1,0 +1,230 @@
+"""The SMTP fault matrix: every fault at every step, against a batch of five messages.
+
+For each case a real server (STARTTLS, AUTH) misbehaves as scripted, the SMTP backend
+sends five messages, and each message's reported result is checked against what the
+server actually holds:
+
+- **no loss**: a message reported sent is on the server, exactly once;
+- **no silent failure**: a message not reported sent has ``result.status == "failed"``
+  and an error, and the call raised (or, with ``fail_silently``, returned the count
+  of sent messages);
+- **no false failure**: a message reported failed is not on the server, unless the
+  result says ``outcome_unknown`` (connection lost after the content was sent: the
+  server may have it; the docs call this "maybe");
+- and each outcome is the one the SMTP rules call for (``fault_matrix.expected``):
+  retries deliver through transient faults, never after a 5xx, never twice.
+
+The figures are printed at the end of the run (``tests/reliability/conftest.py``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mailcore import EmailMessage, SendError
+from mailcore_smtp import SMTPBackend, SMTPBatchStoppedError, SMTPError
+from tests.reliability.fault_matrix import (
+    BATCH,
+    CASES,
+    TARGET,
+    Case,
+    Figures,
+    Outcome,
+    expected,
+    recipients,
+    sender,
+)
+from tests.support.certs import TestCertificates
+from tests.support.fault_server import FaultScript
+from tests.support.smtp_servers import RecordingSMTPServer
+
+USERNAME, PASSWORD = "matrix", "matrix-Pa55word"
+#: The client's timeout: a stalled server is given up on after this long.
+TIMEOUT = 0.3
+
+
+def batch() -> list[EmailMessage]:
+    return [
+        EmailMessage(
+            f"Message {n}",
+            f"Body of message {n}.\n",
+            sender(n),
+            recipients(n)[:1],
+            bcc=recipients(n)[1:],
+        )
+        for n in range(1, BATCH + 1)
+    ]
+
+
+@pytest.fixture
+def trusted_ca(certs: TestCertificates, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs.ca_cert))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+def outcome_of(message: EmailMessage) -> Outcome:
+    """The message's reported outcome; fails the test for a result that says nothing."""
+    result = message.result
+    assert result is not None, "a message of the batch has no result"
+    if result.sent:
+        assert result.error is None
+        return "sent"
+    assert result.status == "failed"
+    assert isinstance(result.error, SMTPError), f"failed without an SMTP error: {result!r}"
+    if isinstance(result.error, SMTPBatchStoppedError):
+        assert isinstance(result.error.__cause__, SMTPError)
+    return "unknown" if result.error.outcome_unknown else "failed"
+
+
+def run_case(case: Case, certs: TestCertificates) -> tuple[Figures, list[str]]:
+    """Run one case; return its figures and what went against the rules."""
+    script = FaultScript(case.fault())
+    messages = batch()
+    raised: SendError | None = None
+    returned: int | None = None
+    with RecordingSMTPServer(
+        starttls=certs.server_context(),
+        credentials={USERNAME: PASSWORD},
+        auth_mechanisms=("PLAIN",),
+        fault=script,
+    ) as server:
+        backend = SMTPBackend(
+            fail_silently=case.fail_silently,
+            host=server.host,
+            port=server.port,
+            use_tls=True,
+            username=USERNAME,
+            password=PASSWORD,
+            timeout=TIMEOUT,
+            retries=case.retries,
+            retry_backoff=0.001,
+        )
+        try:
+            returned = backend.send_messages(messages)
+        except SendError as exc:
+            raised = exc
+        assert backend.connection is None, "send_messages left its connection open"
+
+    copies = Counter(received.mail_from for received in server.messages)
+    figures, problems = Figures(cases=1, messages=BATCH), []
+    outcomes: list[Outcome] = []
+    for number, message in enumerate(messages, start=1):
+        held = copies[sender(number)]
+        if message.result is None or (not message.result.sent and message.result.error is None):
+            figures.silent += 1
+            outcomes.append("failed")
+            continue
+        outcome = outcome_of(message)
+        outcomes.append(outcome)
+        if held > 1:
+            figures.duplicates += 1
+        if outcome == "sent":
+            if held == 0:
+                figures.lost += 1
+            else:
+                figures.sent += 1
+                (received,) = [r for r in server.messages if r.mail_from == sender(number)]
+                accepted = [a for a in recipients(number) if a not in message.result.refused]
+                if received.rcpt_tos != accepted:
+                    problems.append(f"message {number}: delivered to {received.rcpt_tos}")
+                if message.result.message_id != received.queue_id:
+                    problems.append(f"message {number}: queue id {message.result.message_id}")
+        elif outcome == "unknown":
+            figures.unknown += 1
+            figures.unknown_delivered += held
+        elif held:
+            figures.false_failures += 1
+        else:
+            figures.failed += 1
+    sent = outcomes.count("sent")
+    if case.fail_silently:
+        if raised is not None:
+            problems.append(f"raised despite fail_silently: {raised!r}")
+        elif returned != sent:
+            problems.append(f"returned {returned}, but {sent} messages were sent")
+    elif sent < BATCH:
+        if raised is None:
+            figures.silent += BATCH - sent
+            problems.append(f"returned {returned} without raising, {sent} of {BATCH} sent")
+        elif raised.sent != sent:
+            problems.append(f"the error says {raised.sent} sent, but {sent} were")
+    elif raised is not None:
+        problems.append(f"raised although every message was sent: {raised!r}")
+
+    want = expected(case)
+    if tuple(outcomes) != want.outcomes:
+        problems.append(f"outcomes {outcomes}, expected {list(want.outcomes)}")
+    if script.fired != [want.fired]:
+        problems.append(f"the fault fired {script.fired[0]} times, expected {want.fired}")
+    hit = outcomes[0 if case.step.connection else TARGET - 1]
+    if hit == "sent" and not case.kind.startswith("partial"):
+        figures.retried_cases += 1
+    if outcomes.count("unknown") and want.unknown_delivered != bool(figures.unknown_delivered):
+        problems.append(f"the server holds {figures.unknown_delivered} unknown messages")
+    return figures, problems
+
+
+def _check(figures: Figures, problems: list[str]) -> None:
+    assert problems == []
+    bad = (figures.lost, figures.silent, figures.false_failures, figures.duplicates)
+    assert bad == (0, 0, 0, 0), "lost, silent failures, false failures, duplicates"
+
+
+QUICK_CASES = [case for case in CASES if case.kind != "stall"]
+STALL_CASES = {
+    step: [case for case in CASES if case.kind == "stall" and case.step.name == step]
+    for step in dict.fromkeys(case.step.name for case in CASES if case.kind == "stall")
+}
+
+
+@pytest.mark.parametrize("case", QUICK_CASES, ids=[case.id for case in QUICK_CASES])
+def test_fault(
+    case: Case, certs: TestCertificates, trusted_ca: None, matrix_figures: Figures
+) -> None:
+    figures, problems = run_case(case, certs)
+    matrix_figures.add(figures)
+    _check(figures, problems)
+
+
+@pytest.mark.parametrize("step", list(STALL_CASES), ids=[s.replace(" ", "_") for s in STALL_CASES])
+def test_stall(
+    step: str, certs: TestCertificates, trusted_ca: None, matrix_figures: Figures
+) -> None:
+    """A server silent past the timeout at ``step``: each variant waits out the client's
+    timeout at least once, so they run side by side, each with its own server."""
+    cases = STALL_CASES[step]
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        runs = list(pool.map(lambda case: run_case(case, certs), cases))
+    figures = Figures()
+    problems = []
+    for case, (case_figures, case_problems) in zip(cases, runs, strict=True):
+        figures.add(case_figures)
+        problems += [f"{case.id}: {problem}" for problem in case_problems]
+    matrix_figures.add(figures)
+    _check(figures, problems)
+
+
+def test_no_fault_delivers_the_whole_batch_once(certs: TestCertificates, trusted_ca: None) -> None:
+    with RecordingSMTPServer(
+        starttls=certs.server_context(), credentials={USERNAME: PASSWORD}
+    ) as server:
+        messages = batch()
+        backend = SMTPBackend(
+            host=server.host,
+            port=server.port,
+            use_tls=True,
+            username=USERNAME,
+            password=PASSWORD,
+            timeout=TIMEOUT,
+            retries=2,
+        )
+        assert backend.send_messages(messages) == BATCH
+
+    assert [m.mail_from for m in server.messages] == [sender(n) for n in range(1, BATCH + 1)]
+    assert [m.result.message_id for m in messages if m.result] == [
+        received.queue_id for received in server.messages
+    ]
+    assert [session.tls for session in server.sessions] == [True]
