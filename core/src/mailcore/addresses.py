@@ -31,8 +31,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
 _DOT_ATOM_RE = re.compile(_DOT_ATOM)
 # Fast paths for the common shapes; everything else goes to the standard library parser.
+# A display name of words (\w: letters and digits of any script) and ASCII atext, spaces
+# between them, parses as the standard library parses it; other whitespace does not.
 _SIMPLE_RE = re.compile(rf"({_DOT_ATOM})@({_HOSTNAME})")
-_NAMED_RE = re.compile(rf"([A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ -]*?)\s*<({_DOT_ATOM})@({_HOSTNAME})>")
+_NAMED_RE = re.compile(rf"([\w!#$%&'*+/=?^`{{|}}~ -]*?)[ \t]*<({_DOT_ATOM})@({_HOSTNAME})>")
 # formataddr's rule: a display name with any of these must be quoted.
 _NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|^\s|\s$|\s\s')
 # A word this long would make the header impossible to fold nicely: encode it instead.
