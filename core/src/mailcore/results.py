@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailcore.errors import SendError
+
 __all__ = ["SendResult"]
 
 
@@ -29,3 +31,12 @@ class SendResult:
     def sent(self) -> bool:
         """True when the transport accepted the message."""
         return self.status == "sent"
+
+    @classmethod
+    def not_attempted(cls, cause: BaseException) -> SendResult:
+        """The result of a message the backend did not try because ``cause`` stopped the
+        batch at an earlier message: failed, with a :class:`~mailcore.SendError` saying
+        so whose ``__cause__`` is ``cause``."""
+        error = SendError(f"not sent: the batch stopped at an earlier message ({cause})")
+        error.__cause__ = cause
+        return cls("failed", error=error)

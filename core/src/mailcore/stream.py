@@ -61,10 +61,17 @@ class StreamEmailBackend(BaseEmailBackend):
                         self.write_message(message)
                         message.result = SendResult("sent")
                         sent += 1
-            except OSError as exc:
-                if messages[sent:]:
+            except BaseException as exc:
+                if sent == len(messages):
+                    # Closing the batch failed (the file backend's file was not kept).
+                    sent = 0
+                    for message in messages:
+                        message.result = SendResult("failed", error=exc)
+                else:
                     messages[sent].result = SendResult("failed", error=exc)
-                if not self.fail_silently:
+                    for later in messages[sent + 1 :]:
+                        later.result = SendResult.not_attempted(exc)
+                if not (isinstance(exc, OSError) and self.fail_silently):
                     raise
         return sent
 

@@ -15,7 +15,13 @@ class DummyBackend(BaseEmailBackend):
     name = "dummy"
 
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:
-        for message in messages:
-            message.message()
+        for index, message in enumerate(messages):
+            try:
+                message.message()
+            except BaseException as exc:
+                message.result = SendResult("failed", error=exc)
+                for later in messages[index + 1 :]:
+                    later.result = SendResult.not_attempted(exc)
+                raise
             message.result = SendResult("sent")
         return len(messages)

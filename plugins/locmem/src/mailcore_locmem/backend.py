@@ -23,8 +23,14 @@ class LocmemBackend(BaseEmailBackend):
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:
         if not hasattr(mailcore, "outbox"):
             mailcore.outbox = []
-        for message in messages:
-            message.message()  # refuse bad headers exactly as a real backend would
+        for index, message in enumerate(messages):
+            try:
+                message.message()  # refuse bad headers exactly as a real backend would
+            except BaseException as exc:
+                message.result = SendResult("failed", error=exc)
+                for later in messages[index + 1 :]:
+                    later.result = SendResult.not_attempted(exc)
+                raise
             message.result = SendResult("sent")
             mailcore.outbox.append(copy.deepcopy(message))
         return len(messages)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendResult
+from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendError, SendResult
 from mailcore_ses.clients import create_sesv2_client
 from mailcore_ses.encoding import seven_bit_safe
 from mailcore_ses.errors import SESCredentialsError, SESSendError
@@ -124,10 +124,10 @@ class SESBackend(BaseEmailBackend):
             return 0
         try:
             opened = self._open()
-        except SESSendError as exc:
+        except BaseException as exc:  # no credentials; also a configuration error
             for message in messages:
                 message.result = SendResult("failed", error=exc)
-            if self.fail_silently:
+            if self.fail_silently and isinstance(exc, SESSendError):
                 return 0
             raise
         try:
@@ -140,7 +140,13 @@ class SESBackend(BaseEmailBackend):
         accepted = 0
         errors: list[SESSendError] = []
         for index, message in enumerate(messages):
-            error = self._send_one(message)
+            try:
+                error = self._send_one(message)
+            except BaseException as exc:  # a bad header, an invalid address: never hidden
+                message.result = SendResult("failed", error=exc)
+                for later in messages[index + 1 :]:
+                    later.result = SendResult.not_attempted(exc)
+                raise
             if error is None:
                 accepted += int(message.result is not None and message.result.sent)
                 continue
@@ -167,7 +173,7 @@ class SESBackend(BaseEmailBackend):
         """Send one message; set its result; return the error instead of raising it."""
         recipients = list(dict.fromkeys(message.envelope_recipients()))
         if not recipients:
-            message.result = SendResult("failed")
+            message.result = SendResult("failed", error=SendError("the message has no recipients"))
             return None
         request = self._request(message, recipients)
         try:

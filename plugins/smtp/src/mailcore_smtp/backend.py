@@ -411,9 +411,9 @@ class SMTPBackend(BaseEmailBackend):
             if opened:
                 try:
                     self.connection = self._connect_retrying()
-                except SMTPError as exc:
+                except BaseException as exc:  # also a ConfigurationError (client certificate)
                     self._fail_rest(messages, 0, exc)
-                    if self.fail_silently:
+                    if self.fail_silently and isinstance(exc, SMTPError):
                         return 0
                     raise
             try:
