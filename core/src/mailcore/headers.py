@@ -20,6 +20,7 @@ from mailcore.errors import BadHeaderError
 
 __all__ = [
     "FOLD_WIDTH",
+    "MAX_HEADER_NAME_LENGTH",
     "MAX_LINE_LENGTH",
     "RFC2047_LINE",
     "check_header_name",
@@ -43,6 +44,8 @@ FOLD_WIDTH = 78
 RFC2047_LINE = 76
 #: RFC 2047: an encoded word is at most this long.
 _ENCODED_WORD_MAX = 75
+#: The longest header name: its line must still hold ": " and an encoded word.
+MAX_HEADER_NAME_LENGTH = MAX_LINE_LENGTH - 2 - _ENCODED_WORD_MAX
 
 # Characters that end a header line for some parser: CR and LF for every MTA, the others
 # for Python's str.splitlines() (policy.default refuses them in header values), and NUL.
@@ -72,6 +75,11 @@ def check_header_name(name: str) -> None:
     if not _HEADER_NAME.fullmatch(name):
         raise BadHeaderError(
             f"header name {name!r} is invalid: use printable ASCII without spaces or ':'"
+        )
+    if len(name) > MAX_HEADER_NAME_LENGTH:
+        raise BadHeaderError(
+            f"header name {name!r} is {len(name)} characters long; at most "
+            f"{MAX_HEADER_NAME_LENGTH} leave room for the value on a 998-octet line"
         )
 
 

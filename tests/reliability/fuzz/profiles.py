@@ -19,7 +19,7 @@ __all__ = ["FULL_EXAMPLES", "FULL_PROFILE", "QUICK_EXAMPLES", "QUICK_PROFILE", "
 QUICK_PROFILE = "mailcore-fuzz-quick"
 FULL_PROFILE = "mailcore-fuzz"
 QUICK_EXAMPLES = 60
-FULL_EXAMPLES = 10_000
+FULL_EXAMPLES = int(os.environ.get("FUZZ_N", "10000"))
 
 # Absolute, because every test runs in its own empty temporary directory.
 _DATABASE = DirectoryBasedExampleDatabase(
