@@ -39,9 +39,9 @@ class WireCapture:
         return bytes(self._data)
 
 
-def wire(chunks: list[bytes], buffer_size: int = 64 * 1024) -> bytes:
+def wire(chunks: list[bytes], buffer_size: int = 64 * 1024, crlf_only: bool = False) -> bytes:
     capture = WireCapture()
-    sent = send_content(capture.smtp, chunks, buffer_size)
+    sent = send_content(capture.smtp, chunks, buffer_size, crlf_only=crlf_only)
     data = capture.received()
     assert sent == len(data)
     return data
@@ -83,15 +83,27 @@ _LINES = st.lists(st.sampled_from([b"", b".", b"..", b"a", b".a", b"a.b", b" ."]
 
 
 @settings(max_examples=200, deadline=None)
-@given(lines=_LINES, final_break=st.booleans(), cuts=st.lists(st.integers(0, 60), max_size=6))
+@given(
+    lines=_LINES,
+    final_break=st.booleans(),
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+    crlf_only=st.booleans(),
+)
 def test_crlf_content_split_anywhere_goes_out_as_smtplib_sends_it_whole(
-    lines: list[bytes], final_break: bool, cuts: list[int]
+    lines: list[bytes], final_break: bool, cuts: list[int], crlf_only: bool
 ) -> None:
     data = b"\r\n".join(lines) + (b"\r\n" if final_break and lines else b"")
     points = sorted({min(cut, len(data)) for cut in cuts})
     chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
-    assert wire(chunks) == smtplib_data_payload(data)
+    assert wire(chunks, crlf_only=crlf_only) == smtplib_data_payload(data)
+
+
+def test_crlf_only_leaves_line_ends_alone_and_still_doubles_dots() -> None:
+    chunks = [b"a\r\n", b".b\r", b"\n.c\r\n"]
+
+    assert wire(chunks, crlf_only=True) == b"a\r\n..b\r\n..c\r\n.\r\n"
+    assert wire([b"bare\nLF"], crlf_only=True) == b"bare\nLF\r\n.\r\n", "the caller's promise"
 
 
 def test_large_content_goes_out_in_several_writes_unchanged() -> None:
@@ -137,7 +149,7 @@ def test_send_data_delivers_what_smtplib_data_delivers(
         mail_from(connection, "sender@example.com")
         rcpt_to(connection, "to@example.com")
         if stream:
-            code, reply = send_data(connection, chunks)
+            code, reply = send_data(connection, chunks, crlf_only=True)
         else:
             code, reply = connection.data(chunks.to_bytes())
         assert (code, reply) == (250, f"2.0.0 Ok: queued as MC0000{1 + (not stream)}".encode())

@@ -405,6 +405,7 @@ class EmailMessage:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> SerializedMessage:
         """The message as :meth:`serialize` writes it, as an iterable of ``bytes`` chunks.
+        Every line ends in ``linesep``: there is no other CR or LF in them.
 
         Everything is validated, and the Date and Message-ID fixed, when this is called,
         so an error is raised before any chunk exists. Bodies larger than ``chunk_size``
