@@ -12,7 +12,13 @@ from email.headerregistry import Address
 from email.utils import getaddresses
 
 from mailcore.errors import InvalidAddressError
-from mailcore.headers import check_header_value, encode_words, header_charset, needs_encoding
+from mailcore.headers import (
+    check_header_value,
+    encode_words,
+    has_line_break,
+    header_charset,
+    needs_encoding,
+)
 
 __all__ = [
     "MAX_ADDRESS_LENGTH",
@@ -128,7 +134,11 @@ def _parse_with_stdlib(text: str) -> Mailbox:
     domain = token.domain
     if not local_part or not domain:
         raise _Invalid("it has no local part or no domain")
-    return Mailbox(token.display_name or "", local_part, domain)
+    display_name = token.display_name or ""
+    if has_line_break(display_name):
+        # Decoded from an encoded word; Python's own parser refuses to read it back.
+        raise _Invalid(f"its display name decodes to a line break: {display_name!r}")
+    return Mailbox(display_name, local_part, domain)
 
 
 def parse_mailbox(address: str | Address, field: str) -> Mailbox:

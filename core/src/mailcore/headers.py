@@ -30,6 +30,7 @@ __all__ = [
     "fold_header",
     "format_date",
     "format_param",
+    "has_line_break",
     "header_charset",
     "make_message_id",
     "needs_encoding",
@@ -81,6 +82,11 @@ def check_header_name(name: str) -> None:
             f"header name {name!r} is {len(name)} characters long; at most "
             f"{MAX_HEADER_NAME_LENGTH} leave room for the value on a 998-octet line"
         )
+
+
+def has_line_break(value: str) -> bool:
+    """True when ``value`` holds a character :func:`check_header_value` refuses."""
+    return _LINE_BREAK.search(value) is not None
 
 
 def check_header_value(name: str, value: str) -> None:

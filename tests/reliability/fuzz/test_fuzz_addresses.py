@@ -1,0 +1,121 @@
+"""Hostile addresses in from_email, to, cc, bcc and reply_to: a clear ``BadHeaderError`` or
+``InvalidAddressError`` naming the field, or a message whose headers show exactly the
+intended addresses, and whose envelope holds exactly the intended recipients."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from mailcore import EmailMessage
+from mailcore.addresses import parse_mailbox
+from tests.reliability.fuzz.profiles import fuzz_settings
+from tests.reliability.fuzz.roundtrip import (
+    assert_shows,
+    expected_header_names,
+    idna,
+    read_back,
+)
+from tests.reliability.fuzz.strategies import IntendedMailbox, MailboxInput, mailbox_inputs
+from tests.reliability.fuzz.tally import record
+
+_FIELDS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "reply_to": "Reply-To"}
+
+
+def wire_form(entry: MailboxInput, header: str) -> tuple[str, str, str]:
+    """``(display_name, username, domain)`` of ``entry`` as a reader must see it: the
+    intended one when the input says it unambiguously, else what mailcore parsed."""
+    intended = entry.intended
+    if intended is not None and intended.display_name is not None:
+        return (intended.display_name, intended.username, idna(intended.domain))
+    mailbox = parse_mailbox(entry.value, header)
+    domain = mailbox.addr_spec.rpartition("@")[2]
+    if intended is not None:
+        assert (mailbox.local_part, domain) == (intended.username, idna(intended.domain))
+    return (mailbox.display_name, mailbox.local_part, domain)
+
+
+def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
+    text = str(error)
+    assert any(f"in {h}:" in text or f"header {h!r}" in text for h in headers), text
+
+
+@fuzz_settings
+@given(sender=mailbox_inputs())
+@example(  # an encoded display name hiding CR LF: Python's parser would refuse to read it
+    sender=MailboxInput("=?utf-8?q?=0D=0ABcc:_evil@example.com?= <a@example.com>", None)
+)
+def test_from_shows_exactly_the_intended_sender_or_is_refused(sender: MailboxInput) -> None:
+    msg = EmailMessage("Hi", "Body.", sender.value, ["to@example.com"])
+    try:
+        parsed = read_back(msg)
+    except ValueError as error:  # BadHeaderError and InvalidAddressError are ValueErrors
+        assert_refusal_names_a_field(error, ["From"])
+        record("from_email", type(error).__name__)
+        return
+    # An empty from_email means the default_from_email setting.
+    expected = wire_form(sender, "From") if sender.value else ("", "webmaster", "localhost")
+    assert_shows(parsed, "From", [expected])
+    assert msg.envelope_from() == Address(username=expected[1], domain=expected[2]).addr_spec
+    assert sorted(parsed.keys()) == expected_header_names(True, False, False, [], False)
+    record("from_email", "round-trip")
+
+
+_entries = st.lists(mailbox_inputs(), max_size=3)
+
+
+@fuzz_settings
+@given(to=_entries, cc=_entries, bcc=_entries, reply_to=_entries)
+def test_recipients_show_exactly_as_intended_and_bcc_never_shows(
+    to: list[MailboxInput],
+    cc: list[MailboxInput],
+    bcc: list[MailboxInput],
+    reply_to: list[MailboxInput],
+) -> None:
+    given_fields = {"to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to}
+    msg = EmailMessage(
+        "Hi",
+        "Body.",
+        "from@example.com",
+        **{field: [entry.value for entry in entries] for field, entries in given_fields.items()},
+    )
+    try:
+        parsed = read_back(msg)
+    except ValueError as error:
+        assert_refusal_names_a_field(
+            error, [_FIELDS[field] for field, entries in given_fields.items() if entries]
+        )
+        record("to/cc/bcc/reply_to", type(error).__name__)
+        return
+    # Empty entries are skipped, as in Django.
+    shown = {
+        field: [wire_form(e, _FIELDS[field]) for e in entries if e.value]
+        for field, entries in given_fields.items()
+    }
+    assert_shows(parsed, "To", shown["to"])
+    assert_shows(parsed, "Cc", shown["cc"])
+    assert_shows(parsed, "Reply-To", shown["reply_to"])
+    assert "Bcc" not in parsed
+    assert sorted(parsed.keys()) == expected_header_names(
+        bool(shown["to"]), bool(shown["cc"]), bool(shown["reply_to"]), [], False
+    )
+    # The envelope: exactly To + Cc + Bcc, duplicates removed, nothing else.
+    envelope = [
+        Address(username=user, domain=domain).addr_spec
+        for field in ("to", "cc", "bcc")
+        for _, user, domain in shown[field]
+    ]
+    assert msg.envelope_recipients() == list(dict.fromkeys(envelope))
+    record("to/cc/bcc/reply_to", "round-trip")
+
+
+def test_intended_mailbox_is_checked_against_the_parse() -> None:
+    """The helper itself: an unambiguous input is compared with what mailcore parsed."""
+    entry = MailboxInput('"Zoë" <zoe@exämple.com>', IntendedMailbox(None, "zoe", "exämple.com"))
+    assert wire_form(entry, "To") == ("Zoë", "zoe", "xn--exmple-cua.com")
+
+    with pytest.raises(AssertionError):
+        wire_form(MailboxInput("a@example.com", IntendedMailbox(None, "b", "example.com")), "To")
