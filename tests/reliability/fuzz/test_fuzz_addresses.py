@@ -48,6 +48,12 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
 @example(  # an encoded display name hiding CR LF: Python's parser would refuse to read it
     sender=MailboxInput("=?utf-8?q?=0D=0ABcc:_evil@example.com?= <a@example.com>", None)
 )
+@example(  # a domain that would add an address to the header
+    sender=MailboxInput(
+        Address("", "a", "example.com>, <evil@example.org"),
+        IntendedMailbox("", "a", "example.com>, <evil@example.org"),
+    )
+)
 def test_from_shows_exactly_the_intended_sender_or_is_refused(sender: MailboxInput) -> None:
     msg = EmailMessage("Hi", "Body.", sender.value, ["to@example.com"])
     try:
