@@ -302,6 +302,6 @@ def expected_figures() -> Figures:
         unknown = want.outcomes.count("unknown")
         figures.unknown += unknown
         figures.unknown_delivered += unknown if want.unknown_delivered else 0
-        recovers = _temporary(case) and not case.persistent and case.retries > 0
-        figures.retried_cases += int(recovers)
+        hit = want.outcomes[0 if case.step.connection else TARGET - 1]
+        figures.retried_cases += int(hit == "sent" and not case.kind.startswith("partial"))
     return figures

@@ -14,13 +14,16 @@ server actually holds:
 - and each outcome is the one the SMTP rules call for (``fault_matrix.expected``):
   retries deliver through transient faults, never after a 5xx, never twice.
 
-The figures are printed at the end of the run (``tests/reliability/conftest.py``).
+The figures are printed at the end of the run (``tests/reliability/conftest.py``) and
+stated in ``docs/delivery-guarantees.md`` (checked by the last test).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +37,7 @@ from tests.reliability.fault_matrix import (
     Figures,
     Outcome,
     expected,
+    expected_figures,
     recipients,
     sender,
 )
@@ -44,6 +48,7 @@ from tests.support.smtp_servers import RecordingSMTPServer
 USERNAME, PASSWORD = "matrix", "matrix-Pa55word"
 #: The client's timeout: a stalled server is given up on after this long.
 TIMEOUT = 0.3
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "delivery-guarantees.md"
 
 
 def batch() -> list[EmailMessage]:
@@ -228,3 +233,31 @@ def test_no_fault_delivers_the_whole_batch_once(certs: TestCertificates, trusted
         received.queue_id for received in server.messages
     ]
     assert [session.tls for session in server.sessions] == [True]
+
+
+def _stated_figures(text: str) -> dict[str, int]:
+    """The figures listed in the docs page's fault matrix section (``- **288** fault
+    cases: ...``), by label."""
+    section = text.split("## What the fault matrix proves", 1)[1].split("\n## ", 1)[0]
+    figures = {}
+    for count, label in re.findall(r"^- \*\*(\d+)\*\* ([a-z ,()-]+?)[:.]", section, re.M):
+        figures[label.strip()] = int(count)
+    return figures
+
+
+def test_the_docs_page_states_the_figures_of_this_matrix() -> None:
+    want = expected_figures()
+    stated = _stated_figures(DOCS_PAGE.read_text(encoding="utf-8"))
+    assert stated == {
+        "fault cases": want.cases,
+        "messages": want.messages,
+        "sent and received once": want.sent,
+        "failed and not received": want.failed,
+        "outcome unknown": want.unknown,
+        "outcome unknown and received": want.unknown_delivered,
+        "cases where retries delivered through the fault": want.retried_cases,
+        "lost": 0,
+        "silent failures": 0,
+        "false failures": 0,
+        "duplicates": 0,
+    }
