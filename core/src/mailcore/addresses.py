@@ -36,8 +36,10 @@ _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
 _DOT_ATOM_RE = re.compile(_DOT_ATOM)
-# A domain as the standard library parses one: a dot-atom or a [literal] (RFC 5322 dtext).
-_DOMAIN_RE = re.compile(rf"{_DOT_ATOM}|\[[!-Z^-~]*\]")
+# A domain SMTP can use (RFC 5321): labels of letters, digits, hyphens (and underscores,
+# seen in practice), or a [literal] of RFC 5322 dtext. Atext such as "=?" would be read
+# as an encoded word by some parsers.
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[!-Z^-~]*\]")
 # Fast paths for the common shapes; everything else goes to the standard library parser.
 # A display name of words (\w: letters and digits of any script) and ASCII atext, spaces
 # between them, parses as the standard library parses it; other whitespace does not.
@@ -86,7 +88,6 @@ def _addr_spec(local_part: str, domain: str) -> str:
         except UnicodeError as exc:
             raise _Invalid(f"its domain {domain!r} cannot be IDNA-encoded ({exc})") from None
     if not _DOMAIN_RE.fullmatch(domain):
-        # Only an Address object can get here: a string was parsed already.
         raise _Invalid(f"its domain {domain!r} is not a host name or a [literal]")
     if not domain.startswith("[") and not all(0 < len(label) <= 63 for label in domain.split(".")):
         raise _Invalid(f"its domain {domain!r} has an empty label or one over 63 characters")

@@ -54,6 +54,11 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
         IntendedMailbox("", "a", "example.com>, <evil@example.org"),
     )
 )
+@example(  # a domain a reader decodes as an encoded word ("hidden")
+    sender=MailboxInput(
+        Address("", "a", "=?utf-8?q?hidden?="), IntendedMailbox("", "a", "=?utf-8?q?hidden?=")
+    )
+)
 def test_from_shows_exactly_the_intended_sender_or_is_refused(sender: MailboxInput) -> None:
     msg = EmailMessage("Hi", "Body.", sender.value, ["to@example.com"])
     try:
