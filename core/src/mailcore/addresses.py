@@ -127,11 +127,12 @@ def _parse(address: str) -> Mailbox:
 def _parse_with_stdlib(text: str) -> Mailbox:
     try:
         token, rest = header_parser.get_mailbox(text)
-    except (HeaderParseError, IndexError, ValueError):
+        defects = token.all_defects
+    # AttributeError: Python 3.11's parser on an unclosed literal ("a@[1.2.3.4").
+    except (HeaderParseError, IndexError, ValueError, AttributeError):
         raise _Invalid("it is not a valid address") from None
     if rest:
         raise _Invalid(f"only {str(token)!r} could be parsed")
-    defects = token.all_defects
     if any(isinstance(defect, NonASCIILocalPartDefect) for defect in defects):
         raise _Invalid("its local part is not ASCII (that would need SMTPUTF8)")
     if any(isinstance(defect, InvalidHeaderDefect) for defect in defects):

@@ -59,6 +59,7 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
         Address("", "a", "=?utf-8?q?hidden?="), IntendedMailbox("", "a", "=?utf-8?q?hidden?=")
     )
 )
+@example(sender=MailboxInput("<a@[1.2.3.4>", None))  # made the stdlib parser raise
 def test_from_shows_exactly_the_intended_sender_or_is_refused(sender: MailboxInput) -> None:
     msg = EmailMessage("Hi", "Body.", sender.value, ["to@example.com"])
     try:
