@@ -17,6 +17,7 @@ from mailcore.headers import (
     encode_words,
     has_line_break,
     header_charset,
+    looks_encoded,
     needs_encoding,
 )
 
@@ -79,6 +80,9 @@ class Mailbox:
 
 
 def _addr_spec(local_part: str, domain: str) -> str:
+    if looks_encoded(local_part):
+        # Readers decode it, even quoted, so the header would not show the envelope's.
+        raise _Invalid(f"its local part {local_part!r} looks like an RFC 2047 encoded word")
     if not _DOT_ATOM_RE.fullmatch(local_part):
         escaped = local_part.replace("\\", "\\\\").replace('"', '\\"')
         local_part = f'"{escaped}"'

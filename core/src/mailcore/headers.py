@@ -32,6 +32,7 @@ __all__ = [
     "format_param",
     "has_line_break",
     "header_charset",
+    "looks_encoded",
     "make_message_id",
     "needs_encoding",
     "resolve_charset",
@@ -107,10 +108,10 @@ def check_header_value(name: str, value: str) -> None:
 def needs_encoding(value: str) -> bool:
     """True when ``value`` cannot go on the wire as it is (non-ASCII, control characters,
     or text a decoder would mistake for an RFC 2047 encoded word)."""
-    return _NOT_PLAIN.search(value) is not None or _looks_encoded(value)
+    return _NOT_PLAIN.search(value) is not None or looks_encoded(value)
 
 
-def _looks_encoded(value: str) -> bool:
+def looks_encoded(value: str) -> bool:
     """True when a decoder might take part of ``value`` for an encoded word: Python's
     decodes "=?utf-8?q?two words?=" too, so anything from "=?" to a later "?="."""
     start = value.find("=?")
