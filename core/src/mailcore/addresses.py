@@ -132,8 +132,9 @@ def _parse_with_stdlib(text: str) -> Mailbox:
     try:
         token, rest = header_parser.get_mailbox(text)
         defects = token.all_defects
-    # AttributeError: Python 3.11's parser on an unclosed literal ("a@[1.2.3.4").
-    except (HeaderParseError, IndexError, ValueError, AttributeError):
+    # AttributeError: Python 3.11's parser on an unclosed literal ("a@[1.2.3.4");
+    # RecursionError: on comments nested a thousand deep.
+    except (HeaderParseError, IndexError, ValueError, AttributeError, RecursionError):
         raise _Invalid("it is not a valid address") from None
     if rest:
         raise _Invalid(f"only {str(token)!r} could be parsed")

@@ -60,6 +60,7 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
     )
 )
 @example(sender=MailboxInput("<a@[1.2.3.4>", None))  # made the stdlib parser raise
+@example(sender=MailboxInput("(" * 1000 + "a@example.com", None))  # RecursionError
 @example(  # a local part a reader decodes as an encoded word (or fails on)
     sender=MailboxInput(Address("", "=??Q??=", "example.com"), None)
 )

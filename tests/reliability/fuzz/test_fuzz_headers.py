@@ -64,7 +64,7 @@ def intended_addresses(name: str, value: str) -> list[tuple[str, str, str]] | No
     on the wire), or ``None`` when the standard parser finds the value defective."""
     try:
         header = email.policy.default.header_factory(name, value)
-    except AttributeError:  # Python 3.11's parser fails on some groups ("a:;=?")
+    except (AttributeError, RecursionError):  # Python 3.11: "a:;=?", "(((...a@b"
         return None
     if header.defects:
         return None
