@@ -24,7 +24,7 @@ from mailcore_smtp import (
 from mailcore_smtp.retrying import is_retryable, retry_delay
 from tests.support.certs import TestCertificates
 from tests.support.fault_server import DROP, Fault, FaultScript
-from tests.support.smtp_servers import RecordingSMTPServer
+from tests.support.smtp_servers import RecordingSMTPServer, ReplyThenDrop
 
 FAST = {"retry_backoff": 0.001, "timeout": 5}
 
@@ -102,6 +102,26 @@ def test_a_message_with_an_unknown_outcome_is_never_sent_again() -> None:
     # the batch went on over a new connection
     assert second.result is not None and second.result.sent
     assert len(server.sessions) == 2
+
+
+def test_a_connection_lost_while_the_content_is_sent_is_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server says 354, then hangs up: the content (too big for the socket buffers)
+    meets a closed connection before its final dot, so the server cannot have accepted
+    it. That is a known failure at DATA, not an unknown outcome, so it is retried."""
+    caplog.set_level(logging.INFO, logger="mailcore.smtp")
+    script = FaultScript(Fault("DATA_COMMAND", ReplyThenDrop("354 Go ahead"), times=1))
+    big = EmailMessage("Big", "Body.\n", "sender@example.com", ["to@example.com"])
+    big.attach("big.bin", bytes(12 * 1024 * 1024), "application/octet-stream")
+    with RecordingSMTPServer(fault=script) as server:
+        backend = SMTPBackend(retries=1, **server.backend_options(**FAST))
+        assert backend.send_messages([big]) == 1
+
+    assert script.fired == [1]
+    assert len(server.messages) == 1 and len(server.sessions) == 2
+    [retry] = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
+    assert "closed the connection at DATA; trying again" in retry, retry
 
 
 def test_without_retries_a_temporary_failure_is_tried_once() -> None:

@@ -13,8 +13,9 @@ after a number of messages::
 For other faults, pass ``fault``: a function ``fault(stage, session, argument)`` called
 at each step of the conversation (see :data:`FaultStage`) that returns ``None`` (carry
 on), a reply line to send instead (``"451 4.3.0 try later"``), :data:`DROP` to close the
-connection without a reply, or :data:`STALL` to say nothing for ``stall_seconds`` and
-then close it (a client with a shorter timeout gives up first).
+connection without a reply, :data:`STALL` to say nothing for ``stall_seconds`` and
+then close it (a client with a shorter timeout gives up first), or
+:class:`ReplyThenDrop` to send a reply and then close it.
 :mod:`tests.support.fault_server` builds such functions from a declarative script.
 
 :func:`silent_server` is a listener that accepts TCP connections and never says a word
@@ -47,6 +48,7 @@ __all__ = [
     "FaultStage",
     "ReceivedMessage",
     "RecordingSMTPServer",
+    "ReplyThenDrop",
     "SessionRecord",
     "silent_server",
 ]
@@ -82,8 +84,22 @@ STALL: Final = _Stall()
 FaultStage = Literal[
     "GREETING", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA_COMMAND", "DATA", "QUEUED"
 ]
-#: What a fault hook returns: carry on (``None``), a reply line, :data:`DROP` or :data:`STALL`.
-FaultAction = str | _Drop | _Stall | None
+
+
+@dataclass(frozen=True)
+class ReplyThenDrop:
+    """Returned by a fault hook: send ``reply``, then close the connection at once.
+
+    At ``"DATA_COMMAND"`` with ``"354 Go ahead"``: the client starts sending the
+    content into a closed connection.
+    """
+
+    reply: str
+
+
+#: What a fault hook returns: carry on (``None``), a reply line, :data:`DROP`,
+#: :data:`STALL` or :class:`ReplyThenDrop`.
+FaultAction = str | _Drop | _Stall | ReplyThenDrop | None
 FaultHook = Callable[[FaultStage, "SessionRecord", str], FaultAction]
 
 
@@ -147,6 +163,9 @@ class _RecordingSMTP(SMTP):
         if hook is None or self.record is None:
             return None
         outcome = hook(stage, self.record, argument)
+        if isinstance(outcome, ReplyThenDrop):
+            await self.push(outcome.reply)
+            outcome = DROP
         if isinstance(outcome, _Stall):
             await asyncio.sleep(self.recorder.stall_seconds)
             outcome = DROP

@@ -543,8 +543,10 @@ class SMTPBackend(BaseEmailBackend):
             code, reply = connection.getreply()
             self._expect(connection, stage, code, reply, {354}, "refused DATA")
 
-            stage = "message"
+            # Still "data" while the content goes out: if sending fails, the final dot
+            # did not, so the server cannot have accepted the message (safe to retry).
             connection.send(data)
+            stage = "message"
             code, reply = connection.getreply()
             self._expect(connection, stage, code, reply, {250}, "refused the message")
         except SMTPError:

@@ -9,8 +9,8 @@ taken the message:
 
 - ``"connect"``, ``"greeting"``, ``"ehlo"``, ``"starttls"``, ``"auth"``: before any
   message; nothing of the batch was sent from this point on.
-- ``"mail"``, ``"rcpt"``, ``"data"``: during one message, before its content was sent;
-  the server has not accepted it.
+- ``"mail"``, ``"rcpt"``, ``"data"``: during one message, before its content was sent
+  in full (up to its final dot); the server has not accepted it.
 - ``"message"``: the content was sent and the final reply did not come or was not 250.
   With a reply (``smtp_code`` set) the server refused it; without one (connection lost
   or timeout) the server may or may not have accepted it (``outcome_unknown``).
