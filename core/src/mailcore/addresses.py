@@ -17,7 +17,6 @@ from mailcore.headers import (
     encode_words,
     has_line_break,
     header_charset,
-    looks_encoded,
     needs_encoding,
 )
 
@@ -80,9 +79,10 @@ class Mailbox:
 
 
 def _addr_spec(local_part: str, domain: str) -> str:
-    if looks_encoded(local_part):
-        # Readers decode it, even quoted, so the header would not show the envelope's.
-        raise _Invalid(f"its local part {local_part!r} looks like an RFC 2047 encoded word")
+    if "=?" in local_part or "=?" in domain:
+        # Readers decode an encoded word from there (even quoted, even up to a "?=" in the
+        # next address), so the header would not show the envelope's address.
+        raise _Invalid("it holds '=?', which readers take for the start of an encoded word")
     if not _DOT_ATOM_RE.fullmatch(local_part):
         escaped = local_part.replace("\\", "\\\\").replace('"', '\\"')
         local_part = f'"{escaped}"'
@@ -102,7 +102,9 @@ def _addr_spec(local_part: str, domain: str) -> str:
 
 
 def _format_phrase(name: str, charset: str) -> str:
-    if needs_encoding(name) or any(len(word) > _LONG_WORD for word in name.split()):
+    # "=?" alone is encoded too: with a "?=" later in the header (another address's) a
+    # reader would decode the text between them as one encoded word.
+    if needs_encoding(name) or "=?" in name or any(len(w) > _LONG_WORD for w in name.split()):
         # The first word fits after "Reply-To: " on a line of 76 characters.
         return " ".join(encode_words(name, header_charset(name, charset), _FIRST_WORD))
     if _NEEDS_QUOTES.search(name):

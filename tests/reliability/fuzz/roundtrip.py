@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 from collections.abc import Iterable
+from email import _header_value_parser as header_parser
 from email.errors import NonPrintableDefect
 from email.message import EmailMessage as ParsedMessage
 
@@ -20,6 +21,7 @@ __all__ = [
     "idna",
     "phrase",
     "read_back",
+    "split_addr_spec",
     "squeezed",
 ]
 
@@ -83,23 +85,26 @@ def decoded_unstructured(message: ParsedMessage, name: str) -> list[str]:
 
 
 def phrase(display_name: str) -> str:
-    """``display_name`` as a reader compares it: each run of spaces and tabs is one space.
+    """``display_name`` as a reader compares it: a space or tab and any whitespace after
+    it (``str.isspace``, such as U+3000 or U+001F) is one space.
 
     RFC 5322 gives a phrase's whitespace that meaning, and Python's parser reads an RFC
     2047-encoded display name (one with non-ASCII or control characters) that way, so
-    ``"Zoë\\t\\tÜ"`` reads back as ``"Zoë Ü"``. (Quoted ASCII names keep every space.)
+    ``"Zoë\\t\\u3000Ü"`` reads back as ``"Zoë Ü"``. (Quoted ASCII names keep every space.)
     """
     return _BLANKS.sub(" ", display_name)
 
 
 def squeezed(display_name: str) -> str:
-    """``display_name`` without spaces and tabs: how names sent as two or more encoded
-    words are compared, because Python up to 3.13 reads a space between adjacent encoded
-    words of a display name (CPython gh-128110; RFC 2047 section 6.2 says to drop it)."""
-    return _BLANKS.sub("", display_name)
+    """``display_name`` without whitespace (``str.isspace``): how names sent as two or
+    more encoded words are compared, because Python up to 3.13 reads a space between
+    adjacent encoded words of a display name (CPython gh-128110; RFC 2047 section 6.2
+    says to drop it), which :func:`phrase` then merges with the whitespace around it."""
+    return _WHITESPACE.sub("", display_name)
 
 
-_BLANKS = re.compile(r"[ \t]+")
+_BLANKS = re.compile(r"[ \t]\s*")
+_WHITESPACE = re.compile(r"\s+")
 _ADJACENT_WORDS = re.compile(r"\?=[ \t\r\n]+=\?")
 
 
@@ -122,6 +127,13 @@ def assert_shows(message: ParsedMessage, name: str, expected: list[tuple[str, st
             adjacent = True
     normal = squeezed if adjacent else phrase
     assert [(normal(d), u, h) for d, u, h in shown] == [(normal(d), u, h) for d, u, h in expected]
+
+
+def split_addr_spec(spec: str) -> tuple[str, str]:
+    """``(local_part, domain)`` of an envelope address, unquoted, as a reader parses it."""
+    token, rest = header_parser.get_addr_spec(spec)
+    assert not rest, f"{spec!r} is not one addr-spec"
+    return token.local_part, token.domain
 
 
 def expected_header_names(

@@ -221,17 +221,26 @@ def _addr_spec(username: str, domain: str) -> str:
     return f"{local}@{domain}"
 
 
+_FORMS = ["object", "quoted", "bare", "angle", "unquoted", "raw"]
+
+
 @st.composite
-def mailbox_inputs(draw: st.DrawFn) -> MailboxInput:
+def mailbox_inputs(draw: st.DrawFn, valid: bool = False) -> MailboxInput:
     """One address in one of the forms a caller uses (an ``Address`` object, a quoted
-    display name, a bare or angle-bracketed address), or raw hostile text."""
-    name = draw(st.one_of(st.just(""), mixed_text, ascii_text))
-    clean = draw(st.booleans())
+    display name, a bare or angle-bracketed address), or raw hostile text. With ``valid``,
+    one of the first four forms, a well-formed address, a name without line breaks."""
+    if valid:
+        name = draw(st.one_of(st.just(""), without_line_breaks(hostile_text), ascii_text))
+        clean = True
+        form = draw(st.sampled_from(_FORMS[:4]))
+    else:
+        name = draw(st.one_of(st.just(""), mixed_text, ascii_text))
+        clean = draw(st.booleans())
+        form = draw(st.sampled_from(_FORMS))
     username = draw(
         clean_local_parts if clean else st.one_of(clean_local_parts, hostile_local_parts)
     )
     domain = draw(clean_domains if clean else st.one_of(clean_domains, hostile_domains))
-    form = draw(st.sampled_from(["object", "quoted", "bare", "angle", "unquoted", "raw"]))
     if form == "object":
         try:
             return MailboxInput(
