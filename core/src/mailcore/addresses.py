@@ -49,6 +49,8 @@ _NAMED_RE = re.compile(rf"([\w!#$%&'*+/=?^`{{|}}~ -]*?)[ \t]*<({_DOT_ATOM})@({_H
 _NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|^\s|\s$|\s\s')
 # A word this long would make the header impossible to fold nicely: encode it instead.
 _LONG_WORD = 76
+# ... and so would a long run of whitespace (inside quotes it cannot be folded away).
+_LONG_PIECE = re.compile(rf"\S{{{_LONG_WORD + 1},}}|\s{{{_LONG_WORD + 1},}}")
 _FIRST_WORD = 66
 
 
@@ -104,7 +106,7 @@ def _addr_spec(local_part: str, domain: str) -> str:
 def _format_phrase(name: str, charset: str) -> str:
     # "=?" alone is encoded too: with a "?=" later in the header (another address's) a
     # reader would decode the text between them as one encoded word.
-    if needs_encoding(name) or "=?" in name or any(len(w) > _LONG_WORD for w in name.split()):
+    if needs_encoding(name) or "=?" in name or _LONG_PIECE.search(name):
         # The first word fits after "Reply-To: " on a line of 76 characters.
         return " ".join(encode_words(name, header_charset(name, charset), _FIRST_WORD))
     if _NEEDS_QUOTES.search(name):

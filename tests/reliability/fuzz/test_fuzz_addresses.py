@@ -61,6 +61,12 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
     )
 )
 @example(sender=MailboxInput("<a@[1.2.3.4>", None))  # made the stdlib parser raise
+@example(  # 1000 spaces in a quoted name made a line of 1002 octets: encoded now
+    sender=MailboxInput(
+        Address("x" + " " * 1000 + "y", "a", "example.com"),
+        IntendedMailbox("x" + " " * 1000 + "y", "a", "example.com"),
+    )
+)
 @example(sender=MailboxInput("(" * 1000 + "a@example.com", None))  # RecursionError
 @example(  # a local part a reader decodes as an encoded word (or fails on)
     sender=MailboxInput(Address("", "=??Q??=", "example.com"), None)
