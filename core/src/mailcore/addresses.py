@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from email import _header_value_parser as header_parser
 from email.errors import HeaderParseError, InvalidHeaderDefect, NonASCIILocalPartDefect
 from email.headerregistry import Address
-from email.utils import getaddresses
 
 from mailcore.errors import InvalidAddressError
 from mailcore.headers import (
     check_header_value,
     encode_words,
+    fits_line_limit,
     has_line_break,
     header_charset,
     needs_encoding,
@@ -199,19 +199,45 @@ def format_address_list(mailboxes: Iterable[Mailbox], charset: str) -> str:
 def format_address_value(name: str, value: str, charset: str) -> str:
     """A caller-given address header value (from ``headers=``) made ready for the wire.
 
-    Plain ASCII is kept as given (the caller owns its format: groups such as
-    ``undisclosed-recipients:;`` stay possible); otherwise each address is parsed and
-    formatted with RFC 2047 names and IDNA domains.
+    Plain ASCII that folds into lines of at most 998 octets is kept as given (the caller
+    owns its format: groups such as ``undisclosed-recipients:;`` stay possible); otherwise
+    the addresses are parsed as readers parse them and formatted with RFC 2047 names and
+    IDNA domains.
     """
     check_header_value(name, value)
-    if not needs_encoding(value) and all(len(word) <= _LONG_WORD * 10 for word in value.split()):
+    if not needs_encoding(value) and fits_line_limit(name, value):
         return value
-    mailboxes = []
-    for display_name, addr in getaddresses([value]):
-        if not addr:
-            raise InvalidAddressError(f"invalid address list {value!r} in header {name!r}")
-        mailbox = parse_mailbox(addr, name)
-        mailboxes.append(Mailbox(display_name, mailbox.local_part, mailbox.domain))
+    mailboxes = _parse_address_list(name, value)
     if not mailboxes:
         raise InvalidAddressError(f"no address in header {name!r}: {value!r}")
     return format_address_list(mailboxes, charset)
+
+
+def _parse_address_list(name: str, value: str) -> list[Mailbox]:
+    """The mailboxes of ``value`` as Python's ``policy.default`` parser reads them
+    (encoded words decoded, groups flattened), each validated as :func:`parse_mailbox`."""
+    invalid = InvalidAddressError(f"invalid address list {value!r} in header {name!r}")
+    try:
+        token, rest = header_parser.get_address_list(value)
+        defects = token.all_defects
+    except (HeaderParseError, IndexError, ValueError, AttributeError, RecursionError):
+        raise invalid from None
+    if rest:
+        raise invalid
+    mailboxes = []
+    for found in token.all_mailboxes:
+        invalid_here = any(isinstance(d, InvalidHeaderDefect) for d in found.all_defects)
+        if invalid_here or not found.addr_spec:
+            raise InvalidAddressError(
+                f"invalid address {str(found).strip()!r} in {name}: it is not a valid address"
+            )
+        display_name = found.display_name or ""
+        if has_line_break(display_name):
+            raise InvalidAddressError(
+                f"a display name in header {name!r} decodes to a line break: {display_name!r}"
+            )
+        mailbox = parse_mailbox(found.addr_spec, name)
+        mailboxes.append(Mailbox(display_name, mailbox.local_part, mailbox.domain))
+    if any(isinstance(defect, InvalidHeaderDefect) for defect in defects):
+        raise invalid  # between the addresses: "a@example.com x"
+    return mailboxes

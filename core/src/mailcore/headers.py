@@ -27,6 +27,7 @@ __all__ = [
     "check_header_value",
     "encode_unstructured",
     "encode_words",
+    "fits_line_limit",
     "fold_header",
     "format_date",
     "format_param",
@@ -201,13 +202,13 @@ def encode_unstructured(name: str, value: str, charset: str) -> str:
     parsers drop) and folds into lines of at most 998 octets; anything else becomes
     RFC 2047 encoded words in ``charset`` (or UTF-8), which decode back to ``value``.
     """
-    if not needs_encoding(value) and not value[:1].isspace() and _foldable(name, value):
+    if not needs_encoding(value) and not value[:1].isspace() and fits_line_limit(name, value):
         return value
     first = RFC2047_LINE - len(name) - 2
     return " ".join(encode_words(value, header_charset(value, charset), first))
 
 
-def _foldable(name: str, value: str) -> bool:
+def fits_line_limit(name: str, value: str) -> bool:
     """True when ``name: value`` folds into lines of at most 998 octets (a long word, or a
     long run of whitespace, may not)."""
     if len(name) + 2 + len(value) <= MAX_LINE_LENGTH:

@@ -75,19 +75,27 @@ def intended_addresses(name: str, value: str) -> list[tuple[str, str, str]] | No
 @given(name=header_names, value=mixed_text)
 @example(name="X-" + "Long-" * 199, value="")  # a 997-character name: refused
 @example(name="X-" + "a" * 919, value="\u2603" * 100)  # the longest name: fits
+@example(name="To", value="a@example.com" + " " * 1000 + ", b@example.com")  # 1001 octets
+@example(name="To", value="=?utf-8?q?=0D=0ABcc:_evil@example.com?=")  # parsers disagreed
+@example(name="From", value=";\x1b")  # a mailbox without an address: TypeError
 def test_an_extra_header_reads_back_exactly_or_is_refused_naming_it(name: str, value: str) -> None:
     msg = message(headers={name: value})
     lower = name.lower()
-    if not _VALID_NAME.fullmatch(name) or has_line_break(value):
-        with pytest.raises(BadHeaderError) as refused:
+    # Checked in this order: the name, a name mailcore writes itself, the value.
+    if not _VALID_NAME.fullmatch(name):
+        with pytest.raises(BadHeaderError, match=f"header name {re.escape(repr(name))}"):
             msg.serialize()
-        assert repr(name) in str(refused.value)
         record("extra header", "BadHeaderError")
         return
     if lower in _REFUSED:
         with pytest.raises(ValueError, match=f"may not set {re.escape(repr(name))}"):
             msg.serialize()
         record("extra header", "ValueError (refused name)")
+        return
+    if has_line_break(value):
+        with pytest.raises(BadHeaderError, match=f"header {re.escape(repr(name))}"):
+            msg.serialize()
+        record("extra header", "BadHeaderError")
         return
     if lower in ADDRESS_HEADERS:
         try:
