@@ -284,7 +284,10 @@ class EmailMessage:
                 fields.append((standard_name, generated_value))
         fields.extend((name, self._encode_header(name, value, charset)) for name, value in others)
         override = overrides.get("mime-version")
-        fields.append(override if override else ("MIME-Version", "1.0"))
+        if override:
+            fields.append((override[0], self._encode_header(*override, charset)))
+        else:
+            fields.append(("MIME-Version", "1.0"))
         return fields
 
     @staticmethod

@@ -78,6 +78,7 @@ def intended_addresses(name: str, value: str) -> list[tuple[str, str, str]] | No
 @example(name="To", value="a@example.com" + " " * 1000 + ", b@example.com")  # 1001 octets
 @example(name="To", value="=?utf-8?q?=0D=0ABcc:_evil@example.com?=")  # parsers disagreed
 @example(name="From", value=";\x1b")  # a mailbox without an address: TypeError
+@example(name="MIME-Version", value="\u202e")  # was written unencoded: UnicodeEncodeError
 def test_an_extra_header_reads_back_exactly_or_is_refused_naming_it(name: str, value: str) -> None:
     msg = message(headers={name: value})
     lower = name.lower()
