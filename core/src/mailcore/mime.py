@@ -16,9 +16,11 @@ import binascii
 import copy
 import email
 import email.policy
+import functools
 import io
 import re
 import secrets
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
@@ -72,7 +74,9 @@ _BARE_BREAK = re.compile("(?:\r\n|\r|\n)(?![ \t])|[\x0b\x0c\x1c\x1d\x1e\x85\u202
 # RFC 2045: base64 lines of 76 characters, each encoding 57 input bytes.
 _BASE64_LINE = 76
 _BASE64_LINE_INPUT = 57
-_BASE64_LINES = re.compile(rb".{1,%d}" % _BASE64_LINE, re.DOTALL)
+# Splitting encoded text into lines is done by struct.unpack_from with "76s76s..." formats
+# of 2**k lines (k <= 10), a C loop: several times faster than slicing in Python.
+_MAX_SPLIT_POWER = 10
 
 
 class Base64Body:
@@ -125,12 +129,26 @@ class Base64Body:
         yield _base64_lines(view[last:], newline)
 
 
+@functools.cache
+def _line_splitter(power: int) -> struct.Struct:
+    return struct.Struct(f"{_BASE64_LINE}s" * (1 << power))
+
+
 def _base64_lines(data: bytes | memoryview, newline: bytes, end: bytes = b"") -> bytes:
     """``data`` base64-encoded in lines of 76 characters joined by ``newline``, then ``end``."""
     encoded = binascii.b2a_base64(data, newline=False)
-    if len(encoded) <= _BASE64_LINE:
+    full, rest = divmod(len(encoded), _BASE64_LINE)
+    if full == 0 or (full == 1 and not rest):
         return encoded + end
-    lines = _BASE64_LINES.findall(encoded)
+    lines: list[bytes] = []
+    offset = 0
+    while full:
+        splitter = _line_splitter(min(full.bit_length() - 1, _MAX_SPLIT_POWER))
+        lines += splitter.unpack_from(encoded, offset)
+        offset += splitter.size
+        full -= splitter.size // _BASE64_LINE
+    if rest:
+        lines.append(encoded[offset:])
     if end:
         lines.append(b"")
     return newline.join(lines)
