@@ -242,7 +242,8 @@ def fold_header(name: str, value: str, linesep: str = "\n", width: int = FOLD_WI
 def format_param(key: str, value: str) -> str:
     """A MIME parameter: ``key="value"`` for plain ASCII, else RFC 2231 (``key*=utf-8''...``),
     split into ``key*0*``, ``key*1*``... continuations when long."""
-    if not _NOT_PLAIN.search(value) and len(value) <= _QUOTED_PARAM_MAX:
+    # Readers decode an encoded word even inside quotes, so "=?" goes RFC 2231 too.
+    if not _NOT_PLAIN.search(value) and "=?" not in value and len(value) <= _QUOTED_PARAM_MAX:
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'{key}="{escaped}"'
     encoded = urllib.parse.quote(value, safe=_ATTRIBUTE_SAFE, encoding="utf-8")
