@@ -112,7 +112,8 @@ def _guess_mimetype(filename: str | None, content: object) -> str:
     if isinstance(content, EmailMessage | Message):
         return "message/rfc822"
     if filename:
-        return mimetypes.guess_type(filename)[0] or DEFAULT_ATTACHMENT_MIME_TYPE
+        # "./": a file name, never a URL (guess_type reads the type of "data:a/b,x" from it).
+        return mimetypes.guess_type("./" + filename)[0] or DEFAULT_ATTACHMENT_MIME_TYPE
     return DEFAULT_ATTACHMENT_MIME_TYPE
 
 
