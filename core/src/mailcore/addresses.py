@@ -227,7 +227,8 @@ def _parse_address_list(name: str, value: str) -> list[Mailbox]:
     mailboxes = []
     for found in token.all_mailboxes:
         invalid_here = any(isinstance(d, InvalidHeaderDefect) for d in found.all_defects)
-        if invalid_here or not found.addr_spec:
+        # No addr_spec: Python 3.11 lists a group there for "a:;a:;".
+        if invalid_here or not getattr(found, "addr_spec", None):
             raise InvalidAddressError(
                 f"invalid address {str(found).strip()!r} in {name}: it is not a valid address"
             )

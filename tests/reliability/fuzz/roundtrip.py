@@ -14,7 +14,6 @@ from email.message import EmailMessage as ParsedMessage
 from mailcore import EmailMessage
 
 __all__ = [
-    "GENERATED",
     "assert_shows",
     "decoded_unstructured",
     "expected_header_names",
@@ -25,8 +24,6 @@ __all__ = [
     "squeezed",
 ]
 
-#: Top-level header names of a single-part message without To, Cc or Reply-To.
-GENERATED = ["Subject", "From", "Date", "Message-ID", "MIME-Version"]
 _MAX_LINE = 998
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.headerregistry import Address
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -20,10 +21,14 @@ __all__ = [
     "MailboxInput",
     "ascii_text",
     "charsets",
+    "clean_text",
     "has_line_break",
     "header_names",
     "hostile_text",
     "mailbox_inputs",
+    "mixed_text",
+    "mostly",
+    "valid_header_names",
     "without_line_breaks",
 ]
 
@@ -98,13 +103,18 @@ def without_line_breaks(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[s
     return strategy.map(lambda text: _LINE_BREAK_RE.sub("", text))
 
 
+#: Hostile text without line breaks: what mailcore must accept in a header value.
+clean_text = without_line_breaks(hostile_text)
 #: Hostile text, with line breaks two times out of five.
-def _mixed() -> st.SearchStrategy[str]:
-    clean = without_line_breaks(hostile_text)
-    return st.one_of(clean, clean, clean, hostile_text, hostile_text)
+mixed_text = st.one_of(clean_text, clean_text, clean_text, hostile_text, hostile_text)
 
 
-mixed_text = _mixed()
+def mostly(
+    valid: st.SearchStrategy[Any], anything: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    """``valid`` three times out of four, else ``anything``."""
+    return st.one_of(valid, valid, valid, anything)
+
 
 #: Printable ASCII only (what is kept as it is on the wire), sometimes long.
 ascii_text = st.one_of(
@@ -150,11 +160,16 @@ def _random_case(name: str, flips: list[bool]) -> str:
     return "".join(c.swapcase() if flip else c for c, flip in zip(name, flips, strict=False))
 
 
-#: Header field names: valid ones, the names mailcore generates or refuses (in any case),
-#: and hostile text.
-header_names = st.one_of(
+#: Valid header field names: X- names of any printable ASCII but ":", and the names
+#: mailcore generates or refuses, in any case.
+valid_header_names = st.one_of(
     st.text(st.sampled_from(_NAME_CHARS), min_size=1, max_size=30).map(lambda n: "X-" + n),
     st.builds(_random_case, st.sampled_from(_SPECIAL_NAMES), st.lists(st.booleans(), max_size=20)),
+)
+#: Header field names: valid ones, very long ones, and hostile text.
+header_names = st.one_of(
+    valid_header_names,
+    valid_header_names,
     st.builds(
         lambda n, times: "X-" + n * times, st.sampled_from(["a", "Long-"]), st.integers(1, 1100)
     ),
