@@ -65,6 +65,8 @@ _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 _Q_TABLE = tuple(
     "_" if byte == 0x20 else chr(byte) if byte in _Q_SAFE else f"={byte:02X}" for byte in range(256)
 )
+# The octets a "Q" word writes as one character (deleted by translate to count the rest).
+_Q_ONE_CHARACTER = bytes(sorted(_Q_SAFE | {0x20}))
 # RFC 2231 attribute-char: what may stay unescaped in an extended parameter value.
 _ATTRIBUTE_SAFE = "!#$&+-.^_`|~"
 _QUOTED_PARAM_MAX = 900
@@ -157,7 +159,7 @@ def encode_words(text: str, charset: str = "utf-8", first: int = _ENCODED_WORD_M
     """
     _, codec = resolve_charset(charset)
     data = text.encode(codec)
-    q_length = sum(1 if byte in _Q_SAFE or byte == 0x20 else 3 for byte in data)
+    q_length = len(data) + 2 * len(data.translate(None, _Q_ONE_CHARACTER))
     b_length = (len(data) + 2) // 3 * 4
     kind = "q" if q_length <= b_length else "b"
     prefix = f"=?{charset}?{kind}?"
@@ -167,7 +169,12 @@ def encode_words(text: str, charset: str = "utf-8", first: int = _ENCODED_WORD_M
     # has room for a few characters.
     first_budget = max(min(first, _ENCODED_WORD_MAX) - overhead, 12)
     words: list[str] = []
+    # One word, when it fits, from the text encoded at once (the same octets as character
+    # by character for UTF-8 and single-byte charsets).
+    one_word = codec == "utf-8" or len(data) == len(text)
     if kind == "q":
+        if one_word and q_length <= first_budget:
+            return [f"{prefix}{''.join(map(_Q_TABLE.__getitem__, data))}?="]
         current: list[str] = []
         size = 0
         for char in text:
@@ -179,6 +186,8 @@ def encode_words(text: str, charset: str = "utf-8", first: int = _ENCODED_WORD_M
             size += len(piece)
         words.append(f"{prefix}{''.join(current)}?=")
         return words
+    if one_word and len(data) <= first_budget // 4 * 3:
+        return [f"{prefix}{_b64(data)}?="]
     chunk = bytearray()
     for char in text:
         encoded = char.encode(codec)
@@ -274,11 +283,19 @@ def format_date(moment: datetime | None = None) -> str:
 
     A naive ``moment`` is taken as UTC.
     """
-    if moment is None:
-        moment = datetime.now(UTC)
-    elif moment.tzinfo is None:
+    if moment is None:  # what email.utils.format_datetime gives, three times faster
+        now = datetime.now(UTC)
+        return (
+            f"{_DAYS[now.weekday()]}, {now.day:02d} {_MONTHS[now.month - 1]} {now.year:04d} "
+            f"{now.hour:02d}:{now.minute:02d}:{now.second:02d} +0000"
+        )
+    if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return email.utils.format_datetime(moment)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @functools.cache
