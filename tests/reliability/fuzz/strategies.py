@@ -82,7 +82,7 @@ _FRAGMENTS = [
 ]
 
 _SHORT_TEXT = st.text(alphabet=_ALPHABET, max_size=6)
-_ANY_UNICODE = st.text(st.characters(exclude_categories=("Cs",)), max_size=4)
+_ANY_UNICODE = st.text(st.characters(exclude_categories=["Cs"]), max_size=4)
 _PIECE = st.one_of(st.sampled_from(_FRAGMENTS), _SHORT_TEXT, _ANY_UNICODE)
 # One piece repeated: very long words, very long whitespace runs, long encoded text.
 _LONG = st.builds(lambda piece, times: (piece * times)[:1500], _PIECE, st.integers(30, 1000))

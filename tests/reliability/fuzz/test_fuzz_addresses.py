@@ -5,6 +5,7 @@ intended addresses, and whose envelope holds exactly the intended recipients."""
 from __future__ import annotations
 
 from email.headerregistry import Address
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -58,7 +59,9 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
     sender=MailboxInput(Address("", "=??Q??=", "example.com"), None)
 )
 def test_from_shows_exactly_the_intended_sender_or_is_refused(sender: MailboxInput) -> None:
-    msg = EmailMessage("Hi", "Body.", sender.value, ["to@example.com"])
+    # An Address object is accepted too (mailcore's annotations say str).
+    from_email: Any = sender.value
+    msg = EmailMessage("Hi", "Body.", from_email, ["to@example.com"])
     try:
         parsed = read_back(msg)
     except ValueError as error:  # BadHeaderError and InvalidAddressError are ValueErrors
@@ -96,12 +99,10 @@ def test_recipients_show_exactly_as_intended_and_bcc_never_shows(
     reply_to: list[MailboxInput],
 ) -> None:
     given_fields = {"to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to}
-    msg = EmailMessage(
-        "Hi",
-        "Body.",
-        "from@example.com",
-        **{field: [entry.value for entry in entries] for field, entries in given_fields.items()},
-    )
+    values: dict[str, Any] = {
+        field: [entry.value for entry in entries] for field, entries in given_fields.items()
+    }
+    msg = EmailMessage("Hi", "Body.", "from@example.com", **values)
     try:
         parsed = read_back(msg)
     except ValueError as error:

@@ -3,7 +3,7 @@ attachments carry exactly those file names (RFC 2231 when needed) and contents."
 
 from __future__ import annotations
 
-from email.message import EmailMessage as ParsedMessage
+from email.message import MIMEPart
 
 import pytest
 from hypothesis import example, given
@@ -20,7 +20,7 @@ CONTENT = b"Subject: attached\n\nHello.\n"
 _MIMETYPES = st.sampled_from([None, None, "application/octet-stream", "text/plain", "image/png"])
 
 
-def filename_of(part: ParsedMessage) -> str | None:
+def filename_of(part: MIMEPart) -> str | None:
     """The ``filename`` parameter of ``part``'s Content-Disposition, as ``policy.default``
     reads it (RFC 2231 and RFC 2047 decoded), or ``None``."""
     disposition = part["Content-Disposition"]
@@ -60,5 +60,7 @@ def test_attachment_file_names_read_back_exactly_or_are_refused(
         )
         assert sorted(part.keys()) == sorted(expected)
         if part.get_content_type() != "message/rfc822":  # text parts end lines in CRLF
-            assert part.get_payload(decode=True).replace(b"\r\n", b"\n") == CONTENT
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            assert payload.replace(b"\r\n", b"\n") == CONTENT
     record("attachment filename", "round-trip")

@@ -75,7 +75,8 @@ def test_a_whole_hostile_message_reads_back_exactly_or_is_refused(
 ) -> None:
     lists = {"to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to}
     values: dict[str, Any] = {field: [e.value for e in entries] for field, entries in lists.items()}
-    msg = EmailMessage(subject, "Body.", sender.value, headers=extra, **values)
+    from_email: Any = sender.value  # an Address object is accepted too
+    msg = EmailMessage(subject, "Body.", from_email, headers=extra, **values)
     for filename in filenames:
         msg.attach(filename, CONTENT, "application/octet-stream")
     try:
