@@ -40,6 +40,19 @@ docs: install ## Build the documentation site into site/ (strict: a broken link 
 demo: install ## Send the seed's examples through the development backends.
 	$(BIN)/mailcore demo
 
+# Two pytest processes (the properties split in halves of similar run time); each one's
+# output is shown when both have ended. MAILCORE_FUZZ_EXAMPLES=N changes the 10,000.
+fuzz: install ## Fuzz message building (hypothesis): 10,000 examples per property, 2 processes.
+	@export MAILCORE_FUZZ=1; dir=tests/reliability/fuzz; logs=$$(mktemp -d); \
+	opts="-q --timeout=1800 --hypothesis-show-statistics"; \
+	echo "make fuzz: 2 pytest processes; their output comes when both end (minutes)"; \
+	$(BIN)/pytest $$opts $$dir/test_fuzz_message.py $$dir/test_fuzz_headers.py \
+		>$$logs/1 2>&1 & first=$$!; \
+	$(BIN)/pytest $$opts $$dir --ignore=$$dir/test_fuzz_message.py \
+		--ignore=$$dir/test_fuzz_headers.py >$$logs/2 2>&1; second=$$?; \
+	wait $$first; first=$$?; cat $$logs/1 $$logs/2; rm -rf $$logs; \
+	test $$first = 0 && test $$second = 0
+
 BENCH_VENV := benchmarks/.venv
 BENCH_STAMP := $(BENCH_VENV)/.mailcore-bench-installed
 # mailcore comes from ./core in the same command as the plugins, never from an index.

@@ -175,7 +175,7 @@ header_names = st.one_of(
     st.builds(
         lambda n, times: "X-" + n * times, st.sampled_from(["a", "Long-"]), st.integers(1, 1100)
     ),
-    hostile_text.filter(bool),
+    hostile_text,
 )
 
 
@@ -213,9 +213,7 @@ hostile_local_parts = st.one_of(
     st.sampled_from(["zoë", "用户", "", "a" * 65, "a" * 300, "a\tb", "a\x7fb"]),
     mixed_text,
 )
-_LABEL = st.text(st.sampled_from("abcxyz0189-"), min_size=1, max_size=12).filter(
-    lambda label: not label.startswith("-") and not label.endswith("-")
-)
+_LABEL = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 _UNICODE_LABEL = st.text(st.sampled_from("abcéüßж中文😀"), min_size=1, max_size=8)
 #: Domains a caller may mean: host names, IDN names (IDNA-encoded on the wire), literals.
 clean_domains = st.one_of(
