@@ -252,9 +252,10 @@ def format_param(key: str, value: str) -> str:
     """A MIME parameter: ``key="value"`` for plain ASCII, else RFC 2231 (``key*=utf-8''...``),
     split into ``key*0*``, ``key*1*``... continuations when long."""
     # Readers decode an encoded word even inside quotes, so "=?" goes RFC 2231 too.
-    if not _NOT_PLAIN.search(value) and "=?" not in value and len(value) <= _QUOTED_PARAM_MAX:
+    if not _NOT_PLAIN.search(value) and "=?" not in value:
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'{key}="{escaped}"'
+        if len(escaped) <= _QUOTED_PARAM_MAX:  # measured escaped: "\\" * 500 is 1000 long
+            return f'{key}="{escaped}"'
     encoded = urllib.parse.quote(value, safe=_ATTRIBUTE_SAFE, encoding="utf-8")
     if len(encoded) <= _PARAM_CHUNK:
         return f"{key}*=utf-8''{encoded}"

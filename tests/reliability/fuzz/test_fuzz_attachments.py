@@ -36,6 +36,7 @@ def filename_of(part: MIMEPart) -> str | None:
 @given(files=st.lists(st.tuples(mixed_text, _MIMETYPES), min_size=1, max_size=3))
 @example(files=[("=?utf-8?q?hidden?=", None)])  # read back as "hidden" when quoted
 @example(files=[("data:te xt/plain,x", None)])  # the type was read from it as from a URL
+@example(files=[("\\" * 500, None)])  # 1000 octets once escaped: a line over 998
 def test_attachment_file_names_read_back_exactly_or_are_refused(
     files: list[tuple[str, str | None]],
 ) -> None:
