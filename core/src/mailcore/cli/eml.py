@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailcore.cli.errors import UsageError
 from mailcore.message import EmailMessage
+from mailcore.mime import DEFAULT_CHUNK_SIZE, SerializedMessage, foreign_part
 
 if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend
@@ -86,9 +87,21 @@ class FileMessage(EmailMessage):
         self, linesep: str = "\n", *, msgid_domain: str | None = None, allow_8bit: bool = True
     ) -> bytes:
         """The file's message as bytes, lines ending with ``linesep``."""
-        cte_type = "8bit" if allow_8bit else "7bit"
-        policy = email.policy.default.clone(linesep=linesep, cte_type=cte_type)
-        return self._prepared(msgid_domain).as_bytes(policy=policy)
+        return self.iter_serialized(
+            linesep, msgid_domain=msgid_domain, allow_8bit=allow_8bit
+        ).to_bytes()
+
+    def iter_serialized(
+        self,
+        linesep: str = "\n",
+        *,
+        msgid_domain: str | None = None,
+        allow_8bit: bool = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> SerializedMessage:
+        """The file's message in chunks, as every backend reads a message."""
+        part = foreign_part(self._prepared(msgid_domain), allow_8bit)
+        return SerializedMessage(part, linesep, chunk_size)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FileMessage:
         clone = copy.copy(self)
