@@ -7,12 +7,14 @@ import smtplib
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailcore import EmailMessage
+from mailcore_smtp import SMTPBackend
 from mailcore_smtp.transmit import mail_from, rcpt_to, send_content, send_data
 from tests.support.smtp_servers import RecordingSMTPServer, SessionRecord
 
@@ -208,3 +210,38 @@ def test_rcpt_to_returns_a_refusal_instead_of_raising(
     mail_from(connection, "sender@example.com")
 
     assert rcpt_to(connection, "nobody@example.com") == (550, b"5.1.1 No such user")
+
+
+def test_an_interrupt_mid_data_drops_the_connection() -> None:
+    """A KeyboardInterrupt while the content goes out leaves no connection to reuse."""
+
+    class Interrupting(EmailMessage):
+        def iter_serialized(self, *args: object, **kwargs: object) -> Any:
+            real = super().iter_serialized(*args, **kwargs)  # type: ignore[arg-type]
+
+            class Chunks:
+                def __len__(self) -> int:
+                    return len(real)
+
+                def isascii(self) -> bool:
+                    return real.isascii()
+
+                def __iter__(self) -> Any:
+                    yield b"Subject: cut\r\n"
+                    raise KeyboardInterrupt
+
+            return Chunks()
+
+    with RecordingSMTPServer() as server:
+        backend = SMTPBackend(host=server.host, port=server.port)
+        backend.open()
+        try:
+            message = Interrupting("cut", "body", "a@example.com", ["b@example.com"])
+            with pytest.raises(KeyboardInterrupt):
+                backend.send_messages([message])
+            assert backend.connection is None
+            ok = EmailMessage("after", "body", "a@example.com", ["b@example.com"])
+            assert backend.send_messages([ok]) == 1
+        finally:
+            backend.close()
+        assert [m.parsed()["Subject"] for m in server.messages] == ["after"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import smtplib
 import socket
 import ssl
@@ -45,9 +44,11 @@ from mailcore_smtp.errors import (
 from mailcore_smtp.options import SMTPOptions
 from mailcore_smtp.replies import queue_id_from_reply
 from mailcore_smtp.retrying import is_retryable, retry_delay
+from mailcore_smtp.transmit import mail_from, rcpt_to, send_content
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage
+    from mailcore.mime import SerializedMessage
 
 __all__ = ["SMTPBackend"]
 
@@ -64,8 +65,6 @@ _STAGE_TEXT: dict[Stage, str] = {
     "data": "at DATA",
     "message": "after the message content was sent",
 }
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
 
 class _SMTP(smtplib.SMTP):
@@ -103,15 +102,6 @@ def _is_timeout(exc: BaseException) -> bool:
 def _reply_text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     return " ".join(text.split())
-
-
-def message_data(serialized: bytes) -> bytes:
-    """The DATA payload: CRLF line ends only, leading dots doubled, ending ``CRLF.CRLF``."""
-    data = _LINE_END.sub(b"\r\n", serialized)
-    data = _DOT_AT_LINE_START.sub(b"..", data)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
 
 
 class SMTPBackend(BaseEmailBackend):
@@ -489,13 +479,11 @@ class SMTPBackend(BaseEmailBackend):
         if connection is not None:
             connection.close()
 
-    def message_bytes(self, message: EmailMessage) -> bytes:
-        """The serialized message (CRLF line ends); a Message-ID generated for it uses
+    def message_chunks(self, message: EmailMessage) -> SerializedMessage:
+        """The serialized message as CRLF chunks, streamed to the server (its ``len()`` and
+        ``isascii()`` give SIZE and BODY=8BITMIME); a Message-ID generated for it uses
         ``local_hostname`` as its domain when that is set."""
-        domain = self.options.local_hostname
-        if domain:
-            return message.serialize(linesep="\r\n", msgid_domain=domain)
-        return message.serialize(linesep="\r\n")
+        return message.iter_serialized("\r\n", msgid_domain=self.options.local_hostname or None)
 
     def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:
         sender = message.envelope_from()
@@ -507,7 +495,7 @@ class SMTPBackend(BaseEmailBackend):
                 )
         if not recipients:
             return SendResult("failed", error=SendError("the message has no recipients"))
-        data = message_data(self.message_bytes(message))
+        data = self.message_chunks(message)
 
         stage: Stage = "mail"
         try:
@@ -516,13 +504,13 @@ class SMTPBackend(BaseEmailBackend):
                 mail_options.append(f"SIZE={len(data)}")
             if connection.does_esmtp and connection.has_extn("8bitmime") and not data.isascii():
                 mail_options.append("BODY=8BITMIME")
-            code, reply = connection.mail(sender, mail_options)
+            code, reply = mail_from(connection, sender, mail_options)
             self._expect(connection, stage, code, reply, {250}, f"refused sender {sender!r}")
 
             stage = "rcpt"
             refused: dict[str, tuple[int, str]] = {}
             for recipient in recipients:
-                code, reply = connection.rcpt(recipient)
+                code, reply = rcpt_to(connection, recipient)
                 if code == 421:
                     self._expect(connection, stage, code, reply, {250, 251}, "")
                 if code not in (250, 251):
@@ -545,7 +533,13 @@ class SMTPBackend(BaseEmailBackend):
 
             # Still "data" while the content goes out: if sending fails, the final dot
             # did not, so the server cannot have accepted the message (safe to retry).
-            connection.send(data)
+            try:
+                send_content(connection, data, crlf_only=True)
+            except BaseException:
+                # interrupted mid-DATA (Ctrl-C, say): the server still waits for the rest,
+                # so this connection must never carry another message
+                self._discard_connection()
+                raise
             stage = "message"
             code, reply = connection.getreply()
             self._expect(connection, stage, code, reply, {250}, "refused the message")
