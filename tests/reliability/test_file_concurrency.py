@@ -87,3 +87,36 @@ def test_concurrent_writers_produce_one_complete_file_per_session(tmp_path: Path
     assert seen, "the watcher read no file while the writers ran"
     for path, subjects in seen.items():  # what the watcher read early was already whole
         assert len(subjects) == MESSAGES_PER_SESSION, path.name
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from mailcore import EmailMessage
+    from mailcore_file import FileBackend
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    small = EmailMessage("fits", "short body", "f@example.com", ["t@example.com"])
+    big = EmailMessage("too big", "x" * 60 + "\\n" * 1 + "long line\\n" * 5000,
+                       "f@example.com", ["t@example.com"])
+    try:
+        FileBackend(file_path=sys.argv[1]).send_messages([small, big])
+    except OSError as exc:
+        print("raised", exc.errno, small.result.status, big.result.status)
+    """
+)
+
+
+def test_a_failed_write_leaves_no_partial_message_in_the_published_file(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "mail"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(outbox)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["raised", "27", "sent", "failed"]  # 27: EFBIG
+    (published,) = outbox.glob("*.log")
+    assert read_session(published) == ["fits"]
+    assert [p.name for p in outbox.iterdir()] == [published.name]

@@ -76,15 +76,23 @@ class StreamEmailBackend(BaseEmailBackend):
         return sent
 
 
+def _write_all(stream: IO[bytes], data: bytes) -> None:
+    """Write all of ``data``: an unbuffered stream may take only part of it per call."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[len(view) if written is None else written :]
+
+
 def _write_bytes(stream: IO[bytes], chunks: Iterable[bytes]) -> None:
     last = b"\n"
     for chunk in chunks:
         if chunk:
-            stream.write(chunk)
+            _write_all(stream, chunk)
             last = chunk
     if not last.endswith(b"\n"):
-        stream.write(b"\n")
-    stream.write(_SEPARATOR_LINE)
+        _write_all(stream, b"\n")
+    _write_all(stream, _SEPARATOR_LINE)
 
 
 def _write_text(stream: IO[str], chunks: Iterable[bytes], encoding: str) -> None:

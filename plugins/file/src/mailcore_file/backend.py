@@ -7,6 +7,7 @@ file as its bytes, chunk by chunk, so a large attachment is never held encoded i
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import tempfile
@@ -14,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mailcore import BackendOptions, ConfigurationError
+from mailcore import BackendOptions, ConfigurationError, EmailMessage
 from mailcore.stream import StreamEmailBackend
 
 __all__ = ["FileBackend", "FileOptions"]
@@ -71,8 +72,23 @@ class FileBackend(StreamEmailBackend):
             return False
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".mailcore-", suffix=".tmp")
         self._temp_path = Path(temp)
-        self.stream = os.fdopen(fd, "wb")
+        # unbuffered: after a failed write, truncating leaves no stale buffer to flush later
+        self.stream = os.fdopen(fd, "wb", buffering=0)
         return True
+
+    def write_message(self, message: EmailMessage) -> None:
+        """Write one message; if writing fails part-way, cut the file back to where the
+        message began, so a published session file never ends in a partial message."""
+        stream = self.stream
+        assert stream is not None, "write_message() needs an open session"
+        start = stream.tell()
+        try:
+            super().write_message(message)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                stream.truncate(start)
+                stream.seek(start)
+            raise
 
     def close(self) -> None:
         stream, temp = self.stream, self._temp_path
