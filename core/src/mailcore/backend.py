@@ -9,9 +9,12 @@ implement :meth:`~BaseEmailBackend.open` and :meth:`~BaseEmailBackend.close`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from mailcore.errors import SendError
+from mailcore.results import SendResult
 
 if TYPE_CHECKING:
     from mailcore.message import EmailMessage
@@ -68,6 +71,47 @@ class BaseEmailBackend:
         sets ``message.result`` (a :class:`~mailcore.results.SendResult`) on each.
         """
         raise NotImplementedError("a backend must implement send_messages()")
+
+    def open_quietly(self, connect: Callable[[], bool]) -> bool:
+        """Run ``connect`` (which raises on failure) for :meth:`open`: under
+        ``fail_silently`` a transport error (:class:`~mailcore.SendError`) gives False."""
+        try:
+            return connect()
+        except SendError:
+            if self.fail_silently:
+                return False
+            raise
+
+    def deliver_batch(
+        self,
+        messages: Sequence[EmailMessage],
+        connect: Callable[[], bool],
+        send_batch: Callable[[list[EmailMessage]], int],
+    ) -> int:
+        """The frame of a transport's :meth:`send_messages`.
+
+        ``connect`` opens the connection unless one is open (True when it opened it) and
+        raises on failure; then every message gets a failed result, and the error is
+        raised, unless it is a transport error under ``fail_silently`` (0 is returned).
+        ``send_batch`` sends the messages over the open connection and returns how many
+        were accepted; the connection is closed afterwards only if ``connect`` opened it.
+        """
+        batch = list(messages)
+        if not batch:
+            return 0
+        try:
+            opened = connect()
+        except BaseException as exc:  # a ConfigurationError too: every message failed
+            for message in batch:
+                message.result = SendResult("failed", error=exc)
+            if self.fail_silently and isinstance(exc, SendError):
+                return 0
+            raise
+        try:
+            return send_batch(batch)
+        finally:
+            if opened:
+                self.close()
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

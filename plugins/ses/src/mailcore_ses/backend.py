@@ -83,12 +83,7 @@ class SESBackend(BaseEmailBackend):
         :class:`~mailcore_ses.SESCredentialsError`, or return False with
         ``fail_silently``; a missing region is a :class:`mailcore.ConfigurationError`.
         """
-        try:
-            return self._open()
-        except SESSendError:
-            if self.fail_silently:
-                return False
-            raise
+        return self.open_quietly(self._open)
 
     def _open(self) -> bool:
         with self._lock:
@@ -120,21 +115,7 @@ class SESBackend(BaseEmailBackend):
 
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:
         """Send each message; return how many SES accepted (see the class docstring)."""
-        if not messages:
-            return 0
-        try:
-            opened = self._open()
-        except BaseException as exc:  # no credentials; also a configuration error
-            for message in messages:
-                message.result = SendResult("failed", error=exc)
-            if self.fail_silently and isinstance(exc, SESSendError):
-                return 0
-            raise
-        try:
-            return self._send_batch(messages)
-        finally:
-            if opened:
-                self.close()
+        return self.deliver_batch(messages, self._open, self._send_batch)
 
     def _send_batch(self, messages: Sequence[EmailMessage]) -> int:
         accepted = 0

@@ -153,15 +153,13 @@ class SMTPBackend(BaseEmailBackend):
         A temporary failure is tried again up to ``retries`` times. With
         ``fail_silently`` a transport failure returns False instead of raising.
         """
+        return self.open_quietly(self._connect_unless_open)
+
+    def _connect_unless_open(self) -> bool:
         with self._lock:
             if self.connection is not None:
                 return False
-            try:
-                self.connection = self._connect_retrying()
-            except SMTPError:
-                if self.fail_silently:
-                    return False
-                raise
+            self.connection = self._connect_retrying()
             return True
 
     def close(self) -> None:
@@ -393,24 +391,8 @@ class SMTPBackend(BaseEmailBackend):
         accepted before it. ``fail_silently`` turns these into failed results. With
         ``retries``, temporary failures are tried again first.
         """
-        messages = list(messages)
-        if not messages:
-            return 0
         with self._lock:
-            opened = self.connection is None
-            if opened:
-                try:
-                    self.connection = self._connect_retrying()
-                except BaseException as exc:  # also a ConfigurationError (client certificate)
-                    self._fail_rest(messages, 0, exc)
-                    if self.fail_silently and isinstance(exc, SMTPError):
-                        return 0
-                    raise
-            try:
-                return self._send_batch(messages)
-            finally:
-                if opened:
-                    self.close()
+            return self.deliver_batch(messages, self._connect_unless_open, self._send_batch)
 
     def _send_batch(self, messages: list[EmailMessage]) -> int:
         sent = 0
