@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mailcore.discovery import load_backend
 
@@ -83,31 +83,29 @@ def send_mass_mail(
     return connection.send_messages(messages)
 
 
-def _mail_list(
-    recipients: list[str],
+def _mail_setting_list(
+    setting: Literal["admins", "managers"],
     subject: str,
     message: str,
     fail_silently: bool,
     connection: BaseEmailBackend | None,
     html_message: str | None,
 ) -> int:
-    from mailcore.message import EmailMultiAlternatives
-
-    if not recipients:
-        return 0
     from mailcore.settings import get_settings
 
     settings = get_settings()
-    mail = EmailMultiAlternatives(
+    recipients = getattr(settings, setting)
+    if not recipients:
+        return 0
+    return send_mail(
         f"{settings.subject_prefix}{subject}",
         message,
         settings.server_email,
         recipients,
+        fail_silently=fail_silently,
         connection=connection,
+        html_message=html_message,
     )
-    if html_message:
-        mail.attach_alternative(html_message, "text/html")
-    return mail.send(fail_silently=fail_silently)
 
 
 def mail_admins(
@@ -118,11 +116,7 @@ def mail_admins(
     html_message: str | None = None,
 ) -> int:
     """Mail the ``admins`` setting; subject prefixed, From is ``server_email``."""
-    from mailcore.settings import get_settings
-
-    return _mail_list(
-        get_settings().admins, subject, message, fail_silently, connection, html_message
-    )
+    return _mail_setting_list("admins", subject, message, fail_silently, connection, html_message)
 
 
 def mail_managers(
@@ -133,8 +127,4 @@ def mail_managers(
     html_message: str | None = None,
 ) -> int:
     """Mail the ``managers`` setting; subject prefixed, From is ``server_email``."""
-    from mailcore.settings import get_settings
-
-    return _mail_list(
-        get_settings().managers, subject, message, fail_silently, connection, html_message
-    )
+    return _mail_setting_list("managers", subject, message, fail_silently, connection, html_message)
