@@ -18,6 +18,11 @@ $(UV):
 
 $(STAMP): $(UV) $(PROJECT_FILES)
 	$(UV) sync --all-packages --quiet
+	@# Tests install core and plugins into throwaway venvs with --offline; one online
+	@# install here records in uv's cache the wheel metadata those resolutions read.
+	@probe=$$(mktemp -d) && $(UV) venv --quiet $$probe/venv && \
+		$(UV) pip install --quiet --python $$probe/venv/bin/python ./core $(patsubst %/pyproject.toml,./%,$(wildcard plugins/*/pyproject.toml)) && \
+		rm -rf $$probe
 	@touch $@
 
 install: $(STAMP) ## Create .venv with the core, every plugin and the dev tools.
