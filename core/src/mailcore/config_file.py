@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
 from collections.abc import Mapping
@@ -34,16 +35,31 @@ def config_file() -> Path | None:
     return path if path.is_file() else None
 
 
+#: The last file parsed, keyed by its path, modification time and size.
+_parsed: tuple[tuple[Path, int, int], dict[str, Any]] | None = None
+
+
 def read_config() -> tuple[Path | None, dict[str, Any]]:
-    """The configuration file's path and parsed content (``None, {}`` when there is none)."""
+    """The configuration file's path and parsed content (``None, {}`` when there is none).
+
+    The file is parsed again only when its path, modification time or size changed, so
+    every ``get_connection()`` sees edits without re-reading an unchanged file.
+    """
+    global _parsed
     path = config_file()
     if path is None:
         return None, {}
     try:
+        stat = path.stat()
+        key = (path.absolute(), stat.st_mtime_ns, stat.st_size)
+        if _parsed is not None and _parsed[0] == key:
+            return path, copy.deepcopy(_parsed[1])
         with path.open("rb") as fp:
-            return path, tomllib.load(fp)
+            document = tomllib.load(fp)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"cannot read the configuration file {path}: {exc}") from None
+    _parsed = (key, document)
+    return path, copy.deepcopy(document)
 
 
 def check_no_options(section: str | None, arguments: Mapping[str, Any]) -> None:
