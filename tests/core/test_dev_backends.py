@@ -145,3 +145,23 @@ def test_file_backend_rejects_bad_header_without_writing(tmp_path: Path) -> None
     with pytest.raises(mailcore.BadHeaderError):
         backend.send_messages([bad])
     assert list((tmp_path / "mail").iterdir()) == []
+
+
+def test_mailoutbox_keeps_the_rest_of_the_configuration(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import mailcore
+
+        mailcore.configure(backend="smtp", default_from_email="app@example.com")
+
+        def test_app_settings_survive(mailoutbox):
+            assert mailcore.get_settings().backend == "locmem"
+            assert mailcore.send_mail("Hi", "Body", None, ["b@example.com"]) == 1
+            assert mailoutbox[0].from_email == "app@example.com"
+
+        def test_configuration_is_restored_after_the_fixture():
+            assert mailcore.get_settings().backend == "smtp"
+            assert mailcore.get_settings().default_from_email == "app@example.com"
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -42,6 +42,7 @@ __all__ = [
     "config_file",
     "configure",
     "configured_options",
+    "current_configuration",
     "env_var_name",
     "get_settings",
     "load_options",
@@ -243,6 +244,12 @@ def get_settings() -> CoreSettings:
 def configured_options(section: str | None) -> dict[str, Any]:
     """The options ``configure()`` set for one backend (empty when none)."""
     return dict(_configured_backends.get(section, {})) if section else {}
+
+
+def current_configuration() -> dict[str, Any]:
+    """The arguments of the last ``configure()`` call, in its shape (a copy), so a caller
+    can change one setting and restore the rest: ``configure(**{**current, "backend": ...})``."""
+    return {**_configured_core, **{name: dict(o) for name, o in _configured_backends.items()}}
 
 
 def configure(**values: Any) -> None:
