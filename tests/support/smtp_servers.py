@@ -32,13 +32,12 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
-from types import TracebackType
 from typing import Any, Final, Literal, NoReturn, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcore.testing import parse_message
-from mailcore_smtp.serving import BackgroundServer
+from mailcore_smtp.serving import BackgroundServer, ServerContext
 
 __all__ = [
     "DROP",
@@ -313,7 +312,7 @@ class _RecordingHandler:
         return self.server.data_reply.format(queue_id=queue_id)
 
 
-class RecordingSMTPServer:
+class RecordingSMTPServer(ServerContext):
     """An aiosmtpd server on ``127.0.0.1`` (free port) that records what it receives.
 
     - ``starttls``: a server :class:`ssl.SSLContext`; the server then offers STARTTLS
@@ -426,17 +425,6 @@ class RecordingSMTPServer:
 
     def stop(self) -> None:
         self._runner.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextlib.contextmanager

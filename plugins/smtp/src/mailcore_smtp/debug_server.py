@@ -27,13 +27,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import IO, Any, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcore_smtp.render import render_message
-from mailcore_smtp.serving import BackgroundServer
+from mailcore_smtp.serving import BackgroundServer, ServerContext
 
 __all__ = ["DebugServer", "ReceivedMail", "main", "register"]
 
@@ -76,7 +76,7 @@ class _PrintingHandler:
         return "250 2.0.0 Ok: printed by mailcore debug-server"
 
 
-class DebugServer:
+class DebugServer(ServerContext):
     """The debug SMTP server, served from a background thread.
 
     ``port=0`` picks a free port (read :attr:`port` after :meth:`start`). Each message
@@ -163,17 +163,6 @@ class DebugServer:
     def stop(self) -> None:
         """Close every connection and the listening socket. Safe to call twice."""
         self._runner.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _port(text: str) -> int:

@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Self
 
-__all__ = ["BackgroundServer"]
+__all__ = ["BackgroundServer", "ServerContext"]
 
 #: How long start() waits for the server to bind.
 _START_TIMEOUT = 30.0
@@ -26,7 +26,28 @@ _START_TIMEOUT = 30.0
 _CLOSE_GRACE = 2.0
 
 
-class BackgroundServer:
+class ServerContext:
+    """``with server:`` for anything with ``start() -> Self`` and ``stop()``."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class BackgroundServer(ServerContext):
     """A TCP server built from ``protocol_factory``, served from a daemon thread.
 
     ``ssl_context`` makes it an implicit-TLS server. Use as a context manager, or call
@@ -148,14 +169,3 @@ class BackgroundServer:
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
         return self._thread is not None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
