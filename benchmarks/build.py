@@ -22,7 +22,7 @@ from benchmarks.contenders import (
     setup_django,
 )
 from benchmarks.corpus import KINDS, MessageSpec, make_corpus
-from benchmarks.report import BenchResult, Ratio, Row
+from benchmarks.report import BenchResult, Ratio, throughput_row
 from benchmarks.timing import Contender, alternate, median
 
 __all__ = ["build_all", "check_build", "profile_build", "run_build"]
@@ -102,19 +102,8 @@ def run_build(config: Config) -> BenchResult:
         contenders.append(_contender("django", django_bytes, specs, sizes["django"]))
     samples = alternate(contenders, config.build_rounds, expected_count=count)
     for name, times in samples.items():
-        middle = median(times)
         result.rows.append(
-            Row(
-                name,
-                {
-                    "median s": middle,
-                    "msgs/s": count / middle,
-                    "min s": min(times),
-                    "max s": max(times),
-                    "MiB out": sizes[name][0] / 2**20,
-                },
-                samples=times,
-            )
+            throughput_row(name, times, count, **{"MiB out": sizes[name][0] / 2**20})
         )
     if with_django:
         ratio = median(samples["django"]) / median(samples["mailcore"])

@@ -12,12 +12,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.timing import median
+
 __all__ = [
     "BenchResult",
     "Ratio",
     "Row",
     "format_result",
     "machine_info",
+    "throughput_row",
     "write_json",
 ]
 
@@ -32,6 +35,18 @@ class Row:
     values: dict[str, Value] = field(default_factory=dict)
     samples: list[float] = field(default_factory=list)
     unavailable: str | None = None
+
+
+def throughput_row(label: str, times: list[float], count: int, **extra: Value) -> Row:
+    """A row of timed rounds of ``count`` messages: median, messages/s, min, max, extras."""
+    middle = median(times)
+    values: dict[str, Value] = {
+        "median s": middle,
+        "msgs/s": count / middle,
+        "min s": min(times),
+        "max s": max(times),
+    }
+    return Row(label, {**values, **extra}, samples=times)
 
 
 @dataclass

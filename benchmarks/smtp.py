@@ -23,7 +23,7 @@ from benchmarks.contenders import (
     setup_django,
 )
 from benchmarks.corpus import MessageSpec, make_corpus
-from benchmarks.report import BenchResult, Ratio, Row
+from benchmarks.report import BenchResult, Ratio, Row, throughput_row
 from benchmarks.sink import Sink
 from benchmarks.timing import Contender, alternate, median
 
@@ -138,20 +138,8 @@ def run_smtp(config: Config) -> BenchResult:
         if name in unavailable:
             result.rows.append(Row(name, unavailable=unavailable[name]))
         elif name in samples:
-            times = samples[name]
-            middle = median(times)
             result.rows.append(
-                Row(
-                    name,
-                    {
-                        "median s": middle,
-                        "msgs/s": count / middle,
-                        "min s": min(times),
-                        "max s": max(times),
-                        "MiB/round": sizes[name] / 2**20,
-                    },
-                    samples=times,
-                )
+                throughput_row(name, samples[name], count, **{"MiB/round": sizes[name] / 2**20})
             )
     raw_time = median(samples[RAW])
     if "mailcore" in samples:
