@@ -154,7 +154,7 @@ def machine_info() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions: dict[str, str | None] = {}
-    for dist in ("mailcore", "mailcore-smtp", "django", "aiosmtpd"):
+    for dist in ("mailkern", "mailkern-smtp", "django", "aiosmtpd"):
         try:
             versions[dist] = version(dist)
         except PackageNotFoundError:

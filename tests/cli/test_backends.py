@@ -10,12 +10,12 @@ import pytest
 from tests.cli.command import Run, run_mailcore
 
 BUILT_IN = {
-    "console": ("mailcore-console 0.1.0", "mailcore_console.backend:ConsoleBackend"),
-    "dummy": ("mailcore-dummy 0.1.0", "mailcore_dummy.backend:DummyBackend"),
-    "file": ("mailcore-file 0.1.0", "mailcore_file.backend:FileBackend"),
-    "locmem": ("mailcore-locmem 0.1.0", "mailcore_locmem.backend:LocmemBackend"),
-    "ses": ("mailcore-ses 0.1.0", "mailcore_ses.backend:SESBackend"),
-    "smtp": ("mailcore-smtp 0.1.0", "mailcore_smtp.backend:SMTPBackend"),
+    "console": ("mailkern-console 0.1.0", "mailcore_console.backend:ConsoleBackend"),
+    "dummy": ("mailkern-dummy 0.1.0", "mailcore_dummy.backend:DummyBackend"),
+    "file": ("mailkern-file 0.1.0", "mailcore_file.backend:FileBackend"),
+    "locmem": ("mailkern-locmem 0.1.0", "mailcore_locmem.backend:LocmemBackend"),
+    "ses": ("mailkern-ses 0.1.0", "mailcore_ses.backend:SESBackend"),
+    "smtp": ("mailkern-smtp 0.1.0", "mailcore_smtp.backend:SMTPBackend"),
 }
 
 

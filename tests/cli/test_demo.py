@@ -66,6 +66,6 @@ def test_demo_skips_with_a_note_what_is_not_installed(tmp_path: Path) -> None:
     file_part = section(done.stdout, 2)
     assert file_part.startswith("File backend")
     assert "Skipped: no mailcore backend named 'file' is installed" in file_part
-    assert "'mailcore-file'" in file_part
+    assert "'mailkern-file'" in file_part
     assert "Skipped: no mailcore backend named 'smtp' is installed" in section(done.stdout, 3)
     assert done.stdout.rstrip().endswith("Done: 5 through console.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailcore.addresses import Mailbox, _parse, _parse_with_stdlib
+from mailcore._wire.addresses import Mailbox, _parse, _parse_with_stdlib
 
 
 @pytest.mark.parametrize(

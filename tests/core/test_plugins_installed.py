@@ -35,7 +35,7 @@ ACME_BACKEND = """
 
 @pytest.fixture(scope="module")
 def core_and_locmem(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv holding mailcore, mailcore-locmem and two third-party plugins, no others."""
+    """A venv holding mailcore, mailkern-locmem and two third-party plugins, no others."""
     root = tmp_path_factory.mktemp("plugins")
     acme = make_plugin_distribution(
         root, "acme-mail", {"acme": "acme_mail.backend:AcmeBackend"}, {"backend": ACME_BACKEND}
@@ -82,7 +82,7 @@ def test_asking_for_a_missing_backend_names_its_distribution(core_and_locmem: Pa
     )
     assert done.returncode == 0, done.stderr
     assert "no mailcore backend named 'smtp' is installed" in done.stdout
-    assert "'mailcore-smtp'" in done.stdout
+    assert "'mailkern-smtp'" in done.stdout
     assert "installed backends: acme, broken, locmem" in done.stdout
 
 
@@ -128,6 +128,6 @@ def test_broken_plugin_is_reported_and_spares_the_others(core_and_locmem: Path) 
         "acme acme-mail 1.2.3 None",
         "broken broken-mail 1.2.3 ModuleNotFoundError: No module named "
         "'a_module_that_does_not_exist'",
-        "locmem mailcore-locmem 0.1.0 None",
+        "locmem mailkern-locmem 0.1.0 None",
         "0",
     ]

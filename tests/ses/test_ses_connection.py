@@ -70,4 +70,4 @@ def test_endpoint_url_is_used_by_the_client() -> None:
     backend = SESBackend(region=REGION, endpoint_url="http://127.0.0.1:4566")
 
     assert backend.client.meta.endpoint_url == "http://127.0.0.1:4566"
-    assert "mailcore-ses" in backend.client.meta.config.user_agent_extra  # type: ignore[attr-defined]
+    assert "mailkern-ses" in backend.client.meta.config.user_agent_extra  # type: ignore[attr-defined]

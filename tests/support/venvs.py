@@ -47,7 +47,7 @@ def make_plugin_distribution(
             [project]
             name = "{distribution}"
             version = "1.2.3"
-            dependencies = ["mailcore"]
+            dependencies = ["mailkern"]
 
             [project.entry-points."mailcore.backends"]
             """

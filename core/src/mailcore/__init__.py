@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mailcore._wire.mime import SerializedMessage
 from mailcore.backend import BaseEmailBackend
 from mailcore.errors import (
     BackendLoadError,
@@ -32,6 +33,7 @@ from mailcore.sending import (
     send_mail,
     send_mass_mail,
 )
+from mailcore.stream import StreamEmailBackend
 
 if TYPE_CHECKING:
     from mailcore.options import BackendOptions
@@ -72,6 +74,8 @@ __all__ = [
     "RecipientsRefusedError",
     "SendError",
     "SendResult",
+    "SerializedMessage",
+    "StreamEmailBackend",
     "configure",
     "get_connection",
     "get_settings",

@@ -23,12 +23,12 @@ BACKENDS_GROUP = "mailcore.backends"
 
 #: The backends this project publishes, and the distribution that provides each.
 KNOWN_DISTRIBUTIONS = {
-    "smtp": "mailcore-smtp",
-    "console": "mailcore-console",
-    "file": "mailcore-file",
-    "locmem": "mailcore-locmem",
-    "dummy": "mailcore-dummy",
-    "ses": "mailcore-ses",
+    "smtp": "mailkern-smtp",
+    "console": "mailkern-console",
+    "file": "mailkern-file",
+    "locmem": "mailkern-locmem",
+    "dummy": "mailkern-dummy",
+    "ses": "mailkern-ses",
 }
 
 

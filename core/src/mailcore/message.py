@@ -3,7 +3,7 @@ tuples their ``attachments`` and ``alternatives`` lists hold.
 
 A message is built in two separable steps, both of which validate everything before any
 output exists: the header fields (:meth:`EmailMessage.header_fields`) and the MIME body tree
-(:mod:`mailcore.mime`). :meth:`EmailMessage.serialize` writes that tree as bytes;
+(:mod:`mailcore._wire.mime`). :meth:`EmailMessage.serialize` writes that tree as bytes;
 :meth:`EmailMessage.message` gives it as standard-library message objects.
 """
 
@@ -17,8 +17,13 @@ from email.message import Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mailcore.addresses import Mailbox, format_address_list, format_address_value, parse_mailbox
-from mailcore.headers import (
+from mailcore._wire.addresses import (
+    Mailbox,
+    format_address_list,
+    format_address_value,
+    parse_mailbox,
+)
+from mailcore._wire.headers import (
     check_header_name,
     check_header_value,
     encode_unstructured,
@@ -27,7 +32,7 @@ from mailcore.headers import (
     make_message_id,
     resolve_charset,
 )
-from mailcore.mime import (
+from mailcore._wire.mime import (
     DEFAULT_ATTACHMENT_MIME_TYPE,
     DEFAULT_CHUNK_SIZE,
     Leaf,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email.policy
 
-from mailcore.addresses import parse_mailbox
+from mailcore._wire.addresses import parse_mailbox
 from tests.reliability.fuzz.roundtrip import idna
 from tests.reliability.fuzz.strategies import MailboxInput
 

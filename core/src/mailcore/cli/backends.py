@@ -55,7 +55,7 @@ def render(infos: list[BackendInfo]) -> str:
     if not infos:
         return (
             "No backends are installed: install one of the mailcore-<name> distributions "
-            "(mailcore-smtp, mailcore-console, ...)."
+            "(mailkern-smtp, mailkern-console, ...)."
         )
     rows = []
     for info in infos:

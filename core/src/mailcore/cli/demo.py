@@ -35,7 +35,7 @@ __all__ = ["EXAMPLES", "free_port", "register", "send_examples"]
 DESCRIPTION = """\
 Send the examples of Django's "Sending e-mail" guide (send_mail, send_mass_mail, an HTML
 alternative, an attachment) through the console backend, then the file backend, then, when
-mailcore-smtp is installed, through the SMTP backend to 'mailcore debug-server' started on
+mailkern-smtp is installed, through the SMTP backend to 'mailcore debug-server' started on
 a free port of 127.0.0.1.
 """
 
@@ -211,7 +211,7 @@ def _smtp_part() -> int:
     commands = {ep.name for ep in importlib.metadata.entry_points(group=COMMANDS_GROUP)}
     if missing or "debug-server" not in commands:
         why = missing or "no plugin provides the 'debug-server' command"
-        print(f"Skipped: {why} (install mailcore-smtp for this part).")
+        print(f"Skipped: {why} (install mailkern-smtp for this part).")
         return 0
     port = free_port()
     command = [sys.executable, "-m", "mailcore", "debug-server", "--host", "127.0.0.1"]

@@ -9,9 +9,9 @@ from email.message import EmailMessage as StdlibMessage
 from email.message import Message
 from typing import TYPE_CHECKING, Any
 
+from mailcore._wire.mime import DEFAULT_CHUNK_SIZE, SerializedMessage, foreign_part
 from mailcore.cli.errors import UsageError
 from mailcore.message import EmailMessage
-from mailcore.mime import DEFAULT_CHUNK_SIZE, SerializedMessage, foreign_part
 
 if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend

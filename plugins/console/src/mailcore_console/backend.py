@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from mailcore.stream import StreamEmailBackend
+from mailcore import StreamEmailBackend
 
 __all__ = ["ConsoleBackend"]
 

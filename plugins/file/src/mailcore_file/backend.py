@@ -15,8 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mailcore import BackendOptions, ConfigurationError, EmailMessage
-from mailcore.stream import StreamEmailBackend
+from mailcore import BackendOptions, ConfigurationError, EmailMessage, StreamEmailBackend
 
 __all__ = ["FileBackend", "FileOptions"]
 

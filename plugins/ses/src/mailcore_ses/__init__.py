@@ -1,4 +1,4 @@
-"""mailcore-ses: send mailcore messages through Amazon SES (the v2 ``SendEmail`` API).
+"""mailkern-ses: send mailcore messages through Amazon SES (the v2 ``SendEmail`` API).
 
 Select it with ``get_connection("ses")`` or ``backend = "ses"``; its options are
 :class:`SESOptions`, its errors subclass :class:`mailcore.SendError`.

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["create_sesv2_client"]
 
-USER_AGENT = "mailcore-ses"
+USER_AGENT = "mailkern-ses"
 
 _lock = threading.Lock()
 _loader: Loader | None = None

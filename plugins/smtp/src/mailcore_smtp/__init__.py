@@ -1,4 +1,4 @@
-"""mailcore-smtp: the SMTP backend (short name ``smtp``) and ``mailcore debug-server``."""
+"""mailkern-smtp: the SMTP backend (short name ``smtp``) and ``mailcore debug-server``."""
 
 from __future__ import annotations
 

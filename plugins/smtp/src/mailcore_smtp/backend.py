@@ -47,8 +47,7 @@ from mailcore_smtp.retrying import is_retryable, retry_delay
 from mailcore_smtp.transmit import mail_from, rcpt_to, send_content
 
 if TYPE_CHECKING:
-    from mailcore import EmailMessage
-    from mailcore.mime import SerializedMessage
+    from mailcore import EmailMessage, SerializedMessage
 
 __all__ = ["SMTPBackend"]
 

@@ -10,8 +10,7 @@ from email import _header_value_parser as header_parser
 from email.errors import HeaderParseError, InvalidHeaderDefect, NonASCIILocalPartDefect
 from email.headerregistry import Address
 
-from mailcore.errors import InvalidAddressError
-from mailcore.headers import (
+from mailcore._wire.headers import (
     check_header_value,
     encode_words,
     fits_line_limit,
@@ -19,6 +18,7 @@ from mailcore.headers import (
     header_charset,
     needs_encoding,
 )
+from mailcore.errors import InvalidAddressError
 
 __all__ = [
     "MAX_ADDRESS_LENGTH",

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import Message
 
-from mailcore.errors import BadHeaderError
-from mailcore.headers import (
+from mailcore._wire.headers import (
     MAX_LINE_LENGTH,
     check_header_value,
     fold_header,
     resolve_charset,
 )
+from mailcore.errors import BadHeaderError
 
 __all__ = [
     "DEFAULT_ATTACHMENT_MIME_TYPE",
