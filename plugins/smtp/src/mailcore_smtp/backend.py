@@ -4,7 +4,12 @@ One connection serves a whole batch. ``open()`` connects, says EHLO, upgrades wi
 STARTTLS when ``use_tls`` (refusing to go on if the server does not offer it) and logs
 in; any failure there closes the socket, so no half-open connection is ever reused.
 Each message is sent with MAIL FROM / RCPT TO / DATA, so that refused recipients and
-the queue id of the final reply can be reported on ``message.result``.
+the queue id of the final reply can be reported on ``message.result``. A server whose
+EHLO lacks 8BITMIME gets the message in 7 bits (``allow_8bit=False``); one whose EHLO
+gives a SIZE limit never gets a message larger than that.
+
+Every wait for the server is bounded: ``timeout`` for connecting, the greeting and each
+reply, ``data_timeout`` for the reply to a message's content.
 
 With ``retries`` set, a temporary failure (see :mod:`mailcore_smtp.retrying`) of the
 connection or of one message is tried again after a growing pause, reconnecting when the
@@ -36,13 +41,14 @@ from mailcore_smtp.errors import (
     SMTPBatchStoppedError,
     SMTPConnectionError,
     SMTPError,
+    SMTPMessageTooBigError,
     SMTPRecipientsRefusedError,
     SMTPReplyError,
     SMTPSecurityError,
     Stage,
 )
 from mailcore_smtp.options import SMTPOptions
-from mailcore_smtp.replies import queue_id_from_reply
+from mailcore_smtp.replies import means_too_big, queue_id_from_reply
 from mailcore_smtp.retrying import is_retryable, retry_delay
 from mailcore_smtp.transmit import mail_from, rcpt_to, send_content
 
@@ -96,6 +102,13 @@ def _default_local_hostname() -> str:
 def _is_timeout(exc: BaseException) -> bool:
     # smtplib turns a socket timeout into SMTPServerDisconnected("...: timed out").
     return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
+def _size_limit(connection: smtplib.SMTP) -> int | None:
+    """The largest message the server takes, from the SIZE of its EHLO reply (RFC 1870);
+    ``None`` when it gave none, or 0 (no fixed limit)."""
+    value = connection.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def _reply_text(reply: bytes | str) -> str:
@@ -199,10 +212,9 @@ class SMTPBackend(BaseEmailBackend):
         encrypted = options.use_tls or options.use_ssl
         context = self.ssl_context() if encrypted else None
         kwargs: dict[str, Any] = {
-            "local_hostname": options.local_hostname or _default_local_hostname()
+            "local_hostname": options.local_hostname or _default_local_hostname(),
+            "timeout": options.timeout,
         }
-        if options.timeout is not None:
-            kwargs["timeout"] = options.timeout
         connection = _SMTP_SSL(context=context, **kwargs) if options.use_ssl else _SMTP(**kwargs)
         stage: Stage = "connect"
         try:
@@ -336,11 +348,11 @@ class SMTPBackend(BaseEmailBackend):
             hint = ""
             if stage == "greeting" and self.options.port == 465 and not self.options.use_ssl:
                 hint = "; port 465 usually expects implicit TLS (use_ssl=True)"
+            option = "data_timeout" if stage == "message" else "timeout"
+            seconds: float = getattr(self.options, option)
             return SMTPConnectionError(
-                f"SMTP server {address} did not answer within {self.options.timeout:g} s "
-                f"{where} (timeout){hint}"
-                if self.options.timeout is not None
-                else f"SMTP server {address}: timed out {where}{hint}",
+                f"SMTP server {address} did not answer within {seconds:g} s "
+                f"{where} ({option}){hint}",
                 **common,
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -460,11 +472,43 @@ class SMTPBackend(BaseEmailBackend):
         if connection is not None:
             connection.close()
 
-    def message_chunks(self, message: EmailMessage) -> SerializedMessage:
+    def message_chunks(self, message: EmailMessage, allow_8bit: bool = True) -> SerializedMessage:
         """The serialized message as CRLF chunks, streamed to the server (its ``len()`` and
-        ``isascii()`` give SIZE and BODY=8BITMIME); a Message-ID generated for it uses
-        ``local_hostname`` as its domain when that is set."""
-        return message.iter_serialized("\r\n", msgid_domain=self.options.local_hostname or None)
+        ``isascii()`` give SIZE and BODY=8BITMIME); 7-bit unless ``allow_8bit`` (for a
+        server without 8BITMIME). A Message-ID generated for it uses ``local_hostname``
+        as its domain when that is set."""
+        return message.iter_serialized(
+            "\r\n", msgid_domain=self.options.local_hostname or None, allow_8bit=allow_8bit
+        )
+
+    def _too_big(
+        self, size: int, limit: int | None, stage: Stage, code: int | None, reply: bytes
+    ) -> SMTPMessageTooBigError:
+        """The error for a message of ``size`` octets too big for the server: found from
+        its SIZE ``limit`` before MAIL FROM (``code`` ``None``), or its refusal at ``stage``."""
+        server_takes = (
+            f"the server takes at most {limit:,}"
+            if limit is not None
+            else "the server did not say its limit"
+        )
+        text = _reply_text(reply)
+        if code is None:
+            what = f"SMTP server {self.address}: the message is too big for the server"
+        else:
+            what = (
+                f"SMTP server {self.address} refused the message as too big for it "
+                f"{_STAGE_TEXT[stage]}: {code} {text}".rstrip()
+            )
+        return SMTPMessageTooBigError(
+            f"{what} (the message is {size:,} bytes, {server_takes})",
+            message_size=size,
+            server_limit=limit,
+            host=self.options.host,
+            port=self.options.port,
+            stage=stage,
+            smtp_code=code,
+            smtp_reply=text if code is not None else None,
+        )
 
     def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:
         sender = message.envelope_from()
@@ -476,16 +520,25 @@ class SMTPBackend(BaseEmailBackend):
                 )
         if not recipients:
             return SendResult("failed", error=SendError("the message has no recipients"))
-        data = self.message_chunks(message)
+        esmtp = connection.does_esmtp
+        eight_bit = esmtp and connection.has_extn("8bitmime")
+        data = self.message_chunks(message, allow_8bit=eight_bit)
+        size = len(data)
+        limit = _size_limit(connection) if esmtp else None
+        if limit is not None and size > limit:
+            raise self._too_big(size, limit, "mail", None, b"")
 
         stage: Stage = "mail"
         try:
             mail_options = []
-            if connection.does_esmtp and connection.has_extn("size"):
-                mail_options.append(f"SIZE={len(data)}")
-            if connection.does_esmtp and connection.has_extn("8bitmime") and not data.isascii():
+            if esmtp and connection.has_extn("size"):
+                mail_options.append(f"SIZE={size}")
+            if eight_bit and not data.isascii():
                 mail_options.append("BODY=8BITMIME")
             code, reply = mail_from(connection, sender, mail_options)
+            if means_too_big(code, _reply_text(reply)):
+                self._reset(connection)
+                raise self._too_big(size, limit, stage, code, reply)
             self._expect(connection, stage, code, reply, {250}, f"refused sender {sender!r}")
 
             stage = "rcpt"
@@ -515,14 +568,16 @@ class SMTPBackend(BaseEmailBackend):
             # Still "data" while the content goes out: if sending fails, the final dot
             # did not, so the server cannot have accepted the message (safe to retry).
             try:
-                send_content(connection, data, crlf_only=True)
+                send_content(connection, data)
             except BaseException:
                 # interrupted mid-DATA (Ctrl-C, say): the server still waits for the rest,
                 # so this connection must never carry another message
                 self._discard_connection()
                 raise
             stage = "message"
-            code, reply = connection.getreply()
+            code, reply = self._final_reply(connection)
+            if means_too_big(code, _reply_text(reply)):
+                raise self._too_big(size, limit, stage, code, reply)
             self._expect(connection, stage, code, reply, {250}, "refused the message")
         except SMTPError:
             raise
@@ -531,6 +586,18 @@ class SMTPBackend(BaseEmailBackend):
         message_id = queue_id_from_reply(_reply_text(reply))
         log.debug("%s accepted a message (queue id %s)", self.address, message_id)
         return SendResult("sent", message_id=message_id, refused=refused)
+
+    def _final_reply(self, connection: smtplib.SMTP) -> tuple[int, bytes]:
+        """The reply to a message's content, waited for up to ``data_timeout``."""
+        sock = connection.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("connection closed")
+        sock.settimeout(self.options.data_timeout)
+        try:
+            return connection.getreply()
+        finally:
+            if connection.sock is not None:
+                connection.sock.settimeout(self.options.timeout)
 
     def _expect(
         self,

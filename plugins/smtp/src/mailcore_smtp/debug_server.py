@@ -60,6 +60,31 @@ def _accept_any_login(
     return AuthResult(success=True, auth_data=auth_data)
 
 
+class _Session(Session):
+    """aiosmtpd's session without its deprecated ``login_data``.
+
+    aiosmtpd 1.4 still sets ``login_data`` after each successful AUTH, and that setter
+    logs "Session.login_data is deprecated" every time; the login is read from
+    ``auth_data`` here, so the legacy value is kept without a word.
+    """
+
+    @property
+    def login_data(self) -> Any:
+        """The legacy login value (unused: see ``auth_data``)."""
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
+
+
+class _DebugSMTP(SMTP):
+    """aiosmtpd's SMTP protocol with :class:`_Session` sessions."""
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
+
+
 class _PrintingHandler:
     def __init__(self, debug_server: DebugServer) -> None:
         self.debug_server = debug_server
@@ -112,7 +137,7 @@ class DebugServer(ServerContext):
         return self._runner.port
 
     def _protocol(self) -> SMTP:
-        return SMTP(
+        return _DebugSMTP(
             _PrintingHandler(self),
             hostname="mailcore-debug-server",
             enable_SMTPUTF8=True,

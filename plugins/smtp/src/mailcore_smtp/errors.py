@@ -1,7 +1,9 @@
 """The errors of the SMTP backend: each names the server, the step and the cause.
 
 Every one is a :class:`mailcore.SendError` and, as the seed documents for Django, an
-:class:`smtplib.SMTPException`; the low-level exception (``OSError``, ``ssl.SSLError``,
+:class:`smtplib.SMTPException`; :class:`SMTPConnectionError` is also a
+:class:`ConnectionError`, so ``except ConnectionError`` blocks written for Django keep
+working. The low-level exception (``OSError``, ``ssl.SSLError``,
 an ``smtplib`` error) is kept as ``__cause__``. Credentials are never part of the text.
 
 ``stage`` says where the conversation failed, which tells whether the server may have
@@ -32,6 +34,7 @@ __all__ = [
     "SMTPBatchStoppedError",
     "SMTPConnectionError",
     "SMTPError",
+    "SMTPMessageTooBigError",
     "SMTPRecipientsRefusedError",
     "SMTPReplyError",
     "SMTPSecurityError",
@@ -114,8 +117,11 @@ class SMTPBatchStoppedError(SMTPError):
         return error
 
 
-class SMTPConnectionError(SMTPError):
-    """The server could not be reached, closed the connection, or did not answer in time."""
+class SMTPConnectionError(SMTPError, ConnectionError):
+    """The server could not be reached, closed the connection, or did not answer in time.
+
+    Also a :class:`ConnectionError`, as the failure of Django's SMTP backend is.
+    """
 
 
 class SMTPSecurityError(SMTPError):
@@ -139,6 +145,39 @@ class SMTPAuthError(SMTPError):
 
 class SMTPReplyError(SMTPError):
     """The server refused one message (at MAIL FROM, DATA or after its content)."""
+
+
+class SMTPMessageTooBigError(SMTPReplyError):
+    """The message is larger than the server takes.
+
+    ``message_size``: the message in octets, as sent; ``server_limit``: the largest the
+    server takes, from the ``SIZE`` of its EHLO reply (``None`` when it gave none). When
+    that limit is known the message is refused before ``MAIL FROM`` (``smtp_code`` is
+    then ``None``); else this is the server's refusal (``552``) of it.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        message_size: int,
+        server_limit: int | None,
+        host: str,
+        port: int,
+        stage: Stage,
+        smtp_code: int | None = None,
+        smtp_reply: str | None = None,
+    ) -> None:
+        super().__init__(
+            text, host=host, port=port, stage=stage, smtp_code=smtp_code, smtp_reply=smtp_reply
+        )
+        self.message_size = message_size
+        self.server_limit = server_limit
+
+    @property
+    def temporary(self) -> bool:
+        """True only for a 4xx reply: a message too big stays so."""
+        return self.smtp_code is not None and 400 <= self.smtp_code < 500
 
 
 class SMTPRecipientsRefusedError(RecipientsRefusedError, SMTPError):

@@ -8,13 +8,69 @@ from pathlib import Path
 from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from mailcore import BackendOptions, ConfigurationError
 
-__all__ = ["SMTPOptions", "is_loopback_host"]
+__all__ = ["DEFAULT_DATA_TIMEOUT", "DEFAULT_TIMEOUT", "SMTPOptions", "is_loopback_host"]
+
+#: Seconds to wait for the connection, the greeting and each reply (``timeout``).
+DEFAULT_TIMEOUT = 30.0
+#: Seconds to wait for the reply to a message's content (``data_timeout``): RFC 5321
+#: section 4.5.3.2.6 asks clients to wait 10 minutes for it.
+DEFAULT_DATA_TIMEOUT = 600.0
 
 #: What may follow EHLO: a domain name or an address literal; never spaces or CR/LF.
 _EHLO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[A-Za-z0-9:.]+\]")
+
+#: One label of a host name: letters, digits, hyphens (underscores too, as some private
+#: networks use), neither starting nor ending with a hyphen.
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_HOST_PORT = re.compile(r"(?P<host>[^:\[\]]+|\[[^\]]*\]):(?P<port>\d+)")
+_EXPECTED_HOST = "expected a host name (mail.example.com) or an IP address (192.0.2.1, 2001:db8::1)"
+
+
+def _ip_address(text: str) -> str | None:
+    """``text`` as an IP address (``[2001:db8::1]`` without its brackets), else ``None``."""
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        return None
+
+
+def _is_host_name(text: str) -> bool:
+    name = text[:-1] if text.endswith(".") else text
+    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def _host_problem(value: str) -> str:
+    """Why ``value`` is not a host, with what to write instead."""
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        where = rest.split("/", 1)[0].rpartition("@")[2]
+        parts = _HOST_PORT.fullmatch(where)
+        host, port = (parts["host"].strip("[]"), parts["port"]) if parts else (where, None)
+        hint = f"host = {host!r}" + (f" and port = {port}" if port else "")
+        return (
+            f"a URL ({scheme}://...) is not a host: set {hint} (and use_tls or use_ssl for "
+            "encryption) as separate options; connection URLs will come with named mailers"
+        )
+    parts = _HOST_PORT.fullmatch(value)
+    if parts:
+        return (
+            f"the port goes in its own option: set host = {parts['host'].strip('[]')!r} "
+            f"and port = {parts['port']}"
+        )
+    if "@" in value:
+        return f"{_EXPECTED_HOST}, not an e-mail address"
+    if any(c.isspace() for c in value):
+        return f"{_EXPECTED_HOST}, without spaces"
+    if not value.isascii():
+        return f"{_EXPECTED_HOST}; write an international name in its ASCII form (xn--...)"
+    if value.startswith("-") or ".-" in value or "-." in value or value.endswith("-"):
+        return f"{_EXPECTED_HOST}; a name's parts may not start or end with a hyphen"
+    return _EXPECTED_HOST
 
 
 def is_loopback_host(host: str) -> bool:
@@ -36,7 +92,10 @@ class SMTPOptions(BackendOptions):
       the server offers); the password is a secret, never shown.
     - ``use_tls``: STARTTLS after connecting (port 587); the server must offer it.
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
-    - ``timeout``: seconds to wait for the server at each step (``None``: the socket default).
+    - ``timeout``: seconds to wait for the server while connecting, for its greeting
+      and for each reply (30 s).
+    - ``data_timeout``: seconds to wait for the server's reply to a message's content,
+      while it may scan the message (600 s, as RFC 5321 advises).
     - ``ssl_certfile``, ``ssl_keyfile``: a client certificate (PEM) for TLS.
     - ``local_hostname``: the name sent with EHLO and used in generated Message-IDs.
     - ``allow_plaintext_auth``: allow sending credentials over an unencrypted
@@ -54,7 +113,8 @@ class SMTPOptions(BackendOptions):
     password: SecretStr | None = None
     use_tls: bool = False
     use_ssl: bool = False
-    timeout: Annotated[float, Field(gt=0)] | None = None
+    timeout: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT
+    data_timeout: Annotated[float, Field(gt=0)] = DEFAULT_DATA_TIMEOUT
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     local_hostname: str | None = None
@@ -64,11 +124,18 @@ class SMTPOptions(BackendOptions):
 
     @field_validator("host")
     @classmethod
-    def _host_is_not_empty(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(c.isspace() for c in value):
-            raise ValueError("must be a host name or IP address, without spaces")
-        return value
+    def _host_name_or_address(cls, value: str) -> str:
+        """A host name or an IP address (an IPv6 one with or without brackets, kept
+        without them); anything else is refused, saying what to write instead."""
+        text = value.strip()
+        if not text:
+            raise PydanticCustomError("smtp_host", f"is empty: {_EXPECTED_HOST}")
+        address = _ip_address(text)
+        if address is not None:
+            return address
+        if _is_host_name(text):
+            return text
+        raise PydanticCustomError("smtp_host", _host_problem(text))
 
     @field_validator("username", "password", mode="before")
     @classmethod

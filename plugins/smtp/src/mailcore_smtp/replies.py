@@ -1,12 +1,17 @@
-"""Reading SMTP replies: the queue id in the final ``250`` reply to a message."""
+"""Reading SMTP replies: the queue id in the final ``250`` reply to a message, and
+whether a refusal says the message is too big."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["queue_id_from_reply"]
+__all__ = ["means_too_big", "queue_id_from_reply"]
 
 _ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s+")
+_ENHANCED_CODE = re.compile(r"^[245]\.(\d{1,3}\.\d{1,3})(?!\S)")
+#: RFC 3463: 5.3.4 "message too big for system", 5.2.3 "message length exceeds
+#: administrative limit".
+_TOO_BIG_DETAILS = frozenset({"3.4", "2.3"})
 _TOKEN = r"<?([A-Za-z0-9][A-Za-z0-9._@=+/-]*[A-Za-z0-9])>?"
 _PATTERNS = (
     # Postfix and most servers: "Ok: queued as 4Bq2Zk3HxYz9".
@@ -32,3 +37,19 @@ def queue_id_from_reply(reply: str) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def means_too_big(code: int, reply: str) -> bool:
+    """True when a refusal of ``MAIL FROM`` or of the message content says the message is
+    larger than the server takes.
+
+    That is ``552`` (RFC 1870: "message size exceeds fixed maximum message size") unless
+    its enhanced status says otherwise (``552 5.2.2`` is a full mailbox), or any 5xx
+    reply whose enhanced status is ``5.3.4`` or ``5.2.3`` (RFC 3463).
+    """
+    if not 500 <= code < 600:
+        return False
+    match = _ENHANCED_CODE.match(reply.strip())
+    if match is None:
+        return code == 552
+    return match.group(1) in _TOO_BIG_DETAILS

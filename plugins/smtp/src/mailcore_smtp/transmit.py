@@ -1,10 +1,9 @@
 """Streaming SMTP transactions: the message content sent chunk by chunk.
 
-:func:`send_data` is :meth:`smtplib.SMTP.data` for a message given as an iterable of
-``bytes`` chunks (such as :meth:`mailcore.EmailMessage.iter_serialized` gives): it never
-joins the chunks, so sending a large message takes little memory beyond the chunks
-themselves. :func:`send_content` is its second half alone (the content after the server's
-``354``), for a caller that sends ``DATA`` and reads the replies itself.
+:func:`send_content` sends a message's content after the server's ``354``, for a message
+given as an iterable of CRLF-only ``bytes`` chunks (as
+:meth:`mailcore.EmailMessage.iter_serialized` gives with ``"\\r\\n"``): it never joins the
+chunks, so sending a large message takes little memory beyond the chunks themselves.
 :func:`mail_from` and :func:`rcpt_to` are :meth:`smtplib.SMTP.mail` and
 :meth:`~smtplib.SMTP.rcpt` for addresses that are already bare addr-specs (as
 :meth:`~mailcore.EmailMessage.envelope_from` gives), without parsing them again.
@@ -19,13 +18,12 @@ import re
 import smtplib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["SEND_BUFFER_SIZE", "mail_from", "rcpt_to", "send_content", "send_data"]
+__all__ = ["SEND_BUFFER_SIZE", "mail_from", "rcpt_to", "send_content"]
 
 #: Chunks are gathered into writes of about this many bytes (a small message: one write).
 SEND_BUFFER_SIZE = 64 * 1024
 
 _CRLF = b"\r\n"
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 # Faster than ``b"\n." in chunk`` on base64 (the regex engine skips to each LF).
 _DOT_AFTER_LF = re.compile(rb"\n\.")
 
@@ -51,47 +49,25 @@ def rcpt_to(smtp: smtplib.SMTP, recipient: str, options: Sequence[str] = ()) -> 
     return smtp.getreply()
 
 
-def _normalized(chunk: bytes) -> bytes:
-    """``chunk`` with every line end CRLF (a bare CR or LF becomes CRLF)."""
-    pairs = chunk.count(_CRLF)
-    if chunk.count(b"\n") == pairs and chunk.count(b"\r") == pairs:
-        return chunk
-    return _LINE_END.sub(_CRLF, chunk)
-
-
 def send_content(
-    smtp: smtplib.SMTP,
-    chunks: Iterable[bytes],
-    buffer_size: int = SEND_BUFFER_SIZE,
-    *,
-    crlf_only: bool = False,
+    smtp: smtplib.SMTP, chunks: Iterable[bytes], buffer_size: int = SEND_BUFFER_SIZE
 ) -> int:
     """Send a message's content, then the terminating ``CRLF.CRLF``; return the octets sent.
 
     To be called after the server answered ``DATA`` with ``354``; the final reply is
-    left for the caller to read (``smtp.getreply()``). Line ends become CRLF (a bare CR
-    or LF, even one split between chunks) unless ``crlf_only`` says the chunks have no
-    other line ends (as ``iter_serialized("\\r\\n")`` gives; this skips a check of
-    every octet); a period starting a line is doubled (RFC 5321 4.5.2), wherever the
-    chunks are split; a final line without a line end gets one.
-    Chunks are gathered into writes of about ``buffer_size`` bytes through
-    :meth:`smtplib.SMTP.send`, so a lost connection raises
-    :class:`smtplib.SMTPServerDisconnected` as it would from :meth:`smtplib.SMTP.data`.
+    left for the caller to read (``smtp.getreply()``). Every line end in ``chunks`` must
+    be CRLF (``iter_serialized("\\r\\n")`` promises it; nothing here checks). A period
+    starting a line is doubled (RFC 5321 4.5.2), wherever the chunks are split; a final
+    line without a line end gets one. Chunks are gathered into writes of about
+    ``buffer_size`` bytes through :meth:`smtplib.SMTP.send`, so a lost connection raises
+    :class:`smtplib.SMTPServerDisconnected` as :meth:`smtplib.SMTP.data` would.
     """
     pending: list[bytes] = []
     pending_size = 0
     sent = 0
     at_line_start = True  # the next octet starts a line
-    held_cr = b""  # a CR ending a chunk: its LF may start the next one
     empty = True
     for chunk in chunks:
-        if not crlf_only:
-            if held_cr:
-                chunk = held_cr + chunk
-                held_cr = b""
-            if chunk.endswith(b"\r"):
-                chunk, held_cr = chunk[:-1], b"\r"
-            chunk = _normalized(chunk)
         if not chunk:
             continue
         empty = False
@@ -108,32 +84,10 @@ def send_content(
             pending_size = 0
             smtp.send(data)
             sent += len(data)
-    if held_cr or empty or not at_line_start:
-        # End the last line (a held CR becomes CRLF); an empty message is sent as one
-        # empty line, as smtplib does.
+    if empty or not at_line_start:
+        # End the last line; an empty message is sent as one empty line, as smtplib does.
         pending.append(_CRLF)
     pending.append(b"." + _CRLF)
     data = b"".join(pending)
     smtp.send(data)
     return sent + len(data)
-
-
-def send_data(
-    smtp: smtplib.SMTP,
-    chunks: Iterable[bytes],
-    buffer_size: int = SEND_BUFFER_SIZE,
-    *,
-    crlf_only: bool = False,
-) -> tuple[int, bytes]:
-    """:meth:`smtplib.SMTP.data` for a message in chunks: send ``DATA``, then (on ``354``)
-    the content as :func:`send_content` does; return the server's final reply.
-
-    Raises :class:`smtplib.SMTPDataError` when the server does not answer ``DATA`` with
-    ``354`` (nothing of the content is then read from ``chunks``).
-    """
-    smtp.putcmd("data")
-    code, reply = smtp.getreply()
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    send_content(smtp, chunks, buffer_size, crlf_only=crlf_only)
-    return smtp.getreply()
