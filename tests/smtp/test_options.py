@@ -13,7 +13,7 @@ from mailcore_smtp import SMTPBackend, SMTPOptions
 from mailcore_smtp.options import is_loopback_host
 
 
-def test_defaults_match_the_seed() -> None:
+def test_defaults_match_the_seed_except_for_finite_timeouts() -> None:
     options = SMTPBackend().options
 
     assert (options.host, options.port, options.username, options.password) == (
@@ -22,7 +22,8 @@ def test_defaults_match_the_seed() -> None:
         None,
         None,
     )
-    assert (options.use_tls, options.use_ssl, options.timeout) == (False, False, None)
+    assert (options.use_tls, options.use_ssl) == (False, False)
+    assert (options.timeout, options.data_timeout) == (30.0, 600.0), "never wait forever"
     assert options.allow_plaintext_auth is False
 
 
@@ -58,6 +59,8 @@ def test_use_tls_and_use_ssl_together_is_a_configuration_error() -> None:
         ({"port": 0}, "smtp.port"),
         ({"port": 70000}, "smtp.port"),
         ({"timeout": 0}, "smtp.timeout"),
+        ({"timeout": None}, "smtp.timeout"),
+        ({"data_timeout": -1}, "smtp.data_timeout"),
         ({"host": "mail example.com"}, "smtp.host"),
         ({"local_hostname": "evil\r\nRCPT TO:<x@example.com>"}, "smtp.local_hostname"),
         ({"username": "bob"}, "username is set but password is not"),
@@ -104,3 +107,86 @@ def test_options_model_is_frozen_and_strict() -> None:
     options = SMTPOptions(host="mail.example.com")
     with pytest.raises(ValueError):
         options.host = "other"
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        (
+            "smtp://mail.example.com:587",
+            "a URL (smtp://...) is not a host: set host = 'mail.example.com' and port = 587 "
+            "(and use_tls or use_ssl for encryption) as separate options; connection URLs "
+            "will come with named mailers (got 'smtp://mail.example.com:587')",
+        ),
+        (
+            "mail.example.com:587",
+            "the port goes in its own option: set host = 'mail.example.com' and port = 587 "
+            "(got 'mail.example.com:587')",
+        ),
+        (
+            "x@y",
+            "expected a host name (mail.example.com) or an IP address (192.0.2.1, "
+            "2001:db8::1), not an e-mail address (got 'x@y')",
+        ),
+        (
+            "-bad",
+            "expected a host name (mail.example.com) or an IP address (192.0.2.1, "
+            "2001:db8::1); a name's parts may not start or end with a hyphen (got '-bad')",
+        ),
+        (
+            "",
+            "is empty: expected a host name (mail.example.com) or an IP address "
+            "(192.0.2.1, 2001:db8::1) (got '')",
+        ),
+        (
+            "mail example.com",
+            "expected a host name (mail.example.com) or an IP address (192.0.2.1, "
+            "2001:db8::1), without spaces (got 'mail example.com')",
+        ),
+        (
+            "a..b",
+            "expected a host name (mail.example.com) or an IP address (192.0.2.1, "
+            "2001:db8::1) (got 'a..b')",
+        ),
+    ],
+)
+def test_host_must_be_a_host_name_or_an_ip_address(host: str, expected: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        SMTPBackend(host=host)
+
+    assert str(caught.value) == f"invalid setting 'smtp.host' (given as an argument): {expected}"
+
+
+def test_a_bad_host_from_the_environment_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILCORE_SMTP_HOST", "   ")
+
+    with pytest.raises(ConfigurationError) as caught:
+        get_connection("smtp")
+
+    assert "MAILCORE_SMTP_HOST" in str(caught.value)
+    assert "is empty: expected a host name" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "kept"),
+    [
+        ("mail.example.com", "mail.example.com"),
+        ("mail.example.com.", "mail.example.com."),
+        ("localhost", "localhost"),
+        ("smtp-relay_1", "smtp-relay_1"),
+        ("xn--strae-oqa.de", "xn--strae-oqa.de"),
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("[2001:DB8::1]", "2001:db8::1"),
+        ("::1", "::1"),
+        ("  mail.example.com ", "mail.example.com"),
+    ],
+)
+def test_host_names_and_ip_addresses_are_accepted(host: str, kept: str) -> None:
+    assert SMTPBackend(host=host).options.host == kept
+
+
+def test_an_ipv6_host_is_shown_in_brackets() -> None:
+    assert SMTPBackend(host="[2001:db8::1]", port=587).address == "[2001:db8::1]:587"

@@ -1,4 +1,5 @@
-"""Streaming DATA (mailcore_smtp.transmit): the exact octets on the wire, and real servers."""
+"""Streaming DATA (mailcore_smtp.transmit): the exact octets on the wire, and real servers
+receiving them through the backend."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailcore import EmailMessage
-from mailcore_smtp import SMTPBackend
-from mailcore_smtp.transmit import mail_from, rcpt_to, send_content, send_data
+from mailcore_smtp import SMTPBackend, SMTPReplyError
+from mailcore_smtp.transmit import mail_from, rcpt_to, send_content
 from tests.support.smtp_servers import RecordingSMTPServer, SessionRecord
 
 
@@ -41,9 +42,9 @@ class WireCapture:
         return bytes(self._data)
 
 
-def wire(chunks: list[bytes], buffer_size: int = 64 * 1024, crlf_only: bool = False) -> bytes:
+def wire(chunks: list[bytes], buffer_size: int = 64 * 1024) -> bytes:
     capture = WireCapture()
-    sent = send_content(capture.smtp, chunks, buffer_size, crlf_only=crlf_only)
+    sent = send_content(capture.smtp, chunks, buffer_size)
     data = capture.received()
     assert sent == len(data)
     return data
@@ -57,12 +58,9 @@ def wire(chunks: list[bytes], buffer_size: int = 64 * 1024, crlf_only: bool = Fa
         ([b".first\r\n"], b"..first\r\n.\r\n"),
         ([b"line\r\n", b".dot\r\n"], b"line\r\n..dot\r\n.\r\n"),
         ([b"line\r", b"\n.dot\r\n"], b"line\r\n..dot\r\n.\r\n"),
+        ([b"a\r\n", b".b\r", b"\n.c\r\n"], b"a\r\n..b\r\n..c\r\n.\r\n"),
         ([b"a\r\n", b".", b"b\r\n"], b"a\r\n..b\r\n.\r\n"),
         ([b"a", b".b\r\n"], b"a.b\r\n.\r\n"),
-        ([b"bare\nline feeds\n"], b"bare\r\nline feeds\r\n.\r\n"),
-        ([b"bare\rcarriage\rreturns"], b"bare\r\ncarriage\r\nreturns\r\n.\r\n"),
-        ([b"a\r", b"\r", b"b"], b"a\r\n\r\nb\r\n.\r\n"),
-        ([b"ends with CR\r"], b"ends with CR\r\n.\r\n"),
         ([b"no line end"], b"no line end\r\n.\r\n"),
         ([b"x\r\n", b"", b"y\r\n"], b"x\r\ny\r\n.\r\n"),
         ([], b"\r\n.\r\n"),
@@ -89,23 +87,15 @@ _LINES = st.lists(st.sampled_from([b"", b".", b"..", b"a", b".a", b"a.b", b" ."]
     lines=_LINES,
     final_break=st.booleans(),
     cuts=st.lists(st.integers(0, 60), max_size=6),
-    crlf_only=st.booleans(),
 )
 def test_crlf_content_split_anywhere_goes_out_as_smtplib_sends_it_whole(
-    lines: list[bytes], final_break: bool, cuts: list[int], crlf_only: bool
+    lines: list[bytes], final_break: bool, cuts: list[int]
 ) -> None:
     data = b"\r\n".join(lines) + (b"\r\n" if final_break and lines else b"")
     points = sorted({min(cut, len(data)) for cut in cuts})
     chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
 
-    assert wire(chunks, crlf_only=crlf_only) == smtplib_data_payload(data)
-
-
-def test_crlf_only_leaves_line_ends_alone_and_still_doubles_dots() -> None:
-    chunks = [b"a\r\n", b".b\r", b"\n.c\r\n"]
-
-    assert wire(chunks, crlf_only=True) == b"a\r\n..b\r\n..c\r\n.\r\n"
-    assert wire([b"bare\nLF"], crlf_only=True) == b"bare\nLF\r\n.\r\n", "the caller's promise"
+    assert wire(chunks) == smtplib_data_payload(data)
 
 
 def test_large_content_goes_out_in_several_writes_unchanged() -> None:
@@ -132,57 +122,77 @@ def connection(server: RecordingSMTPServer) -> Iterator[smtplib.SMTP]:
         yield smtp
 
 
-def big_message() -> EmailMessage:
+def big_message(attachment: bytes) -> EmailMessage:
     message = EmailMessage(
         "Quarterly figures",
         "Figures attached.\n.\n.. and a line that starts with two dots\n",
         "Sender <sender@example.com>",
         ["to@example.com"],
     )
-    message.attach("figures.bin", os.urandom(500_000), "application/octet-stream")
+    message.attach("figures.bin", attachment, "application/octet-stream")
     return message
 
 
-def test_send_data_delivers_what_smtplib_data_delivers(
+def test_the_backend_streams_what_smtplib_data_delivers(
     server: RecordingSMTPServer, connection: smtplib.SMTP
 ) -> None:
-    chunks = big_message().iter_serialized("\r\n", chunk_size=10_000)
-    for stream in (True, False):
-        mail_from(connection, "sender@example.com")
-        rcpt_to(connection, "to@example.com")
-        if stream:
-            code, reply = send_data(connection, chunks, crlf_only=True)
-        else:
-            code, reply = connection.data(chunks.to_bytes())
-        assert (code, reply) == (250, f"2.0.0 Ok: queued as MC0000{1 + (not stream)}".encode())
+    attachment = os.urandom(500_000)
 
-    streamed, whole = server.messages
-    assert streamed.data == whole.data
-    assert streamed.data == chunks.to_bytes()
-    text = streamed.parsed().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert (
+        SMTPBackend(**server.backend_options(timeout=5)).send_messages([big_message(attachment)])
+        == 1
+    )
+    (streamed,) = server.messages
+    connection.sendmail("sender@example.com", ["to@example.com"], streamed.data)
+
+    streamed, by_smtplib = server.messages
+    assert streamed.data == by_smtplib.data
+    parsed = streamed.parsed()
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert text == "Figures attached.\r\n.\r\n.. and a line that starts with two dots\r\n"
+    (part,) = parsed.iter_attachments()
+    assert part.get_content() == attachment
 
 
-def test_a_refused_data_command_raises_before_any_content_is_read(
-    connection: smtplib.SMTP, server: RecordingSMTPServer
+class ReadRecording(EmailMessage):
+    """A message whose serialized chunks note in ``read`` when they are first read."""
+
+    read: list[str]
+
+    def iter_serialized(self, *args: object, **kwargs: object) -> Any:
+        real = super().iter_serialized(*args, **kwargs)  # type: ignore[arg-type]
+        read = self.read
+
+        class Chunks:
+            def __len__(self) -> int:
+                return len(real)
+
+            def isascii(self) -> bool:
+                return real.isascii()
+
+            def __iter__(self) -> Iterator[bytes]:
+                read.append("started")
+                yield from real
+
+        return Chunks()
+
+
+def test_a_refused_data_command_fails_before_any_content_is_read(
+    server: RecordingSMTPServer,
 ) -> None:
     def refuse_data(stage: str, session: SessionRecord, argument: str) -> str | None:
         return "554 5.5.1 No valid recipients" if stage == "DATA_COMMAND" else None
 
     server.fault = refuse_data
-    read: list[bytes] = []
+    message = ReadRecording("refused", "body", "sender@example.com", ["to@example.com"])
+    message.read = []
 
-    def chunks() -> Iterator[bytes]:
-        read.append(b"started")
-        yield b"Subject: x\r\n\r\nbody\r\n"
+    with pytest.raises(SMTPReplyError) as raised:
+        SMTPBackend(**server.backend_options(timeout=5)).send_messages([message])
 
-    mail_from(connection, "sender@example.com")
-    rcpt_to(connection, "to@example.com")
-    with pytest.raises(smtplib.SMTPDataError) as raised:
-        send_data(connection, chunks())
-
-    assert (raised.value.smtp_code, raised.value.smtp_error) == (554, b"5.5.1 No valid recipients")
-    assert read == []
+    assert (raised.value.stage, raised.value.smtp_code) == ("data", 554)
+    assert raised.value.smtp_reply == "5.5.1 No valid recipients"
+    assert message.read == []
     assert server.messages == []
 
 
@@ -194,7 +204,7 @@ def test_mail_from_and_rcpt_to_send_addresses_and_options_as_given(
         b"2.1.0 OK",
     )
     assert rcpt_to(connection, "to@xn--bcher-kva.example") == (250, b"2.1.5 OK")
-    send_data(connection, [b"Subject: x\r\n\r\nbody\r\n"])
+    connection.data(b"Subject: x\r\n\r\nbody\r\n")
 
     (received,) = server.messages
     assert received.mail_from == '"john doe"@example.com'

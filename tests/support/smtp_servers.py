@@ -19,7 +19,8 @@ then close it (a client with a shorter timeout gives up first), or
 :mod:`tests.support.fault_server` builds such functions from a declarative script.
 
 :func:`silent_server` is a listener that accepts TCP connections and never says a word
-(for timeouts).
+(for timeouts). :class:`LimitedSMTPServer` is a recording server whose EHLO offers less
+(no 8BITMIME, a small SIZE).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from mailcore_smtp.serving import BackgroundServer, ServerContext
 __all__ = [
     "DROP",
     "STALL",
+    "LimitedSMTPServer",
     "FaultAction",
     "FaultHook",
     "FaultStage",
@@ -425,6 +427,36 @@ class RecordingSMTPServer(ServerContext):
 
     def stop(self) -> None:
         self._runner.stop()
+
+
+class LimitedSMTPServer(RecordingSMTPServer):
+    """A :class:`RecordingSMTPServer` whose EHLO offers less than aiosmtpd's default.
+
+    - ``eight_bit=False``: no 8BITMIME and no SMTPUTF8 in the EHLO reply, and the server
+      is strict about it: ``BODY=8BITMIME`` at MAIL FROM gets ``555`` and content with
+      an octet over 127 gets ``500 Error: strict ASCII mode`` (aiosmtpd offers 8BITMIME
+      exactly when it does not decode the content, and decodes it as ASCII without
+      SMTPUTF8).
+    - ``size_limit``: the SIZE in the EHLO reply (aiosmtpd refuses a larger ``SIZE=`` at
+      MAIL FROM with ``552`` and larger content with ``552``); ``None``: no SIZE.
+
+    Other arguments as for :class:`RecordingSMTPServer`.
+    """
+
+    def __init__(
+        self, *, eight_bit: bool = True, size_limit: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.eight_bit = eight_bit
+        self.size_limit = size_limit
+
+    def _protocol(self) -> SMTP:
+        protocol = super()._protocol()
+        if not self.eight_bit:
+            protocol._decode_data = True
+            protocol.enable_SMTPUTF8 = False
+        protocol.data_size_limit = self.size_limit
+        return protocol
 
 
 @contextlib.contextmanager
