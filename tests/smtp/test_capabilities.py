@@ -144,6 +144,4 @@ def test_a_552_mailbox_full_is_not_called_too_big() -> None:
             SMTPBackend(**server.backend_options(timeout=5)).send_messages([make_message()])
 
     assert not isinstance(caught.value, SMTPMessageTooBigError)
-    assert "refused the message after the message content was sent: 552 5.2.2" in str(
-        caught.value
-    )
+    assert "refused the message after the message content was sent: 552 5.2.2" in str(caught.value)

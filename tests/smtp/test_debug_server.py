@@ -205,3 +205,36 @@ def test_a_port_in_use_is_one_clear_line(command: list[str]) -> None:
     assert result.stderr.splitlines() == [
         f"mailcore debug-server: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_logged_in_messages_log_no_deprecation_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """aiosmtpd logs "Session.login_data is deprecated" at each login unless told not to."""
+    caplog.set_level("DEBUG", logger="mail.log")
+    with DebugServer(port=0, out=io.StringIO()) as server:
+        for user in ("dev", "ops"):
+            backend = SMTPBackend(
+                host=server.host, port=server.port, username=user, password="pw", timeout=5
+            )
+            assert backend.send_messages([_report_message()]) == 1
+
+    assert [mail.login for mail in server.received] == ["dev", "ops"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    assert not any("deprecated" in r.getMessage() for r in caplog.records)
+
+
+def test_debug_server_prints_nothing_on_stderr_for_logins(
+    running: tuple[subprocess.Popen[str], Path],
+) -> None:
+    process, _ = running
+    output = _Output(process)
+    port = int(output.next_line().split("127.0.0.1:")[1].split(";")[0].split()[0])
+
+    for user in ("dev", "ops"):
+        backend = SMTPBackend(host="127.0.0.1", port=port, username=user, password="pw", timeout=5)
+        assert backend.send_messages([_report_message()]) == 1
+        assert f"AUTH:      {user}" in output.until(RULE)
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+    assert process.stderr is not None
+    assert process.stderr.read() == "", "no 'login_data is deprecated' warning"

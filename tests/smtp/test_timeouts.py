@@ -1,0 +1,152 @@
+"""Every wait for the server is bounded: ``timeout`` for connecting and each reply,
+``data_timeout`` for the reply to a message's content; ``mailcore check`` always ends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mailcore import SendError
+from mailcore_smtp import SMTPBackend, SMTPConnectionError
+from tests.cli.command import closed_port, run_mailcore
+from tests.smtp.helpers import make_message
+from tests.support.fault_server import STALL, Fault, FaultScript
+from tests.support.smtp_servers import RecordingSMTPServer, silent_server
+
+
+def test_by_default_the_socket_waits_30_s_at_most(server: RecordingSMTPServer) -> None:
+    backend = SMTPBackend(**server.backend_options())
+
+    with backend:
+        assert backend.connection is not None and backend.connection.sock is not None
+        assert backend.connection.sock.gettimeout() == 30.0
+    assert (backend.options.timeout, backend.options.data_timeout) == (30.0, 600.0)
+
+
+def test_a_silent_server_times_out_at_the_greeting_after_timeout() -> None:
+    with silent_server() as (host, port):
+        backend = SMTPBackend(host=host, port=port, timeout=0.3, data_timeout=60)
+        started = time.monotonic()
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.open()
+        elapsed = time.monotonic() - started
+
+    assert 0.25 <= elapsed < 3, "the greeting waits for timeout, not data_timeout"
+    assert str(caught.value) == (
+        f"SMTP server {host}:{port} did not answer within 0.3 s "
+        "while waiting for its greeting (timeout)"
+    )
+    assert (caught.value.stage, caught.value.temporary) == ("greeting", True)
+
+
+def test_a_server_stalling_after_the_content_uses_data_timeout_and_outcome_is_unknown() -> None:
+    stall = Fault("DATA", STALL)
+    with RecordingSMTPServer(fault=FaultScript(stall), stall_seconds=10) as server:
+        message = make_message()
+        backend = SMTPBackend(**server.backend_options(timeout=10, data_timeout=0.3))
+        started = time.monotonic()
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages([message])
+        elapsed = time.monotonic() - started
+
+    assert 0.25 <= elapsed < 5, "gave up after data_timeout, not timeout or the stall"
+    error = caught.value
+    assert str(error) == (
+        f"SMTP server {server.host}:{server.port} did not answer within 0.3 s "
+        "after the message content was sent (data_timeout)"
+    )
+    assert (error.stage, error.smtp_code, error.outcome_unknown) == ("message", None, True)
+    assert message.result is not None and message.result.status == "failed"
+    assert backend.connection is None
+
+
+def test_the_reply_to_the_content_may_take_longer_than_timeout() -> None:
+    """A server silent for 1 s after the content: longer than ``timeout`` (0.3 s) but
+    within ``data_timeout``, so the client waits (then sees the server hang up)."""
+    stall = Fault("DATA", STALL)
+    with RecordingSMTPServer(fault=FaultScript(stall), stall_seconds=1.0) as server:
+        backend = SMTPBackend(**server.backend_options(timeout=0.3, data_timeout=30))
+        started = time.monotonic()
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages([make_message()])
+        elapsed = time.monotonic() - started
+
+    assert elapsed >= 0.9
+    assert str(caught.value) == (
+        f"SMTP server {server.host}:{server.port} closed the connection "
+        "after the message content was sent"
+    )
+    assert caught.value.outcome_unknown is True
+
+
+def test_a_server_stalling_at_a_command_uses_timeout() -> None:
+    stall = Fault("RCPT", STALL)
+    with RecordingSMTPServer(fault=FaultScript(stall), stall_seconds=10) as server:
+        backend = SMTPBackend(**server.backend_options(timeout=0.3, data_timeout=60))
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages([make_message()])
+
+    assert str(caught.value) == (
+        f"SMTP server {server.host}:{server.port} did not answer within 0.3 s at RCPT TO (timeout)"
+    )
+    assert caught.value.outcome_unknown is False
+
+
+def test_a_connection_failure_is_also_a_connection_error() -> None:
+    """Code written for Django catches ConnectionError around send_mail."""
+    port = closed_port()
+    backend = SMTPBackend(host="127.0.0.1", port=port, timeout=5)
+
+    try:
+        backend.send_messages([make_message()])
+    except ConnectionError as caught:
+        error: BaseException = caught
+    else:
+        pytest.fail("no error")
+
+    assert isinstance(error, SMTPConnectionError) and isinstance(error, SendError)
+    assert isinstance(error.__cause__, ConnectionRefusedError)
+    assert str(error) == (
+        f"cannot connect to SMTP server 127.0.0.1:{port}: connection refused "
+        "(is a server listening on that port?)"
+    )
+
+
+def test_mailcore_check_against_a_server_that_never_answers_ends_with_one_line() -> None:
+    with silent_server() as (host, port):
+        started = time.monotonic()
+        done = run_mailcore(
+            "check",
+            "--backend=smtp",
+            env={
+                "MAILCORE_SMTP_HOST": host,
+                "MAILCORE_SMTP_PORT": str(port),
+                "MAILCORE_SMTP_TIMEOUT": "0.5",
+            },
+            timeout=30,
+        )
+        elapsed = time.monotonic() - started
+
+    assert done.status == 1, done
+    assert elapsed < 20
+    [line] = done.error_lines
+    assert line == (
+        f"mailcore: error: the smtp backend could not connect: SMTP server {host}:{port} "
+        "did not answer within 0.5 s while waiting for its greeting (timeout)"
+    ), done
+    assert "Traceback" not in done.stderr
+
+
+def test_mailcore_check_shows_both_timeouts_with_their_defaults() -> None:
+    with RecordingSMTPServer() as server:
+        done = run_mailcore(
+            "check",
+            "--backend=smtp",
+            env={"MAILCORE_SMTP_HOST": server.host, "MAILCORE_SMTP_PORT": str(server.port)},
+        )
+
+    assert done.status == 0, done
+    rows = {line.split()[0]: line.split()[1:3] for line in done.stdout.splitlines() if line.strip()}
+    assert rows["timeout"] == ["30.0", "default"]
+    assert rows["data_timeout"] == ["600.0", "default"]
