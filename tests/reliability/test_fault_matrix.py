@@ -106,6 +106,7 @@ def run_case(case: Case, certs: TestCertificates) -> tuple[Figures, list[str]]:
             username=USERNAME,
             password=PASSWORD,
             timeout=STALL_TIMEOUT if case.kind == "stall" else TIMEOUT,
+            data_timeout=STALL_TIMEOUT if case.kind == "stall" else TIMEOUT,
             retries=case.retries,
             retry_backoff=0.001,
         )
