@@ -63,9 +63,11 @@ def test_an_ascii_message_goes_without_body_8bitmime(server: RecordingSMTPServer
 def test_a_non_ascii_local_part_is_refused_naming_smtputf8(field: str) -> None:
     """mailcore does not speak SMTPUTF8: such an address is refused before MAIL FROM,
     whatever the server offers (the recording server offers SMTPUTF8)."""
-    value: object = "jörg@example.com" if field == "from_email" else ["jörg@example.com"]
     with RecordingSMTPServer() as server:
-        message = make_message(**{field: value})
+        if field == "from_email":
+            message = make_message(from_email="jörg@example.com")
+        else:
+            message = make_message(to=["jörg@example.com"])
         with pytest.raises(InvalidAddressError) as caught:
             SMTPBackend(**server.backend_options(timeout=5)).send_messages([message])
 
@@ -139,9 +141,11 @@ def test_a_552_after_the_content_from_a_server_without_size_says_so() -> None:
 
 def test_a_552_mailbox_full_is_not_called_too_big() -> None:
     refuse = Fault("DATA", "552 5.2.2 Mailbox full")
-    with RecordingSMTPServer(fault=FaultScript(refuse)) as server:
-        with pytest.raises(SMTPReplyError) as caught:
-            SMTPBackend(**server.backend_options(timeout=5)).send_messages([make_message()])
+    with (
+        RecordingSMTPServer(fault=FaultScript(refuse)) as server,
+        pytest.raises(SMTPReplyError) as caught,
+    ):
+        SMTPBackend(**server.backend_options(timeout=5)).send_messages([make_message()])
 
     assert not isinstance(caught.value, SMTPMessageTooBigError)
     assert "refused the message after the message content was sent: 552 5.2.2" in str(caught.value)

@@ -43,10 +43,10 @@ from mailcore_smtp.serving import BackgroundServer, ServerContext
 __all__ = [
     "DROP",
     "STALL",
-    "LimitedSMTPServer",
     "FaultAction",
     "FaultHook",
     "FaultStage",
+    "LimitedSMTPServer",
     "ReceivedMessage",
     "RecordingSMTPServer",
     "ReplyThenDrop",
