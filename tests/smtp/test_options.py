@@ -190,3 +190,13 @@ def test_host_names_and_ip_addresses_are_accepted(host: str, kept: str) -> None:
 
 def test_an_ipv6_host_is_shown_in_brackets() -> None:
     assert SMTPBackend(host="[2001:db8::1]", port=587).address == "[2001:db8::1]:587"
+
+
+def test_timeout_none_is_refused_saying_why() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        SMTPBackend(timeout=None)
+
+    assert str(caught.value) == (
+        "invalid setting 'smtp.timeout' (given as an argument): must be a number of seconds "
+        "greater than 0: waiting for ever (None, Django's default) is not offered (got None)"
+    )

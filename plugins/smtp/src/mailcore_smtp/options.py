@@ -137,6 +137,17 @@ class SMTPOptions(BackendOptions):
             return text
         raise PydanticCustomError("smtp_host", _host_problem(text))
 
+    @field_validator("timeout", "data_timeout", mode="before")
+    @classmethod
+    def _no_endless_wait(cls, value: object) -> object:
+        if value is None:
+            raise PydanticCustomError(
+                "smtp_timeout",
+                "must be a number of seconds greater than 0: waiting for ever (None, "
+                "Django's default) is not offered",
+            )
+        return value
+
     @field_validator("username", "password", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
