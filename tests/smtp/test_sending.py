@@ -149,19 +149,6 @@ def test_send_mail_and_send_mass_mail_through_settings(server: RecordingSMTPServ
     assert [s.messages for s in server.sessions] == [1, 2], "send_mass_mail uses one connection"
 
 
-def test_non_ascii_content_is_sent_as_8bitmime(server: RecordingSMTPServer) -> None:
-    message = make_message("Grüße aus Köln", body="Schöne Grüße ✓\n")
-
-    SMTPBackend(**server.backend_options()).send_messages([message])
-
-    received = server.messages[0]
-    parsed = received.parsed()
-    assert parsed["Subject"] == "Grüße aus Köln"
-    assert parsed.get_content().replace("\r\n", "\n") == "Schöne Grüße ✓\n"
-    if not received.data.isascii():
-        assert "BODY=8BITMIME" in received.mail_options
-
-
 def test_local_hostname_is_used_in_ehlo_and_message_id(server: RecordingSMTPServer) -> None:
     message = make_message()
     backend = SMTPBackend(**server.backend_options(local_hostname="mail.example.org"))
