@@ -281,7 +281,7 @@ def _generate(message: Message, seven_bit: bool = False) -> bytes:
     policy = message.policy.clone(linesep="\n")
     if seven_bit:
         policy = policy.clone(cte_type="7bit")
-        if getattr(policy, "utf8", False):
+        if isinstance(policy, email.policy.EmailPolicy) and policy.utf8:
             policy = policy.clone(utf8=False)
     BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(message)
     return _normalize_newlines(buffer.getvalue())

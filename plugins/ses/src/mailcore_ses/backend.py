@@ -30,10 +30,10 @@ class SESBackend(BaseEmailBackend):
     """Sends each message's own MIME bytes with SES v2 ``SendEmail``.
 
     The bytes are :meth:`~mailcore.EmailMessage.serialize` with CRLF line ends and
-    ``allow_8bit=False`` (SES takes 7-bit content only); ``Destination`` holds every envelope recipient (Bcc included) and
-    ``FromEmailAddress`` the envelope sender. On success ``message.result`` is
-    ``SendResult("sent", message_id=<SES MessageId>)``; on failure it is
-    ``SendResult("failed", error=<SESSendError>)``.
+    ``allow_8bit=False`` (SES takes 7-bit content only); ``Destination`` holds every
+    envelope recipient (Bcc included) and ``FromEmailAddress`` the envelope sender. On
+    success ``message.result`` is ``SendResult("sent", message_id=<SES MessageId>)``; on
+    failure it is ``SendResult("failed", error=<SESSendError>)``.
 
     A failing message does not stop the batch, except for errors that would recur for
     every message (no or refused credentials, unreachable endpoint, paused account).
