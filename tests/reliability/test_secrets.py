@@ -223,9 +223,19 @@ def assert_outputs_hidden(runs: list[Run], *secrets: str) -> None:
 
 
 class _FakeSESHandler(BaseHTTPRequestHandler):
-    """Answers SES v2 SendEmail: accepted, or refused when the sender is not verified."""
+    """Answers SES v2 SendEmail: accepted, or refused when the sender is not verified; and
+    GetAccount (``mailcore check``): a sandboxed account."""
 
     server: _FakeSESServer
+
+    def do_GET(self) -> None:
+        self.server.requests.append((dict(self.headers), None))
+        quota = {"Max24HourSend": 200.0, "MaxSendRate": 1.0, "SentLast24Hours": 0.0}
+        answer = {"SendQuota": quota, "ProductionAccessEnabled": False, "SendingEnabled": True}
+        if self.path == "/v2/email/account":
+            self._answer(200, answer, {})
+        else:
+            self._answer(404, {"message": "not found"}, {"x-amzn-ErrorType": "NotFoundException"})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -235,6 +245,9 @@ class _FakeSESHandler(BaseHTTPRequestHandler):
         else:
             status, headers = 400, {"x-amzn-ErrorType": "MessageRejected"}
             answer = {"message": "Email address is not verified."}
+        self._answer(status, answer, headers)
+
+    def _answer(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(answer).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -279,6 +292,7 @@ def test_ses_commands_print_no_aws_secret(
     )
 
     assert [run.status for run in runs] == [0, 0, 1], runs
+    assert "sending quota 200 messages per 24 hours" in runs[0].stdout  # GetAccount answered
     assert "Message id: fake-ses-id-1" in runs[1].stdout
     assert "not verified" in runs[2].stderr
     # the request was signed with the key, and carried only the key id

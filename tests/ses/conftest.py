@@ -1,4 +1,5 @@
-"""Fixtures for the SES backend: fake AWS credentials, moto's SES, recorded requests."""
+"""Fixtures for the SES backend: fake AWS credentials, moto's SES (with the ``GetAccount``
+call moto lacks), recorded requests."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from moto import mock_aws
 from moto.ses.models import RawMessage, ses_backends
+from moto.sesv2.responses import SESV2Response
 
 from mailcore_ses import SESBackend
 
@@ -75,6 +77,51 @@ class FakeSES:
         return [message.raw_data.encode("ascii") for message in self.sent]
 
 
+class FakeAccount:
+    """SES v2 ``GetAccount`` added to moto, which does not implement it (moto 5.2).
+
+    The quota and the number of messages sent come from moto's own SES model (200 a day,
+    1 a second, and what moto received); whether the account left the sandbox and may
+    send is set by the test. ``requests`` holds the method, path and headers of each
+    GetAccount request moto received.
+    """
+
+    def __init__(self) -> None:
+        self.production_access = False
+        self.sending_enabled = True
+        self.enforcement_status = "HEALTHY"
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+
+    def answer(self, response: SESV2Response) -> str:
+        self.requests.append((response.method, response.path, dict(response.headers)))
+        quota = ses_backends[response.current_account][response.region].get_send_quota()
+        return json.dumps(
+            {
+                "DedicatedIpAutoWarmupEnabled": False,
+                "EnforcementStatus": self.enforcement_status,
+                "ProductionAccessEnabled": self.production_access,
+                "SendQuota": {
+                    "Max24HourSend": float(quota.max24_hour_send),
+                    "MaxSendRate": float(quota.max_send_rate),
+                    "SentLast24Hours": float(quota.sent_last24_hours),
+                },
+                "SendingEnabled": self.sending_enabled,
+            }
+        )
+
+
+@pytest.fixture
+def account(ses: FakeSES, monkeypatch: pytest.MonkeyPatch) -> FakeAccount:
+    """moto's SES (the ``ses`` fixture), answering ``GetAccount`` too."""
+    fake = FakeAccount()
+
+    def get_account(response: SESV2Response) -> str:
+        return fake.answer(response)
+
+    monkeypatch.setattr(SESV2Response, "get_account", get_account, raising=False)
+    return fake
+
+
 @pytest.fixture
 def ses() -> Iterator[FakeSES]:
     """moto's SES (in-process, no network) with ``sender@example.com`` verified."""
@@ -127,15 +174,16 @@ class _Body(io.BytesIO):
 
 
 class ScriptedSES:
-    """Answers a backend's SendEmail calls in order, at the HTTP layer, with no network.
+    """Answers a backend's SendEmail (or ``operation``) calls in order, at the HTTP layer,
+    with no network.
 
     For the answers moto cannot give (throttling, a paused account): botocore parses
     these responses and raises exactly what it would for the real service.
     """
 
-    def __init__(self, backend: SESBackend) -> None:
+    def __init__(self, backend: SESBackend, operation: str = "SendEmail") -> None:
         self.answers: list[tuple[int, dict[str, str]]] = []
-        backend.client.meta.events.register("before-send.sesv2.SendEmail", self._answer)
+        backend.client.meta.events.register(f"before-send.sesv2.{operation}", self._answer)
 
     def accept(self, message_id: str) -> None:
         self.answers.append((200, {"MessageId": message_id}))

@@ -64,6 +64,22 @@ class BaseEmailBackend:
     def close(self) -> None:
         """Close the connection opened by :meth:`open`, if any. Safe to call twice."""
 
+    def check(self) -> str | None:
+        """Check, without sending anything, that this backend could send; ``mailcore check``
+        calls it and prints the line it returns.
+
+        Returns one line saying what was found, or ``None`` when the backend has nothing
+        to check; raises (a :class:`~mailcore.SendError`, a
+        :class:`~mailcore.ConfigurationError`) when the check fails. This default opens
+        and closes the connection (``None`` when :meth:`open` opens none). A backend whose
+        :meth:`open` contacts nothing (an HTTP API) should override it with one cheap
+        authenticated call and report what the provider says.
+        """
+        if not self.open():
+            return None
+        self.close()
+        return f"opened and closed with the {self.name or type(self).__name__} backend."
+
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:
         """Send ``messages``; return how many the transport accepted.
 

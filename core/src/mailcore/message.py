@@ -397,8 +397,9 @@ class EmailMessage:
         ``msgid_domain`` is the domain of the generated Message-ID (default:
         :attr:`msgid_domain`, else this host's FQDN). With ``allow_8bit=False`` the result
         is 7-bit: UTF-8 text goes quoted-printable or base64 instead of ``8bit`` (for a
-        server without 8BITMIME, or Amazon SES); only 8-bit header bytes inside a
-        caller-supplied raw ``message/rfc822`` attachment or MIME part can remain.
+        server without 8BITMIME, or Amazon SES); in a caller-supplied MIME part or raw
+        ``message/rfc822`` attachment, 8-bit bodies become base64 and 8-bit header text
+        RFC 2047 encoded words.
         :meth:`iter_serialized` gives the same bytes in chunks, for large messages.
         """
         return self.iter_serialized(

@@ -274,9 +274,15 @@ def binary_part(data: bytes, content_type: str) -> Leaf:
     )
 
 
-def _generate(message: Message) -> bytes:
+def _generate(message: Message, seven_bit: bool = False) -> bytes:
+    """``message`` as bytes with ``\\n`` line breaks; when ``seven_bit``, 8-bit header text
+    becomes RFC 2047 encoded words (charset ``unknown-8bit``)."""
     buffer = io.BytesIO()
     policy = message.policy.clone(linesep="\n")
+    if seven_bit:
+        policy = policy.clone(cte_type="7bit")
+        if isinstance(policy, email.policy.EmailPolicy) and policy.utf8:
+            policy = policy.clone(utf8=False)
     BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(message)
     return _normalize_newlines(buffer.getvalue())
 
@@ -297,9 +303,13 @@ def _needs_reencoding(leaf: Message, raw: bytes, seven_bit: bool) -> bool:
 
 def _reencode_leaves(message: Message, seven_bit: bool) -> None:
     """Base64-encode, in place, every leaf of ``message`` whose body has a line longer than
-    998 octets (or, when ``seven_bit``, any 8-bit octet)."""
+    998 octets (or, when ``seven_bit``, any 8-bit octet); when ``seven_bit``, relabel
+    ``8bit``/``binary`` multiparts (and ``message/rfc822`` parts) as ``7bit``."""
     for leaf in message.walk():
         if leaf.is_multipart():
+            encoding = str(leaf.get("Content-Transfer-Encoding", "")).strip().lower()
+            if seven_bit and encoding in ("8bit", "binary"):
+                leaf.replace_header("Content-Transfer-Encoding", "7bit")
             continue
         raw = leaf.get_payload(decode=True)
         if not isinstance(raw, bytes) or not _needs_reencoding(leaf, raw, seven_bit):
@@ -310,15 +320,16 @@ def _reencode_leaves(message: Message, seven_bit: bool) -> None:
 
 
 def _wire_bytes(message: Message, seven_bit: bool = False) -> bytes:
-    """``message`` generated with ``\\n`` line breaks and no line over 998 octets, and no
-    8-bit body when ``seven_bit`` (such bodies are re-encoded as base64 on a copy;
-    ``message`` is left as it is). 8-bit header text, if any, is kept."""
+    """``message`` generated with ``\\n`` line breaks and no line over 998 octets, and all
+    7-bit when ``seven_bit`` (8-bit bodies re-encoded as base64, 8-bit header text as
+    encoded words, on a copy; ``message`` is left as it is). Otherwise 8-bit header text,
+    if any, is kept."""
     data = _generate(message)
     if longest_line(data) <= MAX_LINE_LENGTH and not (seven_bit and not data.isascii()):
         return data
     fixed = copy.deepcopy(message)
     _reencode_leaves(fixed, seven_bit)
-    return _generate(fixed)
+    return _generate(fixed, seven_bit)
 
 
 def _parse(data: bytes) -> Message:

@@ -81,7 +81,8 @@ def _config_line(path: Path | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the settings, then open and close a connection; 0 only when both work."""
+    """Print the settings, then the backend's own check (``BaseEmailBackend.check()``,
+    which by default opens and closes a connection); 0 only when both work."""
     path = config_file()
     print(_config_line(path))
     core_arguments = {"backend": args.backend} if args.backend else {}
@@ -106,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     backend = backend_class(**arguments)
     try:
-        opened = backend.open()
-        backend.close()
+        found = backend.check()
     except Exception as exc:
         with contextlib.suppress(Exception):
             backend.close()
@@ -118,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    if opened:
-        print(f"\nConnection: opened and closed with the {label} backend.")
+    if found is not None:
+        print(f"\nConnection: {found}")
     else:
         print(f"\nConnection: the {label} backend has no connection to open; nothing to check.")
     return EXIT_OK

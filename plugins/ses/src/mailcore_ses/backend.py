@@ -2,7 +2,8 @@
 
 One boto3 ``sesv2`` client per backend, created on first use and kept for the backend's
 life; :meth:`SESBackend.close` closes its HTTP connections, a later :meth:`~SESBackend.open`
-reuses it. Credentials come from boto3's usual chain only.
+reuses it. Credentials come from boto3's usual chain only. botocore is imported on first
+use, so listing the installed backends does not load it.
 """
 
 from __future__ import annotations
@@ -11,19 +12,16 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
-
 from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendError, SendResult
 from mailcore_ses.clients import create_sesv2_client
-from mailcore_ses.encoding import seven_bit_safe
-from mailcore_ses.errors import SESCredentialsError, SESSendError
+from mailcore_ses.errors import SESAccountError, SESCredentialsError, SESSendError
 from mailcore_ses.failures import failure_from_exception
 from mailcore_ses.options import SESOptions
 
 if TYPE_CHECKING:
     from botocore.session import Session
     from mypy_boto3_sesv2 import SESV2Client
-    from mypy_boto3_sesv2.type_defs import SendEmailRequestTypeDef
+    from mypy_boto3_sesv2.type_defs import GetAccountResponseTypeDef, SendEmailRequestTypeDef
 
 __all__ = ["SESBackend"]
 
@@ -31,11 +29,11 @@ __all__ = ["SESBackend"]
 class SESBackend(BaseEmailBackend):
     """Sends each message's own MIME bytes with SES v2 ``SendEmail``.
 
-    The bytes are :meth:`~mailcore.EmailMessage.serialize` with CRLF line ends, made
-    7-bit safe; ``Destination`` holds every envelope recipient (Bcc included) and
-    ``FromEmailAddress`` the envelope sender. On success ``message.result`` is
-    ``SendResult("sent", message_id=<SES MessageId>)``; on failure it is
-    ``SendResult("failed", error=<SESSendError>)``.
+    The bytes are :meth:`~mailcore.EmailMessage.serialize` with CRLF line ends and
+    ``allow_8bit=False`` (SES takes 7-bit content only); ``Destination`` holds every
+    envelope recipient (Bcc included) and ``FromEmailAddress`` the envelope sender. On
+    success ``message.result`` is ``SendResult("sent", message_id=<SES MessageId>)``; on
+    failure it is ``SendResult("failed", error=<SESSendError>)``.
 
     A failing message does not stop the batch, except for errors that would recur for
     every message (no or refused credentials, unreachable endpoint, paused account).
@@ -63,6 +61,8 @@ class SESBackend(BaseEmailBackend):
             return self._client
 
     def _create_client(self) -> SESV2Client:
+        import botocore.exceptions
+
         try:
             client, self._session = create_sesv2_client(
                 self.options.region, self.options.endpoint_url
@@ -89,6 +89,8 @@ class SESBackend(BaseEmailBackend):
         with self._lock:
             if self._is_open:
                 return False
+            import botocore.exceptions
+
             region = self.client.meta.region_name  # creates the client and its session
             assert self._session is not None
             try:
@@ -112,6 +114,34 @@ class SESBackend(BaseEmailBackend):
             self._is_open = False
             if self._client is not None:
                 self._client.close()
+
+    def check(self) -> str:
+        """Call SES v2 ``GetAccount`` (sends nothing) and describe the account in one line:
+        its sending quota, what was sent in the last 24 hours, and whether it is still in
+        the sandbox.
+
+        Raises the errors a send would (:class:`~mailcore_ses.SESCredentialsError`,
+        :class:`~mailcore_ses.SESEndpointError`...), and
+        :class:`~mailcore_ses.SESAccountError` when the account may not send.
+        """
+        import botocore.exceptions
+
+        opened = self.open()
+        region = self.client.meta.region_name
+        try:
+            account = self.client.get_account()
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise failure_from_exception(exc, None, region, "GetAccount") from exc
+        finally:
+            if opened:
+                self.close()
+        line = _describe_account(account, region)
+        if account.get("SendingEnabled") is False:
+            raise SESAccountError(
+                f"the SES account may not send: sending is paused ({line})",
+                code="SendingPausedException",
+            )
+        return line
 
     def send_messages(self, messages: Sequence[EmailMessage]) -> int:
         """Send each message; return how many SES accepted (see the class docstring)."""
@@ -157,6 +187,8 @@ class SESBackend(BaseEmailBackend):
             message.result = SendResult("failed", error=SendError("the message has no recipients"))
             return None
         request = self._request(message, recipients)
+        import botocore.exceptions
+
         try:
             response = self.client.send_email(**request)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -168,7 +200,7 @@ class SESBackend(BaseEmailBackend):
         return None
 
     def _request(self, message: EmailMessage, recipients: list[str]) -> SendEmailRequestTypeDef:
-        data = seven_bit_safe(message.serialize(linesep="\r\n"))
+        data = message.serialize(linesep="\r\n", allow_8bit=False)
         request: SendEmailRequestTypeDef = {
             "FromEmailAddress": message.envelope_from(),
             "Destination": {"ToAddresses": recipients},
@@ -183,3 +215,26 @@ class SESBackend(BaseEmailBackend):
         if self.options.from_arn:
             request["FromEmailAddressIdentityArn"] = self.options.from_arn
         return request
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _describe_account(account: GetAccountResponseTypeDef, region: str | None) -> str:
+    """One line from a ``GetAccount`` answer: quota, sent in 24 hours, sandbox or not."""
+    quota = account.get("SendQuota", {})
+    where = f"SES account in {region}" if region else "SES account"
+    parts = [
+        f"{where}: sending quota {_number(quota.get('Max24HourSend', 0))} messages "
+        f"per 24 hours, at most {_number(quota.get('MaxSendRate', 0))} per second, "
+        f"{_number(quota.get('SentLast24Hours', 0))} sent in the last 24 hours"
+    ]
+    if account.get("ProductionAccessEnabled"):
+        parts.append("production access (out of the sandbox)")
+    else:
+        parts.append("in the sandbox (ProductionAccessEnabled false: verified recipients only)")
+    enforcement = account.get("EnforcementStatus")
+    if enforcement and enforcement != "HEALTHY":
+        parts.append(f"enforcement status {enforcement}")
+    return "; ".join(parts)

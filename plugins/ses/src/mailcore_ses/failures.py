@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import botocore.exceptions
-
 from mailcore_ses.errors import (
     SESAccountError,
     SESCredentialsError,
@@ -56,21 +54,26 @@ def describe_message(message: EmailMessage | None) -> str:
 
 
 def failure_from_exception(
-    exc: Exception, message: EmailMessage | None, region: str | None
+    exc: Exception,
+    message: EmailMessage | None,
+    region: str | None,
+    operation: str = "SendEmail",
 ) -> SESSendError:
-    """The :class:`SESSendError` subclass for a boto3 exception raised sending ``message``."""
-    what = describe_message(message)
+    """The :class:`SESSendError` subclass for a boto3 exception raised by the SES v2 call
+    ``operation`` (sending ``message``, for ``SendEmail``)."""
+    import botocore.exceptions  # here, not at import: listing backends loads no botocore
+
+    if operation == "SendEmail":
+        action = f"SES did not send {describe_message(message)}"
+    else:
+        action = f"SES {operation} failed"
     error_class: type[SESSendError]
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
         text = str(error.get("Message", ""))
-        error_class, cause = _classify(code, text, region)
-        return error_class(
-            f"SES did not send {what}: {cause} ({code}: {text})",
-            code=code,
-            message=message,
-        )
+        error_class, cause = _classify(code, text, region, operation)
+        return error_class(f"{action}: {cause} ({code}: {text})", code=code, message=message)
     code = type(exc).__name__
     if isinstance(
         exc,
@@ -89,12 +92,12 @@ def failure_from_exception(
         error_class, cause = SESEndpointError, "the SES endpoint could not be reached"
     else:
         error_class, cause = SESSendError, "boto3 failed"
-    return error_class(
-        f"SES did not send {what}: {cause} ({code}: {exc})", code=code, message=message
-    )
+    return error_class(f"{action}: {cause} ({code}: {exc})", code=code, message=message)
 
 
-def _classify(code: str, text: str, region: str | None) -> tuple[type[SESSendError], str]:
+def _classify(
+    code: str, text: str, region: str | None, operation: str
+) -> tuple[type[SESSendError], str]:
     where = f" in region {region}" if region else ""
     if code == "MailFromDomainNotVerifiedException":
         return SESIdentityNotVerifiedError, f"the MAIL FROM domain is not verified{where}"
@@ -112,5 +115,7 @@ def _classify(code: str, text: str, region: str | None) -> tuple[type[SESSendErr
     if code in _CREDENTIALS:
         return SESCredentialsError, "AWS refused the credentials"
     if code in ("AccessDenied", "AccessDeniedException"):
-        return SESSendError, "these AWS credentials are not allowed to send this message"
+        if operation == "SendEmail":
+            return SESSendError, "these AWS credentials are not allowed to send this message"
+        return SESSendError, f"these AWS credentials are not allowed to call ses:{operation}"
     return SESSendError, "SES returned an error"
