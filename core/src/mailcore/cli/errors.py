@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_USAGE",
     "UsageError",
     "describe",
@@ -25,6 +26,9 @@ EXIT_FAILED = 1
 #: A mistake in the command or the configuration: nothing was attempted.
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: Standard output was a pipe whose reader had gone (``mailcore check | head -3``): 128 +
+#: SIGPIPE, the status a shell reports for a Unix tool that SIGPIPE stopped.
+EXIT_PIPE_CLOSED = 141
 
 
 class UsageError(MailcoreError):
