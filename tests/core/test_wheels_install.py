@@ -81,9 +81,7 @@ def test_every_distribution_builds_and_the_plugins_depend_on_mailkern(
             assert "mailkern" in depends_on, name
 
 
-def test_a_plugin_wheel_gets_this_repositorys_core(
-    wheels: dict[str, Path], tmp_path: Path
-) -> None:
+def test_a_plugin_wheel_gets_this_repositorys_core(wheels: dict[str, Path], tmp_path: Path) -> None:
     python = _venv_with_core_dependencies(tmp_path / "venv", wheels["mailkern"])
     find_links = wheels["mailkern"].parent
 
