@@ -27,7 +27,15 @@ from mailcore.cli.parser import (
     command_error,
 )
 
-__all__ = ["BUILTIN_COMMANDS", "COMMANDS_GROUP", "Handler", "UsageError", "build_parser", "main"]
+__all__ = [
+    "BUILTIN_COMMANDS",
+    "COMMANDS_GROUP",
+    "Handler",
+    "UsageError",
+    "build_parser",
+    "chosen_command",
+    "main",
+]
 
 #: The built-in subcommands: one-line summary, and the module whose ``register`` adds the
 #: arguments (imported only when the subcommand is run or its help shown).

@@ -28,6 +28,7 @@ __all__ = [
     "Handler",
     "PluginCommand",
     "add_plugin_commands",
+    "command_error",
     "plugin_commands",
 ]
 
