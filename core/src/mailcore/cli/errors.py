@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import TextIO
 
 from mailcore.errors import MailcoreError, SendError
@@ -65,6 +64,8 @@ def report(exc: BaseException, debug: bool, stream: TextIO | None = None) -> int
     """Print ``exc`` as ``mailcore: error: ...`` (with the traceback under ``--debug``)."""
     stream = stream or sys.stderr
     if debug:
+        import traceback  # only here: it costs start-up time
+
         traceback.print_exception(exc, file=stream)
     expected = isinstance(exc, MailcoreError | OSError | ValueError)
     hint = "" if expected or debug else " (this looks like a bug: run with --debug to see where)"
