@@ -3,10 +3,15 @@
 Each command runs once untimed (so byte-code caches exist), then ``coldstart_runs`` times,
 rotating the order each run, in an empty working directory with no ``MAILCORE_*``
 variables. A command that fails is reported as unavailable, not as a failure of the suite.
+
+Besides mailcore against Django, it times the ``mailcore`` command's start-up: ``mailcore
+--help`` against a process that only imports mailcore (issue 10: at most 2x, median and
+best run both shown), and ``mailcore send --help`` and ``mailcore backends``.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +24,15 @@ from benchmarks.processes import child_env, last_line
 from benchmarks.report import BenchResult, Ratio, Row
 from benchmarks.timing import median, rotation
 
-__all__ = ["DJANGO_CODE", "MAILCORE_CODE", "commands", "run_coldstart", "time_command"]
+__all__ = [
+    "DJANGO_CODE",
+    "HELP_GOAL",
+    "MAILCORE_CODE",
+    "commands",
+    "help_ratios",
+    "run_coldstart",
+    "time_command",
+]
 
 MAILCORE_CODE = "import mailcore; mailcore.get_connection('locmem')"
 DJANGO_CODE = (
@@ -30,22 +43,56 @@ DJANGO_CODE = (
 )
 
 FLOOR = "python -c pass"
+IMPORT = "python -c 'import mailcore'"
 MAILCORE = "mailcore import + get_connection"
 DJANGO = "django setup + get_connection"
+HELP = "mailcore --help"
+SEND_HELP = "mailcore send --help"
 CLI = "mailcore backends"
+
+#: ``mailcore --help`` may take at most this many times a process that imports mailcore.
+HELP_GOAL = 2.0
 
 
 def commands(with_django: bool) -> dict[str, list[str]]:
     """The commands timed, by label."""
     python = sys.executable
+    script = str(Path(python).with_name("mailcore"))
     found = {
         FLOOR: [python, "-c", "pass"],
+        IMPORT: [python, "-c", "import mailcore"],
         MAILCORE: [python, "-c", MAILCORE_CODE],
     }
     if with_django:
         found[DJANGO] = [python, "-c", DJANGO_CODE]
-    found[CLI] = [str(Path(python).with_name("mailcore")), "backends"]
+    found[HELP] = [script, "--help"]
+    found[SEND_HELP] = [script, "send", "--help"]
+    found[CLI] = [script, "backends"]
     return found
+
+
+def help_ratios(samples: dict[str, list[float]]) -> list[Ratio]:
+    """``mailcore --help`` against ``python -c 'import mailcore'`` (which includes ``python -c
+    pass``): by medians and by best runs, each against :data:`HELP_GOAL`."""
+    if HELP not in samples or IMPORT not in samples:
+        return []
+    ratios = []
+    for kind, pick in (("median", median), ("best", min)):
+        value = pick(samples[HELP]) / pick(samples[IMPORT])
+        ratios.append(
+            Ratio(
+                f"time 'mailcore --help' / 'import mailcore' ({kind})",
+                value,
+                f"<= {HELP_GOAL:.1f}x",
+                value <= HELP_GOAL,
+            )
+        )
+    return ratios
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def time_command(command: list[str], cwd: Path) -> tuple[float, str | None]:
@@ -69,6 +116,7 @@ def run_coldstart(config: Config) -> BenchResult:
     result = BenchResult("cold-start", f"wall time of a whole process, {runs} runs each")
     with_django = django_available()
     todo = commands(with_django)
+    load_before = _load()
     samples: dict[str, list[float]] = {}
     unavailable: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="mailcore-bench-") as tmp:
@@ -112,6 +160,8 @@ def run_coldstart(config: Config) -> BenchResult:
                 "time 'mailcore backends' / django", median(samples[CLI]) / median(samples[DJANGO])
             )
         )
+    result.ratios += help_ratios(samples)
+    result.notes.append(f"load average: {load_before} before, {_load()} after")
     result.notes.append(f"mailcore: python -c {MAILCORE_CODE!r}")
     if with_django:
         result.notes.append(f"django: python -c {DJANGO_CODE!r}")

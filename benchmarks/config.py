@@ -47,7 +47,7 @@ QUICK = Config(
     smtp_rounds=2,
     attachment_mib=5,
     memory_rounds=1,
-    coldstart_runs=3,
+    coldstart_runs=5,
 )
 
 

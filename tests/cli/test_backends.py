@@ -113,3 +113,12 @@ def test_a_broken_plugin_is_listed_with_its_error_and_the_others_still_work(
         "mailcore: error: backend 'broken' is installed but failed to load: "
         "ModuleNotFoundError: No module named 'broken_mail_gone'"
     ]
+
+
+def test_with_no_backend_installed_it_names_the_distributions_to_install() -> None:
+    from mailcore.cli.backends import render
+
+    assert render([]) == (
+        "No backends are installed: install one of the mailkern-<name> distributions "
+        "(mailkern-smtp, mailkern-console, ...)."
+    )

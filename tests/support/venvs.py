@@ -6,26 +6,78 @@ included), so these installs never touch the network.
 
 from __future__ import annotations
 
+import email.parser
 import subprocess
 import sys
 import textwrap
+import zipfile
+from email.message import Message
 from pathlib import Path
 
-__all__ = ["REPO", "make_plugin_distribution", "make_venv", "run_python"]
+__all__ = [
+    "REPO",
+    "build_wheels",
+    "empty_venv",
+    "make_plugin_distribution",
+    "make_venv",
+    "run_python",
+    "uv",
+    "wheel_metadata",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _uv(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "uv", *args], check=True, capture_output=True, text=True)
+def uv(*args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``uv ARGS`` (the one installed in the test environment); with ``check``, a
+    failure raises :class:`subprocess.CalledProcessError`."""
+    return subprocess.run(
+        [sys.executable, "-m", "uv", *args],
+        check=check,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def build_wheels(out: Path) -> dict[str, Path]:
+    """Build the wheel of every distribution of the workspace into ``out``, offline; return
+    them by distribution name (``mailkern``, ``mailkern-smtp``, ...)."""
+    uv(
+        "build",
+        "--wheel",
+        "--all-packages",
+        "--offline",
+        "--quiet",
+        "--out-dir",
+        str(out),
+        cwd=REPO,
+    )
+    wheels = {}
+    for wheel in sorted(out.glob("*.whl")):
+        wheels[str(wheel_metadata(wheel)["Name"])] = wheel
+    return wheels
+
+
+def wheel_metadata(wheel: Path) -> Message:
+    """The core metadata (``METADATA`` of the ``.dist-info``) of a wheel."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.parser.Parser().parsestr(archive.read(name).decode("utf-8"))
+
+
+def empty_venv(where: Path) -> Path:
+    """Create a venv at ``where`` with nothing installed in it; return its python."""
+    uv("venv", "--quiet", str(where), "--python", sys.executable)
+    return where / "bin" / "python"
 
 
 def make_venv(where: Path, *distributions: Path | str) -> Path:
     """Create a venv at ``where`` with the given local distributions; return its python."""
-    _uv("venv", "--quiet", str(where), "--python", sys.executable)
-    python = where / "bin" / "python"
+    python = empty_venv(where)
     specs = [str(REPO / d) if isinstance(d, str) else str(d) for d in distributions]
-    _uv("pip", "install", "--quiet", "--offline", "--python", str(python), *specs)
+    uv("pip", "install", "--quiet", "--offline", "--python", str(python), *specs)
     return python
 
 

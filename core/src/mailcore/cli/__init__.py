@@ -2,26 +2,51 @@
 
 Every mistake is one line on stderr (``mailcore: error: ...``) and a non-zero exit status:
 2 for a mistake in the command or the configuration, 1 when the work itself failed (a
-refused connection or message). ``--debug`` also prints the traceback.
+refused connection or message). ``--debug`` also prints the traceback. When standard
+output is a pipe that the reader closed (``mailcore check | head -3``), the command stops
+quietly with status 141, as a Unix tool stopped by SIGPIPE does.
+
+Only the chosen subcommand's module is imported: ``mailcore --help`` lists the others from
+:data:`BUILTIN_COMMANDS` and the plugins' entry-point metadata.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 
-from mailcore.cli import backends, check, demo, send
-from mailcore.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, report
-from mailcore.cli.parser import COMMANDS_GROUP, CommandParser, Handler, add_plugin_commands
+from mailcore.cli.errors import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE, UsageError, report
+from mailcore.cli.parser import (
+    COMMANDS_GROUP,
+    CommandParser,
+    Handler,
+    add_plugin_commands,
+    command_error,
+)
 
-__all__ = ["COMMANDS_GROUP", "Handler", "UsageError", "build_parser", "main"]
+__all__ = [
+    "BUILTIN_COMMANDS",
+    "COMMANDS_GROUP",
+    "Handler",
+    "UsageError",
+    "build_parser",
+    "chosen_command",
+    "main",
+]
 
-BUILTIN_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], Handler]]] = {
-    "send": ("send one message (or an .eml file) through a backend", send.register),
-    "backends": ("list the installed backends and their options", backends.register),
-    "check": ("show the settings and their sources, then try a connection", check.register),
-    "demo": ("send the guide's examples through the development backends", demo.register),
+#: The built-in subcommands: one-line summary, and the module whose ``register`` adds the
+#: arguments (imported only when the subcommand is run or its help shown).
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "send": ("send one message (or an .eml file) through a backend", "mailcore.cli.send"),
+    "backends": ("list the installed backends and their options", "mailcore.cli.backends"),
+    "check": (
+        "show the settings and their sources, then try a connection",
+        "mailcore.cli.check",
+    ),
+    "demo": ("send the guide's examples through the development backends", "mailcore.cli.demo"),
 }
 
 EPILOG = """\
@@ -38,8 +63,12 @@ def _version() -> str:
     return f"mailcore {mailcore.__version__}"
 
 
-def build_parser() -> CommandParser:
-    """The parser of the ``mailcore`` command, with the plugins' subcommands added."""
+def build_parser(load: Collection[str] | None = None) -> CommandParser:
+    """The parser of the ``mailcore`` command, with the plugins' subcommands added.
+
+    Every subcommand is listed; only those named in ``load`` (``None``: all of them, as
+    the documentation needs) are imported and get their arguments.
+    """
     common = CommandParser(add_help=False)
     common.add_argument(
         "--debug",
@@ -56,19 +85,66 @@ def build_parser() -> CommandParser:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     parser.add_argument("--version", action="version", version=_version())
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for name, (summary, register) in BUILTIN_COMMANDS.items():
+    for name, (summary, module) in BUILTIN_COMMANDS.items():
         sub = subparsers.add_parser(name, help=summary, parents=[common])
-        sub.set_defaults(handler=register(sub))
-    plugins = add_plugin_commands(subparsers, set(BUILTIN_COMMANDS), [common])
-    broken = [command for command in plugins if command.error]
-    if broken:
-        lines = ["plugin commands that failed to load:"]
-        for command in broken:
-            origin = command.distribution or command.target
-            lines.append(f"  {command.name} ({origin}): {command.error}")
+        if load is None or name in load:
+            sub.set_defaults(handler=importlib.import_module(module).register(sub))
+    plugins = add_plugin_commands(subparsers, BUILTIN_COMMANDS, [common], load)
+    parser.broken = {c.name: c for c in plugins if c.error and c.listed}
+    hidden = [command for command in plugins if not command.listed]
+    if hidden:
+        lines = ["plugin commands left out:"]
+        lines += [f"  {c.name} ({c.origin}): {c.error}" for c in hidden]
         parser.epilog = EPILOG + "\n" + "\n".join(lines)
     parser.subcommands = dict(subparsers.choices)
     return parser
+
+
+def chosen_command(arguments: Sequence[str]) -> str | None:
+    """The subcommand named in ``arguments``: the first one that is not an option (the
+    command's own options, ``--debug`` and ``--version``, take no value)."""
+    for index, argument in enumerate(arguments):
+        if argument == "--":
+            return arguments[index + 1] if index + 1 < len(arguments) else None
+        if not argument.startswith("-") or argument == "-":
+            return argument
+    return None
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _quiet_stdout() -> None:
+    """Send what is left to write on standard output nowhere, so that Python's own flush
+    at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _run(arguments: list[str]) -> int:
+    chosen = chosen_command(arguments)
+    parser = build_parser(load=[chosen] if chosen else [])
+    if chosen in parser.broken:
+        raise command_error(parser.broken[chosen])
+    args = parser.parse_command_line(arguments)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return handler(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,18 +152,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arguments
     try:
-        parser = build_parser()
-        args = parser.parse_command_line(arguments)
-        debug = bool(getattr(args, "debug", False))
-        handler: Handler | None = getattr(args, "handler", None)
-        if handler is None:
-            parser.print_help()
-            return EXIT_USAGE
-        return handler(args)
+        try:
+            status = _run(arguments)
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe is seen, not at exit
+        return status
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     except KeyboardInterrupt:
         print("mailcore: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError as exc:
+        if _stdout_closed():
+            _quiet_stdout()
+            return EXIT_PIPE_CLOSED
+        return report(exc, debug)
     except Exception as exc:
         return report(exc, debug)

@@ -54,7 +54,7 @@ def render(infos: list[BackendInfo]) -> str:
     """The full text ``mailcore backends`` prints for ``infos``."""
     if not infos:
         return (
-            "No backends are installed: install one of the mailcore-<name> distributions "
+            "No backends are installed: install one of the mailkern-<name> distributions "
             "(mailkern-smtp, mailkern-console, ...)."
         )
     rows = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import TextIO
 
 from mailcore.errors import MailcoreError, SendError
@@ -12,6 +11,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_USAGE",
     "UsageError",
     "describe",
@@ -25,6 +25,9 @@ EXIT_FAILED = 1
 #: A mistake in the command or the configuration: nothing was attempted.
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: Standard output was a pipe whose reader had gone (``mailcore check | head -3``): 128 +
+#: SIGPIPE, the status a shell reports for a Unix tool that SIGPIPE stopped.
+EXIT_PIPE_CLOSED = 141
 
 
 class UsageError(MailcoreError):
@@ -61,6 +64,8 @@ def report(exc: BaseException, debug: bool, stream: TextIO | None = None) -> int
     """Print ``exc`` as ``mailcore: error: ...`` (with the traceback under ``--debug``)."""
     stream = stream or sys.stderr
     if debug:
+        import traceback  # only here: it costs start-up time
+
         traceback.print_exception(exc, file=stream)
     expected = isinstance(exc, MailcoreError | OSError | ValueError)
     hint = "" if expected or debug else " (this looks like a bug: run with --debug to see where)"

@@ -4,16 +4,19 @@ A plugin adds a subcommand with an entry point in the group ``mailcore.commands`
 after the subcommand, that loads a function ``register(parser) -> handler``: it adds its
 arguments to ``parser`` (an :class:`argparse.ArgumentParser`) and returns the function
 that runs the subcommand with the parsed :class:`argparse.Namespace` and returns the exit
-status. A plugin command that fails to load is listed as broken and does not affect the
-others.
+status.
+
+Start-up stays fast because nothing is imported for a subcommand that is not run: the
+list in ``mailcore --help`` comes from the entry points' metadata (name and distribution),
+and only the chosen subcommand's module is imported and its ``register`` called. A plugin
+command that fails to load says why when it is run, and does not affect the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -25,6 +28,8 @@ __all__ = [
     "Handler",
     "PluginCommand",
     "add_plugin_commands",
+    "command_error",
+    "plugin_commands",
 ]
 
 COMMANDS_GROUP = "mailcore.commands"
@@ -40,6 +45,8 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         #: The subcommands' parsers by name, set by whoever adds them.
         self.subcommands: dict[str, argparse.ArgumentParser] = {}
+        #: The plugin commands that are listed but cannot run, by name, with the reason.
+        self.broken: dict[str, PluginCommand] = {}
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("mailcore").strip()
@@ -58,12 +65,19 @@ class CommandParser(argparse.ArgumentParser):
 
 @dataclass(frozen=True, slots=True)
 class PluginCommand:
-    """A subcommand from the ``mailcore.commands`` group; ``error`` says why it is broken."""
+    """A subcommand from the ``mailcore.commands`` group; ``error`` says why it is broken,
+    ``listed`` is false when its name is taken and it is left out of the command."""
 
     name: str
     target: str
     distribution: str | None
     error: str | None = None
+    listed: bool = True
+
+    @property
+    def origin(self) -> str:
+        """Where the command comes from, for messages: its distribution, or its target."""
+        return f"from {self.distribution or self.target}"
 
 
 def _distribution(entry_point: importlib.metadata.EntryPoint) -> str | None:
@@ -75,75 +89,77 @@ def _distribution(entry_point: importlib.metadata.EntryPoint) -> str | None:
 
 def _broken_handler(command: PluginCommand) -> Handler:
     def handler(args: argparse.Namespace) -> int:
-        source = f" (from {command.distribution})" if command.distribution else ""
-        raise UsageError(f"command {command.name!r}{source} failed to load: {command.error}")
+        raise command_error(command)
 
     return handler
 
 
-def _set_listed_help(subparsers: Any, name: str, text: str) -> None:
-    """Change the one-line help shown for ``name`` in ``mailcore --help``."""
-    for action in getattr(subparsers, "_choices_actions", []):
-        if getattr(action, "dest", None) == name:
-            action.help = text
-
-
-def _first_sentence(text: str) -> str:
-    """The first sentence of a description, for the one-line list in ``--help``."""
-    paragraph = " ".join(text.strip().split("\n\n")[0].split())
-    return re.split(r"(?<=\.)\s", paragraph, maxsplit=1)[0].rstrip(".")
+def command_error(command: PluginCommand) -> UsageError:
+    """The error of running a plugin command that is broken."""
+    source = f" (from {command.distribution})" if command.distribution else ""
+    return UsageError(f"command {command.name!r}{source} failed to load: {command.error}")
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def add_plugin_commands(
-    subparsers: Any, builtin: set[str], common: list[argparse.ArgumentParser]
-) -> list[PluginCommand]:
-    """Add one subparser per entry point of :data:`COMMANDS_GROUP`; return them all."""
-    commands: list[PluginCommand] = []
-    entry_points = sorted(
-        importlib.metadata.entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name
-    )
+def plugin_commands(
+    builtin: Collection[str],
+) -> list[tuple[PluginCommand, importlib.metadata.EntryPoint]]:
+    """Every entry point of :data:`COMMANDS_GROUP` by name, read without importing any; one
+    whose name a built-in or an earlier plugin command has taken is not ``listed``."""
+    found = []
     seen: set[str] = set()
-    for entry_point in entry_points:
+    for entry_point in sorted(
+        importlib.metadata.entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name
+    ):
         name, dist = entry_point.name, _distribution(entry_point)
+        command = PluginCommand(name, entry_point.value, dist)
         if name in builtin or name in seen:
             why = "built-in" if name in builtin else "another plugin's"
-            commands.append(
-                PluginCommand(
-                    name, entry_point.value, dist, f"its name is taken by a {why} command"
-                )
-            )
-            continue
+            error = f"its name is taken by a {why} command"
+            command = PluginCommand(name, entry_point.value, dist, error, listed=False)
         seen.add(name)
-        origin = f"from {dist}" if dist else f"from {entry_point.value}"
-        try:
-            register: Register = entry_point.load()
-        except Exception as exc:  # a broken plugin must not break the command
-            command = PluginCommand(name, entry_point.value, dist, _describe(exc))
-            sub = subparsers.add_parser(
-                name, help=f"[broken: {command.error}]", parents=common, conflict_handler="resolve"
-            )
-            sub.set_defaults(handler=_broken_handler(command), ignore_unknown_arguments=True)
+        found.append((command, entry_point))
+    return found
+
+
+def _register(
+    command: PluginCommand, entry_point: importlib.metadata.EntryPoint, sub: Any
+) -> PluginCommand:
+    """Import the command's module and let it add its arguments to ``sub``."""
+    try:
+        register: Register = entry_point.load()
+        handler = register(sub)
+        if not callable(handler):
+            raise TypeError(f"register() returned {handler!r}, not a handler function")
+    except Exception as exc:  # a broken plugin must not break the command
+        broken = PluginCommand(command.name, command.target, command.distribution, _describe(exc))
+        sub.set_defaults(handler=_broken_handler(broken), ignore_unknown_arguments=True)
+        return broken
+    sub.set_defaults(handler=handler)
+    return command
+
+
+def add_plugin_commands(
+    subparsers: Any,
+    builtin: Collection[str],
+    common: list[argparse.ArgumentParser],
+    load: Collection[str] | None = None,
+) -> list[PluginCommand]:
+    """Add one subparser per entry point of :data:`COMMANDS_GROUP`, listed with its
+    distribution; import and register only those named in ``load`` (``None``: all).
+    Return the commands, with the reason for each one that is broken."""
+    commands: list[PluginCommand] = []
+    for command, entry_point in plugin_commands(builtin):
+        if not command.listed:
             commands.append(command)
             continue
         sub = subparsers.add_parser(
-            name, help=f"({origin})", parents=common, conflict_handler="resolve"
+            command.name, help=f"({command.origin})", parents=common, conflict_handler="resolve"
         )
-        try:
-            handler = register(sub)
-            if not callable(handler):
-                raise TypeError(f"register() returned {handler!r}, not a handler function")
-        except Exception as exc:
-            command = PluginCommand(name, entry_point.value, dist, _describe(exc))
-            _set_listed_help(subparsers, name, f"[broken: {command.error}]")
-            sub.set_defaults(handler=_broken_handler(command), ignore_unknown_arguments=True)
-            commands.append(command)
-            continue
-        if sub.description:
-            _set_listed_help(subparsers, name, f"{_first_sentence(sub.description)} ({origin})")
-        sub.set_defaults(handler=handler)
-        commands.append(PluginCommand(name, entry_point.value, dist))
+        if load is None or command.name in load:
+            command = _register(command, entry_point, sub)
+        commands.append(command)
     return commands
