@@ -8,7 +8,7 @@ reuses it. Credentials come from boto3's usual chain only.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
@@ -113,7 +113,7 @@ class SESBackend(BaseEmailBackend):
             if self._client is not None:
                 self._client.close()
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send each message; return how many SES accepted (see the class docstring)."""
         return self.deliver_batch(messages, self._open, self._send_batch)
 
@@ -125,16 +125,14 @@ class SESBackend(BaseEmailBackend):
                 error = self._send_one(message)
             except BaseException as exc:  # a bad header, an invalid address: never hidden
                 message.result = SendResult("failed", error=exc)
-                for later in messages[index + 1 :]:
-                    later.result = SendResult.not_attempted(exc)
+                self.stop_batch(messages[index + 1 :], exc)
                 raise
             if error is None:
                 accepted += int(message.result is not None and message.result.sent)
                 continue
             errors.append(error)
             if error.stops_batch:
-                for skipped in messages[index + 1 :]:
-                    skipped.result = SendResult("failed", error=error)
+                self.stop_batch(messages[index + 1 :], error)
                 break
         if not errors or self.fail_silently:
             return accepted
@@ -168,7 +166,7 @@ class SESBackend(BaseEmailBackend):
         return None
 
     def _request(self, message: EmailMessage, recipients: list[str]) -> SendEmailRequestTypeDef:
-        data = seven_bit_safe(message.serialize(linesep="\r\n"))
+        data = seven_bit_safe(self.prepared(message).to_bytes())
         request: SendEmailRequestTypeDef = {
             "FromEmailAddress": message.envelope_from(),
             "Destination": {"ToAddresses": recipients},
