@@ -19,8 +19,10 @@ class LocmemBackend(BaseEmailBackend):
     """Stores a copy of each message in ``mailcore.outbox`` (created on first send).
 
     The copy is taken at send time, so later changes to a message leave the outbox as it
-    was. Every message of a batch is checked as for a real send before any is stored: a
-    bad header raises ``BadHeaderError`` and the outbox gets nothing of the batch.
+    was; its ``result.message_id_header`` is the Message-ID the send reported (the copy
+    makes a new one each time it is serialized, as any message does). Every message of
+    a batch is checked as for a real send before any is stored: a bad header raises
+    ``BadHeaderError`` and the outbox gets nothing of the batch.
     """
 
     name = "locmem"
@@ -32,6 +34,7 @@ class LocmemBackend(BaseEmailBackend):
         if not hasattr(mailcore, "outbox"):
             mailcore.outbox = []
         for message in messages:
-            message.result = SendResult("sent")
-            mailcore.outbox.append(copy.deepcopy(message))
+            header = self.prepared(message).message_id
+            message.result = SendResult("sent", message_id_header=header)
+            mailcore.outbox.append(copy.deepcopy(message))  # its result says which Message-ID
         return len(messages)
