@@ -217,7 +217,8 @@ class BaseEmailBackend:
         4. ``send_batch`` sends the messages (each as :meth:`prepared` gives it) and
            returns how many were accepted, setting each result; if it raises, messages
            left without a result are marked not attempted. Each message handed to the
-           transport gets ``result.message_id_header``.
+           transport gets ``result.message_id_header`` (unless the backend set it, having
+           sent other bytes than the prepared ones).
         5. The connection is closed only if ``connect`` opened it; if closing fails,
            the messages count as not sent (a file session is not kept, say).
         """
@@ -245,10 +246,10 @@ class BaseEmailBackend:
             self.stop_batch([m for m in batch if m.result is None], exc)
         finally:
             _current_batch.reset(token)
-        for message in batch:
-            if message.result is not None and id(message) not in state.skipped:
-                data = state.data[id(message)]
-                message.result.message_id_header = getattr(data, "message_id", None)
+        for message in batch:  # a backend that sent other bytes has set the header itself
+            result = message.result
+            if result and result.message_id_header is None and id(message) not in state.skipped:
+                result.message_id_header = getattr(state.data[id(message)], "message_id", None)
         if opened:
             try:
                 self.close()
