@@ -274,3 +274,41 @@ def test_a_message_every_recipient_refuses_is_one_error_line() -> None:
     assert line.startswith("mailcore: error: "), line
     assert "gone@example.com" in line and "550" in line, line
     assert server.messages == []
+
+
+def test_a_bad_subject_is_one_error_line_and_the_server_is_not_contacted() -> None:
+    with RecordingSMTPServer() as server:
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o=host=127.0.0.1",
+            f"-o=port={server.port}",
+            "--to=ann@example.com",
+            "--subject=Hi\nBcc: victim@example.com",
+            "--body=Hello",
+        )
+
+    assert done.status != 0, done
+    [line] = done.error_lines
+    assert line.startswith("mailcore: error: ") and "Subject" in line, line
+    assert done.stdout == ""
+    assert server.sessions == []  # checked before connecting
+
+
+def test_an_eml_with_an_unusable_recipient_is_refused_before_connecting(tmp_path: Path) -> None:
+    (tmp_path / "bad.eml").write_bytes(
+        b"From: ann@example.com\nTo: j\xc3\xb6rg@example.com\nSubject: Hi\n\nBody\n"
+    )
+    with RecordingSMTPServer() as server:
+        done = run_mailcore(
+            "send",
+            "--backend=smtp",
+            "-o=host=127.0.0.1",
+            f"-o=port={server.port}",
+            f"--eml={tmp_path / 'bad.eml'}",
+        )
+
+    assert done.status != 0, done
+    [line] = done.error_lines
+    assert line.startswith("mailcore: error: ") and "rg@example.com" in line, line
+    assert server.sessions == []

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 import pytest
 
-from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendError, SendResult
+import mailcore
+from mailcore import (
+    BadHeaderError,
+    BaseEmailBackend,
+    ConfigurationError,
+    EmailMessage,
+    SendError,
+    SendResult,
+    SerializedMessage,
+)
+from mailcore.testing import redirect_backends
+from mailcore_locmem import LocmemBackend
 
 
 class FlakyTransport(BaseEmailBackend):
@@ -96,3 +108,122 @@ def test_fail_silently_never_hides_a_configuration_error() -> None:
         backend.send_messages(_messages("a"))
     with pytest.raises(ConfigurationError):
         backend.open()
+
+
+class CountingTransport(FlakyTransport):
+    """Counts how often each message is built, and keeps what it sent."""
+
+    def __init__(self, **kwargs: bool) -> None:
+        super().__init__(**kwargs)
+        self.built: list[str] = []
+        self.sent_data: list[SerializedMessage] = []
+
+    def prepare_message(self, message: EmailMessage) -> SerializedMessage:
+        self.built.append(message.subject)
+        return super().prepare_message(message)
+
+    def _send_batch(self, messages: list[EmailMessage]) -> int:
+        self.sent_data += [self.prepared(m) for m in messages]
+        return super()._send_batch(messages)
+
+
+def test_each_message_is_built_once_before_connecting_and_sent_as_built() -> None:
+    backend = CountingTransport()
+    messages = _messages("a", "b", "c")
+    assert backend.send_messages(iter(messages)) == 3
+    assert backend.built == ["a", "b", "c"]
+    assert backend.events == ["open", "send a", "send b", "send c", "close"]
+    headers = [m.result.message_id_header for m in messages if m.result]
+    assert headers == [data.message_id for data in backend.sent_data]
+    assert [
+        f"Message-ID: {h}\r\n".encode() in d.to_bytes()
+        for h, d in zip(headers, backend.sent_data, strict=True)
+    ] == [True] * 3
+
+
+def test_a_bad_message_stops_the_batch_before_connecting() -> None:
+    backend = CountingTransport()
+    messages = _messages("a", "b\nBcc: x@example.com", "c")
+    with pytest.raises(BadHeaderError, match=r"^message 2 of 3 \(nothing was sent\): ") as caught:
+        backend.send_messages(messages)
+    assert backend.events == []  # not connected
+    assert backend.built == ["a", "b\nBcc: x@example.com"]
+    assert [m.result.error for m in messages if m.result][1] is caught.value
+    for message in (messages[0], messages[2]):
+        assert message.result is not None and message.result.status == "failed"
+        error = message.result.error
+        assert isinstance(error, SendError) and error.__cause__ is caught.value
+        assert str(error).startswith("not sent: the batch stopped at another message (")
+        assert message.result.message_id_header is None
+
+
+def test_a_single_bad_message_keeps_its_error_text() -> None:
+    message = _messages("b\nBcc: x@example.com")[0]
+    with pytest.raises(BadHeaderError) as caught:
+        CountingTransport().send_messages([message])
+    assert not str(caught.value).startswith("message 1 of 1")
+
+
+class StopsAtSecond(FlakyTransport):
+    def _send_batch(self, messages: list[EmailMessage]) -> int:
+        messages[0].result = SendResult("sent")
+        raise SendError("lost the connection")
+
+
+def test_messages_left_without_result_when_the_batch_raises_are_not_attempted() -> None:
+    messages = _messages("a", "b", "c")
+    with pytest.raises(SendError, match="lost the connection") as caught:
+        StopsAtSecond().send_messages(messages)
+    assert messages[0].result is not None and messages[0].result.sent
+    assert messages[0].result.message_id_header is not None
+    for message in messages[1:]:
+        assert message.result is not None and message.result.error is not None
+        assert message.result.error.__cause__ is caught.value
+        assert message.result.message_id_header is None
+
+
+class FailsToClose(FlakyTransport):
+    def close(self) -> None:
+        if self.is_open:
+            self.is_open = False
+            raise SendError("could not publish the batch")
+
+
+@pytest.mark.parametrize("fail_silently", [False, True])
+def test_a_failed_close_fails_the_messages_it_opened_for(fail_silently: bool) -> None:
+    messages = _messages("a", "b")
+    backend = FailsToClose(fail_silently=fail_silently)
+    if fail_silently:
+        assert backend.send_messages(messages) == 0
+    else:
+        with pytest.raises(SendError, match="could not publish"):
+            backend.send_messages(messages)
+    assert [str(m.result.error) for m in messages if m.result] == [
+        "could not publish the batch"
+    ] * 2
+
+
+class OwnLoop(BaseEmailBackend):
+    """A third-party backend that does not use the frame."""
+
+    delivered: ClassVar[list[str]] = []
+
+    def open(self) -> bool:
+        raise AssertionError("a stand-in must not connect")
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        subjects = [m.subject for m in messages]
+        self.delivered.extend(subjects)
+        return len(subjects)
+
+
+def test_redirect_covers_a_backend_with_its_own_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mailcore, "outbox", [], raising=False)
+    backend = OwnLoop()
+    with redirect_backends(LocmemBackend):
+        assert backend.open() is False
+        assert backend.send_messages(m for m in _messages("kept")) == 1
+    assert OwnLoop.delivered == []
+    assert [m.subject for m in mailcore.outbox] == ["kept"]
+    assert backend.send_messages(_messages("real")) == 1
+    assert OwnLoop.delivered == ["real"]

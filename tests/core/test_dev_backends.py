@@ -6,17 +6,20 @@ import io
 from collections.abc import Iterator
 from email.message import EmailMessage as ParsedMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import mailcore
 from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage
 from mailcore.stream import SEPARATOR
-from mailcore.testing import BackendContractTests, parse_message
+from mailcore.testing import BackendContractTests, parse_message, redirect_backends
 from mailcore_console import ConsoleBackend
 from mailcore_dummy import DummyBackend
 from mailcore_file import FileBackend
 from mailcore_locmem import LocmemBackend
+from mailcore_smtp import SMTPBackend
+from tests.support.smtp_servers import RecordingSMTPServer
 
 
 def _split_stream(text: str) -> list[ParsedMessage]:
@@ -31,7 +34,15 @@ class TestLocmemContract(BackendContractTests):
         yield LocmemBackend()
 
     def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
-        return [parse_message(m.serialize()) for m in getattr(mailcore, "outbox", [])]
+        # The outbox keeps message objects, not bytes: each copy's Message-ID is the one
+        # recorded on its result when it was stored.
+        delivered = []
+        for message in getattr(mailcore, "outbox", []):
+            assert message.result is not None and message.result.sent
+            header = message.result.message_id_header
+            delivered.append(parse_message(message.serialize()))
+            delivered[-1].replace_header("Message-ID", header)
+        return delivered
 
 
 class TestDummyContract(BackendContractTests):
@@ -77,10 +88,81 @@ def test_locmem_keeps_a_copy_as_it_was_sent() -> None:
     assert stored is not message
 
 
-def test_mailoutbox_fixture_swaps_in_locmem(mailoutbox: list[EmailMessage]) -> None:
-    assert mailcore.get_settings().backend == "locmem"
-    assert mailcore.send_mail("s", "b", "a@example.com", ["b@example.com"]) == 1
-    assert [m.to for m in mailoutbox] == [["b@example.com"]]
+def _send_through(way: str, options: dict[str, Any]) -> int:
+    """Send one message, getting the SMTP backend the way ``way`` names."""
+    message = EmailMessage(way, "Body", "a@example.com", ["b@example.com"])
+    if way == "configured":
+        return mailcore.send_mail(way, "Body", "a@example.com", ["b@example.com"])
+    if way == "short name":
+        return mailcore.get_connection("smtp", **options).send_messages([message])
+    if way == "import path":
+        backend = mailcore.get_connection("mailcore_smtp.backend:SMTPBackend", **options)
+        return backend.send_messages(iter([message]))
+    if way == "dotted path":
+        return mailcore.get_connection("mailcore_smtp.SMTPBackend", **options).send_messages(
+            [message]
+        )
+    if way == "class":
+        with SMTPBackend(**options) as backend:
+            assert backend.connection is None  # opened nothing
+            return backend.send_messages([message])
+    assert way == "connection argument"
+    connection = SMTPBackend(**options)
+    return mailcore.send_mail(way, "Body", None, ["b@example.com"], connection=connection)
+
+
+@pytest.mark.parametrize(
+    "way",
+    ["configured", "short name", "import path", "dotted path", "class", "connection argument"],
+)
+def test_mailoutbox_keeps_smtp_mail_in_the_process(
+    way: str, mailoutbox: list[EmailMessage]
+) -> None:
+    with RecordingSMTPServer() as server:
+        options = server.backend_options(timeout=5)
+        mailcore.configure(backend="smtp", smtp=options)
+        assert _send_through(way, options) == 1
+    assert server.sessions == [] and server.messages == []
+    assert [m.subject for m in mailoutbox] == [way]
+    assert mailoutbox[0].result is not None and mailoutbox[0].result.sent
+
+
+def test_mailoutbox_keeps_console_file_and_dummy_mail_too(
+    mailoutbox: list[EmailMessage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, options in [
+        ("console", {}),
+        ("file", {"file_path": tmp_path / "mail"}),
+        ("dummy", {}),
+    ]:
+        message = EmailMessage(name, "Body", "a@example.com", ["b@example.com"])
+        assert mailcore.get_connection(name, **options).send_messages([message]) == 1
+    assert [m.subject for m in mailoutbox] == ["console", "file", "dummy"]
+    assert capsys.readouterr().out == ""
+    assert list((tmp_path / "mail").iterdir()) == []
+
+
+def test_mailoutbox_still_checks_the_backend_options(mailoutbox: list[EmailMessage]) -> None:
+    with pytest.raises(ConfigurationError, match="hots"):
+        mailcore.get_connection("smtp", hots="mail.example.com")
+    with pytest.raises(ConfigurationError, match="port"):
+        SMTPBackend(port="not a number")
+    with pytest.raises(mailcore.BackendNotFoundError):
+        mailcore.get_connection("nosuch")
+    assert mailoutbox == []
+
+
+def test_redirect_covers_a_connection_made_before_it() -> None:
+    with RecordingSMTPServer() as server:
+        backend = SMTPBackend(**server.backend_options(timeout=5))
+        message = EmailMessage("early", "Body", "a@example.com", ["b@example.com"])
+        with redirect_backends(LocmemBackend):
+            assert backend.send_messages([message]) == 1
+        assert server.sessions == []
+        # outside the block the same backend sends for real again
+        assert backend.send_messages([EmailMessage("late", "B", "a@x.com", ["b@x.com"])]) == 1
+        assert [m.parsed()["Subject"] for m in server.messages] == ["late"]
+    assert [m.subject for m in mailcore.outbox] == ["early"]
 
 
 def test_console_writes_to_stdout_by_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -147,21 +229,26 @@ def test_file_backend_rejects_bad_header_without_writing(tmp_path: Path) -> None
     assert list((tmp_path / "mail").iterdir()) == []
 
 
-def test_mailoutbox_keeps_the_rest_of_the_configuration(pytester: pytest.Pytester) -> None:
+def test_mailoutbox_keeps_the_configuration(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import mailcore
 
-        mailcore.configure(backend="smtp", default_from_email="app@example.com")
+        mailcore.configure(
+            backend="smtp",
+            default_from_email="app@example.com",
+            smtp={"host": "127.0.0.1", "port": 9},
+        )
 
         def test_app_settings_survive(mailoutbox):
-            assert mailcore.get_settings().backend == "locmem"
+            assert mailcore.get_settings().backend == "smtp"
             assert mailcore.send_mail("Hi", "Body", None, ["b@example.com"]) == 1
             assert mailoutbox[0].from_email == "app@example.com"
 
-        def test_configuration_is_restored_after_the_fixture():
+        def test_configuration_is_unchanged_after_the_fixture():
             assert mailcore.get_settings().backend == "smtp"
             assert mailcore.get_settings().default_from_email == "app@example.com"
+            assert not hasattr(mailcore, "outbox")
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)

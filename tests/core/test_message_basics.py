@@ -106,7 +106,10 @@ def test_send_uses_the_given_connection_and_returns_one() -> None:
 
     assert message.send() == 1
     assert "Subject: Hi" in stream.getvalue()
-    assert message.result == SendResult("sent")
+    assert message.result is not None
+    header = message.result.message_id_header
+    assert message.result == SendResult("sent", message_id_header=header)
+    assert f"Message-ID: {header}\n" in stream.getvalue()
 
 
 def test_send_without_a_connection_uses_the_configured_backend() -> None:

@@ -18,6 +18,7 @@ from mailcore import (
     SendResult,
 )
 from mailcore_locmem import LocmemBackend
+from tests.support.smtp_servers import RecordingSMTPServer
 
 
 class RecordingOptions(BackendOptions):
@@ -204,3 +205,25 @@ def test_a_bare_string_recipient_list_is_a_type_error(mailoutbox: list[EmailMess
     with pytest.raises(TypeError, match="to"):
         mailcore.send_mass_mail([("S", "b", "f@example.com", "you@example.com")])  # type: ignore[list-item]
     assert mailoutbox == []
+
+
+def test_send_mass_mail_with_a_bad_third_message_sends_nothing() -> None:
+    datatuple = (
+        (subject, "Body", "from@example.com", [f"to{n}@example.com"])
+        for n, subject in enumerate(["First", "Second", "Third\r\nBcc: victim@example.com"])
+    )
+    with RecordingSMTPServer() as server:
+        mailcore.configure(backend="smtp", smtp=server.backend_options(timeout=5))
+        with pytest.raises(mailcore.BadHeaderError) as caught:
+            mailcore.send_mass_mail(datatuple, fail_silently=True)
+    assert str(caught.value).startswith("message 3 of 3 (nothing was sent): ")
+    assert server.sessions == [] and server.messages == []
+
+
+def test_send_mass_mail_sends_every_message_of_a_generator_once() -> None:
+    datatuple = ((f"S{n}", "Body", "from@example.com", ["to@example.com"]) for n in range(3))
+    with RecordingSMTPServer() as server:
+        mailcore.configure(backend="smtp", smtp=server.backend_options(timeout=5))
+        assert mailcore.send_mass_mail(datatuple) == 3
+    assert [m.parsed()["Subject"] for m in server.messages] == ["S0", "S1", "S2"]
+    assert len(server.sessions) == 1

@@ -19,6 +19,7 @@ from moto import mock_aws
 
 import mailcore
 from mailcore import BadHeaderError, BaseEmailBackend, EmailMessage, SendError, SendResult
+from mailcore.testing import parse_message
 from mailcore_console import ConsoleBackend
 from mailcore_dummy import DummyBackend
 from mailcore_file import FileBackend
@@ -81,13 +82,26 @@ def test_dev_backends_report_each_message_sent(make: type[BaseEmailBackend]) -> 
     messages = batch("one", "two")
     stale(messages)
     assert make().send_messages(messages) == 2
-    assert [m.result for m in messages] == [SendResult("sent"), SendResult("sent")]
+    headers = [m.result.message_id_header for m in messages if m.result]
+    assert [m.result for m in messages] == [
+        SendResult("sent", message_id_header=header) for header in headers
+    ]
+    assert len(set(headers)) == 2 and all(h and h.startswith("<") for h in headers)
 
 
 def test_file_backend_reports_each_message_sent(tmp_path: Path) -> None:
     messages = batch("one", "two")
-    assert FileBackend(file_path=tmp_path).send_messages(messages) == 2
-    assert [m.result for m in messages] == [SendResult("sent"), SendResult("sent")]
+    backend = FileBackend(file_path=tmp_path)
+    assert backend.send_messages(messages) == 2
+    (written,) = backend.written
+    sent_ids = [
+        line.split(b": ", 1)[1].decode()
+        for line in written.read_bytes().splitlines()
+        if line.startswith(b"Message-ID: ")
+    ]
+    assert [m.result for m in messages] == [
+        SendResult("sent", message_id_header=header) for header in sent_ids
+    ]
 
 
 def test_ses_reports_its_message_id(aws: FakeSES) -> None:
@@ -98,6 +112,8 @@ def test_ses_reports_its_message_id(aws: FakeSES) -> None:
     ids = [m.result.message_id for m in messages if m.result]
     assert ids == [sent.id for sent in aws.sent]
     assert len(set(ids)) == 2
+    headers = [m.result.message_id_header for m in messages if m.result]
+    assert headers == [parse_message(raw)["Message-ID"] for raw in aws.sent_bytes()]
 
 
 def test_smtp_reports_the_queue_id_and_refused_recipients() -> None:
@@ -106,11 +122,24 @@ def test_smtp_reports_the_queue_id_and_refused_recipients() -> None:
         message = EmailMessage("Hi", "Body.\n", SENDER, ["to@example.com", "gone@example.com"])
         assert SMTPBackend(**server.backend_options(timeout=5)).send_messages([message]) == 1
     assert message.result == SendResult(
-        "sent", message_id=server.messages[0].queue_id, refused=refuse
+        "sent",
+        message_id=server.messages[0].queue_id,
+        refused=refuse,
+        message_id_header=server.messages[0].parsed()["Message-ID"],
     )
 
 
-# -- a bad header stops the batch: the messages after it are failed, not left stale ------
+# -- one bad message: the whole batch is refused before anything is opened or sent ---------
+
+
+def assert_refused_batch(messages: list[EmailMessage], error: BaseException) -> None:
+    """The third message is named and failed; the first two were not attempted."""
+    assert str(error).startswith("message 3 of 3 (nothing was sent): ")
+    assert statuses(messages) == ["failed", "failed", "failed"]
+    assert messages[2].result is not None and messages[2].result.error is error
+    assert messages[2].result.message_id_header is None
+    assert_not_attempted(messages[0], error)
+    assert_not_attempted(messages[1], error)
 
 
 @pytest.mark.parametrize(
@@ -118,51 +147,80 @@ def test_smtp_reports_the_queue_id_and_refused_recipients() -> None:
     [DummyBackend, LocmemBackend, lambda: ConsoleBackend(stream=io.StringIO())],
     ids=["dummy", "locmem", "console"],
 )
-def test_dev_backends_mark_a_bad_message_and_the_rest_failed(
-    make: type[BaseEmailBackend],
+def test_dev_backends_refuse_a_batch_whose_third_message_is_bad(
+    make: type[BaseEmailBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    messages = batch("fine", BAD_SUBJECT, "after")
+    monkeypatch.setattr(mailcore, "outbox", [], raising=False)
+    backend = make()
+    messages = batch("fine", "also fine", BAD_SUBJECT)
     stale(messages)
     with pytest.raises(BadHeaderError) as caught:
-        make().send_messages(messages)
-    assert statuses(messages) == ["sent", "failed", "failed"]
-    assert messages[0].result == SendResult("sent")
-    assert messages[1].result is not None and messages[1].result.error is caught.value
-    assert_not_attempted(messages[2], caught.value)
+        backend.send_messages(messages)
+    assert_refused_batch(messages, caught.value)
+    assert mailcore.outbox == []
+    if isinstance(backend, ConsoleBackend):
+        assert isinstance(backend._target, io.StringIO) and backend._target.getvalue() == ""
 
 
-def test_file_backend_marks_a_bad_message_and_the_rest_failed(tmp_path: Path) -> None:
-    messages = batch("fine", BAD_SUBJECT, "after")
+def test_file_backend_refuses_a_batch_whose_third_message_is_bad(tmp_path: Path) -> None:
+    messages = batch("fine", "also fine", BAD_SUBJECT)
     stale(messages)
+    backend = FileBackend(file_path=tmp_path / "mail", fail_silently=True)
     with pytest.raises(BadHeaderError) as caught:
-        FileBackend(file_path=tmp_path).send_messages(messages)
-    assert statuses(messages) == ["sent", "failed", "failed"]
-    assert_not_attempted(messages[2], caught.value)
+        backend.send_messages(messages)
+    assert_refused_batch(messages, caught.value)
+    assert list((tmp_path / "mail").iterdir()) == []  # no session file, not even a temporary one
 
 
-def test_ses_marks_a_bad_message_and_the_rest_failed(aws: FakeSES) -> None:
-    messages = batch("fine", BAD_SUBJECT, "after")
+def test_ses_refuses_a_batch_whose_third_message_is_bad(aws: FakeSES) -> None:
+    messages = batch("fine", "also fine", BAD_SUBJECT)
     stale(messages)
     backend = SESBackend(region=REGION, fail_silently=True)
     with pytest.raises(BadHeaderError) as caught:
         backend.send_messages(messages)
-    backend.close()
-    assert statuses(messages) == ["sent", "failed", "failed"]
-    assert messages[1].result is not None and messages[1].result.error is caught.value
-    assert_not_attempted(messages[2], caught.value)
-    assert len(aws.sent) == 1
+    assert_refused_batch(messages, caught.value)
+    assert aws.sent == []
 
 
-def test_smtp_marks_a_bad_message_and_the_rest_failed() -> None:
+def test_smtp_refuses_a_batch_whose_third_message_is_bad() -> None:
     with RecordingSMTPServer() as server:
-        messages = batch("fine", BAD_SUBJECT, "after")
+        messages = batch("fine", "also fine", BAD_SUBJECT)
         stale(messages)
         with pytest.raises(BadHeaderError) as caught:
             SMTPBackend(**server.backend_options(timeout=5)).send_messages(messages)
-    assert statuses(messages) == ["sent", "failed", "failed"]
-    assert_not_attempted(messages[2], caught.value)
-    assert isinstance(messages[2].result.error, SMTPBatchStoppedError)  # type: ignore[union-attr]
-    assert len(server.messages) == 1
+    assert_refused_batch(messages, caught.value)
+    assert isinstance(messages[0].result.error, SMTPBatchStoppedError)  # type: ignore[union-attr]
+    assert server.messages == []
+    assert server.sessions == []  # not even connected
+
+
+def test_smtp_refuses_a_batch_with_a_non_ascii_address_before_connecting() -> None:
+    with RecordingSMTPServer() as server:
+        bad = EmailMessage("x", "Body.\n", SENDER, ["jörg@example.com"])
+        messages = [*batch("fine", "also fine"), bad]
+        with pytest.raises(mailcore.InvalidAddressError) as caught:
+            SMTPBackend(**server.backend_options(timeout=5)).send_messages(messages)
+    assert_refused_batch(messages, caught.value)
+    assert "'jörg@example.com' in recipients: its local part is not ASCII" in str(caught.value)
+    assert server.sessions == []
+
+
+@pytest.mark.parametrize("problem", ["attachment", "address"])
+def test_a_bad_attachment_or_address_refuses_the_batch(
+    problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mailcore, "outbox", [], raising=False)
+    messages = batch("fine", "also fine", "bad")
+    if problem == "attachment":
+        messages[2].attachments.append(mailcore.EmailAttachment("a.bin", 42, "application/x"))
+        expected: type[Exception] = TypeError
+    else:
+        messages[2].to = ["not an address"]
+        expected = mailcore.InvalidAddressError
+    with pytest.raises(expected) as caught:
+        LocmemBackend().send_messages(messages)
+    assert_refused_batch(messages, caught.value)
+    assert mailcore.outbox == []
 
 
 # -- transport failures ---------------------------------------------------------------------

@@ -158,7 +158,8 @@ def test_paused_account_stops_the_batch(scripted: tuple[SESBackend, ScriptedSES]
     assert caught.value.sent == 1
     assert ses.answers == []  # the third message was not tried
     assert messages[2].result is not None
-    assert messages[2].result.error is caught.value
+    assert messages[2].result.error is not None
+    assert messages[2].result.error.__cause__ is caught.value  # not attempted because of it
 
 
 def test_refused_credentials_stop_the_batch(scripted: tuple[SESBackend, ScriptedSES]) -> None:
@@ -233,7 +234,8 @@ def test_unreachable_endpoint_stops_the_batch_quickly(
     assert "could not be reached" in text
     assert f"127.0.0.1:{closed_port}" in text
     assert caught.value.sent == 0
-    assert messages[1].result is not None and messages[1].result.error is caught.value
+    assert messages[1].result is not None and messages[1].result.error is not None
+    assert messages[1].result.error.__cause__ is caught.value  # not attempted because of it
 
 
 def test_unreachable_endpoint_failing_silently(

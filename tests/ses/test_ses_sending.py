@@ -39,8 +39,10 @@ def test_plain_message_reaches_ses_with_its_message_id(backend: SESBackend, ses:
     (stored,) = ses.sent
     assert stored.source == SENDER
     assert "to@example.com" in stored.destinations
-    assert message.result == mailcore.SendResult("sent", message_id=stored.id)
     parsed = parse(ses.sent_bytes()[0])
+    assert message.result == mailcore.SendResult(
+        "sent", message_id=stored.id, message_id_header=parsed["Message-ID"]
+    )
     assert parsed["Subject"] == "Hello"
     assert parsed["From"] == SENDER
     assert parsed["To"] == "to@example.com"

@@ -233,5 +233,5 @@ def test_bad_header_is_raised_even_with_fail_silently(server: RecordingSMTPServe
     with pytest.raises(BadHeaderError):
         backend.send_messages([good, bad, make_message("after")])
 
-    assert [m.parsed()["Subject"] for m in server.messages] == ["fine"]
+    assert server.messages == []  # the whole batch is checked before connecting
     assert backend.connection is None

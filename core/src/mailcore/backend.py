@@ -2,14 +2,18 @@
 
 A backend subclass sets ``name`` (its short name, which is also its settings section),
 ``options_model`` (a :class:`BackendOptions` subclass declaring its options) and
-implements :meth:`BaseEmailBackend.send_messages`; backends with a connection also
-implement :meth:`~BaseEmailBackend.open` and :meth:`~BaseEmailBackend.close`.
+implements :meth:`BaseEmailBackend.send_messages`, usually through the batch frame
+:meth:`~BaseEmailBackend.deliver_batch`; backends with a connection also implement
+:meth:`~BaseEmailBackend.open` and :meth:`~BaseEmailBackend.close`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+import contextvars
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -17,11 +21,69 @@ from mailcore.errors import SendError
 from mailcore.results import SendResult
 
 if TYPE_CHECKING:
+    from mailcore._wire.mime import SerializedMessage
     from mailcore.message import EmailMessage
     from mailcore.options import BackendOptions
     from mailcore.settings import Source
 
 __all__ = ["BaseEmailBackend"]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The batch a frame is sending: each message's prepared bytes (by ``id``), and the
+    messages marked not attempted."""
+
+    data: dict[int, SerializedMessage]
+    skipped: set[int] = field(default_factory=set)
+
+
+_current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "mailcore_batch", default=None
+)
+
+#: While set (by :func:`mailcore.testing.redirect_backends`), every backend that is not
+#: an instance of this class hands its messages to a new instance of it instead.
+_redirect: type[BaseEmailBackend] | None = None
+
+
+def _set_redirect(target: type[BaseEmailBackend] | None) -> type[BaseEmailBackend] | None:
+    """Set the process-wide redirect; return the previous one."""
+    global _redirect
+    previous, _redirect = _redirect, target
+    return previous
+
+
+def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
+    @functools.wraps(send)
+    def send_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
+        target = _redirect
+        if target is None or isinstance(self, target):
+            return send(self, messages)
+        stand_in = target(fail_silently=self.fail_silently)
+        stand_in.stands_in_for = self
+        return stand_in.send_messages(messages)
+
+    send_messages.__mailcore_guarded__ = True  # type: ignore[attr-defined]
+    return send_messages
+
+
+def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
+    @functools.wraps(open_)
+    def open(self: BaseEmailBackend) -> bool:
+        target = _redirect
+        if target is None or isinstance(self, target):
+            return open_(self)
+        return False  # a stand-in connects nowhere
+
+    open.__mailcore_guarded__ = True  # type: ignore[attr-defined]
+    return open
+
+
+def _name_message(exc: BaseException, index: int, total: int) -> None:
+    """Put "message N of M (nothing was sent)" in front of ``exc``'s text."""
+    if total > 1 and exc.args and isinstance(exc.args[0], str):
+        exc.args = (f"message {index + 1} of {total} (nothing was sent): {exc.args[0]}",)
 
 
 class BaseEmailBackend:
@@ -40,8 +102,23 @@ class BaseEmailBackend:
     #: The pydantic model of this backend's options; ``None`` for a backend without any.
     options_model: ClassVar[type[BackendOptions] | None] = None
 
+    #: The errors ``fail_silently`` turns into failed results: the transport's errors.
+    transport_errors: ClassVar[tuple[type[BaseException], ...]] = (SendError,)
+    #: On a stand-in made by :func:`mailcore.testing.redirect_backends`: the backend
+    #: the code asked for, whose messages this one delivers instead.
+    stands_in_for: BaseEmailBackend | None = None
+
     options: BackendOptions | None
     option_sources: dict[str, Source]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Route every subclass's ``send_messages`` and ``open`` through the redirect
+        check, so that a test's outbox gets the mail however the backend was made."""
+        super().__init_subclass__(**kwargs)
+        for name, guard in (("send_messages", _guard_send), ("open", _guard_open)):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__mailcore_guarded__", False):
+                setattr(cls, name, guard(method))
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         self.fail_silently = fail_silently
@@ -80,8 +157,9 @@ class BaseEmailBackend:
         self.close()
         return f"opened and closed with the {self.name or type(self).__name__} backend."
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
-        """Send ``messages``; return how many the transport accepted.
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Send ``messages`` (any iterable, read once); return how many the transport
+        accepted.
 
         Opens and closes the connection itself only when it was not already open, and
         sets ``message.result`` (a :class:`~mailcore.results.SendResult`) on each.
@@ -90,44 +168,131 @@ class BaseEmailBackend:
 
     def open_quietly(self, connect: Callable[[], bool]) -> bool:
         """Run ``connect`` (which raises on failure) for :meth:`open`: under
-        ``fail_silently`` a transport error (:class:`~mailcore.SendError`) gives False."""
+        ``fail_silently`` a transport error (:attr:`transport_errors`) gives False."""
         try:
             return connect()
-        except SendError:
+        except self.transport_errors:
             if self.fail_silently:
                 return False
             raise
 
+    # -- the batch frame -------------------------------------------------------------
+
+    def prepare_message(self, message: EmailMessage) -> SerializedMessage:
+        """The message as this backend sends it; raises if anything of it is invalid.
+
+        The frame calls this for every message of a batch before connecting, and the
+        backend sends what :meth:`prepared` gives back. The default is
+        ``message.iter_serialized("\\r\\n")``; override it for another line end, a
+        Message-ID domain, or checks of the transport's own (an SMTP envelope).
+        """
+        return message.iter_serialized("\r\n")
+
+    def prepared(self, message: EmailMessage) -> SerializedMessage:
+        """Inside :meth:`deliver_batch`: the bytes :meth:`prepare_message` made for
+        ``message`` before the connection was opened (so it is not built twice, and its
+        Message-ID is the one reported); elsewhere, prepared now."""
+        batch = _current_batch.get()
+        data = None if batch is None else batch.data.get(id(message))
+        return data if data is not None else self.prepare_message(message)
+
+    def batch_stopped_error(self, cause: BaseException) -> SendError:
+        """The error of a message not attempted because ``cause`` stopped the batch: a
+        :class:`~mailcore.SendError` saying so, whose ``__cause__`` is ``cause``."""
+        error = SendError(f"not sent: the batch stopped at another message ({cause})")
+        error.__cause__ = cause
+        return error
+
+    def stop_batch(self, messages: Iterable[EmailMessage], cause: BaseException) -> None:
+        """Mark ``messages`` failed and not attempted because ``cause`` stopped the batch
+        (the one way every backend does it; the frame does it for a batch that raised)."""
+        error = self.batch_stopped_error(cause)
+        batch = _current_batch.get()
+        for message in messages:
+            message.result = SendResult("failed", error=error)
+            if batch is not None:
+                batch.skipped.add(id(message))
+
     def deliver_batch(
         self,
-        messages: Sequence[EmailMessage],
+        messages: Iterable[EmailMessage],
         connect: Callable[[], bool],
         send_batch: Callable[[list[EmailMessage]], int],
     ) -> int:
-        """The frame of a transport's :meth:`send_messages`.
+        """The frame of a backend's :meth:`send_messages`.
 
-        ``connect`` opens the connection unless one is open (True when it opened it) and
-        raises on failure; then every message gets a failed result, and the error is
-        raised, unless it is a transport error under ``fail_silently`` (0 is returned).
-        ``send_batch`` sends the messages over the open connection and returns how many
-        were accepted; the connection is closed afterwards only if ``connect`` opened it.
+        1. ``messages`` (any iterable) is read once; earlier results are cleared.
+        2. Every message is prepared (:meth:`prepare_message`) before anything is
+           opened: a bad one raises its error, named "message N of M (nothing was
+           sent)", with a failed result, and every other message is marked not
+           attempted (:meth:`stop_batch`); ``fail_silently`` never hides this.
+        3. ``connect`` opens the connection unless one is open (True when it opened it)
+           and raises on failure: then every message gets a failed result, and the error
+           is raised, unless it is a transport error under ``fail_silently`` (0 is
+           returned).
+        4. ``send_batch`` sends the messages (each as :meth:`prepared` gives it) and
+           returns how many were accepted, setting each result; if it raises, messages
+           left without a result are marked not attempted. Each message handed to the
+           transport gets ``result.message_id_header`` (unless the backend set it, having
+           sent other bytes than the prepared ones).
+        5. The connection is closed only if ``connect`` opened it; if closing fails,
+           the messages count as not sent (a file session is not kept, say).
         """
         batch = list(messages)
+        for message in batch:
+            message.result = None
         if not batch:
             return 0
+        state = _Batch(self._prepare_all(batch))
         try:
             opened = connect()
         except BaseException as exc:  # a ConfigurationError too: every message failed
             for message in batch:
                 message.result = SendResult("failed", error=exc)
-            if self.fail_silently and isinstance(exc, SendError):
+            if self.fail_silently and isinstance(exc, self.transport_errors):
                 return 0
             raise
+        error: BaseException | None = None
+        sent = 0
+        token = _current_batch.set(state)
         try:
-            return send_batch(batch)
+            sent = send_batch(batch)
+        except BaseException as exc:
+            error = exc
+            self.stop_batch([m for m in batch if m.result is None], exc)
         finally:
-            if opened:
+            _current_batch.reset(token)
+        for message in batch:  # a backend that sent other bytes has set the header itself
+            result = message.result
+            if result and result.message_id_header is None and id(message) not in state.skipped:
+                result.message_id_header = getattr(state.data[id(message)], "message_id", None)
+        if opened:
+            try:
                 self.close()
+            except BaseException as exc:
+                if exc.__context__ is None:
+                    exc.__context__ = error
+                for message in batch:
+                    if message.result is None or message.result.sent:
+                        message.result = SendResult("failed", error=exc)
+                if error is None and self.fail_silently and isinstance(exc, self.transport_errors):
+                    return 0
+                raise
+        if error is not None:
+            raise error
+        return sent
+
+    def _prepare_all(self, batch: list[EmailMessage]) -> dict[int, SerializedMessage]:
+        prepared: dict[int, SerializedMessage] = {}
+        for index, message in enumerate(batch):
+            try:
+                prepared[id(message)] = self.prepare_message(message)
+            except Exception as exc:
+                _name_message(exc, index, len(batch))
+                self.stop_batch([m for m in batch if m is not message], exc)
+                message.result = SendResult("failed", error=exc)
+                raise
+        return prepared
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mailcore.errors import SendError
-
 __all__ = ["SendResult"]
 
 
@@ -18,6 +16,8 @@ class SendResult:
       one recipient; ``"failed"`` otherwise.
     - ``message_id``: the identifier the transport gave back (an SMTP queue id from the
       final reply, SES's ``MessageId``), or ``None`` when it gave none.
+    - ``message_id_header``: the value of the ``Message-ID`` header of the bytes the
+      backend sent (``"<...@host>"``); ``None`` when no attempt was made to send them.
     - ``refused``: recipients the transport refused, mapped to its ``(code, text)``.
     - ``error``: the exception that made the message fail, if any.
     """
@@ -26,17 +26,9 @@ class SendResult:
     message_id: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     error: BaseException | None = None
+    message_id_header: str | None = None
 
     @property
     def sent(self) -> bool:
         """True when the transport accepted the message."""
         return self.status == "sent"
-
-    @classmethod
-    def not_attempted(cls, cause: BaseException) -> SendResult:
-        """The result of a message the backend did not try because ``cause`` stopped the
-        batch at an earlier message: failed, with a :class:`~mailcore.SendError` saying
-        so whose ``__cause__`` is ``cause``."""
-        error = SendError(f"not sent: the batch stopped at an earlier message ({cause})")
-        error.__cause__ = cause
-        return cls("failed", error=error)

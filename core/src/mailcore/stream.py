@@ -5,13 +5,15 @@ from __future__ import annotations
 import codecs
 import io
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO, cast
 
 from mailcore.backend import BaseEmailBackend
+from mailcore.errors import SendError
 from mailcore.results import SendResult
 
 if TYPE_CHECKING:
+    from mailcore._wire.mime import SerializedMessage
     from mailcore.message import EmailMessage
 
 __all__ = ["SEPARATOR", "StreamEmailBackend"]
@@ -29,9 +31,13 @@ class StreamEmailBackend(BaseEmailBackend):
     message's bytes as they are; any other stream gets text, decoded with the message's
     ``encoding`` (UTF-8 by default; undecodable bytes replaced). Either way the message is
     written chunk by chunk (:meth:`~mailcore.EmailMessage.iter_serialized`), so a large
-    attachment is never held encoded in full. A message whose headers are bad raises
-    :class:`~mailcore.errors.BadHeaderError` before anything of it is written.
+    attachment is never held encoded in full. Every message of a batch is validated
+    before the stream is opened: a bad one raises (a bad header
+    :class:`~mailcore.errors.BadHeaderError`) and nothing of the batch is written.
+    ``fail_silently`` turns an ``OSError`` into failed results.
     """
+
+    transport_errors = (SendError, OSError)
 
     stream: TextIO | BinaryIO | None
 
@@ -40,40 +46,36 @@ class StreamEmailBackend(BaseEmailBackend):
         self.stream = None
         self._lock = threading.RLock()
 
+    def prepare_message(self, message: EmailMessage) -> SerializedMessage:
+        """The message's chunks with ``\\n`` line ends (validated before any is written)."""
+        return message.iter_serialized()
+
     def write_message(self, message: EmailMessage) -> None:
-        """Write one message and its separator line, then flush."""
+        """Write one message (as the batch prepared it) and its separator line, then flush."""
         assert self.stream is not None, "write_message() needs an open stream"
-        chunks = message.iter_serialized()  # validates everything before a byte is written
+        chunks = self.prepared(message)
         if isinstance(self.stream, io.RawIOBase | io.BufferedIOBase):
             _write_bytes(cast(BinaryIO, self.stream), chunks)
         else:
             _write_text(cast(TextIO, self.stream), chunks, message.encoding or "utf-8")
         self.stream.flush()
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
-        if not messages:
-            return 0
-        sent = 0
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         with self._lock:
+            return self.deliver_batch(messages, self.open, self._write_batch)
+
+    def _write_batch(self, messages: list[EmailMessage]) -> int:
+        for index, message in enumerate(messages):
             try:
-                with self.batch():
-                    for message in messages:
-                        self.write_message(message)
-                        message.result = SendResult("sent")
-                        sent += 1
+                self.write_message(message)
             except BaseException as exc:
-                if sent == len(messages):
-                    # Closing the batch failed (the file backend's file was not kept).
-                    sent = 0
-                    for message in messages:
-                        message.result = SendResult("failed", error=exc)
-                else:
-                    messages[sent].result = SendResult("failed", error=exc)
-                    for later in messages[sent + 1 :]:
-                        later.result = SendResult.not_attempted(exc)
-                if not (isinstance(exc, OSError) and self.fail_silently):
-                    raise
-        return sent
+                message.result = SendResult("failed", error=exc)
+                self.stop_batch(messages[index + 1 :], exc)
+                if self.fail_silently and isinstance(exc, self.transport_errors):
+                    return index
+                raise
+            message.result = SendResult("sent")
+        return len(messages)
 
 
 def _write_all(stream: IO[bytes], data: bytes) -> None:

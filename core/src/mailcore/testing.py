@@ -1,8 +1,9 @@
 """Contract tests that every backend runs, including third-party ones (needs pytest).
 
-Subclass :class:`BackendContractTests` in your test suite, provide the ``backend``
-fixture and, if your transport lets you read back what it received, override
-:meth:`BackendContractTests.delivered`::
+:func:`redirect_backends` keeps every message of a test in the process (the
+``mailoutbox`` fixture uses it). Subclass :class:`BackendContractTests` in your test
+suite, provide the ``backend`` fixture and, if your transport lets you read back what
+it received, override :meth:`BackendContractTests.delivered`::
 
     class TestMyBackendContract(BackendContractTests):
         @pytest.fixture
@@ -15,6 +16,7 @@ fixture and, if your transport lets you read back what it received, override
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 from collections.abc import Iterator
@@ -23,11 +25,31 @@ from typing import ClassVar
 
 import pytest
 
-from mailcore.backend import BaseEmailBackend
+from mailcore.backend import BaseEmailBackend, _set_redirect
 from mailcore.errors import BadHeaderError
 from mailcore.message import EmailMessage, EmailMultiAlternatives
 
-__all__ = ["BackendContractTests", "parse_message"]
+__all__ = ["BackendContractTests", "parse_message", "redirect_backends"]
+
+
+@contextlib.contextmanager
+def redirect_backends(target: type[BaseEmailBackend]) -> Iterator[None]:
+    """While the block runs, every backend that is not a ``target`` delivers to a new
+    ``target`` instance instead of its transport, in every thread of the process.
+
+    It holds however the code got the backend: ``get_connection("smtp")``, an import
+    path, a class instantiated directly, a connection made before the block. The
+    backend is still created as usual, so its options are validated by its own options
+    model (a wrong option fails as in production); only its ``open()`` connects nowhere
+    and its ``send_messages()`` hands the messages over. The stand-in's
+    ``stands_in_for`` is the backend asked for. Blocks nest; the previous redirect is
+    restored on exit.
+    """
+    previous = _set_redirect(target)
+    try:
+        yield
+    finally:
+        _set_redirect(previous)
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -82,6 +104,55 @@ class BackendContractTests:
         subjects = self._delivered_subjects(backend)
         if subjects is not None:
             assert subjects == ["first", "second"]
+
+    def test_send_messages_takes_any_iterable_once(self, backend: BaseEmailBackend) -> None:
+        messages = [self.make_message("first"), self.make_message("second")]
+        taken: list[str] = []
+
+        def generate() -> Iterator[EmailMessage]:
+            for message in messages:
+                taken.append(message.subject)
+                yield message
+
+        assert backend.send_messages(generate()) == 2
+        assert taken == ["first", "second"]
+        third = self.make_message("third")
+        assert backend.send_messages(iter([third])) == 1
+        assert all(m.result is not None and m.result.sent for m in [*messages, third])
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["first", "second", "third"]
+
+    def test_result_has_the_message_id_header_sent(self, backend: BaseEmailBackend) -> None:
+        generated = self.make_message("generated id")
+        given = self.make_message("given id")
+        given.extra_headers["Message-ID"] = "<contract-given-id@example.com>"
+        assert backend.send_messages([generated, given]) == 2
+        assert generated.result is not None and given.result is not None
+        header = generated.result.message_id_header
+        assert header is not None and header.startswith("<") and header.endswith(">")
+        assert given.result.message_id_header == "<contract-given-id@example.com>"
+        received = self.delivered(backend)
+        if received is not None:
+            assert [m["Message-ID"] for m in received] == [header, given.result.message_id_header]
+
+    def test_a_bad_message_anywhere_in_the_batch_sends_nothing(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        messages = [
+            self.make_message("first"),
+            self.make_message("second"),
+            self.make_message("Hello\nBcc: victim@example.com"),
+        ]
+        with pytest.raises(BadHeaderError, match=r"^message 3 of 3 \(nothing was sent\): "):
+            backend.send_messages(messages)
+        assert [m.result.status if m.result else None for m in messages] == ["failed"] * 3
+        for message in messages[:2]:
+            assert message.result is not None and message.result.error is not None
+            assert "batch stopped" in str(message.result.error)
+        received = self.delivered(backend)
+        if received is not None:
+            assert received == []
 
     def test_delivered_message_keeps_content_and_hides_bcc(self, backend: BaseEmailBackend) -> None:
         message = EmailMultiAlternatives(

@@ -480,7 +480,7 @@ class SerializedMessage:
     :meth:`isascii` answer as they would for the joined bytes, without joining them.
     """
 
-    __slots__ = ("_chunk_size", "_newline", "_segments")
+    __slots__ = ("_chunk_size", "_newline", "_segments", "message_id")
 
     def __init__(
         self, part: Part, linesep: str = "\n", chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -492,6 +492,8 @@ class SerializedMessage:
         self._segments = planner.finish()
         self._newline = planner.newline
         self._chunk_size = chunk_size
+        #: The value of the top-level Message-ID header, ``None`` when there is none.
+        self.message_id = _message_id(part)
 
     def __iter__(self) -> Iterator[bytes]:
         newline, chunk_size = self._newline, self._chunk_size
@@ -525,6 +527,13 @@ class SerializedMessage:
             segment if isinstance(segment, bytes) else segment.encode(newline)
             for segment in segments
         )
+
+
+def _message_id(part: Part) -> str | None:
+    if isinstance(part, ForeignPart):
+        value = part.part.get("Message-ID")
+        return None if value is None else " ".join(str(value).split())
+    return next((value for name, value in part.headers if name.lower() == "message-id"), None)
 
 
 def iter_bytes(part: Part, linesep: str = "\n") -> Iterator[bytes]:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from mailcore import BaseEmailBackend, EmailMessage, SendResult
 
 __all__ = ["DummyBackend"]
 
 
+def _connect() -> bool:
+    return False  # nothing to open
+
+
+def _discard(messages: list[EmailMessage]) -> int:
+    for message in messages:
+        message.result = SendResult("sent")
+    return len(messages)
+
+
 class DummyBackend(BaseEmailBackend):
-    """Does nothing with the messages, but still refuses bad headers."""
+    """Does nothing with the messages, but still refuses a batch holding a bad one."""
 
     name = "dummy"
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
-        for index, message in enumerate(messages):
-            try:
-                message.message()
-            except BaseException as exc:
-                message.result = SendResult("failed", error=exc)
-                for later in messages[index + 1 :]:
-                    later.result = SendResult.not_attempted(exc)
-                raise
-            message.result = SendResult("sent")
-        return len(messages)
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        return self.deliver_batch(messages, _connect, _discard)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import mailcore
 from mailcore import BaseEmailBackend, EmailMessage, SendResult
@@ -11,26 +11,30 @@ from mailcore import BaseEmailBackend, EmailMessage, SendResult
 __all__ = ["LocmemBackend"]
 
 
+def _connect() -> bool:
+    return False  # nothing to open
+
+
 class LocmemBackend(BaseEmailBackend):
     """Stores a copy of each message in ``mailcore.outbox`` (created on first send).
 
     The copy is taken at send time, so later changes to a message leave the outbox as it
-    was. Headers are checked as for a real send: a bad one raises ``BadHeaderError``.
+    was; its ``result.message_id_header`` is the Message-ID the send reported (the copy
+    makes a new one each time it is serialized, as any message does). Every message of
+    a batch is checked as for a real send before any is stored: a bad header raises
+    ``BadHeaderError`` and the outbox gets nothing of the batch.
     """
 
     name = "locmem"
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        return self.deliver_batch(messages, _connect, self._store)
+
+    def _store(self, messages: list[EmailMessage]) -> int:
         if not hasattr(mailcore, "outbox"):
             mailcore.outbox = []
-        for index, message in enumerate(messages):
-            try:
-                message.message()  # refuse bad headers exactly as a real backend would
-            except BaseException as exc:
-                message.result = SendResult("failed", error=exc)
-                for later in messages[index + 1 :]:
-                    later.result = SendResult.not_attempted(exc)
-                raise
-            message.result = SendResult("sent")
-            mailcore.outbox.append(copy.deepcopy(message))
+        for message in messages:
+            header = self.prepared(message).message_id
+            message.result = SendResult("sent", message_id_header=header)
+            mailcore.outbox.append(copy.deepcopy(message))  # its result says which Message-ID
         return len(messages)

@@ -8,27 +8,23 @@ import pytest
 
 import mailcore
 from mailcore import EmailMessage
-from mailcore.settings import current_configuration
+from mailcore.testing import redirect_backends
+from mailcore_locmem.backend import LocmemBackend
 
 __all__ = ["mailoutbox"]
 
 
 @pytest.fixture
 def mailoutbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EmailMessage]]:
-    """Send every message of the test to an empty ``mailcore.outbox`` and yield it.
+    """Keep every message of the test in an empty ``mailcore.outbox`` and yield it.
 
-    The backend setting becomes locmem for the test only (whatever the environment, the
-    TOML file or an earlier ``mailcore.configure()`` say; a ``configure()`` inside the
-    test that names no backend keeps it); the rest of the configuration is kept, and the
-    configuration, the environment and the outbox are restored afterwards.
+    Whatever backend the code asks for (the configured one, ``get_connection("smtp")``,
+    an import path, a backend class made directly, a connection passed in), that backend
+    is created as usual, options checked, but delivers to the outbox instead of its
+    transport and connects nowhere (:func:`mailcore.testing.redirect_backends`). The
+    settings are not changed; the outbox is restored afterwards.
     """
-    previous = current_configuration()
-    monkeypatch.setenv("MAILCORE_BACKEND", "locmem")
     outbox: list[EmailMessage] = []
     monkeypatch.setattr(mailcore, "outbox", outbox, raising=False)
-    mailcore.configure(**{**previous, "backend": "locmem"})
-    try:
+    with redirect_backends(LocmemBackend):
         yield outbox
-    finally:
-        monkeypatch.undo()
-        mailcore.configure(**previous)

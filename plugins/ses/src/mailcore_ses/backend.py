@@ -9,10 +9,17 @@ use, so listing the installed backends does not load it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mailcore import BaseEmailBackend, ConfigurationError, EmailMessage, SendError, SendResult
+from mailcore import (
+    BaseEmailBackend,
+    ConfigurationError,
+    EmailMessage,
+    SendError,
+    SendResult,
+    SerializedMessage,
+)
 from mailcore_ses.clients import create_sesv2_client
 from mailcore_ses.errors import SESAccountError, SESCredentialsError, SESSendError
 from mailcore_ses.failures import failure_from_exception
@@ -143,7 +150,11 @@ class SESBackend(BaseEmailBackend):
             )
         return line
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+    def prepare_message(self, message: EmailMessage) -> SerializedMessage:
+        """SES raw content must be 7-bit: the core's own 7-bit serialization, CRLF."""
+        return message.iter_serialized("\r\n", allow_8bit=False)
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send each message; return how many SES accepted (see the class docstring)."""
         return self.deliver_batch(messages, self._open, self._send_batch)
 
@@ -155,16 +166,14 @@ class SESBackend(BaseEmailBackend):
                 error = self._send_one(message)
             except BaseException as exc:  # a bad header, an invalid address: never hidden
                 message.result = SendResult("failed", error=exc)
-                for later in messages[index + 1 :]:
-                    later.result = SendResult.not_attempted(exc)
+                self.stop_batch(messages[index + 1 :], exc)
                 raise
             if error is None:
                 accepted += int(message.result is not None and message.result.sent)
                 continue
             errors.append(error)
             if error.stops_batch:
-                for skipped in messages[index + 1 :]:
-                    skipped.result = SendResult("failed", error=error)
+                self.stop_batch(messages[index + 1 :], error)
                 break
         if not errors or self.fail_silently:
             return accepted
@@ -200,7 +209,7 @@ class SESBackend(BaseEmailBackend):
         return None
 
     def _request(self, message: EmailMessage, recipients: list[str]) -> SendEmailRequestTypeDef:
-        data = message.serialize(linesep="\r\n", allow_8bit=False)
+        data = self.prepared(message).to_bytes()
         request: SendEmailRequestTypeDef = {
             "FromEmailAddress": message.envelope_from(),
             "Destination": {"ToAddresses": recipients},

@@ -25,7 +25,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailcore import (
@@ -391,7 +391,7 @@ class SMTPBackend(BaseEmailBackend):
 
     # -- sending ------------------------------------------------------------------
 
-    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send ``messages`` over one connection; return how many the server accepted.
 
         Opens and closes the connection only when none was open. Each message's
@@ -418,14 +418,14 @@ class SMTPBackend(BaseEmailBackend):
                     message.result.refused = dict(refused)
                 if self._batch_goes_on(exc):
                     continue
-                self._fail_rest(messages, index + 1, self._stopped(exc))
+                self.stop_batch(messages[index + 1 :], exc)
                 if self.fail_silently:
                     return sent
                 raise
             except BaseException as exc:
                 # A bad header, an invalid address: never hidden, nothing more is sent.
                 message.result = SendResult("failed", error=exc)
-                self._fail_rest(messages, index + 1, self._stopped(exc))
+                self.stop_batch(messages[index + 1 :], exc)
                 raise
             if message.result.sent:
                 sent += 1
@@ -458,14 +458,9 @@ class SMTPBackend(BaseEmailBackend):
                 retry += 1
                 self._wait_before_retry(retry, exc)
 
-    def _stopped(self, cause: BaseException) -> SMTPBatchStoppedError:
+    def batch_stopped_error(self, cause: BaseException) -> SMTPBatchStoppedError:
+        """The error of a message not attempted: an :class:`SMTPBatchStoppedError`."""
         return SMTPBatchStoppedError.after(cause, host=self.options.host, port=self.options.port)
-
-    @staticmethod
-    def _fail_rest(messages: list[EmailMessage], start: int, error: BaseException) -> None:
-        """Mark the messages from ``start`` on as failed (not attempted) because of ``error``."""
-        for message in messages[start:]:
-            message.result = SendResult("failed", error=error)
 
     def _discard_connection(self) -> None:
         connection, self.connection = self.connection, None
@@ -510,19 +505,28 @@ class SMTPBackend(BaseEmailBackend):
             smtp_reply=text if code is not None else None,
         )
 
-    def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:
-        sender = message.envelope_from()
-        recipients = message.envelope_recipients()
-        for address in (sender, *recipients):
+    def prepare_message(self, message: EmailMessage) -> SerializedMessage:
+        """:meth:`message_chunks`, after checking that the envelope addresses are ASCII."""
+        for address in (message.envelope_from(), *message.envelope_recipients()):
             if not address.isascii():
                 raise InvalidAddressError(
                     f"address {address!r} is not ASCII and cannot be used in the SMTP envelope"
                 )
+        return self.message_chunks(message)
+
+    def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:
+        sender = message.envelope_from()
+        recipients = message.envelope_recipients()
         if not recipients:
             return SendResult("failed", error=SendError("the message has no recipients"))
         esmtp = connection.does_esmtp
         eight_bit = esmtp and connection.has_extn("8bitmime")
-        data = self.message_chunks(message, allow_8bit=eight_bit)
+        data = self.prepared(message)
+        message_id_header = None
+        if not eight_bit and not data.isascii():
+            # built before EHLO with 8-bit parts: this server takes 7-bit only
+            data = self.message_chunks(message, allow_8bit=False)
+            message_id_header = data.message_id
         size = len(data)
         limit = _size_limit(connection) if esmtp else None
         if limit is not None and size > limit:
@@ -585,7 +589,12 @@ class SMTPBackend(BaseEmailBackend):
             raise self._translate(exc, stage) from exc
         message_id = queue_id_from_reply(_reply_text(reply))
         log.debug("%s accepted a message (queue id %s)", self.address, message_id)
-        return SendResult("sent", message_id=message_id, refused=refused)
+        return SendResult(
+            "sent",
+            message_id=message_id,
+            message_id_header=message_id_header,
+            refused=refused,
+        )
 
     def _final_reply(self, connection: smtplib.SMTP) -> tuple[int, bytes]:
         """The reply to a message's content, waited for up to ``data_timeout``."""
