@@ -1,4 +1,5 @@
-"""Settings: arguments > environment > .env > mailcore.toml > defaults, read lazily."""
+"""Settings: arguments > configure() > environment > .env > mailcore.toml > defaults, read
+lazily; typos and wrong values refused when the settings are built."""
 
 from __future__ import annotations
 
@@ -60,15 +61,17 @@ def test_each_source_beats_the_next(
     )
     monkeypatch.setenv("MAILCORE_SUBJECT_PREFIX", "[env] ")
     monkeypatch.setenv("MAILCORE_DEFAULT_CHARSET", "ascii")
-    mailcore.configure(default_charset="utf-8")
+    monkeypatch.setenv("MAILCORE_ADMINS", '["env@example.com"]')
+    mailcore.configure(default_charset="latin-1", admins=["configure@example.com"])
 
     settings, sources = load_options(None, CoreSettings, {"default_charset": "utf-8"})
-    assert mailcore.get_settings() == settings
     assert (settings.backend, sources["backend"]) == ("file", "toml")
     assert (settings.server_email, sources["server_email"]) == ("dotenv@example.com", ".env")
     assert (settings.subject_prefix, sources["subject_prefix"]) == ("[env] ", "environment")
+    assert (settings.admins, sources["admins"]) == (["configure@example.com"], "configure")
     assert (settings.default_charset, sources["default_charset"]) == ("utf-8", "argument")
     assert sources["default_from_email"] == "default"
+    assert mailcore.get_settings() == settings.model_copy(update={"default_charset": "latin-1"})
 
 
 def test_mailcore_config_names_another_toml_file(
@@ -163,13 +166,23 @@ def test_backend_options_follow_the_same_order(
     }
 
 
-def test_configure_sets_backend_options_and_arguments_win(tmp_path: Path) -> None:
+def test_configure_sets_backend_options_and_arguments_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILCORE_FILE_PATH", str(tmp_path / "environment"))
     mailcore.configure(backend="file", file={"file_path": str(tmp_path / "configured")})
     configured = mailcore.get_connection()
     explicit = mailcore.get_connection(file_path=tmp_path / "argument")
     assert configured.options == FileOptions(file_path=tmp_path / "configured")
-    assert configured.option_sources["file_path"] == "argument"
+    assert configured.option_sources["file_path"] == "configure"
     assert explicit.options == FileOptions(file_path=tmp_path / "argument")
+    assert explicit.option_sources["file_path"] == "argument"
+
+
+def test_a_wrong_configure_value_says_it_came_from_configure() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        mailcore.configure(smtp={"port": "five hundred"})
+    assert "invalid setting 'smtp.port' (given to configure()): " in str(caught.value)
 
 
 def test_configure_validates_backend_options_at_once() -> None:
