@@ -36,7 +36,7 @@ from mailcore.config_file import (
     suggest,
     without_credentials,
 )
-from mailcore.errors import ConfigurationError, ConfigurationWarning
+from mailcore.errors import ConfigurationError, ConfigurationWarning, MailcoreError
 from mailcore.options import is_secret
 
 __all__ = [
@@ -163,7 +163,8 @@ def _read_source(
 
 def _sections(backend: Any) -> set[str]:
     """The settings sections in use: installed backends, the project's own backends
-    (installed or not) and the ``name`` of a backend set by import path."""
+    (installed or not) and the ``name`` of the backend the ``backend`` setting names by
+    import path."""
     from mailcore.discovery import KNOWN_DISTRIBUTIONS, _entry_point_names, load_backend
 
     names = {*_entry_point_names(), *KNOWN_DISTRIBUTIONS}
@@ -320,9 +321,10 @@ def _problems(
             problems.append(reason)
             continue
         what = _describe(section, model, field, sources.get(field, "default"), path)
-        shown = "" if is_secret(model, field) else f" (got {error.get('input')!r})"
-        if isinstance(cause, ConfigurationError):
-            shown = ""  # its text says what was wrong
+        given = repr(error.get("input"))
+        # a secret is never shown; nor a value the reason already quotes
+        hidden = is_secret(model, field) or isinstance(cause, MailcoreError)
+        shown = "" if hidden or given in reason else f" (got {given})"
         problems.append(f"invalid {what}: {reason}{shown}")
     return "; ".join(problems), kinds.pop() if len(kinds) == 1 else ConfigurationError
 
@@ -416,7 +418,8 @@ def configure(**values: Any) -> None:
     """Set the process-wide settings in code, in the shape of the TOML file.
 
     Core settings are keywords; a backend's options are one dict named after its short
-    name: ``configure(backend="smtp", smtp={"host": "mail.example.com"})``. They rank
+    name: ``configure(backend="smtp", smtp={"host": "mail.example.com"})`` (a backend set
+    by import path is configured under its ``name``). They rank
     below ``get_connection()`` arguments and above the environment. Each call starts
     afresh from its own arguments over the other sources. Values are checked now: a wrong
     one raises :class:`ConfigurationError` naming it.
@@ -437,8 +440,11 @@ def configure(**values: Any) -> None:
     settings, _ = load_options(None, CoreSettings, configured=core)
     from mailcore.discovery import load_backend  # deferred: discovery imports stevedore
 
+    chosen = settings.backend  # by import path, its section is a name not installed
+    by_path = load_backend(chosen) if "." in chosen or ":" in chosen else None
     for name, options in backends.items():
-        model = load_backend(name).options_model
+        backend_class = by_path if by_path and by_path.name == name else load_backend(name)
+        model = backend_class.options_model
         if model is None:
             check_no_options(name, {}, options)
         else:
