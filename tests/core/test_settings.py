@@ -490,9 +490,9 @@ def test_a_backend_with_credentials_still_checks_them() -> None:
 
 def test_a_configuration_error_is_a_value_error() -> None:
     assert issubclass(ConfigurationError, ValueError)
-    with pytest.raises(ValueError, match="invalid setting 'smtp.port'"):
+    with pytest.raises(ValueError, match=r"invalid setting 'smtp\.port'"):
         mailcore.get_connection("smtp", port="lots")
-    with pytest.raises(ValueError, match="use_tls .* and use_ssl .* are mutually exclusive"):
+    with pytest.raises(ValueError, match=r"use_tls .* and use_ssl .* are mutually exclusive"):
         mailcore.get_connection("smtp", use_tls=True, use_ssl=True)
 
 
