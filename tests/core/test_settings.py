@@ -348,6 +348,15 @@ def test_a_table_for_a_backend_set_by_import_path_is_known(isolated_settings: Pa
             "MAILCORE_SMPT_HOST=mail.example.com",
             "unknown variable MAILCORE_SMPT_HOST in .env, did you mean 'MAILCORE_SMTP_HOST'?",
         ),
+        (
+            "MAILCORE_QWXZ=1",
+            "unknown variable MAILCORE_QWXZ in .env "
+            "(no setting or installed backend has this name)",
+        ),
+        (
+            "MAILCORE_SMTP_QWXZ=1",
+            "unknown variable MAILCORE_SMTP_QWXZ in .env (backend 'smtp' has no such option)",
+        ),
     ],
 )
 def test_a_mistyped_variable_in_dotenv_is_an_error(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
@@ -105,14 +104,20 @@ def read_config() -> tuple[Path | None, dict[str, Any]]:
     return path, copy.deepcopy(document)
 
 
-def suggest(name: str, candidates: Iterable[str], what: str) -> str:
-    """``", did you mean 'host'?"`` for the candidate closest to ``name``, else the list of
-    candidates: ``" (options: host, port)"``."""
+def suggest(
+    name: str, candidates: Iterable[str], what: str, otherwise: str = "", prefix: str = ""
+) -> str:
+    """``", did you mean 'host'?"`` for the candidate closest to ``name``; else
+    ``otherwise`` or the list of candidates: ``" (options: host, port)"``. A ``prefix``
+    that all share (``MAILCORE_``) is left out of the comparison."""
+    import difflib  # deferred: only a mistake needs it
+
     known = sorted(set(candidates))
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    stripped = {c.removeprefix(prefix): c for c in known}
+    close = difflib.get_close_matches(name.removeprefix(prefix), stripped, n=1, cutoff=0.6)
     if close:
-        return f", did you mean {close[0]!r}?"
-    return f" ({what}: {', '.join(known) or 'none'})"
+        return f", did you mean {stripped[close[0]]!r}?"
+    return otherwise or f" ({what}: {', '.join(known) or 'none'})"
 
 
 def without_credentials(arguments: Mapping[str, Any], fields: Collection[str]) -> dict[str, Any]:

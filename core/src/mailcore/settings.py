@@ -200,25 +200,26 @@ def _check_variables(
     section's prefix; for a backend, when it has the backend's prefix but names no option.
     """
     core = _core_variables() | {CONFIG_ENV_VAR.lower()}
-    if section is None:
-        known = core
-    else:
+    known = {env_var_name(section, field, model).lower() for field in model.model_fields}
+    if section is not None:
         sections = sections | {section}
-        known = {env_var_name(section, field, model).lower() for field in model.model_fields}
     for where, variables in layers.items():
         for variable in variables:
             if not variable.startswith("mailcore_") or variable in core | known:
                 continue
             owner = _owner(variable, sections)
             if section is None and owner is None:
+                # a core setting, or an option of a backend whose name was mistyped
                 rest = variable.removeprefix("mailcore_").partition("_")[2]
-                candidates = core | {f"mailcore_{s.lower()}_{rest}" for s in sections if rest}
-                candidates.discard(CONFIG_ENV_VAR.lower())
+                candidates = known | {f"mailcore_{s.lower()}_{rest}" for s in sections if rest}
+                otherwise = " (no setting or installed backend has this name)"
             elif section is not None and owner == section:
                 candidates = known
+                otherwise = f" (backend {section!r} has no such option)"
             else:
                 continue
-            hint = suggest(variable.upper(), (c.upper() for c in candidates), "known")
+            upper = (c.upper() for c in candidates)
+            hint = suggest(variable.upper(), upper, "known", otherwise, prefix="MAILCORE_")
             if where == DOTENV_FILE:
                 raise ConfigurationError(f"unknown variable {variable.upper()} in .env{hint}")
             warnings.warn(
