@@ -164,8 +164,8 @@ def test_no_file_found_says_where_it_was_looked_for(workdir: Path) -> None:
     assert done.status == 0, done
     first = done.stdout.splitlines()[0]
     assert first == (
-        f"Configuration file: none (no mailcore.toml in {project} (a project's root: it "
-        "holds .git or pyproject.toml); MAILCORE_CONFIG not set)"
+        f"Configuration file: none (no mailcore.toml in {project}, a project's root, "
+        "holding .git or pyproject.toml; MAILCORE_CONFIG not set)"
     )
     assert setting_rows(done.stdout, "Core settings:")["subject_prefix"][1] == "default"
 

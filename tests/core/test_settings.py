@@ -487,6 +487,10 @@ def test_backends_without_credentials_accept_and_ignore_them(tmp_path: Path) -> 
         mailcore.get_connection("locmem", user="u")
     with pytest.raises(ConfigurationError, match="unknown option 'usr' for backend 'file'"):
         mailcore.get_connection("file", file_path=tmp_path, usr="u")
+    with pytest.raises(ConfigurationError, match="unknown option 'username' for backend 'loc"):
+        mailcore.configure(locmem={"username": "u"})
+    with pytest.raises(ConfigurationError, match=r"unknown option 'password' .*\(given to conf"):
+        mailcore.configure(file={"password": "p"})
 
 
 def test_a_backend_with_credentials_still_checks_them() -> None:

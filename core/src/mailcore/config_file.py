@@ -63,15 +63,15 @@ def config_file() -> Path | None:
 
 
 def search_description() -> str:
-    """Where :func:`config_file` looked, for a person: ``"in /app/src and its parents up to
-    /app (which holds .git or pyproject.toml)"``."""
+    """Where :func:`config_file` looked, for a person: ``"in /app/src or its parents up to
+    /app, which holds .git or pyproject.toml"``."""
     start = Path.cwd()
     root = _project_root(start)
     if root == start:
-        return f"in {start} (a project's root: it holds .git or pyproject.toml)"
+        return f"in {start}, a project's root, holding .git or pyproject.toml"
     if root is None:
-        return f"in {start} and every folder above it (no .git or pyproject.toml on the way)"
-    return f"in {start} and its parents up to {root} (which holds .git or pyproject.toml)"
+        return f"in {start} or any folder above it, none holding .git or pyproject.toml"
+    return f"in {start} or its parents up to {root}, which holds .git or pyproject.toml"
 
 
 #: The last file parsed, keyed by its path, modification time and size.
