@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.command import closed_port, run_mailcore
 from tests.support.smtp_servers import RecordingSMTPServer
 
@@ -120,3 +122,66 @@ def test_an_invalid_setting_fails_before_connecting(workdir: Path) -> None:
         line
     )
     assert "Connection:" not in done.stdout
+
+
+def test_a_wrong_core_setting_fails_at_once_with_one_line(workdir: Path) -> None:
+    cases = [
+        ({"MAILCORE_DEFAULT_FROM_EMAIL": "not valid"}, "", "'default_from_email'"),
+        ({"MAILCORE_DEFAULT_CHARSET": "bogus"}, "", "unknown charset 'bogus'"),
+        ({"MAILCORE_ADMINS": '["nope"]'}, "", "'admins' (from environment variable"),
+        ({"MAILCORE_BACKEND": "nosuch"}, "", "no mailcore backend named 'nosuch'"),
+        ({}, '[smtpp]\nhost = "x"\n', "unknown backend table 'smtpp', did you mean 'smtp'?"),
+    ]
+    for env, toml, expected in cases:
+        (workdir / "mailcore.toml").write_text(toml)
+        done = run_mailcore("check", env={"MAILCORE_BACKEND": "locmem", **env})
+        assert done.status == 2, done
+        [line] = done.error_lines
+        assert line.startswith("mailcore: error: ") and expected in line, line
+
+
+def test_the_file_found_above_the_working_directory_is_named(workdir: Path) -> None:
+    project = workdir / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    (project / "mailcore.toml").write_text('subject_prefix = "[app] "\n')
+
+    done = run_mailcore("check", "--backend=locmem", cwd=project / "src")
+
+    assert done.status == 0, done
+    assert done.stdout.startswith(f"Configuration file: {project / 'mailcore.toml'}\n"), done
+    prefix = setting_rows(done.stdout, "Core settings:")["subject_prefix"]
+    assert prefix == ("'[app] '", f"toml ({project / 'mailcore.toml'})")
+
+
+def test_no_file_found_says_where_it_was_looked_for(workdir: Path) -> None:
+    (workdir / "mailcore.toml").write_text('subject_prefix = "[outside] "\n')
+    project = workdir / "project"
+    (project / ".git").mkdir(parents=True)
+
+    done = run_mailcore("check", "--backend=locmem", cwd=project)
+
+    assert done.status == 0, done
+    first = done.stdout.splitlines()[0]
+    assert first == (
+        f"Configuration file: none (no mailcore.toml in {project}, a project's root, "
+        "holding .git or pyproject.toml; MAILCORE_CONFIG not set)"
+    )
+    assert setting_rows(done.stdout, "Core settings:")["subject_prefix"][1] == "default"
+
+
+def test_configure_is_shown_as_its_own_source(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mailcore
+    from mailcore.cli import main
+
+    (workdir / "mailcore.toml").write_text('[file]\nfile_path = "from-toml"\n')
+    mailcore.configure(subject_prefix="[configured] ", file={"file_path": "configured"})
+
+    assert main(["check", "--backend=file"]) == 0
+    out = capsys.readouterr().out
+    core = setting_rows(out, "Core settings:")
+    assert core["subject_prefix"] == ("'[configured] '", "configure")
+    assert core["backend"] == ("file", "argument")
+    assert setting_rows(out, "Backend file")["file_path"] == ("configured", "configure")

@@ -9,7 +9,6 @@ import pytest
 
 import mailcore
 from mailcore import (
-    BackendNotFoundError,
     EmailAlternative,
     EmailAttachment,
     EmailMessage,
@@ -88,12 +87,19 @@ def test_recipients_are_to_cc_and_bcc_without_empty_entries() -> None:
     assert message.recipients() == ["to@example.com", "bcc@example.com"]
 
 
+class RefusingBackend(mailcore.BaseEmailBackend):
+    """A backend that fails as soon as a connection is asked for."""
+
+    def __init__(self, fail_silently: bool = False, **options: object) -> None:
+        raise RuntimeError("a connection was made")
+
+
 def test_send_without_recipients_returns_zero_and_makes_no_connection() -> None:
-    mailcore.configure(backend="no-such-backend")
+    mailcore.configure(backend=f"{__name__}:RefusingBackend")
     message = EmailMessage("Hi", "Body", "from@example.com", [""])
 
     assert message.send() == 0
-    with pytest.raises(BackendNotFoundError):
+    with pytest.raises(RuntimeError, match="a connection was made"):
         EmailMessage("Hi", "Body", "from@example.com", ["to@example.com"]).send()
 
 

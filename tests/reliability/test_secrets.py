@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
+import textwrap
 import threading
 import traceback
 import urllib.parse
@@ -31,6 +33,7 @@ from mailcore import EmailMessage, SendError
 from mailcore_ses import SESBackend
 from mailcore_smtp import SMTPAuthError, SMTPBackend
 from tests.cli.command import Run, run_mailcore
+from tests.cli.test_check import setting_rows
 from tests.ses.conftest import REGION, SENDER, FakeSES
 from tests.support.fault_server import Fault, FaultScript
 from tests.support.smtp_servers import RecordingSMTPServer
@@ -127,11 +130,131 @@ def test_send_mail_auth_password_in_no_error(debug_logs: pytest.LogCaptureFixtur
     assert_hidden(error_text(caught.value) + logged(debug_logs), WRONG_PASSWORD)
 
 
-def test_a_mistyped_password_value_is_not_echoed() -> None:
+def exception_chain(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception reachable from it: causes and suppressed contexts."""
+    seen: list[BaseException] = []
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return seen
+
+
+def assert_no_copy(error: BaseException, *secrets: str) -> None:
+    """No exception of the chain (causes and suppressed contexts alike) holds a secret: not
+    in its text, arguments or attributes; and none is pydantic's error, holding the input."""
+    from pydantic import ValidationError
+
+    for current in exception_chain(error):
+        assert not isinstance(current, ValidationError), f"{current!r} keeps the input"
+        kept = f"{current}\n{current!r}\n{current.args!r}\n{vars(current)!r}"
+        assert_hidden(kept, *secrets)
+
+
+@pytest.mark.parametrize(
+    "password", [["not", SMTP_PASSWORD], [SMTP_PASSWORD], {"p": SMTP_PASSWORD}, 12345]
+)
+def test_a_mistyped_password_value_is_not_echoed_nor_kept(password: object) -> None:
     with pytest.raises(mailcore.ConfigurationError) as caught:
-        SMTPBackend(username=USERNAME, password=["not", SMTP_PASSWORD])
+        SMTPBackend(username=USERNAME, password=password)
     assert "smtp.password" in str(caught.value)
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
     assert_hidden(error_text(caught.value), SMTP_PASSWORD)
+    assert_no_copy(caught.value, SMTP_PASSWORD, "12345")
+
+
+# -- a third-party backend's token: the same rule as the SMTP password ------------------------
+
+TOKEN = "tok-SECRET-123"
+
+TOKEN_BACKEND = """
+    from typing import Annotated
+
+    from pydantic import Field
+
+    from mailcore import BackendOptions, BaseEmailBackend
+
+
+    class TokenOptions(BackendOptions):
+        api_token: Annotated[str, Field(min_length=20)] = "x" * 20
+        region: str = "eu"
+
+
+    class TokenBackend(BaseEmailBackend):
+        name = "tokenmail"
+        options_model = TokenOptions
+
+        def send_messages(self, messages):
+            return 0
+"""
+
+
+@pytest.fixture
+def token_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A third-party plugin registered as an installed distribution would be: a module and
+    a ``.dist-info`` with its ``mailcore.backends`` entry point, on ``sys.path``."""
+    site = tmp_path / "site"
+    (site / "tokenmail_plugin.py").parent.mkdir()
+    (site / "tokenmail_plugin.py").write_text(textwrap.dedent(TOKEN_BACKEND))
+    info = site / "tokenmail-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tokenmail\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[mailcore.backends]\ntokenmail = tokenmail_plugin:TokenBackend\n"
+    )
+    from stevedore import ExtensionManager
+
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "tokenmail_plugin", raising=False)
+    # stevedore keeps the group's entry points per process: read them again, with ours
+    monkeypatch.delitem(ExtensionManager.ENTRY_POINT_CACHE, "mailcore.backends", raising=False)
+    return site
+
+
+def test_a_third_party_token_is_never_shown_nor_kept(
+    token_plugin: Path, monkeypatch: pytest.MonkeyPatch, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    from mailcore.options import is_secret
+
+    backend = mailcore.get_connection("tokenmail", api_token=TOKEN * 2)
+    assert is_secret(type(backend.options), "api_token")
+    shown = [repr(backend), str(backend.options), repr(backend.options)]
+    assert "api_token='********'" in repr(backend.options)
+    assert "region='eu'" in repr(backend.options)  # what is not secret stays visible
+
+    errors = []
+    for where in ("argument", "configure", "environment"):
+        with pytest.raises(mailcore.ConfigurationError) as caught:
+            if where == "argument":
+                mailcore.get_connection("tokenmail", api_token=TOKEN)
+            elif where == "configure":
+                mailcore.configure(tokenmail={"api_token": TOKEN})
+            else:
+                monkeypatch.setenv("MAILCORE_TOKENMAIL_API_TOKEN", TOKEN)
+                mailcore.get_connection("tokenmail")
+        assert "invalid setting 'tokenmail.api_token'" in str(caught.value)
+        assert "at least 20 characters" in str(caught.value)
+        assert_no_copy(caught.value, TOKEN)
+        errors.append(error_text(caught.value))
+    assert_hidden("\n".join(shown + errors) + logged(debug_logs), TOKEN)
+
+
+def test_mailcore_check_masks_a_third_party_token(token_plugin: Path) -> None:
+    env = {"PYTHONPATH": str(token_plugin), "MAILCORE_TOKENMAIL_API_TOKEN": TOKEN * 2}
+    good = run_mailcore("check", "--debug", "--backend=tokenmail", env=env)
+    short = {**env, "MAILCORE_TOKENMAIL_API_TOKEN": TOKEN}
+    bad = run_mailcore("check", "--debug", "--backend=tokenmail", env=short)
+
+    assert good.status == 0, good
+    rows = setting_rows(good.stdout, "Backend tokenmail")
+    assert rows["api_token"] == ("********", "environment (MAILCORE_TOKENMAIL_API_TOKEN)")
+    assert rows["region"] == ("eu", "default")
+    assert bad.status == 2, bad
+    assert "invalid setting 'tokenmail.api_token'" in bad.stderr, bad
+    assert_outputs_hidden([good, bad], TOKEN)
 
 
 # -- AWS secret key, in process ---------------------------------------------------------------

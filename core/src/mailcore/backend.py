@@ -90,9 +90,11 @@ class BaseEmailBackend:
     """Base class of every e-mail backend.
 
     ``__init__(fail_silently=False, **options)`` builds ``self.options`` from the keyword
-    arguments over the settings (environment, ``.env``, TOML, defaults) of the backend's
-    section ``name``; an unknown or invalid option raises
-    :class:`~mailcore.errors.ConfigurationError`. ``fail_silently=True`` turns transport
+    arguments over the settings (``configure()``, environment, ``.env``, TOML, defaults:
+    :func:`mailcore.settings.load_options` owns the order) of the backend's section
+    ``name``; an unknown or invalid option raises
+    :class:`~mailcore.errors.ConfigurationError`, except ``username`` and ``password``,
+    which a backend without them ignores. ``fail_silently=True`` turns transport
     errors into messages counted as not sent; it never hides a bad header or a
     configuration error.
     """
@@ -129,10 +131,9 @@ class BaseEmailBackend:
             check_no_options(self.name, options)
             self.options, self.option_sources = None, {}
             return
-        from mailcore.settings import configured_options, load_options
+        from mailcore.settings import load_options
 
-        arguments = {**configured_options(self.name), **options}
-        self.options, self.option_sources = load_options(self.name, self.options_model, arguments)
+        self.options, self.option_sources = load_options(self.name, self.options_model, options)
 
     def open(self) -> bool:
         """Open a long-lived connection; return True only if this call opened one."""

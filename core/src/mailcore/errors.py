@@ -7,6 +7,7 @@ __all__ = [
     "BackendNotFoundError",
     "BadHeaderError",
     "ConfigurationError",
+    "ConfigurationWarning",
     "InvalidAddressError",
     "MailcoreError",
     "RecipientsRefusedError",
@@ -26,8 +27,16 @@ class InvalidAddressError(MailcoreError, ValueError):
     """An e-mail address cannot be used (malformed, or a non-ASCII local part)."""
 
 
-class ConfigurationError(MailcoreError):
-    """A setting or backend option is missing, unknown or invalid."""
+class ConfigurationError(MailcoreError, ValueError):
+    """A setting or backend option is missing, unknown or invalid.
+
+    Also a :class:`ValueError`, so code written for Django's ``except ValueError`` works.
+    """
+
+
+class ConfigurationWarning(UserWarning):
+    """An environment variable named like a mailcore setting that no setting or installed
+    backend has (probably a typo): a warning, since the environment is shared."""
 
 
 class BackendNotFoundError(ConfigurationError):

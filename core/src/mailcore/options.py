@@ -1,22 +1,78 @@
-"""The base of every backend's options model (imports pydantic: load it only when needed)."""
+"""The base of every backend's options model, and the one rule of what is secret.
+
+This module imports pydantic: load it only when needed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationInfo, field_validator
 
-__all__ = ["BackendOptions"]
+__all__ = ["MASK", "BackendOptions", "is_secret"]
+
+#: What a secret value is shown as.
+MASK = "********"
+
+#: Names of secret fields: a password, secret, token or credential, or a name ending in
+#: "key" (``api_key``, ``apikey``; not ``ssl_keyfile``, which names a file).
+_SECRET_NAME = re.compile(r"password|passwd|secret|token|credential|key(?![a-z])", re.IGNORECASE)
+
+
+def _types(annotation: Any) -> Iterator[Any]:
+    """The types an annotation allows, through ``X | None``, ``Optional`` and ``Annotated``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        yield from _types(typing.get_args(annotation)[0])
+    elif origin in (typing.Union, types.UnionType):
+        for argument in typing.get_args(annotation):
+            yield from _types(argument)
+    else:
+        yield annotation
+
+
+def is_secret(model: type[BaseModel] | None, field: str) -> bool:
+    """Whether a setting's value must never be shown: its type is ``SecretStr`` or
+    ``SecretBytes``, or its name contains password, secret, token, credential or ends in
+    key. The one rule used by errors, ``repr``, logs and ``mailcore check``."""
+    info = model.model_fields.get(field) if model is not None else None
+    if info is not None and any(t in (SecretStr, SecretBytes) for t in _types(info.annotation)):
+        return True
+    return bool(_SECRET_NAME.search(field))
+
+
+class _Masked:
+    def __repr__(self) -> str:
+        return repr(MASK)
 
 
 class BackendOptions(BaseModel):
     """Base of a backend's options model: unknown options are refused, values are frozen.
 
-    ``env_names`` maps an option to an environment variable other than the usual
-    ``MAILCORE_<SHORTNAME>_<OPTION>`` (the file backend's ``MAILCORE_FILE_PATH``).
+    A boolean is refused where a number is expected (``port=True`` is not port 1). The
+    ``repr`` masks every secret option (see :func:`is_secret`). ``env_names`` maps an
+    option to an environment variable other than the usual ``MAILCORE_<SHORTNAME>_<OPTION>``
+    (the file backend's ``MAILCORE_FILE_PATH``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     env_names: ClassVar[Mapping[str, str]] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            allowed = set(_types(cls.model_fields[info.field_name].annotation))
+            if bool not in allowed and allowed & {int, float}:
+                raise ValueError(f"must be a number, not a boolean ({value})")
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            hidden = name is not None and value is not None and is_secret(type(self), name)
+            yield name, _Masked() if hidden else value

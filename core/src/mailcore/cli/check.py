@@ -18,6 +18,7 @@ from mailcore.cli.errors import EXIT_FAILED, EXIT_OK, describe
 from mailcore.cli.options import format_value, is_secret
 from mailcore.cli.parser import Handler
 from mailcore.cli.table import format_table
+from mailcore.config_file import search_description
 from mailcore.discovery import load_backend
 from mailcore.settings import (
     CONFIG_ENV_VAR,
@@ -34,7 +35,8 @@ __all__ = ["register", "settings_table"]
 
 DESCRIPTION = """\
 Show the effective settings of the core and of a backend with the source of each value
-(argument, environment, .env, toml, default), secrets masked; then open and close a
+(argument, configure, environment, .env, toml, default), secrets masked, and which
+configuration file was used; then open and close a
 connection with the backend. The exit status is 0 only when both work.
 """
 
@@ -77,7 +79,10 @@ def _config_line(path: Path | None) -> str:
         return f"Configuration file: {path}"
     if os.environ.get(CONFIG_ENV_VAR):
         return f"Configuration file: {os.environ[CONFIG_ENV_VAR]}"
-    return f"Configuration file: none ({DEFAULT_CONFIG_FILE} not found, {CONFIG_ENV_VAR} not set)"
+    return (
+        f"Configuration file: none (no {DEFAULT_CONFIG_FILE} {search_description()}; "
+        f"{CONFIG_ENV_VAR} not set)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

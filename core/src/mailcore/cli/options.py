@@ -17,6 +17,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from mailcore.options import MASK, is_secret
 from mailcore.settings import CoreSettings, env_var_name
 
 __all__ = [
@@ -31,11 +32,6 @@ __all__ = [
     "is_secret",
     "type_label",
 ]
-
-#: What a secret value is shown as.
-MASK = "********"
-
-_SECRET_NAME = re.compile(r"password|secret|token|credential", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +94,6 @@ def constraints(metadata: typing.Iterable[Any]) -> str:
             if value is not None and not callable(value):
                 found.append(f"{symbol} {value}")
     return ", ".join(found)
-
-
-def is_secret(model: type[BaseModel], field: str) -> bool:
-    """True for fields typed ``SecretStr``/``SecretBytes``, or named like a password."""
-    info = model.model_fields.get(field)
-    if info is not None:
-        annotation = info.annotation
-        candidates = (annotation, *typing.get_args(annotation))
-        if any(candidate in (SecretStr, SecretBytes) for candidate in candidates):
-            return True
-    return bool(_SECRET_NAME.search(field))
 
 
 def format_value(value: Any, secret: bool = False) -> str:

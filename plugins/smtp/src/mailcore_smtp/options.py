@@ -167,8 +167,8 @@ class SMTPOptions(BackendOptions):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        # ConfigurationError (not ValueError) passes through pydantic unchanged, so the
-        # user sees this sentence rather than a validation report.
+        # A ConfigurationError raised here reaches the user as this sentence: the core
+        # takes it out of pydantic's validation report.
         if self.use_tls and self.use_ssl:
             raise ConfigurationError(
                 "smtp: use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually "
