@@ -198,5 +198,5 @@ def test_timeout_none_is_refused_saying_why() -> None:
 
     assert str(caught.value) == (
         "invalid setting 'smtp.timeout' (given as an argument): must be a number of seconds "
-        "greater than 0: waiting for ever (None, Django's default) is not offered (got None)"
+        "greater than 0: waiting for ever (None, Django's default) is not offered"
     )
