@@ -13,12 +13,14 @@ import copy
 import mimetypes
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import Message
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from mailcore._wire.addresses import (
     Mailbox,
+    address_entries,
     format_address_list,
     format_address_value,
     parse_mailbox,
@@ -88,6 +90,8 @@ _REFUSED = {
     "content-transfer-encoding": "mailcore chooses the transfer encoding of each part",
 }
 _LINESEPS = ("\n", "\r\n")
+# The header each address list is shown in, named in its errors.
+_FIELD_HEADERS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "reply_to": "Reply-To"}
 
 
 class EmailAttachment(NamedTuple):
@@ -199,17 +203,19 @@ class EmailMessage:
 
     # -- recipients and envelope -------------------------------------------------------
 
+    def _entries(self, field: str) -> list[str | Address]:
+        """The addresses of ``to``, ``cc``, ``bcc`` or ``reply_to``, empty strings dropped;
+        ``TypeError`` naming the header for an entry that is no address (``None``, 42)."""
+        return address_entries(_address_list(field, getattr(self, field)), _FIELD_HEADERS[field])
+
     def recipients(self) -> list[str]:
-        """Every recipient: ``to`` + ``cc`` + ``bcc``, empty entries dropped."""
-        return [
-            address
-            for address in (
-                *_address_list("to", self.to),
-                *_address_list("cc", self.cc),
-                *_address_list("bcc", self.bcc),
-            )
-            if address
-        ]
+        """Every recipient: ``to`` + ``cc`` + ``bcc``, empty strings dropped.
+
+        Raises ``TypeError`` naming the field for an entry that is not an address
+        (``None`` included).
+        """
+        entries = [*self._entries("to"), *self._entries("cc"), *self._entries("bcc")]
+        return cast("list[str]", entries)  # email.headerregistry.Address objects are kept
 
     def envelope_from(self) -> str:
         """The SMTP envelope sender: ``from_email``'s address, IDNA-encoded."""
@@ -218,16 +224,23 @@ class EmailMessage:
     def envelope_recipients(self) -> list[str]:
         """The SMTP envelope recipients: :meth:`recipients` as bare IDNA-encoded addresses,
         duplicates removed (first occurrence kept)."""
-        specs = (parse_mailbox(address, "recipients").addr_spec for address in self.recipients())
+        # Errors name the field an address came from ("recipients" for one that a
+        # subclass's recipients() added).
+        fields: dict[str, str] = {}
+        for field in ("to", "cc", "bcc"):
+            for entry in self._entries(field):
+                fields.setdefault(str(entry), _FIELD_HEADERS[field])
+        specs = (
+            parse_mailbox(address, fields.get(str(address), "recipients")).addr_spec
+            for address in self.recipients()
+        )
         return list(dict.fromkeys(specs))
 
     # -- building ----------------------------------------------------------------------
 
-    def _mailboxes(self, field: str, value: Iterable[str] | None) -> list[Mailbox]:
-        header = {"to": "To", "cc": "Cc", "bcc": "Bcc", "reply_to": "Reply-To"}[field]
-        return [
-            parse_mailbox(address, header) for address in _address_list(field, value) if address
-        ]
+    def _mailboxes(self, field: str) -> list[Mailbox]:
+        header = _FIELD_HEADERS[field]
+        return [parse_mailbox(address, header) for address in self._entries(field)]
 
     def _extra_header_items(self) -> list[tuple[str, str]]:
         items = []
@@ -255,10 +268,10 @@ class EmailMessage:
         subject = "" if self.subject is None else str(self.subject)
         check_header_value("Subject", subject)
         sender = parse_mailbox(self.from_email, "From")
-        to = self._mailboxes("to", self.to)
-        cc = self._mailboxes("cc", self.cc)
-        self._mailboxes("bcc", self.bcc)
-        reply_to = self._mailboxes("reply_to", self.reply_to)
+        to = self._mailboxes("to")
+        cc = self._mailboxes("cc")
+        self._mailboxes("bcc")
+        reply_to = self._mailboxes("reply_to")
         overrides: dict[str, tuple[str, str]] = {}
         others: list[tuple[str, str]] = []
         for name, value in self._extra_header_items():

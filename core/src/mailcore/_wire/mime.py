@@ -29,6 +29,7 @@ from email.message import Message
 from mailcore._wire.headers import (
     MAX_LINE_LENGTH,
     check_header_value,
+    describe_line_break,
     fold_header,
     resolve_charset,
 )
@@ -48,7 +49,6 @@ __all__ = [
     "binary_part",
     "encode_text",
     "foreign_part",
-    "iter_bytes",
     "longest_line",
     "message_part",
     "multipart",
@@ -359,10 +359,12 @@ def foreign_part(part: Message, allow_8bit: bool = True) -> ForeignPart:
     over-long lines, or 8-bit ones unless ``allow_8bit``, are re-encoded on a copy)."""
     for sub in part.walk():
         for name, value in sub.items():
-            if isinstance(value, str) and _BARE_BREAK.search(value):
+            found = _BARE_BREAK.search(value) if isinstance(value, str) else None
+            if found:
                 raise BadHeaderError(
-                    f"header {name!r} of an attached MIME part contains a newline "
-                    f"({value!r}); header values can't contain newlines"
+                    f"header {name!r} of an attached MIME part contains "
+                    f"{describe_line_break(found.group()[-1])} ({value!r}); header values "
+                    "can't contain newlines or NUL characters"
                 )
     return ForeignPart(part, _wire_bytes(part, not allow_8bit))
 
@@ -514,11 +516,6 @@ class SerializedMessage:
             segment if isinstance(segment, bytes) else segment.encode(newline)
             for segment in segments
         )
-
-
-def iter_bytes(part: Part, linesep: str = "\n") -> Iterator[bytes]:
-    """The wire form of ``part`` in chunks, lines ending in ``linesep``."""
-    return iter(SerializedMessage(part, linesep))
 
 
 def to_stdlib(part: Part) -> Message:
