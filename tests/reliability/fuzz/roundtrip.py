@@ -6,23 +6,23 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-
-import idna as idna_package
 from collections.abc import Iterable
 from email import _header_value_parser as header_parser
 from email.errors import NonPrintableDefect
 from email.header import decode_header, make_header
 from email.message import EmailMessage as ParsedMessage
 
+import idna as idna_package
+
 from mailcore import EmailMessage
 
 __all__ = [
+    "PYTHON_KEEPS_SPACE_BETWEEN_ENCODED_WORDS",
     "assert_shows",
     "decoded_unstructured",
     "expected_header_names",
     "idna",
     "phrase",
-    "PYTHON_KEEPS_SPACE_BETWEEN_ENCODED_WORDS",
     "read_back",
     "rfc2047_reading",
     "split_addr_spec",
