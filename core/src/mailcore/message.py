@@ -42,11 +42,13 @@ from mailcore._wire.mime import (
     Part,
     SerializedMessage,
     binary_part,
+    decode_text,
     foreign_part,
     message_part,
     multipart,
     serialized_message_part,
     split_mimetype,
+    text_charset,
     text_part,
     to_stdlib,
 )
@@ -318,6 +320,16 @@ class EmailMessage:
     def _alternatives(self) -> list[EmailAlternative]:
         return []
 
+    def _body_text(self, charset: str) -> str:
+        """``body`` as text: bytes decoded as ``charset`` (``TypeError`` naming the body
+        when they are not valid in it), anything else but ``str`` given to ``str()``."""
+        body = self.body
+        if isinstance(body, str):
+            return body
+        if isinstance(body, bytes | bytearray | memoryview):
+            return decode_text(bytes(body), charset, "body")
+        return str(body or "")
+
     def body_part(self, allow_8bit: bool = True) -> Leaf | Multipart:
         """The MIME tree of the body, alternatives and attachments, without the top-level
         header fields: ``multipart/mixed[multipart/alternative[body, ...], attachments...]``,
@@ -325,9 +337,9 @@ class EmailMessage:
         7-bit (quoted-printable or base64 instead of ``8bit``)."""
         charset = self._charset()
         split_mimetype(f"text/{self.content_subtype}")
-        body = self.body if isinstance(self.body, str) else str(self.body or "")
+        body = self._body_text(charset)
         alternatives: list[Part] = [
-            self._content_part(content, mimetype, charset, "alternative", allow_8bit)
+            self._content_part(content, mimetype, charset, f"alternative {mimetype!r}", allow_8bit)
             for content, mimetype in self._alternatives()
         ]
         attachments = [
@@ -352,10 +364,13 @@ class EmailMessage:
         maintype, subtype, params = split_mimetype(mimetype)
         if maintype == "text":
             if isinstance(content, bytes | bytearray | memoryview):
-                try:
-                    content = bytes(content).decode("utf-8")
+                content = bytes(content)
+                if what.startswith("alternative"):  # decoded as its charset, or an error
+                    return text_part(content, subtype, charset, params, allow_8bit, what)
+                try:  # an attachment, as attach() does it
+                    content = content.decode("utf-8")
                 except UnicodeDecodeError:
-                    return binary_part(bytes(content), DEFAULT_ATTACHMENT_MIME_TYPE)
+                    return binary_part(content, DEFAULT_ATTACHMENT_MIME_TYPE)
             return text_part(str(content), subtype, charset, params, allow_8bit)
         if (maintype, subtype) == ("message", "rfc822"):
             if isinstance(content, EmailMessage):
@@ -530,14 +545,21 @@ class EmailMultiAlternatives(EmailMessage):
         self.alternatives.append(EmailAlternative(content, mimetype))
 
     def body_contains(self, text: str) -> bool:
-        """True when ``text`` is in the body and in every ``text/*`` alternative."""
-        if text not in self.body:
+        """True when ``text`` is in the body and in every ``text/*`` alternative (bytes
+        decoded as their charset)."""
+        charset = self._charset()
+        if text not in self._body_text(charset):
             return False
-        return all(
-            text in content
-            for content, mimetype in self.alternatives
-            if mimetype.startswith("text/") and isinstance(content, str)
-        )
+        for content, mimetype in self.alternatives:
+            if not mimetype.startswith("text/"):
+                continue
+            if isinstance(content, bytes | bytearray | memoryview):
+                params = split_mimetype(mimetype)[2]
+                what = f"alternative {mimetype!r}"
+                content = decode_text(bytes(content), text_charset(params, charset), what)
+            if text not in str(content):
+                return False
+        return True
 
     def _alternatives(self) -> list[EmailAlternative]:
         return [EmailAlternative(*alternative) for alternative in self.alternatives]

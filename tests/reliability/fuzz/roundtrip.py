@@ -15,6 +15,7 @@ from email.message import EmailMessage as ParsedMessage
 import idna as idna_package
 
 from mailcore import EmailMessage
+from tests.reliability.fuzz.tally import record
 
 __all__ = [
     "PYTHON_KEEPS_SPACE_BETWEEN_ENCODED_WORDS",
@@ -168,8 +169,11 @@ def assert_shows(message: ParsedMessage, name: str, expected: list[tuple[str, st
             splits = splits or splits_a_word(raw)
     wanted = [(phrase(d), u, h) for d, u, h in expected]
     assert [(phrase(d), u, h) for d, u, h in rfc_reading] == wanted, "as RFC 2047 reads it"
-    if not (splits and PYTHON_KEEPS_SPACE_BETWEEN_ENCODED_WORDS):
+    if splits and PYTHON_KEEPS_SPACE_BETWEEN_ENCODED_WORDS:
+        record("address headers read by Python", "not compared: gh-128110")
+    else:
         assert [(phrase(d), u, h) for d, u, h in python_reading] == wanted, "as Python reads it"
+        record("address headers read by Python", "exact")
 
 
 def split_addr_spec(spec: str) -> tuple[str, str]:

@@ -47,6 +47,7 @@ __all__ = [
     "Part",
     "SerializedMessage",
     "binary_part",
+    "decode_text",
     "encode_text",
     "foreign_part",
     "longest_line",
@@ -54,6 +55,7 @@ __all__ = [
     "multipart",
     "serialized_message_part",
     "split_mimetype",
+    "text_charset",
     "text_part",
     "to_stdlib",
 ]
@@ -248,14 +250,45 @@ def split_mimetype(mimetype: str) -> tuple[str, str, str]:
     return maintype.lower(), subtype.lower(), (params or "").rstrip()
 
 
-def text_part(
-    text: str, subtype: str, charset: str, params: str = "", allow_8bit: bool = True
-) -> Leaf:
-    """A ``text/<subtype>`` part; a ``charset`` in ``params`` overrides ``charset``."""
+def decode_text(data: bytes, charset: str, what: str) -> str:
+    """Text given as bytes, decoded as ``charset``.
+
+    Raises ``TypeError`` naming ``what`` (``"body"``...) when ``data`` is not valid in
+    that charset: sending it as it is, or as ``b'...'``, would garble it.
+    """
+    _, codec = resolve_charset(charset)
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise TypeError(
+            f"{what}: the bytes given are not valid {charset} text ({exc.reason} at byte "
+            f"{exc.start}); pass str, or bytes in the message's charset (encoding)"
+        ) from None
+
+
+def text_charset(params: str, charset: str) -> str:
+    """The charset of a text part: the ``charset`` parameter in ``params`` (the part of a
+    MIME type after ``type/subtype``) when there is one, else ``charset``."""
     given = _CHARSET_PARAM.search(params)
-    if given:
-        params = _CHARSET_PARAM.sub("", params)
-        charset = given.group(1)
+    return given.group(1) if given else charset
+
+
+def text_part(
+    text: str | bytes,
+    subtype: str,
+    charset: str,
+    params: str = "",
+    allow_8bit: bool = True,
+    what: str = "body",
+) -> Leaf:
+    """A ``text/<subtype>`` part; a ``charset`` in ``params`` overrides ``charset``.
+
+    Bytes are decoded as that charset (:func:`decode_text`, errors naming ``what``).
+    """
+    charset = text_charset(params, charset)
+    params = _CHARSET_PARAM.sub("", params)
+    if isinstance(text, bytes):
+        text = decode_text(text, charset, what)
     mime_charset, encoding, body = encode_text(text, charset, allow_8bit)
     return Leaf(
         [
