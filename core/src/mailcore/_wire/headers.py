@@ -20,10 +20,7 @@ from mailcore._wire.domains import ascii_domain
 from mailcore.errors import BadHeaderError
 
 __all__ = [
-    "FOLD_WIDTH",
-    "MAX_HEADER_NAME_LENGTH",
     "MAX_LINE_LENGTH",
-    "RFC2047_LINE",
     "check_header_name",
     "check_header_value",
     "describe_line_break",
@@ -35,7 +32,6 @@ __all__ = [
     "format_param",
     "has_line_break",
     "header_charset",
-    "looks_encoded",
     "make_message_id",
     "needs_encoding",
     "resolve_charset",
