@@ -57,6 +57,9 @@ _FIRST_WORD = 66
 # unencoded next to encoded words (an RFC 5322 atom short enough to fold).
 _TOKENS = re.compile(r"\s+|\S+")
 _PLAIN_WORD = re.compile(rf"{_ATEXT}{{1,{_LONG_WORD}}}")
+# Two encoded words and the whitespace between them (which RFC 2047 readers drop).
+_ENCODED_WORD = r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?="
+_ADJACENT_ENCODED_WORDS = re.compile(rf"({_ENCODED_WORD})[ \t]+(?={_ENCODED_WORD})")
 
 
 class _Invalid(Exception):
@@ -264,6 +267,20 @@ def _not_an_address(value: object, field: str) -> TypeError:
     )
 
 
+def _rfc2047_display_names(value: str, count: int) -> list[str] | None:
+    """The display names of the ``count`` mailboxes of ``value`` when it has adjacent
+    encoded words, read with the whitespace between them dropped (RFC 2047 section 6.2),
+    which Python's parser up to 3.13 keeps (CPython gh-128110); else ``None``."""
+    joined = _ADJACENT_ENCODED_WORDS.sub(r"\1", value)
+    if joined == value:
+        return None
+    token, _ = header_parser.get_address_list(joined)
+    names = [found.display_name or "" for found in token.all_mailboxes]
+    if len(names) != count:
+        raise ValueError("the encoded words change the address list")
+    return names
+
+
 def format_address_list(mailboxes: Iterable[Mailbox], charset: str) -> str:
     """Mailboxes joined for an address header (``To``, ``Cc``...)."""
     return ", ".join(mailbox.format(charset) for mailbox in mailboxes)
@@ -288,24 +305,27 @@ def format_address_value(name: str, value: str, charset: str) -> str:
 
 def _parse_address_list(name: str, value: str) -> list[Mailbox]:
     """The mailboxes of ``value`` as Python's ``policy.default`` parser reads them
-    (encoded words decoded, groups flattened), each validated as :func:`parse_mailbox`."""
+    (encoded words decoded, groups flattened), each validated as :func:`parse_mailbox`;
+    display names as RFC 2047 reads them (:func:`_rfc2047_display_names`)."""
     invalid = InvalidAddressError(f"invalid address list {value!r} in header {name!r}")
     try:
         token, rest = header_parser.get_address_list(value)
         defects = token.all_defects
+        found_mailboxes = token.all_mailboxes
+        names = _rfc2047_display_names(value, len(found_mailboxes))
     except (HeaderParseError, IndexError, ValueError, AttributeError, RecursionError):
         raise invalid from None
     if rest:
         raise invalid
     mailboxes = []
-    for found in token.all_mailboxes:
+    for index, found in enumerate(found_mailboxes):
         invalid_here = any(isinstance(d, InvalidHeaderDefect) for d in found.all_defects)
         # No addr_spec: Python 3.11 lists a group there for "a:;a:;".
         if invalid_here or not getattr(found, "addr_spec", None):
             raise InvalidAddressError(
                 f"invalid address {str(found).strip()!r} in {name}: it is not a valid address"
             )
-        display_name = found.display_name or ""
+        display_name = names[index] if names else found.display_name or ""
         if has_line_break(display_name):
             raise InvalidAddressError(
                 f"a display name in header {name!r} decodes to a line break: {display_name!r}"
