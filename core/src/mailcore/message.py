@@ -339,7 +339,9 @@ class EmailMessage:
         split_mimetype(f"text/{self.content_subtype}")
         body = self._body_text(charset)
         alternatives: list[Part] = [
-            self._content_part(content, mimetype, charset, f"alternative {mimetype!r}", allow_8bit)
+            self._content_part(
+                content, mimetype, charset, f"alternative {mimetype!r}", allow_8bit, True
+            )
             for content, mimetype in self._alternatives()
         ]
         attachments = [
@@ -359,13 +361,19 @@ class EmailMessage:
         return part
 
     def _content_part(
-        self, content: Any, mimetype: str, charset: str, what: str, allow_8bit: bool
+        self,
+        content: Any,
+        mimetype: str,
+        charset: str,
+        what: str,
+        allow_8bit: bool,
+        alternative: bool = False,
     ) -> Leaf:
         maintype, subtype, params = split_mimetype(mimetype)
         if maintype == "text":
             if isinstance(content, bytes | bytearray | memoryview):
                 content = bytes(content)
-                if what.startswith("alternative"):  # decoded as its charset, or an error
+                if alternative:  # decoded as its charset, or an error
                     return text_part(content, subtype, charset, params, allow_8bit, what)
                 try:  # an attachment, as attach() does it
                     content = content.decode("utf-8")
