@@ -151,9 +151,10 @@ def _encode_phrase(name: str, charset: str) -> str:
 
     def flush() -> None:
         if run:
+            text = "".join(run)
             # The first word fits after "Reply-To: " on a line of 76 characters.
-            first = _FIRST_WORD if not chunks else 75
-            chunks.extend(encode_words("".join(run), charset, first))
+            words = encode_words(text, charset, _FIRST_WORD) if not chunks else None
+            chunks.extend(words or encode_words(text, charset))
             run.clear()
 
     for index, token in enumerate(tokens):
