@@ -7,8 +7,9 @@ from email.headerregistry import Address
 
 import pytest
 
+import mailcore
 from mailcore import EmailMessage, InvalidAddressError
-from tests.support.parsed import header_lines, parsed
+from tests.support.parsed import header_lines, parse, parsed
 
 
 def make(**kwargs: object) -> EmailMessage:
@@ -173,3 +174,94 @@ def test_comments_are_dropped_from_addresses() -> None:
 
     assert parsed(message)["To"].addresses[0].addr_spec == "user@example.com"
     assert message.envelope_recipients() == ["user@example.com"]
+
+
+_HEADERS = [("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"), ("reply_to", "Reply-To")]
+
+
+@pytest.mark.parametrize(("field", "header"), _HEADERS)
+@pytest.mark.parametrize("entries", [[None], ["a@example.com", None]], ids=["alone", "second"])
+def test_none_in_a_recipient_list_is_a_type_error_naming_the_field(
+    field: str, header: str, entries: list[str | None]
+) -> None:
+    connection = mailcore.get_connection("locmem")
+    values: dict[str, object] = {"to": ["to@example.com"], field: entries}
+    message = make(connection=connection, **values)
+
+    expected = (
+        f"{header}: an address must be a str or an email.headerregistry.Address, not NoneType"
+    )
+    with pytest.raises(TypeError, match=f"^{expected}"):
+        message.send()
+    with pytest.raises(TypeError, match=f"^{expected}"):
+        message.serialize()
+    if field != "reply_to":
+        with pytest.raises(TypeError, match=f"^{expected}"):
+            message.recipients()
+        with pytest.raises(TypeError, match=f"^{expected}"):
+            message.envelope_recipients()
+        assert message.result is None  # send() refused before any backend saw it
+    assert getattr(mailcore, "outbox", []) == []
+
+
+def test_send_mail_with_none_in_the_recipient_list_is_a_type_error() -> None:
+    connection = mailcore.get_connection("locmem")
+
+    with pytest.raises(TypeError, match=r"^To: .*not NoneType"):
+        mailcore.send_mail("Hi", "Body", "from@example.com", [None], connection=connection)  # type: ignore[list-item]
+    assert getattr(mailcore, "outbox", []) == []
+
+
+def test_only_empty_strings_are_dropped_from_recipient_lists() -> None:
+    message = make(to=["", "a@example.com"], cc=[""], bcc=["", "b@example.com"], reply_to=[""])
+
+    assert message.recipients() == ["a@example.com", "b@example.com"]
+    assert message.envelope_recipients() == ["a@example.com", "b@example.com"]
+    result = parsed(message)
+    assert result["To"] == "a@example.com"
+    assert "Cc" not in result and "Reply-To" not in result
+    assert make(to=[""]).send() == 0
+
+
+@pytest.mark.parametrize(("field", "header"), _HEADERS[:3])
+def test_envelope_errors_name_the_field_the_address_came_from(field: str, header: str) -> None:
+    message = make(**{field: ["ok@example.com", "not-an-address"]})
+
+    with pytest.raises(InvalidAddressError) as caught:
+        message.envelope_recipients()
+    assert str(caught.value) == (
+        f"invalid address 'not-an-address' in {header}: it is not a valid address"
+    )
+
+
+def test_a_long_non_ascii_display_name_reads_back_exactly() -> None:
+    name = "Tó Example very long" * 4
+    data = make(to=[f"{name} <to@example.com>"]).serialize()
+
+    # Plain words keep the encoded words apart: every reader keeps the space between an
+    # encoded word and a plain word, whereas Python before CPython gh-128110 read one
+    # between two adjacent encoded words ("...longT ó Example...").
+    assert header_lines(data, "To") == [
+        b"To: =?utf-8?b?VMOz?= Example very =?utf-8?q?longT=C3=B3?= Example very",
+        b" =?utf-8?q?longT=C3=B3?= Example very =?utf-8?q?longT=C3=B3?= Example very",
+        b" long <to@example.com>",
+    ]
+    assert parse(data)["To"].addresses[0].display_name == name
+    raw = b" ".join(line.strip() for line in header_lines(data, "To"))[4:].decode("ascii")
+    assert str(make_header(decode_header(raw))) == f"{name} <to@example.com>"
+
+
+def test_a_long_run_of_non_ascii_words_is_split_after_a_space() -> None:
+    name = " ".join(["Ünïcödé"] * 12)
+    data = make(to=[Address(name, "u", "example.com")]).serialize()
+
+    raw = b" ".join(line.strip() for line in header_lines(data, "To"))[4:].decode("ascii")
+    words = raw.removesuffix(" <u@example.com>").split(" ")
+    decoded = [str(make_header(decode_header(word))) for word in words]
+    assert len(decoded) > 1
+    assert all(text.endswith(" ") for text in decoded[:-1])  # never inside a word
+    assert "".join(decoded) == name  # RFC 2047: the space between encoded words is dropped
+    # Python's parser reads the same words, at most a space doubled (a phrase's runs of
+    # whitespace are one space).
+    shown = parse(data)["To"].addresses[0].display_name
+    assert " ".join(shown.split()) == name

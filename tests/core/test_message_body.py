@@ -230,3 +230,59 @@ def test_allow_8bit_false_gives_a_7bit_message_with_the_same_content() -> None:
         "Grüße als Teil\n",
     ]
     assert b"Content-Transfer-Encoding: 8bit" in message.serialize()
+
+
+def test_a_bytes_body_is_decoded_as_the_message_charset() -> None:
+    message = make(b"Gr\xc3\xbc\xc3\x9fe\n")  # type: ignore[arg-type]
+
+    assert encoding_of(message) == ("8bit", "utf-8", "Grüße\n")
+    assert b"b'" not in message.serialize()
+
+
+def test_a_bytes_body_in_another_charset_needs_that_encoding() -> None:
+    message = make("Grüße\n".encode("iso-8859-1"), encoding="iso-8859-1")  # type: ignore[arg-type]
+
+    assert encoding_of(message) == ("base64", "iso-8859-1", "Grüße\n")  # shorter than QP here
+
+
+def test_bytes_the_charset_cannot_decode_are_a_type_error_naming_the_body() -> None:
+    connection = mailcore.get_connection("locmem")
+    message = make("Grüße\n".encode("iso-8859-1"))  # type: ignore[arg-type]
+    message.connection = connection
+
+    expected = (
+        "body: the bytes given are not valid utf-8 text (invalid start byte at byte 2); "
+        "pass str, or bytes in the message's charset (encoding)"
+    )
+    with pytest.raises(TypeError) as caught:
+        message.serialize()
+    assert str(caught.value) == expected
+    with pytest.raises(TypeError, match=r"^body: "):
+        message.send()
+    assert getattr(mailcore, "outbox", []) == []
+
+
+def test_text_alternatives_given_as_bytes_are_decoded() -> None:
+    message = EmailMultiAlternatives(
+        "Hi", b"Plain \xc3\xa9", "from@example.com", ["to@example.com"]
+    )  # type: ignore[arg-type]
+    message.attach_alternative("<p>Grüße</p>".encode(), "text/html")
+    message.attach_alternative("<p>Grüße</p>".encode("iso-8859-1"), "text/html; charset=iso-8859-1")
+
+    plain, html, latin = parsed(message).iter_parts()
+    assert plain.get_content() == "Plain é"
+    assert (html.get_content_type(), html.get_content()) == ("text/html", "<p>Grüße</p>")
+    assert (latin.get_content_charset(), latin.get_content()) == ("iso-8859-1", "<p>Grüße</p>")
+    assert message.body_contains("Gr") is False  # not in the plain body
+    assert message.body_contains("é") is False  # not in the HTML
+    assert message.body_contains("") is True
+
+
+def test_a_text_alternative_that_is_not_valid_in_its_charset_is_a_type_error() -> None:
+    message = EmailMultiAlternatives("Hi", "Plain", "from@example.com", ["to@example.com"])
+    message.attach_alternative(b"<p>\xff</p>", "text/html")
+
+    with pytest.raises(
+        TypeError, match=r"^alternative 'text/html': the bytes given are not valid utf-8"
+    ):
+        message.serialize()

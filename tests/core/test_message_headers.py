@@ -246,6 +246,17 @@ def test_an_address_header_with_non_ascii_is_encoded_per_address() -> None:
     assert second.addr_spec == "b@example.com"
 
 
+def test_adjacent_encoded_words_in_a_given_address_header_are_read_as_rfc_2047_says() -> None:
+    # RFC 2047 6.2: the space between two encoded words is dropped ("ab"); Python's parser
+    # up to 3.13 keeps it (CPython gh-128110), which would have sent "a b".
+    value = "=?utf-8?q?a?= =?utf-8?q?b?= Zoë <x@example.com>, =?utf-8?q?c_?= =?utf-8?q?d?= <y@b.de>"
+    data = make(headers={"To": value}).serialize()
+
+    assert header_lines(data, "To") == [
+        b"To: ab =?utf-8?q?Zo=C3=AB?= <x@example.com>, c d <y@b.de>",
+    ]
+
+
 def test_mime_version_appears_once() -> None:
     result = parsed(make())
 

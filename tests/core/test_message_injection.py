@@ -160,3 +160,43 @@ def test_other_control_characters_in_a_subject_are_encoded_not_sent_raw() -> Non
 
     assert b"\x07" not in data
     assert parse(data)["Subject"] == "tab\there bell\x07"
+
+
+@pytest.mark.parametrize(
+    ("character", "called"),
+    [
+        ("\x00", "a NUL character"),
+        ("\n", "a newline"),
+        ("\r", "a newline"),
+        ("\x0b", "a line break"),
+    ],
+    ids=repr,
+)
+def test_the_error_says_which_character_it_found(character: str, called: str) -> None:
+    message = message_with("subject", f"Hi{character}there")
+
+    with pytest.raises(BadHeaderError) as caught:
+        message.serialize()
+    assert str(caught.value) == (
+        f"header 'Subject' contains {called} ({character!r} in {f'Hi{character}there'!r}); "
+        "header values can't contain newlines or NUL characters"
+    )
+
+
+def test_a_nul_in_a_header_name_or_a_mime_part_header_is_called_a_nul() -> None:
+    with pytest.raises(BadHeaderError, match=r"^header name 'X-A\\x00B' contains a NUL character$"):
+        message_with("header name", "X-A\x00B").serialize()
+    message = EmailMessage("Hi", "Body", "from@example.com", ["to@example.com"])
+    message.attach(_mime_text_with_header("X-Custom", "a\x00b"))
+    with pytest.raises(
+        BadHeaderError,
+        match=r"^header 'X-Custom' of an attached MIME part contains a NUL character",
+    ):
+        message.serialize()
+
+
+def test_a_nul_in_an_address_is_called_a_nul_and_names_the_field() -> None:
+    message = message_with("cc", "cc@example.com\x00")
+
+    with pytest.raises(BadHeaderError, match=r"^header 'Cc' contains a NUL character"):
+        message.serialize()

@@ -201,7 +201,7 @@ def test_smtp_refuses_a_batch_with_a_non_ascii_address_before_connecting() -> No
         with pytest.raises(mailcore.InvalidAddressError) as caught:
             SMTPBackend(**server.backend_options(timeout=5)).send_messages(messages)
     assert_refused_batch(messages, caught.value)
-    assert "'jörg@example.com' in recipients: its local part is not ASCII" in str(caught.value)
+    assert "'jörg@example.com' in To: its local part is not ASCII" in str(caught.value)
     assert server.sessions == []
 
 

@@ -13,12 +13,14 @@ import copy
 import mimetypes
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import Message
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from mailcore._wire.addresses import (
     Mailbox,
+    address_entries,
     format_address_list,
     format_address_value,
     parse_mailbox,
@@ -40,11 +42,13 @@ from mailcore._wire.mime import (
     Part,
     SerializedMessage,
     binary_part,
+    decode_text,
     foreign_part,
     message_part,
     multipart,
     serialized_message_part,
     split_mimetype,
+    text_charset,
     text_part,
     to_stdlib,
 )
@@ -88,6 +92,8 @@ _REFUSED = {
     "content-transfer-encoding": "mailcore chooses the transfer encoding of each part",
 }
 _LINESEPS = ("\n", "\r\n")
+# The header each address list is shown in, named in its errors.
+_FIELD_HEADERS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "reply_to": "Reply-To"}
 
 
 class EmailAttachment(NamedTuple):
@@ -199,17 +205,19 @@ class EmailMessage:
 
     # -- recipients and envelope -------------------------------------------------------
 
+    def _entries(self, field: str) -> list[str | Address]:
+        """The addresses of ``to``, ``cc``, ``bcc`` or ``reply_to``, empty strings dropped;
+        ``TypeError`` naming the header for an entry that is no address (``None``, 42)."""
+        return address_entries(_address_list(field, getattr(self, field)), _FIELD_HEADERS[field])
+
     def recipients(self) -> list[str]:
-        """Every recipient: ``to`` + ``cc`` + ``bcc``, empty entries dropped."""
-        return [
-            address
-            for address in (
-                *_address_list("to", self.to),
-                *_address_list("cc", self.cc),
-                *_address_list("bcc", self.bcc),
-            )
-            if address
-        ]
+        """Every recipient: ``to`` + ``cc`` + ``bcc``, empty strings dropped.
+
+        Raises ``TypeError`` naming the field for an entry that is not an address
+        (``None`` included).
+        """
+        entries = [*self._entries("to"), *self._entries("cc"), *self._entries("bcc")]
+        return cast("list[str]", entries)  # email.headerregistry.Address objects are kept
 
     def envelope_from(self) -> str:
         """The SMTP envelope sender: ``from_email``'s address, IDNA-encoded."""
@@ -218,16 +226,23 @@ class EmailMessage:
     def envelope_recipients(self) -> list[str]:
         """The SMTP envelope recipients: :meth:`recipients` as bare IDNA-encoded addresses,
         duplicates removed (first occurrence kept)."""
-        specs = (parse_mailbox(address, "recipients").addr_spec for address in self.recipients())
+        # Errors name the field an address came from ("recipients" for one that a
+        # subclass's recipients() added).
+        fields: dict[str, str] = {}
+        for field in ("to", "cc", "bcc"):
+            for entry in self._entries(field):
+                fields.setdefault(str(entry), _FIELD_HEADERS[field])
+        specs = (
+            parse_mailbox(address, fields.get(str(address), "recipients")).addr_spec
+            for address in self.recipients()
+        )
         return list(dict.fromkeys(specs))
 
     # -- building ----------------------------------------------------------------------
 
-    def _mailboxes(self, field: str, value: Iterable[str] | None) -> list[Mailbox]:
-        header = {"to": "To", "cc": "Cc", "bcc": "Bcc", "reply_to": "Reply-To"}[field]
-        return [
-            parse_mailbox(address, header) for address in _address_list(field, value) if address
-        ]
+    def _mailboxes(self, field: str) -> list[Mailbox]:
+        header = _FIELD_HEADERS[field]
+        return [parse_mailbox(address, header) for address in self._entries(field)]
 
     def _extra_header_items(self) -> list[tuple[str, str]]:
         items = []
@@ -255,10 +270,10 @@ class EmailMessage:
         subject = "" if self.subject is None else str(self.subject)
         check_header_value("Subject", subject)
         sender = parse_mailbox(self.from_email, "From")
-        to = self._mailboxes("to", self.to)
-        cc = self._mailboxes("cc", self.cc)
-        self._mailboxes("bcc", self.bcc)
-        reply_to = self._mailboxes("reply_to", self.reply_to)
+        to = self._mailboxes("to")
+        cc = self._mailboxes("cc")
+        self._mailboxes("bcc")
+        reply_to = self._mailboxes("reply_to")
         overrides: dict[str, tuple[str, str]] = {}
         others: list[tuple[str, str]] = []
         for name, value in self._extra_header_items():
@@ -305,6 +320,16 @@ class EmailMessage:
     def _alternatives(self) -> list[EmailAlternative]:
         return []
 
+    def _body_text(self, charset: str) -> str:
+        """``body`` as text: bytes decoded as ``charset`` (``TypeError`` naming the body
+        when they are not valid in it), anything else but ``str`` given to ``str()``."""
+        body = self.body
+        if isinstance(body, str):
+            return body
+        if isinstance(body, bytes | bytearray | memoryview):
+            return decode_text(bytes(body), charset, "body")
+        return str(body or "")
+
     def body_part(self, allow_8bit: bool = True) -> Leaf | Multipart:
         """The MIME tree of the body, alternatives and attachments, without the top-level
         header fields: ``multipart/mixed[multipart/alternative[body, ...], attachments...]``,
@@ -312,9 +337,11 @@ class EmailMessage:
         7-bit (quoted-printable or base64 instead of ``8bit``)."""
         charset = self._charset()
         split_mimetype(f"text/{self.content_subtype}")
-        body = self.body if isinstance(self.body, str) else str(self.body or "")
+        body = self._body_text(charset)
         alternatives: list[Part] = [
-            self._content_part(content, mimetype, charset, "alternative", allow_8bit)
+            self._content_part(
+                content, mimetype, charset, f"alternative {mimetype!r}", allow_8bit, True
+            )
             for content, mimetype in self._alternatives()
         ]
         attachments = [
@@ -334,15 +361,24 @@ class EmailMessage:
         return part
 
     def _content_part(
-        self, content: Any, mimetype: str, charset: str, what: str, allow_8bit: bool
+        self,
+        content: Any,
+        mimetype: str,
+        charset: str,
+        what: str,
+        allow_8bit: bool,
+        alternative: bool = False,
     ) -> Leaf:
         maintype, subtype, params = split_mimetype(mimetype)
         if maintype == "text":
             if isinstance(content, bytes | bytearray | memoryview):
-                try:
-                    content = bytes(content).decode("utf-8")
+                content = bytes(content)
+                if alternative:  # decoded as its charset, or an error
+                    return text_part(content, subtype, charset, params, allow_8bit, what)
+                try:  # an attachment, as attach() does it
+                    content = content.decode("utf-8")
                 except UnicodeDecodeError:
-                    return binary_part(bytes(content), DEFAULT_ATTACHMENT_MIME_TYPE)
+                    return binary_part(content, DEFAULT_ATTACHMENT_MIME_TYPE)
             return text_part(str(content), subtype, charset, params, allow_8bit)
         if (maintype, subtype) == ("message", "rfc822"):
             if isinstance(content, EmailMessage):
@@ -518,14 +554,21 @@ class EmailMultiAlternatives(EmailMessage):
         self.alternatives.append(EmailAlternative(content, mimetype))
 
     def body_contains(self, text: str) -> bool:
-        """True when ``text`` is in the body and in every ``text/*`` alternative."""
-        if text not in self.body:
+        """True when ``text`` is in the body and in every ``text/*`` alternative (bytes
+        decoded as their charset)."""
+        charset = self._charset()
+        if text not in self._body_text(charset):
             return False
-        return all(
-            text in content
-            for content, mimetype in self.alternatives
-            if mimetype.startswith("text/") and isinstance(content, str)
-        )
+        for content, mimetype in self.alternatives:
+            if not mimetype.startswith("text/"):
+                continue
+            if isinstance(content, bytes | bytearray | memoryview):
+                params = split_mimetype(mimetype)[2]
+                what = f"alternative {mimetype!r}"
+                content = decode_text(bytes(content), text_charset(params, charset), what)
+            if text not in str(content):
+                return False
+        return True
 
     def _alternatives(self) -> list[EmailAlternative]:
         return [EmailAlternative(*alternative) for alternative in self.alternatives]

@@ -6,21 +6,23 @@ from __future__ import annotations
 import email.policy
 
 from mailcore._wire.addresses import parse_mailbox
-from tests.reliability.fuzz.roundtrip import idna
+from tests.reliability.fuzz.roundtrip import idna, rfc2047_reading
 from tests.reliability.fuzz.strategies import MailboxInput
 
 __all__ = ["expected_mailbox", "reader_addresses"]
 
 
 def reader_addresses(name: str, value: str) -> list[tuple[str, str, str]] | None:
-    """``(display_name, username, domain)`` of each address a reader finds in
+    """``(display_name, username, domain)`` of each address an RFC 2047 reader finds in
     ``name: value`` written as it is (domains as they go on the wire), or ``None`` when the
     standard parser finds the value defective (then it means nothing definite)."""
     try:
         header = email.policy.default.header_factory(name, value)
+        if header.defects:
+            return None
+        # Read as an RFC 2047 reader reads it (see rfc2047_reading).
+        header = email.policy.default.header_factory(name, rfc2047_reading(value))
     except (AttributeError, RecursionError, ValueError):  # Python 3.11: "a:;=?", "(((..."
-        return None
-    if header.defects:
         return None
     return [(a.display_name, a.username, idna(a.domain)) for a in header.addresses]
 

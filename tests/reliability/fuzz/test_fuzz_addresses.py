@@ -97,6 +97,21 @@ _entries = st.lists(mostly(mailbox_inputs(valid=True), mailbox_inputs()), max_si
     bcc=[],
     reply_to=[],
 )
+@example(  # a long non-ASCII display name: Python read "...longT ó Example..." (issue 10)
+    to=[
+        MailboxInput(
+            "Tó Example very long" * 4 + " <to@example.com>",
+            IntendedMailbox("Tó Example very long" * 4, "to", "example.com"),
+        ),
+        MailboxInput(
+            Address(" ".join(["Ünïcödé"] * 12), "u", "straße.de"),
+            IntendedMailbox(" ".join(["Ünïcödé"] * 12), "u", "straße.de"),
+        ),
+    ],
+    cc=[],
+    bcc=[],
+    reply_to=[],
+)
 def test_recipients_show_exactly_as_intended_and_bcc_never_shows(
     to: list[MailboxInput],
     cc: list[MailboxInput],

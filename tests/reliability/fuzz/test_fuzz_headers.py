@@ -95,7 +95,7 @@ def test_an_extra_header_reads_back_exactly_or_is_refused_naming_it(name: str, v
             return
         intended = reader_addresses(name, value)
         if intended is not None:
-            assert_shows(parsed, name, intended)
+            assert_shows(parsed, name, intended, given=value)
     else:
         parsed = read_back(msg)
         assert decoded_unstructured(parsed, name) == [value]

@@ -109,7 +109,7 @@ def test_a_whole_hostile_message_reads_back_exactly_or_is_refused(
         if lower in ADDRESS_HEADERS:
             addresses = reader_addresses(name, value)
             if addresses is not None:
-                assert_shows(parsed, name, addresses)
+                assert_shows(parsed, name, addresses, given=value)
         elif lower not in ("date", "message-id", "mime-version"):
             assert decoded_unstructured(parsed, name) == [value]
     assert "Bcc" not in parsed

@@ -10,6 +10,7 @@ from email import _header_value_parser as header_parser
 from email.errors import HeaderParseError, InvalidHeaderDefect, NonASCIILocalPartDefect
 from email.headerregistry import Address
 
+from mailcore._wire.domains import ascii_domain
 from mailcore._wire.headers import (
     check_header_value,
     encode_words,
@@ -21,8 +22,8 @@ from mailcore._wire.headers import (
 from mailcore.errors import InvalidAddressError
 
 __all__ = [
-    "MAX_ADDRESS_LENGTH",
     "Mailbox",
+    "address_entries",
     "format_address_list",
     "format_address_value",
     "parse_mailbox",
@@ -52,6 +53,13 @@ _LONG_WORD = 76
 # ... and so would a long run of whitespace (inside quotes it cannot be folded away).
 _LONG_PIECE = re.compile(rf"\S{{{_LONG_WORD + 1},}}|\s{{{_LONG_WORD + 1},}}")
 _FIRST_WORD = 66
+# A display name's words and the whitespace between them, and a word that may stay
+# unencoded next to encoded words (an RFC 5322 atom short enough to fold).
+_TOKENS = re.compile(r"\s+|\S+")
+_PLAIN_WORD = re.compile(rf"{_ATEXT}{{1,{_LONG_WORD}}}")
+# Two encoded words and the whitespace between them (which RFC 2047 readers drop).
+_ENCODED_WORD = r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?="
+_ADJACENT_ENCODED_WORDS = re.compile(rf"({_ENCODED_WORD})[ \t]+(?={_ENCODED_WORD})")
 
 
 class _Invalid(Exception):
@@ -88,11 +96,10 @@ def _addr_spec(local_part: str, domain: str) -> str:
     if not _DOT_ATOM_RE.fullmatch(local_part):
         escaped = local_part.replace("\\", "\\\\").replace('"', '\\"')
         local_part = f'"{escaped}"'
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise _Invalid(f"its domain {domain!r} cannot be IDNA-encoded ({exc})") from None
+    try:
+        domain = ascii_domain(domain)
+    except ValueError as exc:
+        raise _Invalid(f"its {exc}") from None
     if not _DOMAIN_RE.fullmatch(domain):
         raise _Invalid(f"its domain {domain!r} is not a host name or a [literal]")
     if not domain.startswith("[") and not all(0 < len(label) <= 63 for label in domain.split(".")):
@@ -107,12 +114,59 @@ def _format_phrase(name: str, charset: str) -> str:
     # "=?" alone is encoded too: with a "?=" later in the header (another address's) a
     # reader would decode the text between them as one encoded word.
     if needs_encoding(name) or "=?" in name or _LONG_PIECE.search(name):
-        # The first word fits after "Reply-To: " on a line of 76 characters.
-        return " ".join(encode_words(name, header_charset(name, charset), _FIRST_WORD))
+        return _encode_phrase(name, header_charset(name, charset))
     if _NEEDS_QUOTES.search(name):
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
     return name
+
+
+def _encode_phrase(name: str, charset: str) -> str:
+    """``name`` as a display name of RFC 2047 encoded words and plain atoms.
+
+    A word that is an atom (ASCII atext, no ``=?`` or ``?=``) with single spaces around
+    it, between two other words, stays as it is; the rest is encoded, in as few encoded
+    words as fit. Whitespace between an encoded word and an atom is kept by every reader,
+    whereas whitespace between two encoded words is dropped by RFC 2047 readers but kept
+    by others (Python's parser before CPython gh-128110): so plain words keep encoded
+    words apart wherever the name allows, and a run too long for one encoded word is
+    split after a space (see :func:`~mailcore._wire.headers.encode_words`).
+    """
+    tokens = _TOKENS.findall(name)
+    last = len(tokens) - 1
+
+    def plain(index: int) -> bool:
+        token = tokens[index]
+        return (
+            _PLAIN_WORD.fullmatch(token) is not None
+            and "=?" not in token
+            and "?=" not in token
+            and (index == 0 or (index >= 2 and tokens[index - 1] == " "))
+            and (index == last or (index <= last - 2 and tokens[index + 1] == " "))
+        )
+
+    kept = [plain(index) for index in range(len(tokens))]
+    chunks: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            text = "".join(run)
+            # The first word fits after "Reply-To: " on a line of 76 characters.
+            words = encode_words(text, charset, _FIRST_WORD) if not chunks else None
+            chunks.extend(words or encode_words(text, charset))
+            run.clear()
+
+    for index, token in enumerate(tokens):
+        if kept[index]:
+            flush()
+            chunks.append(token)
+        elif token == " " and 0 < index < last and (kept[index - 1] or kept[index + 1]):
+            flush()  # the space between a plain word and its neighbour: the join below
+        else:
+            run.append(token)
+    flush()
+    return " ".join(chunks)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -183,12 +237,49 @@ def parse_mailbox(address: str | Address, field: str) -> Mailbox:
             ) from None
         return mailbox
     if not isinstance(address, str):
-        raise TypeError(f"{field}: an address must be a str, not {type(address).__name__}")
+        raise _not_an_address(address, field)
     check_header_value(field, address)
     try:
         return _parse(address)
     except _Invalid as exc:
         raise InvalidAddressError(f"invalid address {address!r} in {field}: {exc}") from None
+
+
+def address_entries(addresses: Iterable[object], field: str) -> list[str | Address]:
+    """The entries of an address list such as ``to``: each a ``str`` or an
+    :class:`email.headerregistry.Address`, empty strings dropped.
+
+    Raises ``TypeError`` naming ``field`` (``"To"``...) for anything else, ``None``
+    included: a recipient is never dropped silently.
+    """
+    entries: list[str | Address] = []
+    for address in addresses:
+        if isinstance(address, Address) or (isinstance(address, str) and address):
+            entries.append(address)
+        elif not isinstance(address, str):
+            raise _not_an_address(address, field)
+    return entries
+
+
+def _not_an_address(value: object, field: str) -> TypeError:
+    return TypeError(
+        f"{field}: an address must be a str or an email.headerregistry.Address, "
+        f"not {type(value).__name__} ({value!r})"
+    )
+
+
+def _rfc2047_display_names(value: str, count: int) -> list[str] | None:
+    """The display names of the ``count`` mailboxes of ``value`` when it has adjacent
+    encoded words, read with the whitespace between them dropped (RFC 2047 section 6.2),
+    which Python's parser up to 3.13 keeps (CPython gh-128110); else ``None``."""
+    joined = _ADJACENT_ENCODED_WORDS.sub(r"\1", value)
+    if joined == value:
+        return None
+    token, _ = header_parser.get_address_list(joined)
+    names = [found.display_name or "" for found in token.all_mailboxes]
+    if len(names) != count:
+        raise ValueError("the encoded words change the address list")
+    return names
 
 
 def format_address_list(mailboxes: Iterable[Mailbox], charset: str) -> str:
@@ -215,24 +306,27 @@ def format_address_value(name: str, value: str, charset: str) -> str:
 
 def _parse_address_list(name: str, value: str) -> list[Mailbox]:
     """The mailboxes of ``value`` as Python's ``policy.default`` parser reads them
-    (encoded words decoded, groups flattened), each validated as :func:`parse_mailbox`."""
+    (encoded words decoded, groups flattened), each validated as :func:`parse_mailbox`;
+    display names as RFC 2047 reads them (:func:`_rfc2047_display_names`)."""
     invalid = InvalidAddressError(f"invalid address list {value!r} in header {name!r}")
     try:
         token, rest = header_parser.get_address_list(value)
         defects = token.all_defects
+        found_mailboxes = token.all_mailboxes
+        names = _rfc2047_display_names(value, len(found_mailboxes))
     except (HeaderParseError, IndexError, ValueError, AttributeError, RecursionError):
         raise invalid from None
     if rest:
         raise invalid
     mailboxes = []
-    for found in token.all_mailboxes:
+    for index, found in enumerate(found_mailboxes):
         invalid_here = any(isinstance(d, InvalidHeaderDefect) for d in found.all_defects)
         # No addr_spec: Python 3.11 lists a group there for "a:;a:;".
         if invalid_here or not getattr(found, "addr_spec", None):
             raise InvalidAddressError(
                 f"invalid address {str(found).strip()!r} in {name}: it is not a valid address"
             )
-        display_name = found.display_name or ""
+        display_name = names[index] if names else found.display_name or ""
         if has_line_break(display_name):
             raise InvalidAddressError(
                 f"a display name in header {name!r} decodes to a line break: {display_name!r}"

@@ -16,15 +16,14 @@ import socket
 import urllib.parse
 from datetime import UTC, datetime
 
+from mailcore._wire.domains import ascii_domain
 from mailcore.errors import BadHeaderError
 
 __all__ = [
-    "FOLD_WIDTH",
-    "MAX_HEADER_NAME_LENGTH",
     "MAX_LINE_LENGTH",
-    "RFC2047_LINE",
     "check_header_name",
     "check_header_value",
+    "describe_line_break",
     "encode_unstructured",
     "encode_words",
     "fits_line_limit",
@@ -33,7 +32,6 @@ __all__ = [
     "format_param",
     "has_line_break",
     "header_charset",
-    "looks_encoded",
     "make_message_id",
     "needs_encoding",
     "resolve_charset",
@@ -75,8 +73,9 @@ _PARAM_CHUNK = 60
 
 def check_header_name(name: str) -> None:
     """Raise :class:`BadHeaderError` unless ``name`` is a valid header field name."""
-    if _LINE_BREAK.search(name):
-        raise BadHeaderError(f"header name {name!r} contains a line break")
+    found = _LINE_BREAK.search(name)
+    if found:
+        raise BadHeaderError(f"header name {name!r} contains {describe_line_break(found.group())}")
     if not _HEADER_NAME.fullmatch(name):
         raise BadHeaderError(
             f"header name {name!r} is invalid: use printable ASCII without spaces or ':'"
@@ -103,9 +102,18 @@ def check_header_value(name: str, value: str) -> None:
     found = _LINE_BREAK.search(value)
     if found:
         raise BadHeaderError(
-            f"header {name!r} contains a newline or other line break "
-            f"({found.group()!r} in {value!r}); header values can't contain newlines"
+            f"header {name!r} contains {describe_line_break(found.group())} ({found.group()!r} in "
+            f"{value!r}); header values can't contain newlines or NUL characters"
         )
+
+
+def describe_line_break(character: str) -> str:
+    """What a character :func:`check_header_value` refuses is, for an error message."""
+    if character == "\x00":
+        return "a NUL character"
+    if character in "\r\n":
+        return "a newline"
+    return "a line break"
 
 
 def needs_encoding(value: str) -> bool:
@@ -154,8 +162,9 @@ def encode_words(text: str, charset: str = "utf-8", first: int = _ENCODED_WORD_M
     that decode to ``text``.
 
     Uses "Q" (restricted to the characters allowed in phrases, so the result is also a
-    valid display name) or "B", whichever is shorter. Words split between characters,
-    never inside one; the caller joins them with spaces, which decoders ignore.
+    valid display name) or "B", whichever is shorter. Words split after a space or tab
+    when the text has one where a split is needed, else between characters (never inside
+    one); the caller joins them with spaces, which RFC 2047 decoders ignore.
     """
     _, codec = resolve_charset(charset)
     data = text.encode(codec)
@@ -168,36 +177,54 @@ def encode_words(text: str, charset: str = "utf-8", first: int = _ENCODED_WORD_M
     # The first word is shorter when it shares a line with the header name, but always
     # has room for a few characters.
     first_budget = max(min(first, _ENCODED_WORD_MAX) - overhead, 12)
-    words: list[str] = []
     # One word, when it fits, from the text encoded at once (the same octets as character
     # by character for UTF-8 and single-byte charsets).
     one_word = codec == "utf-8" or len(data) == len(text)
     if kind == "q":
         if one_word and q_length <= first_budget:
             return [f"{prefix}{''.join(map(_Q_TABLE.__getitem__, data))}?="]
-        current: list[str] = []
-        size = 0
-        for char in text:
-            piece = "".join(_Q_TABLE[byte] for byte in char.encode(codec))
-            if size + len(piece) > (budget if words else first_budget) and current:
-                words.append(f"{prefix}{''.join(current)}?=")
-                current, size = [], 0
-            current.append(piece)
-            size += len(piece)
-        words.append(f"{prefix}{''.join(current)}?=")
-        return words
+        pieces = ["".join(_Q_TABLE[byte] for byte in char.encode(codec)) for char in text]
+        sizes = list(map(len, pieces))
+        return [
+            f"{prefix}{''.join(pieces[start:end])}?="
+            for start, end in _word_spans(text, sizes, first_budget, budget)
+        ]
     if one_word and len(data) <= first_budget // 4 * 3:
         return [f"{prefix}{_b64(data)}?="]
-    chunk = bytearray()
-    for char in text:
-        encoded = char.encode(codec)
-        limit = (budget if words else first_budget) // 4 * 3
-        if len(chunk) + len(encoded) > limit and chunk:
-            words.append(f"{prefix}{_b64(bytes(chunk))}?=")
-            chunk.clear()
-        chunk += encoded
-    words.append(f"{prefix}{_b64(bytes(chunk))}?=")
-    return words
+    encoded = [char.encode(codec) for char in text]
+    sizes = list(map(len, encoded))
+    return [
+        f"{prefix}{_b64(b''.join(encoded[start:end]))}?="
+        for start, end in _word_spans(text, sizes, first_budget // 4 * 3, budget // 4 * 3)
+    ]
+
+
+def _word_spans(text: str, sizes: list[int], first: int, limit: int) -> list[tuple[int, int]]:
+    """``(start, end)`` slices of ``text`` whose ``sizes`` add up to at most ``first`` (the
+    first slice) or ``limit`` (the others), each of at least one character: a slice ends
+    after its last space or tab when it has one, else where the next character would not
+    fit.
+
+    A reader that (against RFC 2047) keeps the whitespace between two encoded words, such
+    as Python's address parser before CPython gh-128110, then only doubles a space of the
+    text (a phrase reads a run of spaces as one) instead of inserting one into a word.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    size = 0
+    after_blank = 0  # index just after the last space or tab in text[start:], or 0
+    for index, char_size in enumerate(sizes):
+        while size + char_size > (limit if spans else first) and index > start:
+            end = after_blank if after_blank > start else index
+            spans.append((start, end))
+            size -= sum(sizes[start:end])
+            start = end
+            after_blank = 0
+        size += char_size
+        if text[index] in " \t":
+            after_blank = index + 1
+    spans.append((start, len(text)))
+    return spans
 
 
 def _b64(data: bytes) -> str:
@@ -301,19 +328,10 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 @functools.cache
 def _local_domain() -> str:
-    return _idna(socket.getfqdn())
-
-
-def _idna(domain: str) -> str:
-    if domain.isascii():
-        return domain
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"domain {domain!r} cannot be IDNA-encoded") from None
+    return ascii_domain(socket.getfqdn())
 
 
 def make_message_id(domain: str | None = None) -> str:
     """A new ``<...@domain>`` Message-ID; ``domain`` defaults to this host's FQDN (looked
-    up once per process) and is IDNA-encoded."""
-    return email.utils.make_msgid(domain=_idna(domain) if domain else _local_domain())
+    up once per process) and is IDNA-encoded (``ValueError`` if IDNA 2008 refuses it)."""
+    return email.utils.make_msgid(domain=ascii_domain(domain) if domain else _local_domain())

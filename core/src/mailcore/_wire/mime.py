@@ -29,6 +29,7 @@ from email.message import Message
 from mailcore._wire.headers import (
     MAX_LINE_LENGTH,
     check_header_value,
+    describe_line_break,
     fold_header,
     resolve_charset,
 )
@@ -37,23 +38,18 @@ from mailcore.errors import BadHeaderError
 __all__ = [
     "DEFAULT_ATTACHMENT_MIME_TYPE",
     "DEFAULT_CHUNK_SIZE",
-    "STDLIB_POLICY",
-    "Base64Body",
-    "Body",
-    "ForeignPart",
     "Leaf",
     "Multipart",
     "Part",
     "SerializedMessage",
     "binary_part",
-    "encode_text",
+    "decode_text",
     "foreign_part",
-    "iter_bytes",
-    "longest_line",
     "message_part",
     "multipart",
     "serialized_message_part",
     "split_mimetype",
+    "text_charset",
     "text_part",
     "to_stdlib",
 ]
@@ -248,14 +244,45 @@ def split_mimetype(mimetype: str) -> tuple[str, str, str]:
     return maintype.lower(), subtype.lower(), (params or "").rstrip()
 
 
-def text_part(
-    text: str, subtype: str, charset: str, params: str = "", allow_8bit: bool = True
-) -> Leaf:
-    """A ``text/<subtype>`` part; a ``charset`` in ``params`` overrides ``charset``."""
+def decode_text(data: bytes, charset: str, what: str) -> str:
+    """Text given as bytes, decoded as ``charset``.
+
+    Raises ``TypeError`` naming ``what`` (``"body"``...) when ``data`` is not valid in
+    that charset: sending it as it is, or as ``b'...'``, would garble it.
+    """
+    _, codec = resolve_charset(charset)
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise TypeError(
+            f"{what}: the bytes given are not valid {charset} text ({exc.reason} at byte "
+            f"{exc.start}); pass str, or bytes in the message's charset (encoding)"
+        ) from None
+
+
+def text_charset(params: str, charset: str) -> str:
+    """The charset of a text part: the ``charset`` parameter in ``params`` (the part of a
+    MIME type after ``type/subtype``) when there is one, else ``charset``."""
     given = _CHARSET_PARAM.search(params)
-    if given:
-        params = _CHARSET_PARAM.sub("", params)
-        charset = given.group(1)
+    return given.group(1) if given else charset
+
+
+def text_part(
+    text: str | bytes,
+    subtype: str,
+    charset: str,
+    params: str = "",
+    allow_8bit: bool = True,
+    what: str = "body",
+) -> Leaf:
+    """A ``text/<subtype>`` part; a ``charset`` in ``params`` overrides ``charset``.
+
+    Bytes are decoded as that charset (:func:`decode_text`, errors naming ``what``).
+    """
+    charset = text_charset(params, charset)
+    params = _CHARSET_PARAM.sub("", params)
+    if isinstance(text, bytes):
+        text = decode_text(text, charset, what)
     mime_charset, encoding, body = encode_text(text, charset, allow_8bit)
     return Leaf(
         [
@@ -370,10 +397,12 @@ def foreign_part(part: Message, allow_8bit: bool = True) -> ForeignPart:
     over-long lines, or 8-bit ones unless ``allow_8bit``, are re-encoded on a copy)."""
     for sub in part.walk():
         for name, value in sub.items():
-            if isinstance(value, str) and _BARE_BREAK.search(value):
+            found = _BARE_BREAK.search(value) if isinstance(value, str) else None
+            if found:
                 raise BadHeaderError(
-                    f"header {name!r} of an attached MIME part contains a newline "
-                    f"({value!r}); header values can't contain newlines"
+                    f"header {name!r} of an attached MIME part contains "
+                    f"{describe_line_break(found.group()[-1])} ({value!r}); header values "
+                    "can't contain newlines or NUL characters"
                 )
     return ForeignPart(part, _wire_bytes(part, not allow_8bit))
 
@@ -534,11 +563,6 @@ def _message_id(part: Part) -> str | None:
         value = part.part.get("Message-ID")
         return None if value is None else " ".join(str(value).split())
     return next((value for name, value in part.headers if name.lower() == "message-id"), None)
-
-
-def iter_bytes(part: Part, linesep: str = "\n") -> Iterator[bytes]:
-    """The wire form of ``part`` in chunks, lines ending in ``linesep``."""
-    return iter(SerializedMessage(part, linesep))
 
 
 def to_stdlib(part: Part) -> Message:
