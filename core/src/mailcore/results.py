@@ -20,6 +20,8 @@ class SendResult:
       backend sent (``"<...@host>"``); ``None`` when no attempt was made to send them.
     - ``refused``: recipients the transport refused, mapped to its ``(code, text)``.
     - ``error``: the exception that made the message fail, if any.
+    - ``mailer``: the alias of the mailer that sent it (or last tried it), ``None`` for a
+      backend made without one (``get_connection("smtp")``).
     """
 
     status: Literal["sent", "failed"]
@@ -27,6 +29,7 @@ class SendResult:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     error: BaseException | None = None
     message_id_header: str | None = None
+    mailer: str | None = None
 
     @property
     def sent(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from mailcore import StreamEmailBackend
+from mailcore import StreamEmailBackend, URLScheme
 
 __all__ = ["ConsoleBackend"]
 
@@ -14,6 +14,7 @@ class ConsoleBackend(StreamEmailBackend):
     """Writes messages to ``stream`` (an argument only; default: ``sys.stdout``)."""
 
     name = "console"
+    url_schemes = {"console": URLScheme()}  # console://
 
     def __init__(
         self, fail_silently: bool = False, stream: TextIO | None = None, **options: Any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailcore import BaseEmailBackend, EmailMessage, SendResult
+from mailcore import BaseEmailBackend, EmailMessage, SendResult, URLScheme
 
 __all__ = ["DummyBackend"]
 
@@ -23,6 +23,7 @@ class DummyBackend(BaseEmailBackend):
     """Does nothing with the messages, but still refuses a batch holding a bad one."""
 
     name = "dummy"
+    url_schemes = {"dummy": URLScheme()}  # dummy://
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         return self.deliver_batch(messages, _connect, _discard)

@@ -15,7 +15,13 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mailcore import BackendOptions, ConfigurationError, EmailMessage, StreamEmailBackend
+from mailcore import (
+    BackendOptions,
+    ConfigurationError,
+    EmailMessage,
+    StreamEmailBackend,
+    URLScheme,
+)
 
 __all__ = ["FileBackend", "FileOptions"]
 
@@ -33,6 +39,8 @@ class FileBackend(StreamEmailBackend):
     """Writes each session's messages to ``<file_path>/<timestamp>-<id>.log``."""
 
     name = "file"
+    #: ``file:///absolute/path``: the path is ``file_path``.
+    url_schemes = {"file": URLScheme(path="file_path")}
     options_model = FileOptions
     options: FileOptions
 
