@@ -94,7 +94,12 @@ def _entry_point_names() -> list[str]:
 
 
 def _not_found(name: str) -> BackendNotFoundError:
-    installed = ", ".join(_entry_point_names()) or "none"
+    entry_points = _entry_points()
+    plugins = [str(ep.name) for ep in entry_points if not ep.value.startswith("mailcore.")]
+    composite = [str(ep.name) for ep in entry_points if ep.value.startswith("mailcore.")]
+    installed = ", ".join(plugins) or "none"
+    if composite:  # the core's own, after the plugins
+        installed += f"; composite: {', '.join(composite)}"
     hint = ""
     if name in KNOWN_DISTRIBUTIONS:
         hint = f"; it is provided by the distribution {KNOWN_DISTRIBUTIONS[name]!r}: install it"

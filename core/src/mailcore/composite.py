@@ -1,0 +1,268 @@
+"""The composite backends ``failover`` and ``roundrobin``: mailers sending through others.
+
+Options: ``mailers``, the mailers to send through (aliases of named mailers, or
+connection URLs), and ``retry_period``, the seconds a mailer that failed is left out
+(60). ``failover`` sends each message through the first mailer not marked down;
+``roundrobin`` starts at a random mailer and takes the next one for each message.
+
+Only a transport failure moves a message on to the next mailer (:func:`moves_on`): a
+:class:`~mailcore.SendError` that is not a permanent refusal (``temporary`` False) and
+whose outcome is known; the mailer that failed is then marked down for
+``retry_period``. A message a mailer accepted is never given to another; one whose
+outcome is unknown (connection lost after its content) is not re-sent but reported with
+that error. When every mailer failed, the message's error is a
+:class:`~mailcore.MailersFailedError` listing each mailer's answer.
+
+One instance may be shared by threads: which mailers are down is one view, under a lock;
+each thread has its own connections to the mailers. This module imports pydantic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from mailcore.backend import BaseEmailBackend
+from mailcore.errors import MailersFailedError, RecipientsRefusedError, SendError
+from mailcore.message import EmailMessage
+from mailcore.options import BackendOptions
+from mailcore.results import SendResult
+from mailcore.urls import is_url, mask_url
+
+__all__ = [
+    "CompositeBackend",
+    "CompositeOptions",
+    "FailoverBackend",
+    "RoundRobinBackend",
+    "moves_on",
+]
+
+
+class CompositeOptions(BackendOptions):
+    """Options of ``failover`` and ``roundrobin``.
+
+    - ``mailers``: the mailers to send through, in order: aliases of named mailers or
+      connection URLs (at least one).
+    - ``retry_period``: seconds a mailer that failed is left out before it is tried again.
+    """
+
+    mailers: Annotated[list[str], Field(min_length=1)]
+    retry_period: Annotated[float, Field(ge=0)] = 60.0
+
+    @field_validator("mailers")
+    @classmethod
+    def _entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.strip():
+                raise ValueError("a mailer alias or URL may not be empty")
+        return value
+
+
+def moves_on(error: BaseException, transport_errors: tuple[type[BaseException], ...]) -> bool:
+    """Whether a message that failed with ``error`` goes on to the next mailer.
+
+    Yes for a transport error of the mailer (connection refused or lost, a timeout, a
+    temporary reply, throttling); no for an outcome that may have been accepted
+    (``outcome_unknown``), a permanent refusal (``temporary`` False: a 5xx reply, a
+    message rejected for its content, every recipient refused) and anything that is not
+    a transport error (a bad header, an invalid address, a configuration error).
+    """
+    if not isinstance(error, transport_errors):
+        return False
+    if getattr(error, "outcome_unknown", False):
+        return False
+    return bool(getattr(error, "temporary", not isinstance(error, RecipientsRefusedError)))
+
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.children: list[BaseEmailBackend | None] = []
+        self.opened: set[int] = set()
+        self.session = False
+
+
+class CompositeBackend(BaseEmailBackend):
+    """The shared part of ``failover`` and ``roundrobin`` (see the module doc)."""
+
+    options_model = CompositeOptions
+    options: CompositeOptions
+    #: Rotate the first mailer per message (round-robin) rather than keep the order.
+    rotates: ClassVar[bool] = False
+
+    @staticmethod
+    def referenced_mailers(options: CompositeOptions) -> list[str]:
+        """The aliases ``options`` names (its URLs aside): each must be a mailer."""
+        return [entry for entry in options.mailers if not is_url(entry)]
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **options)
+        entries = self.options.mailers
+        self.labels = [mask_url(entry) if is_url(entry) else entry for entry in entries]
+        self._lock = threading.Lock()
+        self._down: dict[int, float] = {}
+        self._next = random.randrange(len(entries)) if self.rotates else 0
+        self._state = _ThreadState()
+        # made now, so that a wrong mailer is an error here; used by this thread
+        self._state.children = [self._make(index) for index in range(len(entries))]
+
+    def _make(self, index: int) -> BaseEmailBackend:
+        from mailcore.registry import connection_from_url, mailers
+
+        entry = self.options.mailers[index]
+        if is_url(entry):
+            return connection_from_url(entry)
+        return mailers.create(entry)
+
+    def _child(self, index: int) -> BaseEmailBackend:
+        children = self._state.children
+        if not children:
+            children.extend([None] * len(self.labels))
+        child = children[index]
+        if child is None:
+            child = children[index] = self._make(index)
+        return child
+
+    # -- which mailer next ---------------------------------------------------------------
+
+    def _candidates(self) -> list[int]:
+        """The mailers to try for the next message, in order: those not marked down,
+        then (as a last resort) those that are."""
+        count = len(self.labels)
+        now = time.monotonic()
+        with self._lock:
+            start = self._next
+            if self.rotates:
+                self._next = (start + 1) % count
+            order = [(start + step) % count for step in range(count)]
+            up = [i for i in order if self._down.get(i, 0.0) <= now]
+        return up + [i for i in order if i not in up]
+
+    def down(self) -> list[str]:
+        """The mailers marked down now."""
+        now = time.monotonic()
+        with self._lock:
+            return [self.labels[i] for i, until in sorted(self._down.items()) if until > now]
+
+    def _mark(self, index: int, failed: bool) -> None:
+        with self._lock:
+            if failed:
+                self._down[index] = time.monotonic() + self.options.retry_period
+            else:
+                self._down.pop(index, None)
+
+    # -- connections ---------------------------------------------------------------------
+
+    def open(self) -> bool:
+        """Start a session in this thread: each mailer's connection is opened when it is
+        first used and kept until :meth:`close`. True when this call started it."""
+        if self._state.session:
+            return False
+        self._state.session = True
+        return True
+
+    def close(self) -> None:
+        """Close this thread's connections to the mailers and end its session."""
+        state = self._state
+        for index in sorted(state.opened):
+            child = state.children[index]
+            if child is not None:
+                with contextlib.suppress(Exception):
+                    child.close()
+        state.opened.clear()
+        state.session = False
+
+    def check(self) -> str | None:
+        """Each mailer's own check; fails only when every mailer's fails."""
+        found: list[str] = []
+        answers: dict[str, BaseException] = {}
+        for index, label in enumerate(self.labels):
+            try:
+                line = self._child(index).check()
+            except Exception as exc:
+                answers[label] = exc
+                found.append(f"{label}: failed ({exc})")
+                continue
+            found.append(f"{label}: {line or 'nothing to check'}")
+        if len(answers) == len(self.labels):
+            raise MailersFailedError("every mailer failed: " + "; ".join(found), answers)
+        return "; ".join(found)
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        return self.deliver_batch(messages, self.open, self._send_all)
+
+    def _send_all(self, batch: list[EmailMessage]) -> int:
+        sent = 0
+        for index, message in enumerate(batch):
+            if self._send_one(message):
+                sent += 1
+                continue
+            error = message.result.error if message.result is not None else None
+            if self.fail_silently or error is None:
+                continue
+            if isinstance(error, SendError):
+                error.sent, error.message = sent, message
+            self.stop_batch(batch[index + 1 :], error)
+            raise error
+        return sent
+
+    def _send_one(self, message: EmailMessage) -> bool:
+        """Send ``message`` through the first mailer that takes it; True when one did."""
+        answers: dict[str, BaseException] = {}
+        for index in self._candidates():
+            child = self._child(index)
+            error = self._attempt(index, child, message)
+            if error is None:
+                self._mark(index, failed=False)
+                return message.result is not None and message.result.sent
+            if not moves_on(error, child.transport_errors):
+                return False  # the message's own failure, or its outcome unknown
+            answers[self.labels[index]] = error
+            self._mark(index, failed=True)
+        text = "every mailer failed: " + "; ".join(f"{k}: {v}" for k, v in answers.items())
+        message.result = SendResult(
+            "failed", error=MailersFailedError(text, answers, message=message)
+        )
+        return False
+
+    def _attempt(
+        self, index: int, child: BaseEmailBackend, message: EmailMessage
+    ) -> BaseException | None:
+        """Send through one mailer; the transport error it raised, else ``None``."""
+        state = self._state
+        try:
+            if index not in state.opened and child.open():
+                state.opened.add(index)
+            child.send_messages([message])
+        except child.transport_errors as exc:
+            if message.result is None or message.result.sent:
+                message.result = SendResult("failed", error=exc, mailer=self.labels[index])
+            if index in state.opened:  # a broken connection is not used again
+                state.opened.discard(index)
+                with contextlib.suppress(Exception):
+                    child.close()
+            return exc
+        if not state.session and index in state.opened:
+            state.opened.discard(index)
+            child.close()
+        return None
+
+
+class FailoverBackend(CompositeBackend):
+    """``failover``: each message through the first of ``mailers`` not marked down."""
+
+    name = "failover"
+
+
+class RoundRobinBackend(CompositeBackend):
+    """``roundrobin``: from a random mailer, each message through the next one."""
+
+    name = "roundrobin"
+    rotates = True
