@@ -452,8 +452,9 @@ class MailerSpec:
     alias: str
     backend: str
     section: str | None = None
-    layers: tuple[tuple[Source, dict[str, Any]], ...] = ()
-    where: Mapping[str, str] = field(default_factory=dict)
+    #: never in the repr: a value may be a secret
+    layers: tuple[tuple[Source, dict[str, Any]], ...] = field(default=(), repr=False)
+    where: Mapping[str, str] = field(default_factory=dict, repr=False)
     path: Path | None = None
     legacy: bool = False
     #: The aliases a composite mailer (``failover``, ``roundrobin``) sends through.

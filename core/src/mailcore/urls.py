@@ -81,7 +81,7 @@ def backend_for_scheme(scheme: str) -> type[BaseEmailBackend]:
     if first is not None and scheme in first.url_schemes:
         return first
     known: set[str] = set()
-    for info in installed_backends():
+    for info in installed_backends(core=True):
         if info.backend_class is None:
             continue
         if scheme in info.backend_class.url_schemes:
