@@ -64,19 +64,28 @@ class CompositeOptions(BackendOptions):
         return value
 
 
-def moves_on(error: BaseException, transport_errors: tuple[type[BaseException], ...]) -> bool:
+def moves_on(
+    error: BaseException,
+    transport_errors: tuple[type[BaseException], ...],
+    *,
+    opening: bool = False,
+) -> bool:
     """Whether a message that failed with ``error`` goes on to the next mailer.
 
-    Yes for a transport error of the mailer (connection refused or lost, a timeout, a
-    temporary reply, throttling); no for an outcome that may have been accepted
-    (``outcome_unknown``), a permanent refusal (``temporary`` False: a 5xx reply, a
-    message rejected for its content, every recipient refused) and anything that is not
-    a transport error (a bad header, an invalid address, a configuration error).
+    Yes for a transport error of the mailer: any failure to open its connection
+    (``opening``: refused, timed out, a 4xx or 5xx greeting, TLS or login refused), and
+    while sending a connection lost, a timeout, a temporary reply, throttling. No for an
+    outcome that may have been accepted (``outcome_unknown``), a permanent refusal of
+    the message (``temporary`` False: a 5xx reply to it, content rejected, every
+    recipient refused) and anything that is not a transport error (a bad header, an
+    invalid address, a configuration error).
     """
     if not isinstance(error, transport_errors):
         return False
     if getattr(error, "outcome_unknown", False):
         return False
+    if opening:
+        return True
     return bool(getattr(error, "temporary", not isinstance(error, RecipientsRefusedError)))
 
 
@@ -218,12 +227,15 @@ class CompositeBackend(BaseEmailBackend):
         answers: dict[str, BaseException] = {}
         for index in self._candidates():
             child = self._child(index)
-            error = self._attempt(index, child, message)
+            error, opening = self._attempt(index, child, message)
             if error is None:
                 self._mark(index, failed=False)
                 return message.result is not None and message.result.sent
-            if not moves_on(error, child.transport_errors):
-                return False  # the message's own failure, or its outcome unknown
+            if getattr(error, "outcome_unknown", False):
+                self._mark(index, failed=True)  # its connection broke: not re-sent
+                return False
+            if not moves_on(error, child.transport_errors, opening=opening):
+                return False  # the message's own failure: it would fail everywhere
             answers[self.labels[index]] = error
             self._mark(index, failed=True)
         text = "every mailer failed: " + "; ".join(f"{k}: {v}" for k, v in answers.items())
@@ -234,12 +246,15 @@ class CompositeBackend(BaseEmailBackend):
 
     def _attempt(
         self, index: int, child: BaseEmailBackend, message: EmailMessage
-    ) -> BaseException | None:
-        """Send through one mailer; the transport error it raised, else ``None``."""
+    ) -> tuple[BaseException | None, bool]:
+        """Send through one mailer: the transport error it raised (else ``None``), and
+        whether it came while opening the connection."""
         state = self._state
+        opening = index not in state.opened
         try:
-            if index not in state.opened and child.open():
+            if opening and child.open():
                 state.opened.add(index)
+            opening = False
             child.send_messages([message])
         except child.transport_errors as exc:
             if message.result is None or message.result.sent:
@@ -248,11 +263,8 @@ class CompositeBackend(BaseEmailBackend):
                 state.opened.discard(index)
                 with contextlib.suppress(Exception):
                     child.close()
-            return exc
-        if not state.session and index in state.opened:
-            state.opened.discard(index)
-            child.close()
-        return None
+            return exc, opening
+        return None, False
 
 
 class FailoverBackend(CompositeBackend):
