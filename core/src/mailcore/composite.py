@@ -23,13 +23,18 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from mailcore.backend import BaseEmailBackend
-from mailcore.errors import MailersFailedError, RecipientsRefusedError, SendError
+from mailcore.errors import (
+    ConfigurationError,
+    MailersFailedError,
+    RecipientsRefusedError,
+    SendError,
+)
 from mailcore.message import EmailMessage
 from mailcore.options import BackendOptions
 from mailcore.results import SendResult
@@ -55,13 +60,19 @@ class CompositeOptions(BackendOptions):
     mailers: Annotated[list[str], Field(min_length=1)]
     retry_period: Annotated[float, Field(ge=0)] = 60.0
 
-    @field_validator("mailers")
+    @field_validator("mailers", mode="before")
     @classmethod
-    def _entries(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            if not entry.strip():
-                raise ValueError("a mailer alias or URL may not be empty")
-        return value
+    def _entries(cls, value: object) -> object:
+        # a ConfigurationError: the input (URLs with passwords) is never echoed
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(entry, str) and entry.strip() for entry in value
+        ):
+            raise ConfigurationError("must be a list of mailer aliases or connection URLs")
+        return list(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, [mask_url(v) for v in value] if name == "mailers" else value
 
 
 def moves_on(
