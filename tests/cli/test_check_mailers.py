@@ -31,7 +31,9 @@ def test_every_mailer_is_shown_and_using_checks_one(workdir: Path) -> None:
     assert bulk["password"] == ("********", "environment (MAILCORE_MAILERS_BULK)")
     assert bulk["timeout"] == ("5.0", "environment (MAILCORE_MAILERS_BULK)")
     assert bulk["retries"] == ("0", "default")
-    assert "Mailer 'bulk': backend smtp (mailcore_smtp.backend:SMTPBackend)  <- checked" in done.stdout
+    assert (
+        "Mailer 'bulk': backend smtp (mailcore_smtp.backend:SMTPBackend)  <- checked" in done.stdout
+    )
     assert "Mailer 'default': backend locmem" in done.stdout
     main = setting_rows(done.stdout, "Mailer 'main': backend failover")
     assert main["retry_period"] == ("5.0", "toml (mailcore.toml [mailers.main])")

@@ -54,16 +54,20 @@ def test_two_smtp_mailers_on_two_servers_selected_with_using(
 
     assert mailcore.send_mail("tx 1", "b", "a@example.com", ["x@example.com"]) == 1
     assert mailcore.send_mail("bulk 1", "b", "a@example.com", ["x@example.com"], using="bulk") == 1
-    assert mailcore.send_mass_mail(
-        [("bulk 2", "b", "a@example.com", ["y@example.com"])], using="bulk"
-    ) == 1
+    assert (
+        mailcore.send_mass_mail([("bulk 2", "b", "a@example.com", ["y@example.com"])], using="bulk")
+        == 1
+    )
     assert mailcore.mail_admins("admins", "b", using="bulk") == 1
     assert mailcore.mail_managers("managers", "b") == 1
     message = EmailMessage("bulk 3", "b", "a@example.com", ["z@example.com"])
     assert message.send(using="bulk") == 1
-    assert mailcore.get_connection(using="bulk").send_messages(
-        [EmailMessage("bulk 4", "b", "a@example.com", ["z@example.com"])]
-    ) == 1
+    assert (
+        mailcore.get_connection(using="bulk").send_messages(
+            [EmailMessage("bulk 4", "b", "a@example.com", ["z@example.com"])]
+        )
+        == 1
+    )
 
     assert subjects(tx) == ["tx 1", "[mailcore] managers"]
     assert subjects(bulk) == ["bulk 1", "bulk 2", "[mailcore] admins", "bulk 3", "bulk 4"]
@@ -74,7 +78,9 @@ def test_using_with_a_connection_is_a_type_error() -> None:
     mailcore.configure(mailers={"bulk": {"url": "locmem://"}})
     connection = mailcore.get_connection("locmem")
     with pytest.raises(TypeError, match="connection or using="):
-        mailcore.send_mail("s", "b", "a@example.com", ["b@example.com"], connection=connection, using="bulk")
+        mailcore.send_mail(
+            "s", "b", "a@example.com", ["b@example.com"], connection=connection, using="bulk"
+        )
     with pytest.raises(TypeError, match="connection or using="):
         mailcore.send_mass_mail([], connection=connection, using="bulk")
     with pytest.raises(TypeError, match="connection or using="):
@@ -87,7 +93,9 @@ def test_using_with_a_connection_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="backend or using="):
         mailcore.get_connection("locmem", using="bulk")
     with pytest.raises(TypeError):
-        mailcore.send_mail("s", "b", "a@example.com", ["b@example.com"], False, None, None, None, None, "bulk")  # type: ignore[misc]
+        mailcore.send_mail(
+            "s", "b", "a@example.com", ["b@example.com"], False, None, None, None, None, "bulk"
+        )  # type: ignore[misc]
 
 
 # -- mailcore.mailers ---------------------------------------------------------------------
@@ -114,7 +122,9 @@ def test_an_unknown_alias_lists_the_configured_ones() -> None:
     with pytest.raises(MailerDoesNotExist) as caught:
         mailcore.mailers["transactional"]
 
-    assert str(caught.value) == "no mailer named 'transactional' (configured mailers: bulk, default)"
+    assert (
+        str(caught.value) == "no mailer named 'transactional' (configured mailers: bulk, default)"
+    )
     assert isinstance(caught.value, KeyError) and isinstance(caught.value, InvalidMailer)
     assert isinstance(caught.value, ConfigurationError)
     with pytest.raises(MailerDoesNotExist):
@@ -179,7 +189,7 @@ def test_a_default_mailer_and_the_backend_table_together_are_an_error(
 
 
 def test_a_default_mailer_and_the_backend_setting_together_are_an_error() -> None:
-    with pytest.raises(InvalidMailer, match="both a 'default' mailer.*'backend' setting"):
+    with pytest.raises(InvalidMailer, match=r"both a 'default' mailer.*'backend' setting"):
         mailcore.configure(backend="console", mailers={"default": {"url": "locmem://"}})
 
 
@@ -192,7 +202,13 @@ def test_other_mailers_keep_the_backend_setting_as_default() -> None:
 
 # -- the same configuration from every source --------------------------------------------
 
-EXPECTED = {"host": "mail.example.com", "port": 587, "use_tls": True, "username": "bulk@example.com", "timeout": 7.0}
+EXPECTED = {
+    "host": "mail.example.com",
+    "port": 587,
+    "use_tls": True,
+    "username": "bulk@example.com",
+    "timeout": 7.0,
+}
 URL = f"smtp+starttls://bulk%40example.com:{ENCODED}@mail.example.com?timeout=7"
 
 
@@ -302,13 +318,21 @@ def test_a_mailer_ignores_the_backend_table(isolated_settings: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "backend", "expected"),
     [
-        ("smtp://mail.example.com", SMTPBackend, {"host": "mail.example.com", "port": 25, "use_tls": False}),
+        (
+            "smtp://mail.example.com",
+            SMTPBackend,
+            {"host": "mail.example.com", "port": 25, "use_tls": False},
+        ),
         ("smtp://mail.example.com?use_tls=true", SMTPBackend, {"use_tls": True, "port": 25}),
         ("smtp+starttls://mail.example.com", SMTPBackend, {"use_tls": True, "port": 587}),
         ("smtps://mail.example.com", SMTPBackend, {"use_ssl": True, "port": 465, "use_tls": False}),
         ("smtps://mail.example.com:2465", SMTPBackend, {"use_ssl": True, "port": 2465}),
         ("smtp://[2001:db8::1]:2525", SMTPBackend, {"host": "2001:db8::1", "port": 2525}),
-        ("ses://eu-west-1?configuration_set=tx", SESBackend, {"region": "eu-west-1", "configuration_set": "tx"}),
+        (
+            "ses://eu-west-1?configuration_set=tx",
+            SESBackend,
+            {"region": "eu-west-1", "configuration_set": "tx"},
+        ),
         ("ses://", SESBackend, {"region": None}),
         ("locmem://", LocmemBackend, {}),
     ],
@@ -342,7 +366,10 @@ def test_file_and_console_and_dummy_schemes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("smtp://h.example.com?tiemout=3", "unknown option 'tiemout' in the URL's query, did you mean 'timeout'?"),
+        (
+            "smtp://h.example.com?tiemout=3",
+            "unknown option 'tiemout' in the URL's query, did you mean 'timeout'?",
+        ),
         ("smtp://h.example.com?port=many", "invalid option 'port' of mailer 'm'"),
         ("smtp://h.example.com:99999", "bad host or port"),
         ("file://relative/dir", "file:// takes no host (write file:///absolute/path)"),
@@ -369,13 +396,18 @@ def test_a_bad_url_in_the_environment_names_the_variable(monkeypatch: pytest.Mon
 
 
 def test_every_mailer_is_validated_when_the_settings_are_built() -> None:
-    with pytest.raises(InvalidMailer, match=r"invalid option 'port' of mailer 'bulk' \(given to configure\(mailers=...\)\)"):
+    with pytest.raises(
+        InvalidMailer,
+        match=r"invalid option 'port' of mailer 'bulk' \(given to configure\(mailers=...\)\)",
+    ):
         mailcore.configure(mailers={"bulk": {"backend": "smtp", "port": 0}})
-    with pytest.raises(InvalidMailer, match="invalid 'backend' of mailer 'x'.*carrier-pigeon"):
+    with pytest.raises(InvalidMailer, match=r"invalid 'backend' of mailer 'x'.*carrier-pigeon"):
         mailcore.configure(mailers={"x": {"backend": "carrier-pigeon"}})
-    with pytest.raises(InvalidMailer, match="unknown option 'hots' for mailer 'x'.*did you mean 'host'"):
+    with pytest.raises(
+        InvalidMailer, match=r"unknown option 'hots' for mailer 'x'.*did you mean 'host'"
+    ):
         mailcore.configure(mailers={"x": {"backend": "smtp", "hots": "a"}})
-    with pytest.raises(InvalidMailer, match="mailer 'x'.*names no backend"):
+    with pytest.raises(InvalidMailer, match=r"mailer 'x'.*names no backend"):
         mailcore.configure(mailers={"x": {"timeout": 3}})
     with pytest.raises(InvalidMailer, match="invalid mailer alias 'Bulk'"):
         mailcore.configure(mailers={"Bulk": {"url": "dummy://"}})
@@ -395,8 +427,12 @@ def test_every_mailer_is_validated_when_the_settings_are_built() -> None:
 def test_a_bad_mailer_in_toml_is_an_error_when_settings_are_first_read(
     isolated_settings: Path,
 ) -> None:
-    (isolated_settings / "mailcore.toml").write_text('[mailers.bulk]\nurl = "smtp://h.example.com:70000"\n')
-    with pytest.raises(InvalidMailer, match=r"mailer 'bulk' \(from \[mailers.bulk\] in mailcore.toml\)"):
+    (isolated_settings / "mailcore.toml").write_text(
+        '[mailers.bulk]\nurl = "smtp://h.example.com:70000"\n'
+    )
+    with pytest.raises(
+        InvalidMailer, match=r"mailer 'bulk' \(from \[mailers.bulk\] in mailcore.toml\)"
+    ):
         mailcore.configure()
 
 
@@ -417,7 +453,11 @@ def test_mailers_variables_are_no_unknown_variables(
 def test_a_percent_encoded_password_reaches_auth_intact(caplog: pytest.LogCaptureFixture) -> None:
     with RecordingSMTPServer(credentials={"user@example.com": PASSWORD}) as server:
         mailcore.configure(
-            mailers={"default": {"url": f"smtp://user%40example.com:{ENCODED}@{server.host}:{server.port}"}}
+            mailers={
+                "default": {
+                    "url": f"smtp://user%40example.com:{ENCODED}@{server.host}:{server.port}"
+                }
+            }
         )
         with caplog.at_level(logging.DEBUG):
             assert mailcore.send_mail("authed", "b", "a@example.com", ["b@example.com"]) == 1

@@ -116,9 +116,10 @@ def test_failover_from_a_server_that_stalls_past_the_timeout(
         first = message(1)
         started = time.monotonic()
 
-        assert mailcore.send_mail(
-            first.subject, first.body, first.from_email, first.to, using="main"
-        ) == 1
+        assert (
+            mailcore.send_mail(first.subject, first.body, first.from_email, first.to, using="main")
+            == 1
+        )
 
         assert time.monotonic() - started < 3
         assert stalling.messages == []
@@ -158,7 +159,9 @@ def test_no_failover_for_a_550_on_the_content(healthy: RecordingSMTPServer) -> N
 def test_no_failover_for_a_bad_header(healthy: RecordingSMTPServer) -> None:
     with RecordingSMTPServer() as first:
         configure_pair(url(first), url(healthy))
-        bad = EmailMessage("Hi\nBcc: victim@example.com", "Body", "a@example.com", ["b@example.com"])
+        bad = EmailMessage(
+            "Hi\nBcc: victim@example.com", "Body", "a@example.com", ["b@example.com"]
+        )
 
         with pytest.raises(BadHeaderError):
             mailcore.mailers["main"].send_messages([message(1), bad])
@@ -240,9 +243,7 @@ def test_round_robin_spreads_100_messages_evenly_over_three_servers() -> None:
 
 def test_round_robin_moves_on_from_a_dead_server(refused_port: int) -> None:
     with RecordingSMTPServer() as a, RecordingSMTPServer() as b:
-        backend = RoundRobinBackend(
-            mailers=[url(a), f"smtp://127.0.0.1:{refused_port}", url(b)]
-        )
+        backend = RoundRobinBackend(mailers=[url(a), f"smtp://127.0.0.1:{refused_port}", url(b)])
         batch = [message(n) for n in range(9)]
 
         assert backend.send_messages(batch) == 9

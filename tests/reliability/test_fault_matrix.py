@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
+import mailcore
 from mailcore import EmailMessage, SendError
 from mailcore_smtp import SMTPBackend, SMTPBatchStoppedError, SMTPError
-import mailcore
 from tests.reliability.fault_matrix import (
     BATCH,
     CASES,

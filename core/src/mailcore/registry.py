@@ -33,9 +33,7 @@ class Mailers:
 
         return sorted(get_mailers())
 
-    def create(
-        self, alias: str, fail_silently: bool = False, **arguments: Any
-    ) -> BaseEmailBackend:
+    def create(self, alias: str, fail_silently: bool = False, **arguments: Any) -> BaseEmailBackend:
         """A new backend for mailer ``alias``; ``arguments`` override its options.
 
         Raises :class:`~mailcore.MailerDoesNotExist` (listing the configured aliases) for
@@ -89,7 +87,9 @@ class Mailers:
         return f"<Mailers {', '.join(self._aliases())}>"
 
 
-def connection_from_url(url: str, fail_silently: bool = False, **arguments: Any) -> BaseEmailBackend:
+def connection_from_url(
+    url: str, fail_silently: bool = False, **arguments: Any
+) -> BaseEmailBackend:
     """A backend made from a connection URL alone (the backend's table and variables are
     not read); ``arguments`` override the URL's options. Its ``alias`` is the URL with the
     password masked."""

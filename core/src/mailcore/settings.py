@@ -23,7 +23,7 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -385,12 +385,13 @@ def load_options(
         spec = None  # a backend made while another mailer's backend is being made
     layers: tuple[tuple[Source, Mapping[str, Any]], ...]
     sections: set[str] = set()
+    document: dict[str, Any] = {}
     if spec is not None:  # a named mailer: its own layers, then the arguments
-        path, document = spec.path, {}
+        path = spec.path
         label = f"mailer {spec.alias!r}"
         _check_names(arguments, model, label, "argument")
-        for source, layer in spec.layers:
-            _check_mailer_names(spec, source, layer, model)
+        for source, given in spec.layers:
+            _check_mailer_names(spec, source, given, model)
         layers = (*spec.layers, ("argument", arguments))
     else:
         configured = _configured(section, model) if configured is None else dict(configured)
@@ -453,8 +454,8 @@ class MailerSpec:
     backend: str
     section: str | None = None
     #: never in the repr: a value may be a secret
-    layers: tuple[tuple[Source, dict[str, Any]], ...] = field(default=(), repr=False)
-    where: Mapping[str, str] = field(default_factory=dict, repr=False)
+    layers: tuple[tuple[Source, dict[str, Any]], ...] = dataclasses.field(default=(), repr=False)
+    where: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     path: Path | None = None
     legacy: bool = False
     #: The aliases a composite mailer (``failover``, ``roundrobin``) sends through.
@@ -532,7 +533,11 @@ def _raw_mailers(
     prefix = "mailcore_mailers_"
     dotenv = DotEnvSettingsSource(settings_cls, env_file=DOTENV_FILE).env_vars
     environment = {k.lower(): v for k, v in os.environ.items()}
-    for source, variables in ((".env", dotenv), ("environment", environment)):
+    sourced: tuple[tuple[Source, Mapping[str, str | None]], ...] = (
+        (".env", dotenv),
+        ("environment", environment),
+    )
+    for source, variables in sourced:
         for name, value in sorted(variables.items()):
             if name.startswith(prefix) and value is not None:
                 label = "in .env" if source == ".env" else "in the environment"
@@ -575,8 +580,7 @@ def _make_spec(
             problem = str(exc)
         if problem is not None:
             raise InvalidMailer(
-                f"invalid 'backend' of mailer {alias!r} ({where.get(origin['backend'])}): "
-                f"{problem}"
+                f"invalid 'backend' of mailer {alias!r} ({where.get(origin['backend'])}): {problem}"
             )
     layers = [(s, {k: v for k, v in d.items() if k not in _DEFINITION_KEYS}) for s, d in raw]
     url = merged.get("url")
@@ -729,9 +733,7 @@ def get_settings() -> CoreSettings:
         with _lock:
             if _cached is None or _cached_mailers is None:
                 core, sources = load_options(None, CoreSettings)
-                mailers = _build_mailers(
-                    core, sources, _configured_mailers, _configured_backends
-                )
+                mailers = _build_mailers(core, sources, _configured_mailers, _configured_backends)
                 _cached, _cached_mailers = core, mailers
             settings = _cached
     return settings

@@ -26,6 +26,10 @@ from mailcore import (
 __all__ = ["FileBackend", "FileOptions"]
 
 
+#: ``file:///absolute/path``: the path is ``file_path``.
+URL_SCHEMES = {"file": URLScheme(path="file_path")}
+
+
 class FileOptions(BackendOptions):
     """Options of the file backend."""
 
@@ -39,8 +43,7 @@ class FileBackend(StreamEmailBackend):
     """Writes each session's messages to ``<file_path>/<timestamp>-<id>.log``."""
 
     name = "file"
-    #: ``file:///absolute/path``: the path is ``file_path``.
-    url_schemes = {"file": URLScheme(path="file_path")}
+    url_schemes = URL_SCHEMES
     options_model = FileOptions
     options: FileOptions
 

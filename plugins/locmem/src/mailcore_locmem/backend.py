@@ -15,6 +15,10 @@ def _connect() -> bool:
     return False  # nothing to open
 
 
+#: ``locmem://``: a URL without host, port or path.
+URL_SCHEMES = {"locmem": URLScheme()}
+
+
 class LocmemBackend(BaseEmailBackend):
     """Stores a copy of each message in ``mailcore.outbox`` (created on first send).
 
@@ -27,7 +31,7 @@ class LocmemBackend(BaseEmailBackend):
     """
 
     name = "locmem"
-    url_schemes = {"locmem": URLScheme()}  # locmem://
+    url_schemes = URL_SCHEMES
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         return self.deliver_batch(messages, _connect, self._store)

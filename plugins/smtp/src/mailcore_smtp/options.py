@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -79,7 +79,12 @@ def _host_problem(value: str) -> str:
     return _EXPECTED_HOST
 
 
-_SERVER = {"host": "host", "port": "port", "user": "username", "password": "password"}
+_SERVER: dict[str, Any] = {
+    "host": "host",
+    "port": "port",
+    "user": "username",
+    "password": "password",
+}
 #: The connection URLs of the SMTP backend: ``smtp://`` (plain; ``?use_tls=true`` for
 #: STARTTLS), ``smtp+starttls://`` (STARTTLS, port 587), ``smtps://`` (implicit TLS, 465).
 SMTP_URL_SCHEMES = {
