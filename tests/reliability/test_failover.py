@@ -275,3 +275,26 @@ def test_one_instance_shared_by_threads_sends_each_message_once(refused_port: in
         assert errors == []
         assert received(healthy) == {f"Message {t * 10 + n}": 1 for t in range(4) for n in range(5)}
         assert backend.down() == [f"smtp://127.0.0.1:{refused_port}"]
+
+
+def test_which_ses_errors_move_on() -> None:
+    """SES's errors, classified by the one rule (no SES call needed to build them)."""
+    from mailcore.composite import moves_on
+    from mailcore_ses.errors import (
+        SESAccountError,
+        SESCredentialsError,
+        SESEndpointError,
+        SESIdentityNotVerifiedError,
+        SESMessageRejectedError,
+        SESThrottlingError,
+    )
+
+    def verdict(kind: type[SendError]) -> bool:
+        return moves_on(kind("text", code="X"), (SendError,))  # type: ignore[call-arg]
+
+    assert verdict(SESThrottlingError) and verdict(SESEndpointError)
+    assert verdict(SESCredentialsError) and verdict(SESAccountError)
+    assert not verdict(SESMessageRejectedError)
+    assert not verdict(SESIdentityNotVerifiedError)
+    assert not moves_on(BadHeaderError("x"), (SendError,))
+    assert not moves_on(mailcore.ConfigurationError("x"), (SendError,))

@@ -357,3 +357,19 @@ def run_failover_case(case: Case, certs: TestCertificates) -> tuple[Figures, lis
 def test_failover(case: Case, certs: TestCertificates, trusted_ca: None) -> None:
     figures, problems = run_failover_case(case, certs)
     _check(figures, problems)
+
+
+def test_the_docs_page_states_the_figures_of_the_failover_column() -> None:
+    outcomes: Counter[str] = Counter()
+    by_second = 0
+    for case in FAILOVER_CASES:
+        want = expected_failover(case)
+        outcomes.update(want.outcomes)
+        by_second += want.mailers.count("backup")
+    section = DOCS_PAGE.read_text(encoding="utf-8").split("## Failover:", 1)[1]
+    text = " ".join(section.split("\n## ", 1)[0].split())
+    assert f"{len(FAILOVER_CASES)} cases of {BATCH} messages, {len(FAILOVER_CASES) * BATCH}" in text
+    assert f"{outcomes['sent']} are sent and received exactly once" in text
+    assert f"({by_second} by the second mailer" in text
+    assert f"{outcomes['failed']} fail with the first mailer's" in text
+    assert f"{outcomes['unknown']} have an outcome unknown" in text
