@@ -329,7 +329,8 @@ def run_failover_case(case: Case, certs: TestCertificates) -> tuple[Figures, lis
                 figures.sent += 1
             if result.mailer != want.mailers[number - 1]:
                 problems.append(f"message {number}: sent by {result.mailer}")
-        elif getattr(result.error, "outcome_unknown", False):
+        elif result.status == "unknown":
+            assert getattr(result.error, "outcome_unknown", False), result
             outcomes.append("unknown")
             figures.unknown += 1
             figures.unknown_delivered += copies

@@ -10,7 +10,7 @@ Only a transport failure moves a message on to the next mailer (:func:`moves_on`
 whose outcome is known; the mailer that failed is then marked down for
 ``retry_period``. A message a mailer accepted is never given to another; one whose
 outcome is unknown (connection lost after its content) is not re-sent but reported with
-that error. When every mailer failed, the message's error is a
+``status`` ``"unknown"`` and that error. When every mailer failed, the message's error is a
 :class:`~mailcore.MailersFailedError` listing each mailer's answer.
 
 One instance may be shared by threads: which mailers are down is one view, under a lock;
@@ -20,6 +20,7 @@ each thread has its own connections to the mailers. This module imports pydantic
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import threading
 import time
@@ -244,6 +245,8 @@ class CompositeBackend(BaseEmailBackend):
                 return message.result is not None and message.result.sent
             if getattr(error, "outcome_unknown", False):
                 self._mark(index, failed=True)  # its connection broke: not re-sent
+                if message.result is not None:
+                    message.result = dataclasses.replace(message.result, status="unknown")
                 return False
             if not moves_on(error, child.transport_errors, opening=opening):
                 return False  # the message's own failure: it would fail everywhere

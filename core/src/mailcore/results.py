@@ -13,7 +13,9 @@ class SendResult:
     """The outcome of sending one message, set on ``message.result`` by the backend.
 
     - ``status``: ``"sent"`` only when the transport accepted the message for at least
-      one recipient; ``"failed"`` otherwise.
+      one recipient; ``"unknown"`` when a ``failover`` or ``roundrobin`` backend cannot
+      tell (the connection was lost after the content was sent; ``error`` says so);
+      ``"failed"`` otherwise.
     - ``message_id``: the identifier the transport gave back (an SMTP queue id from the
       final reply, SES's ``MessageId``), or ``None`` when it gave none.
     - ``message_id_header``: the value of the ``Message-ID`` header of the bytes the
@@ -24,7 +26,7 @@ class SendResult:
       backend made without one (``get_connection("smtp")``).
     """
 
-    status: Literal["sent", "failed"]
+    status: Literal["sent", "failed", "unknown"]
     message_id: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     error: BaseException | None = None
