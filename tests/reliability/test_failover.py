@@ -298,3 +298,16 @@ def test_which_ses_errors_move_on() -> None:
     assert not verdict(SESIdentityNotVerifiedError)
     assert not moves_on(BadHeaderError("x"), (SendError,))
     assert not moves_on(mailcore.ConfigurationError("x"), (SendError,))
+
+
+def test_a_message_without_recipients_fails_as_with_the_mailer_itself(
+    healthy: RecordingSMTPServer,
+) -> None:
+    backend = FailoverBackend(mailers=[url(healthy)])
+    nobody = EmailMessage("Nobody", "Body", "a@example.com", [])
+
+    assert backend.send_messages([nobody, message(1)]) == 1
+
+    assert nobody.result is not None and nobody.result.status == "failed"
+    assert "no recipients" in str(nobody.result.error)
+    assert received(healthy) == {"Message 1": 1}

@@ -222,41 +222,41 @@ class CompositeBackend(BaseEmailBackend):
     def _send_all(self, batch: list[EmailMessage]) -> int:
         sent = 0
         for index, message in enumerate(batch):
-            if self._send_one(message):
+            error = self._send_one(message)
+            if message.result is not None and message.result.sent:
                 sent += 1
                 continue
-            error = message.result.error if message.result is not None else None
             if self.fail_silently or error is None:
-                continue
+                continue  # a failure the mailer reported without raising stays so
             if isinstance(error, SendError):
                 error.sent, error.message = sent, message
             self.stop_batch(batch[index + 1 :], error)
             raise error
         return sent
 
-    def _send_one(self, message: EmailMessage) -> bool:
-        """Send ``message`` through the first mailer that takes it; True when one did."""
+    def _send_one(self, message: EmailMessage) -> BaseException | None:
+        """Send ``message`` through the first mailer that takes it (setting its result);
+        return the error to raise when it failed with one."""
         answers: dict[str, BaseException] = {}
         for index in self._candidates():
             child = self._child(index)
             error, opening = self._attempt(index, child, message)
             if error is None:
                 self._mark(index, failed=False)
-                return message.result is not None and message.result.sent
+                return None
             if getattr(error, "outcome_unknown", False):
                 self._mark(index, failed=True)  # its connection broke: not re-sent
                 if message.result is not None:
                     message.result = dataclasses.replace(message.result, status="unknown")
-                return False
+                return error
             if not moves_on(error, child.transport_errors, opening=opening):
-                return False  # the message's own failure: it would fail everywhere
+                return error  # the message's own failure: it would fail everywhere
             answers[self.labels[index]] = error
             self._mark(index, failed=True)
         text = "every mailer failed: " + "; ".join(f"{k}: {v}" for k, v in answers.items())
-        message.result = SendResult(
-            "failed", error=MailersFailedError(text, answers, message=message)
-        )
-        return False
+        failure = MailersFailedError(text, answers, message=message)
+        message.result = SendResult("failed", error=failure)
+        return failure
 
     def _attempt(
         self, index: int, child: BaseEmailBackend, message: EmailMessage
