@@ -10,7 +10,6 @@ unknown option is refused by name. The password is never part of an error's text
 
 from __future__ import annotations
 
-import json
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -96,6 +95,8 @@ def backend_for_scheme(scheme: str) -> type[BaseEmailBackend]:
 def _typed(value: str, annotation: Any) -> Any:
     """A query value for a field of type ``annotation``: a list from ``a,b`` (or JSON),
     a dict from JSON; anything else as text, for the options model to convert."""
+    import json  # deferred: only a query needs it
+
     origins = {typing.get_origin(a) or a for a in _members(annotation)}
     if origins & {list, tuple, set, frozenset}:
         if value.startswith("["):
