@@ -87,3 +87,21 @@ def test_a_failover_mailer_checks_each_of_its_mailers(workdir: Path) -> None:
     assert f"smtp://127.0.0.1:{port}: failed (" in line
     assert f"smtp://127.0.0.1:{server.port}: opened and closed with the smtp backend." in line
     assert len(server.sessions) == 1
+
+
+def test_without_using_every_mailer_is_listed_and_the_default_checked(workdir: Path) -> None:
+    with RecordingSMTPServer() as server:
+        (workdir / "mailcore.toml").write_text(
+            f'[mailers.default]\nurl = "smtp://127.0.0.1:{server.port}"\n\n'
+            '[mailers.dev]\nurl = "console://"\n'
+        )
+        done = run_mailcore("check")
+
+    assert done.status == 0, done
+    default = setting_rows(done.stdout, "Mailer 'default': backend smtp")
+    assert default["port"] == (str(server.port), "toml (mailcore.toml [mailers.default])")
+    assert "Mailer 'default': backend smtp (mailcore_smtp.backend:SMTPBackend)  <- checked" in (
+        done.stdout
+    )
+    assert "Mailer 'dev': backend console (mailcore_console.backend:ConsoleBackend)" in done.stdout
+    assert len(server.sessions) == 1
