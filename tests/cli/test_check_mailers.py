@@ -105,3 +105,13 @@ def test_without_using_every_mailer_is_listed_and_the_default_checked(workdir: P
     )
     assert "Mailer 'dev': backend console (mailcore_console.backend:ConsoleBackend)" in done.stdout
     assert len(server.sessions) == 1
+
+
+def test_backends_lists_the_core_composite_backends_after_the_plugins() -> None:
+    done = run_mailcore("backends")
+
+    assert done.status == 0, done
+    names = [line.split()[0] for line in done.stdout.split("\n\n")[0].splitlines()[2:]]
+    assert names[-2:] == ["failover", "roundrobin"]
+    assert "mailcore.composite:FailoverBackend" in done.stdout
+    assert "MAILCORE_ROUNDROBIN_RETRY_PERIOD" in done.stdout
