@@ -117,9 +117,13 @@ def _check_toml(page: Page, block: Block, monkeypatch: pytest.MonkeyPatch) -> No
     path.write_text(block.code, encoding="utf-8")
     with monkeypatch.context() as patch:
         patch.setenv("MAILCORE_CONFIG", str(path))
-        load_options(None, CoreSettings)
+        core, sources = load_options(None, CoreSettings)
+        if "mailers" in document:  # named mailers: each built and validated
+            from mailcore.settings import _build_mailers
+
+            assert set(_build_mailers(core, sources, {}, {})) >= set(document["mailers"])
         for section, table in document.items():
-            if isinstance(table, dict):
+            if isinstance(table, dict) and section != "mailers":
                 model = load_backend(section).options_model
                 assert model is not None, f"[{section}] configures a backend without options"
                 load_options(section, model)

@@ -12,6 +12,10 @@ RCPT TO (two recipients), DATA, the content and its final reply.
 - Each runs with ``fail_silently`` off and on, and with ``retries`` 0 and
   :data:`RETRIES`.
 
+The failover column (:data:`FAILOVER_CASES`, :func:`expected_failover`) puts each
+persistent fault on the first of two mailers of a ``failover`` backend, the second one
+healthy, and says which mailer must have sent each message.
+
 :func:`expected` says, from the SMTP rules alone, what each message must end as.
 :class:`Figures` counts what the runs showed.
 """
@@ -28,13 +32,16 @@ from tests.support.smtp_servers import FaultAction, FaultStage
 __all__ = [
     "BATCH",
     "CASES",
+    "FAILOVER_CASES",
     "RETRIES",
     "TARGET",
     "Case",
     "Expected",
+    "ExpectedFailover",
     "Figures",
     "Outcome",
     "expected",
+    "expected_failover",
     "recipients",
     "sender",
 ]
@@ -257,6 +264,57 @@ CASES = tuple(
         (True, False), (0, RETRIES), (False, True)
     )
 )
+
+
+#: The failover column: every step and kind of fault, persistent, on the first mailer
+#: (no retries of its own), with ``fail_silently`` off and on.
+FAILOVER_CASES = tuple(
+    Case(step, kind, True, 0, fail_silently)
+    for step in STEPS
+    for kind in step.kinds
+    for fail_silently in (False, True)
+)
+
+
+@dataclass(frozen=True)
+class ExpectedFailover:
+    """What a failover case must show: each message's outcome, the mailer that sent each
+    message reported sent (``None`` for the others), and whether the first mailer's
+    server holds the message reported ``unknown``."""
+
+    outcomes: tuple[Outcome, ...]
+    mailers: tuple[str | None, ...]
+    unknown_delivered: bool
+
+
+def expected_failover(case: Case) -> ExpectedFailover:
+    """The failover rules: a failure to connect to the first mailer (any reply, a drop, a
+    timeout) and a temporary failure of a message move the message on to the second
+    mailer and mark the first down (the rest go to the second); a permanent refusal of
+    the message stays its failure; an outcome unknown is not re-sent (the first mailer
+    is marked down). After a failed message the batch stops unless ``fail_silently``.
+    """
+    step = case.step
+    if step.connection:
+        return ExpectedFailover(("sent",) * BATCH, ("backup",) * BATCH, False)
+    after_content = step.stage in ("DATA", "QUEUED") and case.kind in ("drop", "stall")
+    target: Outcome
+    if after_content:
+        target, by, rest_by = "unknown", None, "backup"
+    elif case.kind.startswith("partial"):
+        target, by, rest_by = "sent", "primary", "primary"
+    elif _temporary(case):
+        target, by, rest_by = "sent", "backup", "backup"
+    else:
+        target, by, rest_by = "failed", None, "primary"
+    rest: Outcome = "sent" if target == "sent" or case.fail_silently else "failed"
+    outcomes = ("sent",) * (TARGET - 1) + (target,) + (rest,) * (BATCH - TARGET)
+    mailers = (
+        ("primary",) * (TARGET - 1)
+        + (by,)
+        + ((rest_by if rest == "sent" else None),) * (BATCH - TARGET)
+    )
+    return ExpectedFailover(outcomes, mailers, after_content and step.stage == "QUEUED")
 
 
 @dataclass

@@ -27,16 +27,19 @@ from pathlib import Path
 
 import pytest
 
+import mailcore
 from mailcore import EmailMessage, SendError
 from mailcore_smtp import SMTPBackend, SMTPBatchStoppedError, SMTPError
 from tests.reliability.fault_matrix import (
     BATCH,
     CASES,
+    FAILOVER_CASES,
     TARGET,
     Case,
     Figures,
     Outcome,
     expected,
+    expected_failover,
     expected_figures,
     recipients,
     sender,
@@ -264,3 +267,110 @@ def test_the_docs_page_states_the_figures_of_this_matrix() -> None:
         "false failures": 0,
         "duplicates": 0,
     }
+
+
+# -- the failover column: the fault on the first mailer, the second one healthy --------
+
+
+def run_failover_case(case: Case, certs: TestCertificates) -> tuple[Figures, list[str]]:
+    """Run one failover case; return its figures and what went against the rules."""
+    messages = batch()
+    raised: SendError | None = None
+    returned: int | None = None
+    timeout = STALL_TIMEOUT if case.kind == "stall" else TIMEOUT
+    with (
+        RecordingSMTPServer(
+            starttls=certs.server_context(),
+            credentials={USERNAME: PASSWORD},
+            auth_mechanisms=("PLAIN",),
+            fault=FaultScript(case.fault()),
+            stall_seconds=1.0,
+        ) as first,
+        RecordingSMTPServer() as second,
+    ):
+        mailcore.configure(
+            mailers={
+                "primary": {
+                    "url": f"smtp+starttls://{USERNAME}:{PASSWORD}@{first.host}:{first.port}",
+                    "timeout": timeout,
+                    "data_timeout": timeout,
+                },
+                "backup": {"url": f"smtp://{second.host}:{second.port}?timeout={TIMEOUT}"},
+                "main": {"backend": "failover", "mailers": ["primary", "backup"]},
+            }
+        )
+        backend = mailcore.get_connection(using="main", fail_silently=case.fail_silently)
+        try:
+            returned = backend.send_messages(messages)
+        except SendError as exc:
+            raised = exc
+    held = {
+        "primary": Counter(r.mail_from for r in first.messages),
+        "backup": Counter(r.mail_from for r in second.messages),
+    }
+    figures, problems = Figures(cases=1, messages=BATCH), []
+    want = expected_failover(case)
+    outcomes: list[Outcome] = []
+    for number, message in enumerate(messages, start=1):
+        result = message.result
+        copies = held["primary"][sender(number)] + held["backup"][sender(number)]
+        if copies > 1:
+            figures.duplicates += 1
+        if result is None or (not result.sent and result.error is None):
+            figures.silent += 1
+            outcomes.append("failed")
+            continue
+        if result.sent:
+            outcomes.append("sent")
+            if result.mailer not in held or held[result.mailer][sender(number)] != 1:
+                figures.lost += 1
+                problems.append(f"message {number}: sent by {result.mailer}, not held there")
+            else:
+                figures.sent += 1
+            if result.mailer != want.mailers[number - 1]:
+                problems.append(f"message {number}: sent by {result.mailer}")
+        elif result.status == "unknown":
+            assert getattr(result.error, "outcome_unknown", False), result
+            outcomes.append("unknown")
+            figures.unknown += 1
+            figures.unknown_delivered += copies
+        else:
+            outcomes.append("failed")
+            if copies:
+                figures.false_failures += 1
+            else:
+                figures.failed += 1
+    if tuple(outcomes) != want.outcomes:
+        problems.append(f"outcomes {outcomes}, expected {list(want.outcomes)}")
+    if outcomes.count("unknown") and want.unknown_delivered != bool(figures.unknown_delivered):
+        problems.append(f"the first server holds {figures.unknown_delivered} unknown messages")
+    sent = outcomes.count("sent")
+    if case.fail_silently and (raised is not None or returned != sent):
+        problems.append(f"fail_silently: raised {raised!r}, returned {returned}, sent {sent}")
+    if not case.fail_silently and (sent < BATCH) != (raised is not None):
+        problems.append(f"raised {raised!r} with {sent} of {BATCH} sent")
+    if raised is not None and raised.sent != sent:
+        problems.append(f"the error says {raised.sent} sent, but {sent} were")
+    return figures, problems
+
+
+@pytest.mark.parametrize("case", FAILOVER_CASES, ids=[case.id for case in FAILOVER_CASES])
+def test_failover(case: Case, certs: TestCertificates, trusted_ca: None) -> None:
+    figures, problems = run_failover_case(case, certs)
+    _check(figures, problems)
+
+
+def test_the_docs_page_states_the_figures_of_the_failover_column() -> None:
+    outcomes: Counter[str] = Counter()
+    by_second = 0
+    for case in FAILOVER_CASES:
+        want = expected_failover(case)
+        outcomes.update(want.outcomes)
+        by_second += want.mailers.count("backup")
+    section = DOCS_PAGE.read_text(encoding="utf-8").split("## Failover:", 1)[1]
+    text = " ".join(section.split("\n## ", 1)[0].split())
+    assert f"{len(FAILOVER_CASES)} cases of {BATCH} messages, {len(FAILOVER_CASES) * BATCH}" in text
+    assert f"{outcomes['sent']} are sent and received exactly once" in text
+    assert f"({by_second} by the second mailer" in text
+    assert f"{outcomes['failed']} fail with the first mailer's" in text
+    assert f"{outcomes['unknown']} have an outcome unknown" in text

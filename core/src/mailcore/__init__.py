@@ -16,7 +16,10 @@ from mailcore.errors import (
     ConfigurationError,
     ConfigurationWarning,
     InvalidAddressError,
+    InvalidMailer,
     MailcoreError,
+    MailerDoesNotExist,
+    MailersFailedError,
     RecipientsRefusedError,
     SendError,
 )
@@ -26,6 +29,7 @@ from mailcore.message import (
     EmailMessage,
     EmailMultiAlternatives,
 )
+from mailcore.registry import mailers
 from mailcore.results import SendResult
 from mailcore.sending import (
     get_connection,
@@ -35,6 +39,7 @@ from mailcore.sending import (
     send_mass_mail,
 )
 from mailcore.stream import StreamEmailBackend
+from mailcore.urls import URLScheme
 
 if TYPE_CHECKING:
     from mailcore.options import BackendOptions
@@ -72,17 +77,22 @@ __all__ = [
     "EmailMessage",
     "EmailMultiAlternatives",
     "InvalidAddressError",
+    "InvalidMailer",
     "MailcoreError",
+    "MailerDoesNotExist",
+    "MailersFailedError",
     "RecipientsRefusedError",
     "SendError",
     "SendResult",
     "SerializedMessage",
     "StreamEmailBackend",
+    "URLScheme",
     "configure",
     "get_connection",
     "get_settings",
     "mail_admins",
     "mail_managers",
+    "mailers",
     "send_mail",
     "send_mass_mail",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mailcore.message import EmailMessage
     from mailcore.options import BackendOptions
     from mailcore.settings import Source
+    from mailcore.urls import URLScheme
 
 __all__ = ["BaseEmailBackend"]
 
@@ -62,6 +63,7 @@ def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
             return send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
+        stand_in.alias = self.alias
         return stand_in.send_messages(messages)
 
     send_messages.__mailcore_guarded__ = True  # type: ignore[attr-defined]
@@ -104,11 +106,18 @@ class BaseEmailBackend:
     #: The pydantic model of this backend's options; ``None`` for a backend without any.
     options_model: ClassVar[type[BackendOptions] | None] = None
 
+    #: The connection URL schemes this backend accepts, each mapped to how the URL's
+    #: parts become options (:class:`mailcore.urls.URLScheme`): ``{"smtps":
+    #: URLScheme(host="host", port="port", defaults={"use_ssl": True, "port": 465})}``.
+    url_schemes: ClassVar[Mapping[str, URLScheme]] = {}
     #: The errors ``fail_silently`` turns into failed results: the transport's errors.
     transport_errors: ClassVar[tuple[type[BaseException], ...]] = (SendError,)
     #: On a stand-in made by :func:`mailcore.testing.redirect_backends`: the backend
     #: the code asked for, whose messages this one delivers instead.
     stands_in_for: BaseEmailBackend | None = None
+    #: The alias of the mailer this backend was made for (``mailcore.mailers[alias]``,
+    #: ``get_connection(using=alias)``); the frame puts it on each ``result.mailer``.
+    alias: str | None = None
 
     options: BackendOptions | None
     option_sources: dict[str, Source]
@@ -238,8 +247,22 @@ class BaseEmailBackend:
            sent other bytes than the prepared ones).
         5. The connection is closed only if ``connect`` opened it; if closing fails,
            the messages count as not sent (a file session is not kept, say).
+        6. Every result without a ``mailer`` gets this backend's :attr:`alias`.
         """
         batch = list(messages)
+        try:
+            return self._deliver(batch, connect, send_batch)
+        finally:
+            for message in batch:
+                if message.result is not None and message.result.mailer is None:
+                    message.result.mailer = self.alias
+
+    def _deliver(
+        self,
+        batch: list[EmailMessage],
+        connect: Callable[[], bool],
+        send_batch: Callable[[list[EmailMessage]], int],
+    ) -> int:
         for message in batch:
             message.result = None
         if not batch:

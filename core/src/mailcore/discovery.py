@@ -94,7 +94,12 @@ def _entry_point_names() -> list[str]:
 
 
 def _not_found(name: str) -> BackendNotFoundError:
-    installed = ", ".join(_entry_point_names()) or "none"
+    entry_points = _entry_points()
+    plugins = [str(ep.name) for ep in entry_points if not _is_core(ep)]
+    composite = [str(ep.name) for ep in entry_points if _is_core(ep)]
+    installed = ", ".join(plugins) or "none"
+    if composite:  # the core's own, after the plugins
+        installed += f"; composite: {', '.join(composite)}"
     hint = ""
     if name in KNOWN_DISTRIBUTIONS:
         hint = f"; it is provided by the distribution {KNOWN_DISTRIBUTIONS[name]!r}: install it"
@@ -142,13 +147,23 @@ def load_backend(name: str) -> type[BaseEmailBackend]:
     return _check_class(name, str(manager.extensions[0].entry_point.value), manager.driver)
 
 
-def installed_backends() -> list[BackendInfo]:
-    """Every backend entry point, each loaded; a broken plugin is listed with its error."""
+def _is_core(entry_point: Any) -> bool:
+    """True for the core's own backends (``failover``, ``roundrobin``)."""
+    return str(entry_point.value).startswith("mailcore.")
+
+
+def installed_backends(*, core: bool = False) -> list[BackendInfo]:
+    """Every plugin's backend entry point, each loaded; a broken plugin is listed with its
+    error. ``core=True`` adds the core's own composite backends (``failover``,
+    ``roundrobin``) after them."""
     import importlib.metadata
 
     dists = {ep.name: ep.dist for ep in importlib.metadata.entry_points(group=BACKENDS_GROUP)}
     infos: list[BackendInfo] = []
-    for entry_point in _entry_points():
+    entry_points = [ep for ep in _entry_points() if not _is_core(ep)]
+    if core:
+        entry_points += [ep for ep in _entry_points() if _is_core(ep)]
+    for entry_point in entry_points:
         dist = dists.get(entry_point.name)
         dist_name = dist.metadata["Name"] if dist is not None else None
         version = dist.version if dist is not None else None

@@ -9,7 +9,10 @@ __all__ = [
     "ConfigurationError",
     "ConfigurationWarning",
     "InvalidAddressError",
+    "InvalidMailer",
     "MailcoreError",
+    "MailerDoesNotExist",
+    "MailersFailedError",
     "RecipientsRefusedError",
     "SendError",
 ]
@@ -37,6 +40,18 @@ class ConfigurationError(MailcoreError, ValueError):
 class ConfigurationWarning(UserWarning):
     """An environment variable named like a mailcore setting that no setting or installed
     backend has (probably a typo): a warning, since the environment is shared."""
+
+
+class InvalidMailer(ConfigurationError):
+    """A named mailer is configured wrongly: its backend, an option or its connection URL.
+    The text names the mailer and the option."""
+
+
+class MailerDoesNotExist(InvalidMailer, KeyError):
+    """No mailer has the alias asked for; the text lists the configured aliases."""
+
+    def __str__(self) -> str:  # not KeyError's quoted repr
+        return str(self.args[0]) if self.args else ""
 
 
 class BackendNotFoundError(ConfigurationError):
@@ -76,3 +91,21 @@ class RecipientsRefusedError(SendError):
     ) -> None:
         super().__init__(text, sent=sent, message=message)
         self.refused = refused
+
+
+class MailersFailedError(SendError):
+    """Every mailer of a ``failover`` or ``roundrobin`` backend failed to send a message.
+
+    ``answers`` maps each mailer tried, in order, to the error it answered with.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        answers: dict[str, BaseException],
+        *,
+        sent: int = 0,
+        message: object | None = None,
+    ) -> None:
+        super().__init__(text, sent=sent, message=message)
+        self.answers = answers

@@ -501,16 +501,20 @@ class EmailMessage:
         path = Path(path)
         self.attach(path.name, path.read_bytes(), mimetype)
 
-    def send(self, fail_silently: bool = False) -> int:
-        """Send through ``connection`` (or a new default one); return 1 if sent, else 0.
+    def send(self, fail_silently: bool = False, *, using: str | None = None) -> int:
+        """Send through ``connection`` (or a new one for the mailer ``using``, or the
+        default mailer); return 1 if sent, else 0. ``using`` with a ``connection`` set is
+        a :class:`TypeError`.
 
         Nothing is sent, and 0 returned, when there are no recipients.
         """
+        if self.connection is not None and using is not None:
+            raise TypeError("send() takes using= only for a message without a connection")
         if not self.recipients():
             return 0
         from mailcore.sending import get_connection
 
-        connection = self.connection or get_connection(fail_silently=fail_silently)
+        connection = self.connection or get_connection(fail_silently=fail_silently, using=using)
         return connection.send_messages([self])
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EmailMessage:

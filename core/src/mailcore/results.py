@@ -13,20 +13,25 @@ class SendResult:
     """The outcome of sending one message, set on ``message.result`` by the backend.
 
     - ``status``: ``"sent"`` only when the transport accepted the message for at least
-      one recipient; ``"failed"`` otherwise.
+      one recipient; ``"unknown"`` when a ``failover`` or ``roundrobin`` backend cannot
+      tell (the connection was lost after the content was sent; ``error`` says so);
+      ``"failed"`` otherwise.
     - ``message_id``: the identifier the transport gave back (an SMTP queue id from the
       final reply, SES's ``MessageId``), or ``None`` when it gave none.
     - ``message_id_header``: the value of the ``Message-ID`` header of the bytes the
       backend sent (``"<...@host>"``); ``None`` when no attempt was made to send them.
     - ``refused``: recipients the transport refused, mapped to its ``(code, text)``.
     - ``error``: the exception that made the message fail, if any.
+    - ``mailer``: the alias of the mailer that sent it (or last tried it), ``None`` for a
+      backend made without one (``get_connection("smtp")``).
     """
 
-    status: Literal["sent", "failed"]
+    status: Literal["sent", "failed", "unknown"]
     message_id: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     error: BaseException | None = None
     message_id_header: str | None = None
+    mailer: str | None = None
 
     @property
     def sent(self) -> bool:

@@ -14,18 +14,43 @@ __all__ = ["get_connection", "mail_admins", "mail_managers", "send_mail", "send_
 
 
 def get_connection(
-    backend: str | None = None, fail_silently: bool = False, **kwargs: Any
+    backend: str | None = None,
+    fail_silently: bool = False,
+    *,
+    using: str | None = None,
+    **kwargs: Any,
 ) -> BaseEmailBackend:
-    """A backend instance: ``backend`` is a short name, an import path, or the setting.
+    """A backend instance: ``backend`` is a short name or an import path; ``using`` is a
+    mailer's alias; with neither, the ``default_mailer``.
 
-    ``kwargs`` are the backend's options, validated by its options model.
+    ``kwargs`` are the backend's options (over the mailer's), validated by its options
+    model. Giving both ``backend`` and ``using`` is a :class:`TypeError`.
     """
-    if backend is None:
-        from mailcore.settings import get_settings
+    from mailcore.registry import mailers
 
-        backend = get_settings().backend
+    if backend is not None and using is not None:
+        raise TypeError("get_connection() takes a backend or using=, not both")
+    if backend is None:
+        if using is None:
+            from mailcore.settings import get_settings
+
+            using = get_settings().default_mailer
+        return mailers.create(using, fail_silently=fail_silently, **kwargs)
     backend_class = load_backend(backend)
     return backend_class(fail_silently=fail_silently, **kwargs)
+
+
+def _connection(
+    function: str,
+    connection: BaseEmailBackend | None,
+    using: str | None,
+    fail_silently: bool,
+    options: dict[str, Any],
+) -> BaseEmailBackend:
+    """The backend a sending function uses: ``connection``, or one made for ``using``."""
+    if connection is not None and using is not None:
+        raise TypeError(f"{function}() takes a connection or using=, not both")
+    return connection or get_connection(fail_silently=fail_silently, using=using, **options)
 
 
 def _auth_options(auth_user: str | None, auth_password: str | None) -> dict[str, Any]:
@@ -47,12 +72,17 @@ def send_mail(
     auth_password: str | None = None,
     connection: BaseEmailBackend | None = None,
     html_message: str | None = None,
+    *,
+    using: str | None = None,
 ) -> int:
-    """Send one message to ``recipient_list`` (all shown in To); return 0 or 1."""
+    """Send one message to ``recipient_list`` (all shown in To); return 0 or 1.
+
+    ``using`` names the mailer to send with (not together with ``connection``).
+    """
     from mailcore.message import EmailMultiAlternatives
 
-    connection = connection or get_connection(
-        fail_silently=fail_silently, **_auth_options(auth_user, auth_password)
+    connection = _connection(
+        "send_mail", connection, using, fail_silently, _auth_options(auth_user, auth_password)
     )
     mail = EmailMultiAlternatives(
         subject, message, from_email, recipient_list, connection=connection
@@ -68,13 +98,15 @@ def send_mass_mail(
     auth_user: str | None = None,
     auth_password: str | None = None,
     connection: BaseEmailBackend | None = None,
+    *,
+    using: str | None = None,
 ) -> int:
     """Send one message per ``(subject, message, from_email, recipient_list)`` over one
-    connection; return how many were sent."""
+    connection (or one made for the mailer ``using``); return how many were sent."""
     from mailcore.message import EmailMessage
 
-    connection = connection or get_connection(
-        fail_silently=fail_silently, **_auth_options(auth_user, auth_password)
+    connection = _connection(
+        "send_mass_mail", connection, using, fail_silently, _auth_options(auth_user, auth_password)
     )
     messages = [
         EmailMessage(subject, body, sender, recipients, connection=connection)
@@ -90,9 +122,12 @@ def _mail_setting_list(
     fail_silently: bool,
     connection: BaseEmailBackend | None,
     html_message: str | None,
+    using: str | None,
 ) -> int:
     from mailcore.settings import get_settings
 
+    if connection is not None and using is not None:
+        raise TypeError(f"mail_{setting}() takes a connection or using=, not both")
     settings = get_settings()
     recipients = getattr(settings, setting)
     if not recipients:
@@ -105,6 +140,7 @@ def _mail_setting_list(
         fail_silently=fail_silently,
         connection=connection,
         html_message=html_message,
+        using=using,
     )
 
 
@@ -114,9 +150,14 @@ def mail_admins(
     fail_silently: bool = False,
     connection: BaseEmailBackend | None = None,
     html_message: str | None = None,
+    *,
+    using: str | None = None,
 ) -> int:
-    """Mail the ``admins`` setting; subject prefixed, From is ``server_email``."""
-    return _mail_setting_list("admins", subject, message, fail_silently, connection, html_message)
+    """Mail the ``admins`` setting; subject prefixed, From is ``server_email``;
+    ``using`` names the mailer."""
+    return _mail_setting_list(
+        "admins", subject, message, fail_silently, connection, html_message, using
+    )
 
 
 def mail_managers(
@@ -125,6 +166,11 @@ def mail_managers(
     fail_silently: bool = False,
     connection: BaseEmailBackend | None = None,
     html_message: str | None = None,
+    *,
+    using: str | None = None,
 ) -> int:
-    """Mail the ``managers`` setting; subject prefixed, From is ``server_email``."""
-    return _mail_setting_list("managers", subject, message, fail_silently, connection, html_message)
+    """Mail the ``managers`` setting; subject prefixed, From is ``server_email``;
+    ``using`` names the mailer."""
+    return _mail_setting_list(
+        "managers", subject, message, fail_silently, connection, html_message, using
+    )

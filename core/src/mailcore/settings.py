@@ -7,15 +7,23 @@ directory up to the project's root: see :func:`mailcore.config_file.config_file`
 defaults. Core settings are top-level TOML keys and ``MAILCORE_<SETTING>`` variables; a
 backend's options sit in a ``[<shortname>]`` table and ``MAILCORE_<SHORTNAME>_<OPTION>``
 variables. Unknown names are refused (an environment variable: a warning).
+
+Named mailers (``[mailers.<alias>]``, ``MAILCORE_MAILERS_<ALIAS>=<url>``,
+``configure(mailers=...)``) follow the same order, key by key: see :func:`get_mailers`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import functools
+import os
 import re
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -36,7 +44,12 @@ from mailcore.config_file import (
     suggest,
     without_credentials,
 )
-from mailcore.errors import ConfigurationError, ConfigurationWarning, MailcoreError
+from mailcore.errors import (
+    ConfigurationError,
+    ConfigurationWarning,
+    InvalidMailer,
+    MailcoreError,
+)
 from mailcore.options import is_secret
 
 __all__ = [
@@ -44,12 +57,14 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "ORDER",
     "CoreSettings",
+    "MailerSpec",
     "Source",
     "check_no_options",
     "config_file",
     "configure",
     "current_configuration",
     "env_var_name",
+    "get_mailers",
     "get_settings",
     "load_options",
 ]
@@ -75,6 +90,7 @@ class CoreSettings(BaseModel):
     - ``admins``: the recipients of ``mail_admins()``: addresses or ``"Name <address>"``.
     - ``managers``: the recipients of ``mail_managers()``, in the same form.
     - ``default_charset``: the character set of messages whose ``encoding`` is not set.
+    - ``default_mailer``: the alias of the mailer used when none is named (``"default"``).
 
     Addresses and the charset are checked when the settings are built.
     """
@@ -88,6 +104,7 @@ class CoreSettings(BaseModel):
     admins: list[str] = []
     managers: list[str] = []
     default_charset: str = "utf-8"
+    default_mailer: str = "default"
 
     @field_validator("backend")
     @classmethod
@@ -167,7 +184,7 @@ def _sections(backend: Any) -> set[str]:
     import path."""
     from mailcore.discovery import KNOWN_DISTRIBUTIONS, _entry_point_names, load_backend
 
-    names = {*_entry_point_names(), *KNOWN_DISTRIBUTIONS}
+    names = {*_entry_point_names(), *KNOWN_DISTRIBUTIONS, MAILERS}
     if isinstance(backend, str) and ("." in backend or ":" in backend):
         try:
             name = load_backend(backend).name
@@ -253,8 +270,15 @@ def _env_layers(
 
 
 def _describe(
-    section: str | None, model: type[BaseModel], field: str, source: Source, path: Path | None
+    section: str | None,
+    model: type[BaseModel],
+    field: str,
+    source: Source,
+    path: Path | None,
+    spec: MailerSpec | None = None,
 ) -> str:
+    if spec is not None:
+        return f"option {field!r} of mailer {spec.alias!r} ({spec.describe(source)})"
     dotted = field if section is None else f"{section}.{field}"
     where = {
         "argument": "given as an argument",
@@ -308,6 +332,7 @@ def _problems(
     model: type[BaseModel],
     sources: Mapping[str, Source],
     path: Path | None,
+    spec: MailerSpec | None = None,
 ) -> tuple[str, type[ConfigurationError]]:
     """The text of a failed validation, never showing a secret value, and the error class
     to raise (a backend-not-found error stays one)."""
@@ -319,15 +344,18 @@ def _problems(
         reason = str(cause) if isinstance(cause, Exception) else error["msg"]
         kinds.add(type(cause) if isinstance(cause, ConfigurationError) else ConfigurationError)
         if not field:  # the model's own check, already a sentence naming the options
-            problems.append(reason)
+            problems.append(reason if spec is None else f"mailer {spec.alias!r}: {reason}")
             continue
-        what = _describe(section, model, field, sources.get(field, "default"), path)
+        what = _describe(section, model, field, sources.get(field, "default"), path, spec)
         given = repr(error.get("input"))
         # a secret is never shown; nor a value the reason already quotes
         hidden = is_secret(model, field) or isinstance(cause, MailcoreError)
         shown = "" if hidden or given in reason else f" (got {given})"
         problems.append(f"invalid {what}: {reason}{shown}")
-    return "; ".join(problems), kinds.pop() if len(kinds) == 1 else ConfigurationError
+    kind = kinds.pop() if len(kinds) == 1 else ConfigurationError
+    if spec is not None and not issubclass(kind, InvalidMailer):
+        kind = InvalidMailer
+    return "; ".join(problems), kind
 
 
 def _configured(section: str | None, model: type[BaseModel]) -> dict[str, Any]:
@@ -352,26 +380,40 @@ def load_options(
     and where its value came from; a secret value is never shown nor kept in the error.
     """
     arguments = without_credentials(arguments or {}, model.model_fields)
-    configured = _configured(section, model) if configured is None else dict(configured)
-    label = "mailcore" if section is None else f"backend {section!r}"
-    _check_names(arguments, model, label, "argument")
-    _check_names(configured, model, label, "configure")
+    spec = _building.get()
+    if spec is not None and (spec.section != section or model is CoreSettings):
+        spec = None  # a backend made while another mailer's backend is being made
+    layers: tuple[tuple[Source, Mapping[str, Any]], ...]
+    sections: set[str] = set()
+    document: dict[str, Any] = {}
+    if spec is not None:  # a named mailer: its own layers, then the arguments
+        path = spec.path
+        label = f"mailer {spec.alias!r}"
+        _check_names(arguments, model, label, "argument")
+        for source, given in spec.layers:
+            _check_mailer_names(spec, source, given, model)
+        layers = (*spec.layers, ("argument", arguments))
+    else:
+        configured = _configured(section, model) if configured is None else dict(configured)
+        label = "mailcore" if section is None else f"backend {section!r}"
+        _check_names(arguments, model, label, "argument")
+        _check_names(configured, model, label, "configure")
 
-    path, document = read_config()
-    table = _toml_table(section, model, path, document)
-    backend = {**table, **configured, **arguments}.get("backend") if section is None else None
-    sections = _sections(backend)
-    env, dotenv = _env_layers(section, model, sections)
+        path, document = read_config()
+        table = _toml_table(section, model, path, document)
+        backend = {**table, **configured, **arguments}.get("backend") if section is None else None
+        sections = _sections(backend)
+        env, dotenv = _env_layers(section, model, sections)
+        layers = (
+            ("toml", table),
+            (".env", dotenv),
+            ("environment", env),
+            ("configure", configured),
+            ("argument", arguments),
+        )
 
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
-    layers: tuple[tuple[Source, Mapping[str, Any]], ...] = (
-        ("toml", table),
-        (".env", dotenv),
-        ("environment", env),
-        ("configure", configured),
-        ("argument", arguments),
-    )
     for source, layer in layers:
         for name, value in layer.items():
             values[name] = value
@@ -380,39 +422,345 @@ def load_options(
     try:
         instance = model.model_validate(values)
     except ValidationError as exc:
-        failure = _problems(exc, section, model, sources, path)
+        failure = _problems(exc, section, model, sources, path, spec)
     if failure is not None:  # raised here: no exception context keeps the input
         text, kind = failure
         raise kind(text)
-    if section is None:
+    if section is None and spec is None:
         _check_tables(path, document, sections)
     for name in model.model_fields:
         sources.setdefault(name, "default")
     return instance, sources
 
 
+#: The TOML table, ``configure()`` keyword and variable infix of named mailers.
+MAILERS = "mailers"
+_ALIAS = re.compile(r"[a-z][a-z0-9_]*")
+#: Keys of a mailer's definition that are not its backend's options.
+_DEFINITION_KEYS = ("backend", "url")
+
+
+@dataclass(frozen=True)
+class MailerSpec:
+    """A named mailer as configured: its backend and its options, source by source.
+
+    ``backend``: a short name or import path; ``section``: the backend's ``name``;
+    ``layers``: the options from each source, lowest first (a URL's options sit in its
+    source's layer, below the keys written beside it); ``legacy``: the ``default``
+    mailer made of the ``backend`` setting and its ``[<backend>]`` table.
+    """
+
+    alias: str
+    backend: str
+    section: str | None = None
+    #: never in the repr: a value may be a secret
+    layers: tuple[tuple[Source, dict[str, Any]], ...] = dataclasses.field(default=(), repr=False)
+    where: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    path: Path | None = None
+    legacy: bool = False
+    #: The aliases a composite mailer (``failover``, ``roundrobin``) sends through.
+    references: tuple[str, ...] = ()
+
+    def describe(self, source: Source) -> str:
+        """Where a value from ``source`` was given, for a person."""
+        return self.where.get(source) or {
+            "argument": "given as an argument",
+            "default": "the default",
+        }.get(source, source)
+
+
+_building: contextvars.ContextVar[MailerSpec | None] = contextvars.ContextVar(
+    "mailcore_building_mailer", default=None
+)
+
+
+@contextlib.contextmanager
+def building(spec: MailerSpec) -> Iterator[None]:
+    """While the block runs, :func:`load_options` for ``spec``'s backend reads the
+    mailer's own layers instead of the backend's table and variables."""
+    token = _building.set(spec)
+    try:
+        yield
+    finally:
+        _building.reset(token)
+
+
+def _check_mailer_names(
+    spec: MailerSpec, source: Source, layer: Mapping[str, Any], model: type[BaseModel]
+) -> None:
+    for name in layer:
+        if name not in model.model_fields:
+            hint = suggest(name, model.model_fields, "options")
+            raise InvalidMailer(
+                f"unknown option {name!r} for mailer {spec.alias!r} "
+                f"(backend {spec.backend!r}, {spec.describe(source)}){hint}"
+            )
+
+
+def _mailer_where(alias: str, path: Path | None) -> dict[str, str]:
+    variable = f"MAILCORE_MAILERS_{alias.upper()}"
+    return {
+        "toml": f"from [mailers.{alias}] in {path}",
+        "environment": f"from environment variable {variable}",
+        ".env": f"from {variable} in {DOTENV_FILE}",
+        "configure": "given to configure(mailers=...)",
+    }
+
+
+def _alias(name: object, where: str) -> str:
+    if not isinstance(name, str) or not _ALIAS.fullmatch(name):
+        raise InvalidMailer(
+            f"invalid mailer alias {name!r} ({where}): use lower-case letters, digits and "
+            "underscores, starting with a letter"
+        )
+    return name
+
+
+def _raw_mailers(
+    path: Path | None, document: Mapping[str, Any], configured: Mapping[str, Any]
+) -> dict[str, list[tuple[Source, dict[str, Any]]]]:
+    """Each alias's definitions (``backend``/``url`` and options), lowest source first."""
+    found: dict[str, list[tuple[Source, dict[str, Any]]]] = {}
+    table = document.get(MAILERS, {})
+    if not isinstance(table, dict):
+        raise InvalidMailer(f"{path}: 'mailers' must be a table of [mailers.<alias>] tables")
+    for alias, definition in table.items():
+        _alias(alias, f"[mailers.{alias}] in {path}")
+        if not isinstance(definition, dict):
+            raise InvalidMailer(f"{path}: mailers.{alias} must be a table ([mailers.{alias}])")
+        found.setdefault(alias, []).append(("toml", dict(definition)))
+    settings_cls = _settings_class(None, CoreSettings)
+    prefix = "mailcore_mailers_"
+    dotenv = DotEnvSettingsSource(settings_cls, env_file=DOTENV_FILE).env_vars
+    environment = {k.lower(): v for k, v in os.environ.items()}
+    sourced: tuple[tuple[Source, Mapping[str, str | None]], ...] = (
+        (".env", dotenv),
+        ("environment", environment),
+    )
+    for source, variables in sourced:
+        for name, value in sorted(variables.items()):
+            if name.startswith(prefix) and value is not None:
+                label = "in .env" if source == ".env" else "in the environment"
+                alias = _alias(name.removeprefix(prefix), f"{name.upper()} {label}")
+                found.setdefault(alias, []).append((source, {"url": value}))
+    for alias, definition in configured.items():
+        _alias(alias, "given to configure(mailers=...)")
+        found.setdefault(alias, []).append(("configure", dict(definition)))
+    return found
+
+
+def _make_spec(
+    alias: str, raw: list[tuple[Source, dict[str, Any]]], path: Path | None
+) -> MailerSpec:
+    """A mailer's spec from its definitions: the backend (named, or from the URL's
+    scheme) and the options of every layer; raises :class:`InvalidMailer`."""
+    from mailcore.discovery import load_backend
+    from mailcore.urls import mask_url, parse_url
+
+    where = _mailer_where(alias, path)
+    merged: dict[str, Any] = {}
+    origin: dict[str, Source] = {}
+    for source, definition in raw:
+        for key, value in definition.items():
+            merged[key], origin[key] = value, source
+    for key in _DEFINITION_KEYS:
+        if key in merged and not isinstance(merged[key], str):
+            given = f"{type(merged[key]).__name__}"
+            raise InvalidMailer(
+                f"invalid {key!r} of mailer {alias!r} ({where.get(origin[key])}): "
+                f"expected a string, got a {given}"
+            )
+    backend_class = None
+    named = merged.get("backend")
+    if named is not None:
+        problem = None
+        try:
+            backend_class = load_backend(named)
+        except ConfigurationError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise InvalidMailer(
+                f"invalid 'backend' of mailer {alias!r} ({where.get(origin['backend'])}): {problem}"
+            )
+    layers = [(s, {k: v for k, v in d.items() if k not in _DEFINITION_KEYS}) for s, d in raw]
+    url = merged.get("url")
+    if url is not None:
+        problem = None
+        try:
+            backend_class, from_url = parse_url(url, backend_class)
+        except ConfigurationError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise InvalidMailer(
+                f"invalid connection URL {mask_url(url)} of mailer {alias!r} "
+                f"({where.get(origin['url'])}): {problem}"
+            )
+        layers = [
+            (s, {**from_url, **options}) if s == origin["url"] else (s, options)
+            for s, options in layers
+        ]
+    if backend_class is None:
+        raise InvalidMailer(
+            f"mailer {alias!r} ({where.get(raw[-1][0])}) names no backend: give "
+            'backend = "<name>" or url = "<scheme>://..."'
+        )
+    if named is None:
+        named = backend_class.name or f"{backend_class.__module__}:{backend_class.__qualname__}"
+    return MailerSpec(
+        alias, named, backend_class.name, tuple((s, d) for s, d in layers if d), where, path
+    )
+
+
+def _validate_spec(spec: MailerSpec) -> MailerSpec:
+    """Build the mailer's options (as making its backend would), raising
+    :class:`InvalidMailer` naming the mailer and the option."""
+    from mailcore.discovery import load_backend
+
+    backend_class = load_backend(spec.backend)
+    model = backend_class.options_model
+    if model is None:
+        for source, layer in spec.layers:
+            for name in layer:
+                raise InvalidMailer(
+                    f"unknown option {name!r} for mailer {spec.alias!r} ({spec.describe(source)}):"
+                    f" backend {spec.backend!r} takes no options"
+                )
+        return spec
+    with building(spec):
+        options, _ = load_options(spec.section, model)
+    references = getattr(backend_class, "referenced_mailers", None)
+    if callable(references):
+        return dataclasses.replace(spec, references=tuple(references(options)))
+    return spec
+
+
+def _legacy_given(
+    core: CoreSettings,
+    sources: Mapping[str, Source],
+    document: Mapping[str, Any],
+    configured_backends: Mapping[str, Any],
+) -> str | None:
+    """What configures the legacy default mailer, if anything: the ``backend`` setting or
+    its backend's table, ``configure()`` dict or variables."""
+    if sources.get("backend", "default") != "default":
+        return f"the 'backend' setting ({sources['backend']})"
+    from mailcore.discovery import load_backend
+
+    section = load_backend(core.backend).name
+    if section is None:
+        return None
+    if section in document:
+        return f"the [{section}] table"
+    if section in configured_backends:
+        return f"configure({section}=...)"
+    prefix = f"mailcore_{section.lower()}_"
+    dotenv = DotEnvSettingsSource(
+        _settings_class(None, CoreSettings), env_file=DOTENV_FILE
+    ).env_vars
+    for name in [*os.environ, *dotenv]:
+        if name.lower().startswith(prefix):
+            return f"the variable {name.upper()}"
+    return None
+
+
+def _build_mailers(
+    core: CoreSettings,
+    sources: Mapping[str, Source],
+    configured_mailers: Mapping[str, Any],
+    configured_backends: Mapping[str, Any],
+) -> dict[str, MailerSpec]:
+    """Every mailer, validated; the ``default`` one from today's settings unless a
+    mailer of that alias is configured (configuring both is an error)."""
+    path, document = read_config()
+    raw = _raw_mailers(path, document, configured_mailers)
+    specs = {alias: _make_spec(alias, layers, path) for alias, layers in sorted(raw.items())}
+    if "default" in specs:
+        given = _legacy_given(core, sources, document, configured_backends)
+        if given is not None:
+            raise InvalidMailer(
+                f"both a 'default' mailer ({specs['default'].describe(raw['default'][-1][0])}) "
+                f"and {given} are configured: the 'default' mailer is one or the other; "
+                "move the backend's options into [mailers.default]"
+            )
+    else:
+        specs["default"] = MailerSpec("default", core.backend, path=path, legacy=True)
+    if core.default_mailer not in specs:
+        raise InvalidMailer(
+            f"the default_mailer setting names {core.default_mailer!r}, which is no mailer "
+            f"(configured mailers: {', '.join(sorted(specs))})"
+        )
+    specs = {a: spec if spec.legacy else _validate_spec(spec) for a, spec in specs.items()}
+    for spec in specs.values():
+        for reference in spec.references:
+            if reference not in specs:
+                raise InvalidMailer(
+                    f"invalid option 'mailers' of mailer {spec.alias!r}: {reference!r} is no "
+                    f"mailer (configured mailers: {', '.join(sorted(specs))})"
+                )
+    _check_cycles(specs)
+    return specs
+
+
+def _check_cycles(specs: Mapping[str, MailerSpec]) -> None:
+    def visit(alias: str, trail: tuple[str, ...]) -> None:
+        if alias in trail:
+            loop = " -> ".join((*trail[trail.index(alias) :], alias))
+            raise InvalidMailer(f"mailers refer to each other in a loop: {loop}")
+        spec = specs.get(alias)
+        for reference in spec.references if spec is not None else ():
+            visit(reference, (*trail, alias))
+
+    for alias in specs:
+        visit(alias, ())
+
+
 _lock = threading.Lock()
 _configured_core: dict[str, Any] = {}
 _configured_backends: dict[str, dict[str, Any]] = {}
+_configured_mailers: dict[str, dict[str, Any]] = {}
 _cached: CoreSettings | None = None
+_cached_mailers: dict[str, MailerSpec] | None = None
 
 
 def get_settings() -> CoreSettings:
-    """The process-wide core settings, read on first use and kept until ``configure()``."""
-    global _cached
+    """The process-wide core settings, read on first use and kept until ``configure()``.
+
+    The named mailers are built (and validated) with them: see :func:`get_mailers`.
+    """
+    global _cached, _cached_mailers
     settings = _cached
-    if settings is None:
+    if settings is None or _cached_mailers is None:
         with _lock:
-            if _cached is None:
-                _cached, _ = load_options(None, CoreSettings)
+            if _cached is None or _cached_mailers is None:
+                core, sources = load_options(None, CoreSettings)
+                mailers = _build_mailers(core, sources, _configured_mailers, _configured_backends)
+                _cached, _cached_mailers = core, mailers
             settings = _cached
     return settings
+
+
+def get_mailers() -> dict[str, MailerSpec]:
+    """Every named mailer by alias, validated when the settings were built.
+
+    A mailer is configured as ``[mailers.<alias>]`` in the TOML file (``backend = "..."``
+    with its options, or ``url = "..."`` with options beside it overriding the URL's),
+    ``MAILCORE_MAILERS_<ALIAS>=<url>`` in the environment or ``.env``, or
+    ``configure(mailers={alias: {...}})``. Sources rank as for any setting, key by key.
+    Without a ``default`` mailer, ``default`` is the ``backend`` setting with its table.
+    """
+    get_settings()
+    mailers = _cached_mailers
+    assert mailers is not None
+    return mailers
 
 
 def current_configuration() -> dict[str, Any]:
     """The arguments of the last ``configure()`` call, in its shape (a copy), so a caller
     can change one setting and restore the rest: ``configure(**{**current, "backend": ...})``."""
-    return {**_configured_core, **{name: dict(o) for name, o in _configured_backends.items()}}
+    current = {**_configured_core, **{name: dict(o) for name, o in _configured_backends.items()}}
+    if _configured_mailers:
+        current[MAILERS] = {alias: dict(d) for alias, d in _configured_mailers.items()}
+    return current
 
 
 def configure(**values: Any) -> None:
@@ -420,16 +768,27 @@ def configure(**values: Any) -> None:
 
     Core settings are keywords; a backend's options are one dict named after its short
     name: ``configure(backend="smtp", smtp={"host": "mail.example.com"})`` (a backend set
-    by import path is configured under its ``name``). They rank
+    by import path is configured under its ``name``); named mailers are one dict,
+    ``mailers={"bulk": {"url": "ses://eu-west-1"}}``. They rank
     below ``get_connection()`` arguments and above the environment. Each call starts
     afresh from its own arguments over the other sources. Values are checked now: a wrong
     one raises :class:`ConfigurationError` naming it.
     """
-    global _cached, _configured_core, _configured_backends
+    global _cached, _cached_mailers, _configured_core, _configured_backends, _configured_mailers
     core = {k: v for k, v in values.items() if k in CoreSettings.model_fields}
     backends: dict[str, dict[str, Any]] = {}
+    mailers: dict[str, dict[str, Any]] = {}
+    given_mailers = values.get(MAILERS, {})
+    if not isinstance(given_mailers, Mapping) or not all(
+        isinstance(d, Mapping) for d in given_mailers.values()
+    ):
+        raise InvalidMailer(
+            "configure(mailers=...) takes a dict of mailers: "
+            '{"bulk": {"backend": "ses", "region": "eu-west-1"}, "default": {"url": "..."}}'
+        )
+    mailers = {str(alias): dict(d) for alias, d in given_mailers.items()}
     for name, value in values.items():
-        if name in core:
+        if name in core or name == MAILERS:
             continue
         if not isinstance(value, Mapping):
             hint = suggest(name, CoreSettings.model_fields, "core settings")
@@ -438,7 +797,7 @@ def configure(**values: Any) -> None:
                 "named after the backend)"
             )
         backends[name] = dict(value)
-    settings, _ = load_options(None, CoreSettings, configured=core)
+    settings, sources = load_options(None, CoreSettings, configured=core)
     from mailcore.discovery import load_backend  # deferred: discovery imports stevedore
 
     chosen = settings.backend  # by import path, its section is a name not installed
@@ -450,5 +809,7 @@ def configure(**values: Any) -> None:
             check_no_options(name, {}, options)
         else:
             load_options(name, model, configured=options)
+    specs = _build_mailers(settings, sources, mailers, backends)
     with _lock:
-        _configured_core, _configured_backends, _cached = core, backends, settings
+        _configured_core, _configured_backends, _configured_mailers = core, backends, mailers
+        _cached, _cached_mailers = settings, specs

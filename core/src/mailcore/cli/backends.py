@@ -73,5 +73,5 @@ def render(infos: list[BackendInfo]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table; broken plugins are shown but do not change the exit status."""
-    print(render(installed_backends()))
+    print(render(installed_backends(core=True)))
     return EXIT_OK

@@ -1,5 +1,6 @@
-"""``mailcore check``: show the effective settings and where each came from, then open and
-close a connection with the backend."""
+"""``mailcore check``: show the effective settings and where each came from (every named
+mailer too), then open and close a connection with the backend, or with ``--using ALIAS``
+the named mailer's."""
 
 from __future__ import annotations
 
@@ -13,31 +14,37 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mailcore.backend import BaseEmailBackend
 from mailcore.cli.common import add_backend_arguments, option_arguments
-from mailcore.cli.errors import EXIT_FAILED, EXIT_OK, describe
+from mailcore.cli.errors import EXIT_FAILED, EXIT_OK, UsageError, describe
 from mailcore.cli.options import format_value, is_secret
 from mailcore.cli.parser import Handler
 from mailcore.cli.table import format_table
 from mailcore.config_file import search_description
 from mailcore.discovery import load_backend
+from mailcore.errors import ConfigurationError
 from mailcore.settings import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG_FILE,
     CoreSettings,
+    MailerSpec,
     Source,
     check_no_options,
     config_file,
     env_var_name,
+    get_mailers,
     load_options,
 )
+from mailcore.urls import mask_url
 
 __all__ = ["register", "settings_table"]
 
 DESCRIPTION = """\
 Show the effective settings of the core and of a backend with the source of each value
 (argument, configure, environment, .env, toml, default), secrets masked, and which
-configuration file was used; then open and close a
-connection with the backend. The exit status is 0 only when both work.
+configuration file was used, and every named mailer with its backend, options and their
+sources; then open and close a connection with the backend (the default mailer's, or with
+--using ALIAS that mailer's). The exit status is 0 only when both work.
 """
 
 
@@ -45,6 +52,11 @@ def register(parser: argparse.ArgumentParser) -> Handler:
     """Add the arguments of ``mailcore check`` to ``parser``; return its handler."""
     parser.description = DESCRIPTION
     add_backend_arguments(parser)
+    parser.add_argument(
+        "--using",
+        metavar="ALIAS",
+        help="check the named mailer ALIAS (default: the default mailer)",
+    )
     return run
 
 
@@ -60,17 +72,45 @@ def _source_label(
     return source
 
 
+def _mailer_label(spec: MailerSpec, source: Source, path: Path | None) -> str:
+    variable = f"MAILCORE_MAILERS_{spec.alias.upper()}"
+    if source == "environment":
+        return f"environment ({variable})"
+    if source == ".env":
+        return f".env ({variable})"
+    if source == "toml":
+        return f"toml ({path} [mailers.{spec.alias}])"
+    return source
+
+
+def _masked(value: Any) -> Any:
+    """Connection URLs (a composite mailer's ``mailers``) without their passwords."""
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
 def settings_table(
-    section: str | None, values: BaseModel, sources: dict[str, Source], path: Path | None
+    section: str | None,
+    values: BaseModel,
+    sources: dict[str, Source],
+    path: Path | None,
+    spec: MailerSpec | None = None,
 ) -> str:
     """Setting, value (secrets masked) and source of every field of ``values``."""
     model = type(values)
     rows = []
     for field in model.model_fields:
-        value: Any = getattr(values, field)
+        value: Any = _masked(getattr(values, field))
         shown = format_value(value, secret=value is not None and is_secret(model, field))
-        source = _source_label(section, model, field, sources.get(field, "default"), path)
-        rows.append([field, shown, source])
+        source = sources.get(field, "default")
+        if spec is not None and not spec.legacy:
+            label = _mailer_label(spec, source, path)
+        else:
+            label = _source_label(section, model, field, source, path)
+        rows.append([field, shown, label])
     return format_table(["setting", "value", "source"], rows, indent="  ")
 
 
@@ -90,10 +130,16 @@ def run(args: argparse.Namespace) -> int:
     which by default opens and closes a connection); 0 only when both work."""
     path = config_file()
     print(_config_line(path))
+    using = getattr(args, "using", None)
+    if using and args.backend:
+        raise UsageError("give --backend or --using, not both")
     core_arguments = {"backend": args.backend} if args.backend else {}
     core, core_sources = load_options(None, CoreSettings, core_arguments)
     print("\nCore settings:")
     print(settings_table(None, core, core_sources, path))
+    specs = get_mailers()
+    if using or (not args.backend and any(not s.legacy for s in specs.values())):
+        return _run_mailers(args, specs, using or core.default_mailer, path)
 
     name = core.backend
     backend_class = load_backend(name)
@@ -110,7 +156,44 @@ def run(args: argparse.Namespace) -> int:
         print("  (no options)")
     sys.stdout.flush()
 
-    backend = backend_class(**arguments)
+    return _check_backend(args, backend_class(**arguments), label)
+
+
+def _run_mailers(
+    args: argparse.Namespace, specs: dict[str, MailerSpec], using: str, path: Path | None
+) -> int:
+    """Print every named mailer, then check the one ``using`` names."""
+    from mailcore.registry import mailers
+
+    arguments = option_arguments(args)
+    if using not in specs:
+        mailers.create(using)  # raises MailerDoesNotExist, listing the aliases
+    for alias, spec in specs.items():
+        try:
+            backend = mailers.create(alias, **(arguments if alias == using else {}))
+        except ConfigurationError as exc:
+            if alias == using:
+                raise
+            print(f"\nMailer {alias!r}: backend {spec.backend}: invalid: {describe(exc)}")
+            continue
+        cls = type(backend)
+        what = " (the backend setting and its table)" if spec.legacy else ""
+        chosen = "  <- checked" if alias == using else ""
+        print(
+            f"\nMailer {alias!r}: backend {spec.backend} "
+            f"({cls.__module__}:{cls.__qualname__}){what}{chosen}"
+        )
+        if backend.options is not None and type(backend.options).model_fields:
+            section = cls.name
+            print(settings_table(section, backend.options, backend.option_sources, path, spec))
+        else:
+            print("  (no options)")
+    sys.stdout.flush()
+    return _check_backend(args, mailers.create(using, **arguments), f"{using!r} mailer's")
+
+
+def _check_backend(args: argparse.Namespace, backend: BaseEmailBackend, label: str) -> int:
+    """Run ``backend.check()``; print what it found, or one error line (exit 1)."""
     try:
         found = backend.check()
     except Exception as exc:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from mailcore import StreamEmailBackend
+from mailcore import StreamEmailBackend, URLScheme
 
 __all__ = ["ConsoleBackend"]
+
+
+#: ``console://``: a URL without host, port or path.
+URL_SCHEMES = {"console": URLScheme()}
 
 
 class ConsoleBackend(StreamEmailBackend):
     """Writes messages to ``stream`` (an argument only; default: ``sys.stdout``)."""
 
     name = "console"
+    url_schemes = URL_SCHEMES
 
     def __init__(
         self, fail_silently: bool = False, stream: TextIO | None = None, **options: Any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailcore import BaseEmailBackend, EmailMessage, SendResult
+from mailcore import BaseEmailBackend, EmailMessage, SendResult, URLScheme
 
 __all__ = ["DummyBackend"]
 
@@ -19,10 +19,15 @@ def _discard(messages: list[EmailMessage]) -> int:
     return len(messages)
 
 
+#: ``dummy://``: a URL without host, port or path.
+URL_SCHEMES = {"dummy": URLScheme()}
+
+
 class DummyBackend(BaseEmailBackend):
     """Does nothing with the messages, but still refuses a batch holding a bad one."""
 
     name = "dummy"
+    url_schemes = URL_SCHEMES
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         return self.deliver_batch(messages, _connect, _discard)

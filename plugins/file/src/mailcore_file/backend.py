@@ -15,9 +15,19 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mailcore import BackendOptions, ConfigurationError, EmailMessage, StreamEmailBackend
+from mailcore import (
+    BackendOptions,
+    ConfigurationError,
+    EmailMessage,
+    StreamEmailBackend,
+    URLScheme,
+)
 
 __all__ = ["FileBackend", "FileOptions"]
+
+
+#: ``file:///absolute/path``: the path is ``file_path``.
+URL_SCHEMES = {"file": URLScheme(path="file_path")}
 
 
 class FileOptions(BackendOptions):
@@ -33,6 +43,7 @@ class FileBackend(StreamEmailBackend):
     """Writes each session's messages to ``<file_path>/<timestamp>-<id>.log``."""
 
     name = "file"
+    url_schemes = URL_SCHEMES
     options_model = FileOptions
     options: FileOptions
 

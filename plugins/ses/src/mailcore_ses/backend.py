@@ -23,7 +23,7 @@ from mailcore import (
 from mailcore_ses.clients import create_sesv2_client
 from mailcore_ses.errors import SESAccountError, SESCredentialsError, SESSendError
 from mailcore_ses.failures import failure_from_exception
-from mailcore_ses.options import SESOptions
+from mailcore_ses.options import SES_URL_SCHEMES, SESOptions
 
 if TYPE_CHECKING:
     from botocore.session import Session
@@ -50,6 +50,7 @@ class SESBackend(BaseEmailBackend):
 
     name = "ses"
     options_model = SESOptions
+    url_schemes = SES_URL_SCHEMES
     options: SESOptions
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:

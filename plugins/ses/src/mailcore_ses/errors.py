@@ -48,6 +48,9 @@ class SESThrottlingError(SESSendError):
 class SESMessageRejectedError(SESSendError):
     """SES rejected this message (content, size, an address, a sandbox recipient)."""
 
+    #: A refusal of this message, not of the transport: a failover does not move it on.
+    temporary: ClassVar[bool] = False
+
 
 class SESIdentityNotVerifiedError(SESMessageRejectedError):
     """The sender's address or domain (or its MAIL FROM domain) is not verified in SES."""

@@ -6,9 +6,12 @@ import re
 
 from pydantic import Field, field_validator
 
-from mailcore import BackendOptions
+from mailcore import BackendOptions, URLScheme
 
-__all__ = ["SESOptions"]
+__all__ = ["SES_URL_SCHEMES", "SESOptions"]
+
+#: ``ses://[region]?configuration_set=...``: the host is the AWS region.
+SES_URL_SCHEMES = {"ses": URLScheme(host="region")}
 
 #: SES accepts tag names and values of ASCII letters, digits, ``_`` and ``-`` (max 256).
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")

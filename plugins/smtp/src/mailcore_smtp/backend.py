@@ -47,7 +47,7 @@ from mailcore_smtp.errors import (
     SMTPSecurityError,
     Stage,
 )
-from mailcore_smtp.options import SMTPOptions
+from mailcore_smtp.options import SMTP_URL_SCHEMES, SMTPOptions
 from mailcore_smtp.replies import means_too_big, queue_id_from_reply
 from mailcore_smtp.retrying import is_retryable, retry_delay
 from mailcore_smtp.transmit import mail_from, rcpt_to, send_content
@@ -126,6 +126,7 @@ class SMTPBackend(BaseEmailBackend):
 
     name = "smtp"
     options_model = SMTPOptions
+    url_schemes = SMTP_URL_SCHEMES
     options: SMTPOptions
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from mailcore import BackendOptions, ConfigurationError
+from mailcore import BackendOptions, ConfigurationError, URLScheme
 
-__all__ = ["DEFAULT_DATA_TIMEOUT", "DEFAULT_TIMEOUT", "SMTPOptions", "is_loopback_host"]
+__all__ = [
+    "DEFAULT_DATA_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "SMTP_URL_SCHEMES",
+    "SMTPOptions",
+    "is_loopback_host",
+]
 
 #: Seconds to wait for the connection, the greeting and each reply (``timeout``).
 DEFAULT_TIMEOUT = 30.0
@@ -71,6 +77,21 @@ def _host_problem(value: str) -> str:
     if value.startswith("-") or ".-" in value or "-." in value or value.endswith("-"):
         return f"{_EXPECTED_HOST}; a name's parts may not start or end with a hyphen"
     return _EXPECTED_HOST
+
+
+_SERVER: dict[str, Any] = {
+    "host": "host",
+    "port": "port",
+    "user": "username",
+    "password": "password",
+}
+#: The connection URLs of the SMTP backend: ``smtp://`` (plain; ``?use_tls=true`` for
+#: STARTTLS), ``smtp+starttls://`` (STARTTLS, port 587), ``smtps://`` (implicit TLS, 465).
+SMTP_URL_SCHEMES = {
+    "smtp": URLScheme(**_SERVER),
+    "smtp+starttls": URLScheme(**_SERVER, defaults={"use_tls": True, "port": 587}),
+    "smtps": URLScheme(**_SERVER, defaults={"use_ssl": True, "port": 465}),
+}
 
 
 def is_loopback_host(host: str) -> bool:

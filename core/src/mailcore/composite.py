@@ -1,0 +1,294 @@
+"""The composite backends ``failover`` and ``roundrobin``: mailers sending through others.
+
+Options: ``mailers``, the mailers to send through (aliases of named mailers, or
+connection URLs), and ``retry_period``, the seconds a mailer that failed is left out
+(60). ``failover`` sends each message through the first mailer not marked down;
+``roundrobin`` starts at a random mailer and takes the next one for each message.
+
+Only a transport failure moves a message on to the next mailer (:func:`moves_on`): a
+:class:`~mailcore.SendError` that is not a permanent refusal (``temporary`` False) and
+whose outcome is known; the mailer that failed is then marked down for
+``retry_period``. A message a mailer accepted is never given to another; one whose
+outcome is unknown (connection lost after its content) is not re-sent but reported with
+``status`` ``"unknown"`` and that error. When every mailer failed, the message's error is a
+:class:`~mailcore.MailersFailedError` listing each mailer's answer.
+
+One instance may be shared by threads: which mailers are down is one view, under a lock;
+each thread has its own connections to the mailers. This module imports pydantic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from mailcore.backend import BaseEmailBackend
+from mailcore.errors import (
+    ConfigurationError,
+    MailersFailedError,
+    RecipientsRefusedError,
+    SendError,
+)
+from mailcore.message import EmailMessage
+from mailcore.options import BackendOptions
+from mailcore.results import SendResult
+from mailcore.urls import is_url, mask_url
+
+__all__ = [
+    "CompositeBackend",
+    "CompositeOptions",
+    "FailoverBackend",
+    "RoundRobinBackend",
+    "moves_on",
+]
+
+
+class CompositeOptions(BackendOptions):
+    """Options of ``failover`` and ``roundrobin``.
+
+    - ``mailers``: the mailers to send through, in order: aliases of named mailers or
+      connection URLs (at least one).
+    - ``retry_period``: seconds a mailer that failed is left out before it is tried again.
+    """
+
+    mailers: Annotated[list[str], Field(min_length=1)]
+    retry_period: Annotated[float, Field(ge=0)] = 60.0
+
+    @field_validator("mailers", mode="before")
+    @classmethod
+    def _entries(cls, value: object) -> object:
+        # a ConfigurationError: the input (URLs with passwords) is never echoed
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(entry, str) and entry.strip() for entry in value
+        ):
+            raise ConfigurationError("must be a list of mailer aliases or connection URLs")
+        return list(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, [mask_url(v) for v in value] if name == "mailers" else value
+
+
+def moves_on(
+    error: BaseException,
+    transport_errors: tuple[type[BaseException], ...],
+    *,
+    opening: bool = False,
+) -> bool:
+    """Whether a message that failed with ``error`` goes on to the next mailer.
+
+    Yes for a transport error of the mailer: any failure to open its connection
+    (``opening``: refused, timed out, a 4xx or 5xx greeting, TLS or login refused), and
+    while sending a connection lost, a timeout, a temporary reply, throttling. No for an
+    outcome that may have been accepted (``outcome_unknown``), a permanent refusal of
+    the message (``temporary`` False: a 5xx reply to it, content rejected, every
+    recipient refused) and anything that is not a transport error (a bad header, an
+    invalid address, a configuration error).
+    """
+    if not isinstance(error, transport_errors):
+        return False
+    if getattr(error, "outcome_unknown", False):
+        return False
+    if opening:
+        return True
+    return bool(getattr(error, "temporary", not isinstance(error, RecipientsRefusedError)))
+
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.children: list[BaseEmailBackend | None] = []
+        self.opened: set[int] = set()
+        self.session = False
+
+
+class CompositeBackend(BaseEmailBackend):
+    """The shared part of ``failover`` and ``roundrobin`` (see the module doc)."""
+
+    options_model = CompositeOptions
+    options: CompositeOptions
+    #: Rotate the first mailer per message (round-robin) rather than keep the order.
+    rotates: ClassVar[bool] = False
+
+    @staticmethod
+    def referenced_mailers(options: CompositeOptions) -> list[str]:
+        """The aliases ``options`` names (its URLs aside): each must be a mailer."""
+        return [entry for entry in options.mailers if not is_url(entry)]
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **options)
+        entries = self.options.mailers
+        self.labels = [mask_url(entry) if is_url(entry) else entry for entry in entries]
+        self._lock = threading.Lock()
+        self._down: dict[int, float] = {}
+        self._next = random.randrange(len(entries)) if self.rotates else 0
+        self._state = _ThreadState()
+        # made now, so that a wrong mailer is an error here; used by this thread
+        self._state.children = [self._make(index) for index in range(len(entries))]
+
+    def _make(self, index: int) -> BaseEmailBackend:
+        from mailcore.registry import connection_from_url, mailers
+
+        entry = self.options.mailers[index]
+        if is_url(entry):
+            return connection_from_url(entry)
+        return mailers.create(entry)
+
+    def _child(self, index: int) -> BaseEmailBackend:
+        children = self._state.children
+        if not children:
+            children.extend([None] * len(self.labels))
+        child = children[index]
+        if child is None:
+            child = children[index] = self._make(index)
+        return child
+
+    # -- which mailer next ---------------------------------------------------------------
+
+    def _candidates(self) -> list[int]:
+        """The mailers to try for the next message, in order: those not marked down,
+        then (as a last resort) those that are."""
+        count = len(self.labels)
+        now = time.monotonic()
+        with self._lock:
+            start = self._next
+            if self.rotates:
+                self._next = (start + 1) % count
+            order = [(start + step) % count for step in range(count)]
+            up = [i for i in order if self._down.get(i, 0.0) <= now]
+        return up + [i for i in order if i not in up]
+
+    def down(self) -> list[str]:
+        """The mailers marked down now."""
+        now = time.monotonic()
+        with self._lock:
+            return [self.labels[i] for i, until in sorted(self._down.items()) if until > now]
+
+    def _mark(self, index: int, failed: bool) -> None:
+        with self._lock:
+            if failed:
+                self._down[index] = time.monotonic() + self.options.retry_period
+            else:
+                self._down.pop(index, None)
+
+    # -- connections ---------------------------------------------------------------------
+
+    def open(self) -> bool:
+        """Start a session in this thread: each mailer's connection is opened when it is
+        first used and kept until :meth:`close`. True when this call started it."""
+        if self._state.session:
+            return False
+        self._state.session = True
+        return True
+
+    def close(self) -> None:
+        """Close this thread's connections to the mailers and end its session."""
+        state = self._state
+        for index in sorted(state.opened):
+            child = state.children[index]
+            if child is not None:
+                with contextlib.suppress(Exception):
+                    child.close()
+        state.opened.clear()
+        state.session = False
+
+    def check(self) -> str | None:
+        """Each mailer's own check; fails only when every mailer's fails."""
+        found: list[str] = []
+        answers: dict[str, BaseException] = {}
+        for index, label in enumerate(self.labels):
+            try:
+                line = self._child(index).check()
+            except Exception as exc:
+                answers[label] = exc
+                found.append(f"{label}: failed ({exc})")
+                continue
+            found.append(f"{label}: {line or 'nothing to check'}")
+        if len(answers) == len(self.labels):
+            raise MailersFailedError("every mailer failed: " + "; ".join(found), answers)
+        return "; ".join(found)
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        return self.deliver_batch(messages, self.open, self._send_all)
+
+    def _send_all(self, batch: list[EmailMessage]) -> int:
+        sent = 0
+        for index, message in enumerate(batch):
+            error = self._send_one(message)
+            if message.result is not None and message.result.sent:
+                sent += 1
+                continue
+            if self.fail_silently or error is None:
+                continue  # a failure the mailer reported without raising stays so
+            if isinstance(error, SendError):
+                error.sent, error.message = sent, message
+            self.stop_batch(batch[index + 1 :], error)
+            raise error
+        return sent
+
+    def _send_one(self, message: EmailMessage) -> BaseException | None:
+        """Send ``message`` through the first mailer that takes it (setting its result);
+        return the error to raise when it failed with one."""
+        answers: dict[str, BaseException] = {}
+        for index in self._candidates():
+            child = self._child(index)
+            error, opening = self._attempt(index, child, message)
+            if error is None:
+                self._mark(index, failed=False)
+                return None
+            if getattr(error, "outcome_unknown", False):
+                self._mark(index, failed=True)  # its connection broke: not re-sent
+                if message.result is not None:
+                    message.result = dataclasses.replace(message.result, status="unknown")
+                return error
+            if not moves_on(error, child.transport_errors, opening=opening):
+                return error  # the message's own failure: it would fail everywhere
+            answers[self.labels[index]] = error
+            self._mark(index, failed=True)
+        text = "every mailer failed: " + "; ".join(f"{k}: {v}" for k, v in answers.items())
+        failure = MailersFailedError(text, answers, message=message)
+        message.result = SendResult("failed", error=failure)
+        return failure
+
+    def _attempt(
+        self, index: int, child: BaseEmailBackend, message: EmailMessage
+    ) -> tuple[BaseException | None, bool]:
+        """Send through one mailer: the transport error it raised (else ``None``), and
+        whether it came while opening the connection."""
+        state = self._state
+        opening = index not in state.opened
+        try:
+            if opening and child.open():
+                state.opened.add(index)
+            opening = False
+            child.send_messages([message])
+        except child.transport_errors as exc:
+            if message.result is None or message.result.sent:
+                message.result = SendResult("failed", error=exc, mailer=self.labels[index])
+            if index in state.opened:  # a broken connection is not used again
+                state.opened.discard(index)
+                with contextlib.suppress(Exception):
+                    child.close()
+            return exc, opening
+        return None, False
+
+
+class FailoverBackend(CompositeBackend):
+    """``failover``: each message through the first of ``mailers`` not marked down."""
+
+    name = "failover"
+
+
+class RoundRobinBackend(CompositeBackend):
+    """``roundrobin``: from a random mailer, each message through the next one."""
+
+    name = "roundrobin"
+    rotates = True
