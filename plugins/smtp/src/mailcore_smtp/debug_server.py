@@ -356,6 +356,12 @@ def _web_problem(args: argparse.Namespace) -> str | None:
     return missing_extra()
 
 
+def _is_loopback(host: str) -> bool:
+    from mailcore_smtp.web import is_loopback
+
+    return is_loopback(host)
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot start, 2 for bad flags."""
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -384,6 +390,13 @@ def run(args: argparse.Namespace) -> int:
         web_host=web_host,
         max_messages=args.max_messages or DEFAULT_MAX_MESSAGES,
     )
+    if web_port is not None and not _is_loopback(web_host):
+        print(
+            f"{PROG}: warning: the web preview listens on {web_host}, not only on this "
+            "machine: anyone who can reach it can read and delete the mail",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         server.start()
     except OSError as exc:
@@ -404,15 +417,6 @@ def run(args: argparse.Namespace) -> int:
             assert server.store is not None
             loaded = f" ({len(server.store)} saved message(s) loaded)" if args.save else ""
             print(f"{PROG}: web preview on {server.web_url}{loaded}", flush=True)
-            from mailcore_smtp.web.app import is_loopback
-
-            if not is_loopback(web_host):
-                print(
-                    f"{PROG}: warning: the web preview listens on {web_host}, not only on "
-                    "this machine: anyone who can reach it can read and delete the mail",
-                    file=sys.stderr,
-                    flush=True,
-                )
         _wait_for_stop_signal()
     finally:
         server.stop()

@@ -8,8 +8,11 @@ when the preview is started (:func:`missing_extra` says whether it can be).
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 
-__all__ = ["EXTRA", "missing_extra"]
+__all__ = ["EXTRA", "is_loopback", "missing_extra"]
+
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 #: What to install for the preview.
 EXTRA = "mailkern-smtp[web]"
@@ -24,3 +27,13 @@ def missing_extra() -> str | None:
     if found:
         return None
     return f"--web needs aiohttp, which is not installed: pip install '{EXTRA}'"
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in _LOOPBACK_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import html as html_lib
 import importlib.resources
-import ipaddress
 import json
 import re
 import urllib.parse
@@ -22,10 +21,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from mailcore_smtp.web import is_loopback
 from mailcore_smtp.web.mime import iter_decoded, safe_filename
 from mailcore_smtp.web.store import Event, MessageStore, StoredMessage
 
-__all__ = ["WebPreview", "create_app", "is_loopback"]
+__all__ = ["WebPreview", "create_app"]
 
 STORE: web.AppKey[MessageStore] = web.AppKey("store", MessageStore)
 
@@ -60,17 +60,6 @@ STATIC_FILES = {
     "index.html": "text/html",
 }
 _CID = re.compile(r"""\bcid:([^"'\s)>]+)""", re.IGNORECASE)
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() in _LOOPBACK_NAMES or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _error(status: int, text: str) -> web.Response:

@@ -224,13 +224,16 @@ def _decode_text(raw: bytes, part: _Part, mail: ParsedMail) -> str:
     data = b"".join(iter_decoded(raw, _encoding(part.headers), part.body_start, part.body_end))
     charset = part.headers.get_content_charset() or "utf-8"
     try:
-        return data.decode(charset)
+        text = data.decode(charset)
     except LookupError:
         mail.problems.append(f"unknown charset {charset!r}")
+        mail.raw_only = True
+        text = data.decode("utf-8", "replace")
     except UnicodeDecodeError:
         mail.problems.append(f"text that is not valid {charset}")
-    mail.raw_only = True
-    return data.decode("utf-8", "replace")
+        mail.raw_only = True
+        text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n")
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -241,7 +244,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     except Exception as exc:
         mail.raw_only = True
         mail.problems.append(f"not a readable message: {exc}")
-        mail.text = raw[:_MAX_SEARCH_TEXT].decode("utf-8", "replace")
+        mail.text = raw[:_MAX_SEARCH_TEXT].decode("utf-8", "replace").replace("\r\n", "\n")
         return mail
     headers = root.headers
     mail.headers = _header_list(headers)

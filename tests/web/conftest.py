@@ -1,0 +1,81 @@
+"""Fixtures of the web preview tests: a debug server with ``--web`` on free loopback ports."""
+
+from __future__ import annotations
+
+import io
+import smtplib
+from email.mime.image import MIMEImage
+from collections.abc import Iterator
+
+import pytest
+
+from mailcore import EmailMessage, EmailMultiAlternatives
+from mailcore.testing import PreviewClient
+from mailcore_smtp import SMTPBackend
+from mailcore_smtp.debug_server import DebugServer
+
+#: A 1x1 red PNG, for the inline (cid:) image.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc000000301010018dd8db00000000049454e44ae426082"
+)
+
+
+def send(server: DebugServer, *messages: EmailMessage) -> None:
+    """Send ``messages`` through mailcore's SMTP backend to ``server``."""
+    backend = SMTPBackend(host=server.host, port=server.port, timeout=10)
+    assert backend.send_messages(list(messages)) == len(messages)
+
+
+def send_raw(server: DebugServer, data: bytes, to: str = "raw@example.com") -> None:
+    """Send bytes as they are (no mailcore in between), for malformed messages."""
+    with smtplib.SMTP(server.host, server.port, timeout=10) as client:
+        client.sendmail("raw-sender@example.com", [to], data)
+
+
+def plain_message(subject: str, body: str = "Plain body.\n") -> EmailMessage:
+    return EmailMessage(subject, body, "Sender <sender@example.com>", ["Ann <ann@example.com>"])
+
+
+def newsletter() -> EmailMultiAlternatives:
+    """HTML with an inline cid: image, a text part, a Bcc and a PDF attachment."""
+    message = EmailMultiAlternatives(
+        "November newsletter",
+        "Newsletter as plain text.\n",
+        "News <news@example.com>",
+        ["Bob <bob@example.com>"],
+        cc=["carol@example.com"],
+        bcc=["hidden@example.com"],
+    )
+    message.attach_alternative(
+        '<h1 id="headline">Rendered headline</h1><p>Hello <b>Bob</b></p>'
+        '<img id="logo" alt="logo" src="cid:logo@example.com">',
+        "text/html",
+    )
+    logo = MIMEImage(PNG, "png")
+    logo.add_header("Content-ID", "<logo@example.com>")
+    logo.add_header("Content-Disposition", "inline", filename="logo.png")
+    message.attach(logo)
+    message.attach("invoice-2026.pdf", b"%PDF-1.4 invoice " * 64, "application/pdf")
+    return message
+
+
+@pytest.fixture(scope="module")
+def preview_server() -> Iterator[DebugServer]:
+    """One debug server with the web preview per module (SMTP and HTTP on free ports)."""
+    with DebugServer(port=0, out=io.StringIO(), quiet=True, web_port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def preview(preview_server: DebugServer) -> Iterator[DebugServer]:
+    """The module's server, emptied before the test."""
+    assert preview_server.store is not None
+    preview_server.store.clear()
+    yield preview_server
+
+
+@pytest.fixture
+def client(preview: DebugServer) -> PreviewClient:
+    assert preview.web_url is not None
+    return PreviewClient(preview.web_url, timeout=10)
