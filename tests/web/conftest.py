@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import smtplib
-from email.mime.image import MIMEImage
 from collections.abc import Iterator
+from email.mime.image import MIMEImage
 
 import pytest
 
