@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import smtplib
+import struct
+import zlib
 from collections.abc import Iterator
 from email.mime.image import MIMEImage
 
@@ -14,11 +16,30 @@ from mailcore.testing import PreviewClient
 from mailcore_smtp import SMTPBackend
 from mailcore_smtp.debug_server import DebugServer
 
-#: A 1x1 red PNG, for the inline (cid:) image.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
-    "0000000c4944415408d763f8cfc000000301010018dd8db00000000049454e44ae426082"
-)
+
+def _png(width: int, height: int) -> bytes:
+    """A PNG banner: indigo with a lighter band (made here, so the tests need no file)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(
+        b"\x00"
+        + (b"\x8f\x9c\xf0" if height // 3 <= y < 2 * height // 3 else b"\x2f\x3d\x8f") * width
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+#: The newsletter's inline (cid:) image, 160x48.
+PNG = _png(160, 48)
 
 
 def send(server: DebugServer, *messages: EmailMessage) -> None:

@@ -446,7 +446,8 @@ def test_saved_messages_are_loaded_again_at_start(tmp_path: Path) -> None:
 
 def test_a_saved_file_without_envelope_takes_it_from_the_headers(tmp_path: Path) -> None:
     tmp_path.joinpath("20250101-000000-000000-0001.eml").write_bytes(
-        b"From: a@example.com\r\nTo: b@example.com\r\nCc: c@example.com\r\nSubject: old\r\n\r\nhi\r\n"
+        b"From: a@example.com\r\nTo: b@example.com\r\nCc: c@example.com\r\n"
+        b"Subject: old\r\n\r\nhi\r\n"
     )
     with DebugServer(port=0, out=io.StringIO(), quiet=True, web_port=0, save_dir=tmp_path) as s:
         message = fetch_json(s, "/api/messages/20250101-000000-000000-0001")

@@ -59,6 +59,10 @@ STATIC_FILES = {
     "app.css": "text/css",
     "index.html": "text/html",
 }
+#: <link rel=prefetch|preload|...>: Chromium lets a prefetch through whenever any fetch
+#: directive (img-src, with remote images on) would allow it, so such links are removed.
+_LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_SPECULATIVE = re.compile(r"prefetch|preload|preconnect|prerender|modulepreload", re.IGNORECASE)
 _CID = re.compile(r"""\bcid:([^"'\s)>]+)""", re.IGNORECASE)
 
 
@@ -79,6 +83,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers.setdefault("Content-Security-Policy", UI_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")
     headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-DNS-Prefetch-Control"] = "off"
     headers["Referrer-Policy"] = "no-referrer"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
@@ -191,6 +196,7 @@ async def _html(request: web.Request) -> web.StreamResponse:
         return match.group(0) if index is None else f"{prefix}{index}?inline=1"
 
     body = _CID.sub(inline, body)
+    body = _LINK.sub(lambda tag: "" if _SPECULATIVE.search(tag.group(0)) else tag.group(0), body)
     remote = " http: https:" if request.query.get("remote") == "1" else ""
     response = web.Response(text=body, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = MESSAGE_POLICY.format(remote=remote)

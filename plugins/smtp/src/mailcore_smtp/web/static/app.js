@@ -23,6 +23,13 @@ function formatTime(iso) {
   return Number.isNaN(when.getTime()) ? iso : when.toLocaleString();
 }
 
+function shortTime(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  const today = new Date().toDateString() === when.toDateString();
+  return today ? when.toLocaleTimeString() : when.toLocaleDateString();
+}
+
 function messageUrl(id, suffix = "") {
   return `/api/messages/${encodeURIComponent(id)}${suffix}`;
 }
@@ -37,12 +44,13 @@ function row(message) {
   const tr = element("tr", null, "message");
   tr.dataset.id = message.id;
   const to = Array.isArray(message.to) ? message.to.join(", ") : String(message.to);
-  const cells = [message.from, to, message.subject || "(no subject)", formatTime(message.date),
-    humanSize(message.size), message.attachments ? "\u{1F4CE}" : ""];
+  const cells = [message.from, to, message.subject || "(no subject)", shortTime(message.date),
+    humanSize(message.size), message.attachments ? String(message.attachments) : ""];
   const names = ["from", "to", "subject", "time", "size", "attachments"];
   cells.forEach((text, i) => {
     const td = element("td", text, names[i]);
-    td.title = i === 5 && message.attachments ? `${message.attachments} attachment(s)` : String(text);
+    td.title = i === 5 ? (message.attachments ? `${message.attachments} attachment(s)` : "")
+      : i === 3 ? formatTime(message.date) : String(text);
     tr.append(td);
   });
   if (message.id === state.selected) tr.classList.add("selected");
