@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import re
 import socket
 import threading
 import urllib.error
@@ -493,3 +494,15 @@ def test_non_ascii_stays_readable_in_json(preview: DebugServer) -> None:
 
     assert "Grüße ✓".encode() in response.body  # type: ignore[attr-defined]
     assert json.loads(response.body)["messages"][0]["to"] == ["Zoë <zoe@example.com>"]  # type: ignore[attr-defined]
+
+
+def test_the_ui_never_turns_message_data_into_html() -> None:
+    static = Path(__file__).resolve().parents[2] / "plugins/smtp/src/mailcore_smtp/web/static"
+    script = (static / "app.js").read_text(encoding="utf-8")
+    page = (static / "index.html").read_text(encoding="utf-8")
+
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script, sink
+    assert "textContent" in script
+    assert "<script>" not in page and not re.search(r"\son\w+=", page)  # no inline code
+    assert 'sandbox="allow-same-origin"' in page and "allow-scripts" not in page

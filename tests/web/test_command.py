@@ -10,8 +10,11 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from mailcore_smtp import SMTPBackend
 from mailcore_smtp.debug_server import DebugServer
+from mailcore_smtp.web import is_loopback
 from tests.cli.command import MAILCORE, run_mailcore
 from tests.web.conftest import newsletter, send
 
@@ -143,3 +146,21 @@ def test_debug_server_in_code_with_web(tmp_path: Path) -> None:
         assert server.store is not None and len(server.store) == 1
         assert server.web_url is not None and server.web_url.startswith("http://127.0.0.1:")
     assert not server._runner.running
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("192.0.2.1", False),
+        ("::", False),
+        ("mail.example.com", False),
+    ],
+)
+def test_which_web_hosts_are_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback

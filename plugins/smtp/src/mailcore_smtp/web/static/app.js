@@ -1,8 +1,8 @@
 // The preview UI. Message data is only ever put in the page with textContent,
-// attributes set through the DOM, or the sandboxed iframe: never innerHTML.
+// attributes set through the DOM, or the sandboxed iframe: never parsed as HTML here.
 "use strict";
 
-const state = { selected: null, message: null, tab: null, total: 0, shown: 0 };
+const state = { selected: null, message: null, tab: null };
 const $ = (selector) => document.querySelector(selector);
 
 function element(tag, text, className) {
