@@ -42,6 +42,13 @@ def _png(width: int, height: int) -> bytes:
 PNG = _png(160, 48)
 
 
+#: Latin-1 bytes in a message that declares no charset (so: not valid UTF-8).
+NON_UTF8 = (
+    b"From: sender@example.com\r\nTo: ann@example.com\r\nSubject: caf\xe9 \xff\r\n\r\n"
+    b"Body in latin-1: caf\xe9, and a stray \xff byte.\r\n"
+)
+
+
 def send(server: DebugServer, *messages: EmailMessage) -> None:
     """Send ``messages`` through mailcore's SMTP backend to ``server``."""
     backend = SMTPBackend(host=server.host, port=server.port, timeout=10)

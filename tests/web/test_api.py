@@ -19,7 +19,7 @@ import pytest
 from mailcore import EmailMessage
 from mailcore.testing import PreviewClient
 from mailcore_smtp.debug_server import DebugServer
-from tests.web.conftest import PNG, newsletter, plain_message, send, send_raw
+from tests.web.conftest import NON_UTF8, PNG, newsletter, plain_message, send, send_raw
 
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options")
 
@@ -329,10 +329,6 @@ def test_a_foreign_host_name_is_refused_while_bound_to_loopback(preview: DebugSe
         assert response.status == status, host
 
 
-NON_UTF8 = (
-    b"From: sender@example.com\r\nTo: ann@example.com\r\nSubject: caf\xe9 \xff\r\n\r\n"
-    b"Body in latin-1: caf\xe9, and a stray \xff byte.\r\n"
-)
 MALFORMED = [
     b"no header block at all, just text with \xff\xfe\x00 bytes",
     b'Content-Type: multipart/mixed; boundary="X"\r\nSubject: broken\r\n\r\n--X\r\nno end',
@@ -506,3 +502,14 @@ def test_the_ui_never_turns_message_data_into_html() -> None:
     assert "textContent" in script
     assert "<script>" not in page and not re.search(r"\son\w+=", page)  # no inline code
     assert 'sandbox="allow-same-origin"' in page and "allow-scripts" not in page
+
+
+def test_a_message_dropped_past_max_messages_keeps_its_file(tmp_path: Path) -> None:
+    with DebugServer(
+        port=0, out=io.StringIO(), quiet=True, web_port=0, max_messages=2, save_dir=tmp_path
+    ) as server:
+        send(server, *(plain_message(f"message {n}") for n in range(3)))
+        shown = [m["subject"] for m in fetch_json(server, "/api/messages")["messages"]]
+
+    assert shown == ["message 2", "message 1"]
+    assert len(list(tmp_path.glob("*.eml"))) == 3

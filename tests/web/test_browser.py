@@ -28,7 +28,7 @@ from playwright.sync_api import (
 
 from mailcore import EmailMultiAlternatives
 from mailcore_smtp.debug_server import DebugServer
-from tests.web.conftest import newsletter, plain_message, send
+from tests.web.conftest import NON_UTF8, newsletter, plain_message, send, send_raw
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -324,3 +324,16 @@ def _browser_notice(line: str) -> bool:
         any(notice in text.lower() for notice in notices)
         or text.startswith("Failed to load resource: the server responded with a status of 404")
     )
+
+
+def test_an_unreadable_message_opens_on_the_raw_tab_with_the_reason(
+    watched: Watched, preview: DebugServer
+) -> None:
+    send_raw(preview, NON_UTF8)
+    page = watched.page
+    page.locator("#list tr.message").click()
+
+    expect(page.locator("[data-tab=raw]")).to_have_class("active")
+    expect(page.locator("#problems")).to_have_text("Shown as raw: text that is not valid utf-8")
+    expect(page.locator("#raw")).to_contain_text("Body in latin-1: caf\ufffd")
+    expect(page.locator("#subject")).to_have_text("caf\ufffd \ufffd")
