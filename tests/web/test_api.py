@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -513,3 +514,30 @@ def test_a_message_dropped_past_max_messages_keeps_its_file(tmp_path: Path) -> N
 
     assert shown == ["message 2", "message 1"]
     assert len(list(tmp_path.glob("*.eml"))) == 3
+
+
+def test_a_message_of_headers_only_is_read(preview: DebugServer) -> None:
+    send_raw(preview, b"From: a@example.com\r\nSubject: headers only")
+    (item,) = fetch_json(preview, "/api/messages")["messages"]
+
+    message = fetch_json(preview, f"/api/messages/{item['id']}")
+
+    assert message["subject"] == "headers only" and message["raw_only"] is False
+
+
+def test_stopping_ends_an_open_event_stream_at_once() -> None:
+    server = DebugServer(port=0, out=io.StringIO(), quiet=True, web_port=0).start()
+    assert server.web_url is not None
+    port = int(server.web_url.rstrip("/").rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        stream = sock.makefile("rb")
+        while b"connected" not in stream.readline():
+            pass
+        started = time.monotonic()
+        server.stop()
+        took = time.monotonic() - started
+        rest = stream.read()
+
+    assert took < 3, f"stop() took {took:.1f} s with an event stream open"
+    assert rest.endswith(b"0\r\n\r\n"), "the stream was ended, not cut"

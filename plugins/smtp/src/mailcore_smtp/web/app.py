@@ -262,7 +262,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
                 break
             data = json.dumps(event.data, ensure_ascii=False)
             await response.write(f"event: {event.kind}\ndata: {data}\n\n".encode())
-    except (ConnectionError, asyncio.CancelledError):
+    except ConnectionError:  # the browser went away
         pass
     finally:
         unsubscribe()

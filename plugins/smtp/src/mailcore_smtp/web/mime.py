@@ -129,9 +129,12 @@ def _locate(raw: bytes, start: int, end: int, depth: int) -> _Part:
             for sep in (b"\r\n\r\n", b"\n\n")
             if (at := raw.find(sep, start, min(end, start + _MAX_HEADER_BLOCK))) >= 0
         ]
-        if not candidates:
+        if candidates:
+            header_end, body_start = min(candidates)
+        elif end - start <= _MAX_HEADER_BLOCK:  # headers only, no body
+            header_end = body_start = end
+        else:
             raise ValueError("no end of the header block")
-        header_end, body_start = min(candidates)
     headers = _HEADER_PARSER.parsebytes(raw[start:header_end] + b"\n\n", headersonly=True)
     assert isinstance(headers, EmailMessage)
     if headers.get_content_maintype() != "multipart" or depth >= _MAX_DEPTH:
