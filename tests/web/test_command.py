@@ -122,6 +122,24 @@ def test_without_the_web_extra_the_error_names_it() -> None:
     ]
 
 
+def test_in_code_without_the_web_extra_the_error_names_it() -> None:
+    code = (
+        "import sys; sys.modules['aiohttp'] = None\n"
+        "from mailcore_smtp.debug_server import DebugServer\n"
+        "try:\n"
+        "    DebugServer(port=0, web_port=0)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+
+    assert result.stdout == (
+        "--web needs aiohttp, which is not installed: pip install 'mailkern-smtp[web]'\n"
+    )
+
+
 def test_aiohttp_is_imported_only_for_web() -> None:
     code = (
         "import sys, io\n"

@@ -123,6 +123,7 @@ class DebugServer(ServerContext):
     the ``mailkern-smtp[web]`` extra) the web preview is served on ``web_host`` from
     the SMTP server's own event loop, keeping the newest ``max_messages`` in
     :attr:`store` (and loading those already in ``save_dir`` at :meth:`start`).
+    Without aiohttp, ``web_port`` raises :class:`ImportError` naming the extra.
     :meth:`start` raises :class:`OSError` when an address cannot be bound.
     """
 
@@ -149,6 +150,10 @@ class DebugServer(ServerContext):
         self.web_failed = False
         self._web: WebPreview | None = None
         if web_port is not None:
+            from mailcore_smtp.web import missing_extra
+
+            if (problem := missing_extra()) is not None:
+                raise ImportError(problem)
             from mailcore_smtp.web.app import WebPreview
             from mailcore_smtp.web.store import MessageStore
 
