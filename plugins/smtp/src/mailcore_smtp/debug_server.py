@@ -268,7 +268,8 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
     """Add the ``debug-server`` arguments to ``parser``; return the command's handler."""
     parser.description = (
         "Run an SMTP server that prints every message it receives (envelope, decoded "
-        "headers and text, attachment summary) and delivers nothing. Ctrl-C stops it."
+        "headers and text, attachment summary) and delivers nothing; with --web, also "
+        "shows them in a browser. Ctrl-C stops it."
     )
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
@@ -288,7 +289,9 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
         "(with --web: and show the messages already there)",
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="do not print the messages (they are still kept)"
+        "--quiet",
+        action="store_true",
+        help="do not print the messages (--save and --web still get them)",
     )
     web = parser.add_argument_group(
         "web preview", "a UI and JSON API of the received mail (needs mailkern-smtp[web])"
@@ -301,12 +304,14 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
     web.add_argument(
         "--web-port",
         type=_port,
+        metavar="PORT",
         default=None,
         help=f"port of the web preview (default {DEFAULT_WEB_PORT}; 0 picks a free port)",
     )
     web.add_argument(
         "--web-host",
         default=None,
+        metavar="HOST",
         help=f"address of the web preview (default {DEFAULT_HOST}; any other prints a warning)",
     )
     web.add_argument(
