@@ -541,3 +541,26 @@ def test_stopping_ends_an_open_event_stream_at_once() -> None:
 
     assert took < 3, f"stop() took {took:.1f} s with an event stream open"
     assert rest.endswith(b"0\r\n\r\n"), "the stream was ended, not cut"
+
+
+def test_another_origin_gets_no_cors_permission(preview: DebugServer) -> None:
+    """A web page elsewhere cannot delete (its preflight is refused) nor read the mail."""
+    assert preview.web_url is not None
+    port = int(preview.web_url.rstrip("/").rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request(
+        "OPTIONS",
+        "/api/messages",
+        headers={
+            "Host": f"127.0.0.1:{port}",
+            "Origin": "http://attacker.example",
+            "Access-Control-Request-Method": "DELETE",
+        },
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+
+    assert response.status == 405
+    assert response.getheader("Access-Control-Allow-Origin") is None
+    assert response.getheader("Access-Control-Allow-Methods") is None
