@@ -564,3 +564,16 @@ def test_another_origin_gets_no_cors_permission(preview: DebugServer) -> None:
     assert response.status == 405
     assert response.getheader("Access-Control-Allow-Origin") is None
     assert response.getheader("Access-Control-Allow-Methods") is None
+
+
+def test_at_start_only_the_newest_max_messages_files_are_loaded(tmp_path: Path) -> None:
+    for n in range(3):
+        tmp_path.joinpath(f"20250101-00000{n}-000000-0001.eml").write_bytes(
+            f"From: a@example.com\r\nTo: b@example.com\r\nSubject: saved {n}\r\n\r\nhi\r\n".encode()
+        )
+    with DebugServer(
+        port=0, out=io.StringIO(), quiet=True, web_port=0, save_dir=tmp_path, max_messages=2
+    ) as server:
+        subjects = [m["subject"] for m in fetch_json(server, "/api/messages")["messages"]]
+
+    assert subjects == ["saved 2", "saved 1"]
