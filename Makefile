@@ -10,7 +10,7 @@ PROJECT_FILES := pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproje
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install test lint format demo docs fuzz bench clean
+.PHONY: install test lint format demo docs fuzz bench clean browser
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,7 +36,21 @@ format: install
 	$(BIN)/ruff format core plugins tests benchmarks
 	$(BIN)/ruff check --fix core plugins tests benchmarks
 
-test: lint docs ## Lint, build the docs, then the whole test suite.
+# The web preview's browser tests drive Debian's chromium (never a browser downloaded by
+# Playwright). Installed with apt-get when missing (CI and the machines run as root);
+# nothing to do, and no network, when it is there.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+
+$(CHROMIUM):
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "make: installing Debian's chromium for the browser tests (apt-get)"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+browser: $(CHROMIUM) ## Install Debian's chromium for the browser tests, if missing.
+
+test: lint docs $(CHROMIUM) ## Lint, build the docs, then the whole test suite.
 	$(BIN)/pytest -q
 
 docs: install ## Build the documentation site into site/ (strict: a broken link fails).

@@ -19,9 +19,13 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import json
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage as ParsedMessage
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -226,3 +230,84 @@ class BackendContractTests:
         text = repr(backend) + str(backend.options) + repr(backend.options)
         for secret in self.secrets:
             assert secret not in text
+
+
+class PreviewClient:
+    """A client of the JSON API of ``mailcore debug-server --web`` (standard library only).
+
+    For end-to-end tests that send mail from another process (an application under
+    test) to the debug server and assert on what arrived::
+
+        preview = PreviewClient("http://127.0.0.1:8025")
+        preview.clear()
+        ...  # the application sends its mail to 127.0.0.1:1025
+        (item,) = preview.wait_for(1, timeout=10)
+        message = preview.message(item["id"])
+        assert message["envelope"]["rcpt_tos"] == ["ann@example.com"]
+
+    Items are the API's JSON objects (see the "Previewing mail" docs page). An HTTP
+    error status raises :class:`urllib.error.HTTPError`.
+    """
+
+    def __init__(self, url: str = "http://127.0.0.1:8025", *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _request(self, path: str, method: str = "GET") -> bytes:
+        request = urllib.request.Request(self.url + path, method=method)
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            body: bytes = response.read()
+            return body
+
+    def _json(self, path: str) -> Any:
+        return json.loads(self._request(path))
+
+    def messages(self, query: str = "", *, limit: int = 1000, offset: int = 0) -> list[Any]:
+        """The messages, newest first (``query``: the words subject, addresses or body hold)."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        if query:
+            params["q"] = query
+        page = self._json("/api/messages?" + urllib.parse.urlencode(params))
+        messages: list[Any] = page["messages"]
+        return messages
+
+    def message(self, message_id: str) -> Any:
+        """One message: envelope, headers, text, html, attachments."""
+        return self._json("/api/messages/" + urllib.parse.quote(message_id, safe=""))
+
+    def raw(self, message_id: str) -> bytes:
+        """One message's bytes as the server received them."""
+        return self._request("/api/messages/" + urllib.parse.quote(message_id, safe="") + "/raw")
+
+    def attachment(self, message_id: str, index: int) -> bytes:
+        """The decoded content of one message's attachment number ``index`` (from 0)."""
+        path = "/api/messages/" + urllib.parse.quote(message_id, safe="") + f"/attachments/{index}"
+        return self._request(path)
+
+    def delete(self, message_id: str) -> None:
+        """Delete one message."""
+        self._request("/api/messages/" + urllib.parse.quote(message_id, safe=""), "DELETE")
+
+    def clear(self) -> None:
+        """Delete every message."""
+        self._request("/api/messages", "DELETE")
+
+    def wait_for(self, count: int, *, timeout: float = 10.0, query: str = "") -> list[Any]:
+        """Wait until at least ``count`` messages (matching ``query``) are there; return them.
+
+        Raises :class:`TimeoutError`, saying how many arrived, after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages(query)
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"waited {timeout:g} s for {count} message(s) at {self.url}, "
+                    f"{len(found)} arrived"
+                )
+            time.sleep(0.05)
+
+
+__all__ += ["PreviewClient"]

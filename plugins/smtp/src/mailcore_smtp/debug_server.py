@@ -4,7 +4,9 @@ The successor of the seed's ``python -m smtpd -n -c DebuggingServer`` (``smtpd``
 Python in 3.12), built on aiosmtpd. Each message is printed envelope first (MAIL FROM,
 RCPT TO: Bcc recipients show here), then its decoded headers, text parts and a summary
 of its attachments. ``--save DIR`` also writes each message, as received, to an
-``.eml`` file. Nothing is relayed anywhere. Any AUTH login is accepted (the user name
+``.eml`` file. ``--web`` (with the ``mailkern-smtp[web]`` extra) also serves a preview UI
+and a JSON API of the received mail from the same event loop (see :mod:`mailcore_smtp.web`).
+Nothing is relayed anywhere. Any AUTH login is accepted (the user name
 is shown, the password never). Ctrl-C stops it.
 
 In code, :class:`DebugServer` runs the same server in a background thread::
@@ -17,6 +19,8 @@ In code, :class:`DebugServer` runs the same server in a background thread::
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import datetime
 import io
 import os
@@ -24,21 +28,29 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcore_smtp.render import render_message
 from mailcore_smtp.serving import BackgroundServer, ServerContext
 
+if TYPE_CHECKING:
+    from mailcore_smtp.web.app import WebPreview
+    from mailcore_smtp.web.store import MessageStore
+
 __all__ = ["DebugServer", "ReceivedMail", "main", "register"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1025
+DEFAULT_WEB_PORT = 8025
+DEFAULT_MAX_MESSAGES = 1000
+#: How long start() waits for the web preview to bind.
+_WEB_START_TIMEOUT = 30.0
 PROG = "mailcore debug-server"
 
 
@@ -107,7 +119,12 @@ class DebugServer(ServerContext):
     ``port=0`` picks a free port (read :attr:`port` after :meth:`start`). Each message
     is printed to ``out`` (default: ``sys.stdout``, flushed after each message), kept
     in :attr:`received` unless ``keep=False``, and written to ``save_dir`` if given.
-    :meth:`start` raises :class:`OSError` when the address cannot be bound.
+    ``quiet=True`` prints nothing. With ``web_port`` (0: a free port; needs aiohttp,
+    the ``mailkern-smtp[web]`` extra) the web preview is served on ``web_host`` from
+    the SMTP server's own event loop, keeping the newest ``max_messages`` in
+    :attr:`store` (and loading those already in ``save_dir`` at :meth:`start`).
+    Without aiohttp, ``web_port`` raises :class:`ImportError` naming the extra.
+    :meth:`start` raises :class:`OSError` when an address cannot be bound.
     """
 
     def __init__(
@@ -118,10 +135,30 @@ class DebugServer(ServerContext):
         save_dir: Path | None = None,
         out: IO[str] | None = None,
         keep: bool = True,
+        quiet: bool = False,
+        web_port: int | None = None,
+        web_host: str = DEFAULT_HOST,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
     ) -> None:
         self.save_dir = save_dir
         self.out = out
         self.keep = keep
+        self.quiet = quiet
+        #: The web preview's messages (None without ``web_port``).
+        self.store: MessageStore | None = None
+        #: True when :meth:`start` failed because the web preview could not bind.
+        self.web_failed = False
+        self._web: WebPreview | None = None
+        if web_port is not None:
+            from mailcore_smtp.web import missing_extra
+
+            if (problem := missing_extra()) is not None:
+                raise ImportError(problem)
+            from mailcore_smtp.web.app import WebPreview
+            from mailcore_smtp.web.store import MessageStore
+
+            self.store = MessageStore(max_messages)
+            self._web = WebPreview(self.store, web_host, web_port)
         #: The messages received so far (when ``keep``).
         self.received: list[ReceivedMail] = []
         self.count = 0
@@ -135,6 +172,11 @@ class DebugServer(ServerContext):
     @property
     def port(self) -> int:
         return self._runner.port
+
+    @property
+    def web_url(self) -> str | None:
+        """The web preview's address, e.g. ``http://127.0.0.1:8025/`` (None without it)."""
+        return self._web.url if self._web is not None else None
 
     def _protocol(self) -> SMTP:
         return _DebugSMTP(
@@ -165,6 +207,10 @@ class DebugServer(ServerContext):
             mail = ReceivedMail(mail_from, rcpt_tos, data, peer, login, saved)
             if self.keep:
                 self.received.append(mail)
+            if self.store is not None:
+                self.store.add(data, mail_from, rcpt_tos, path=saved)
+            if self.quiet:
+                return
             stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
             text = render_message(
                 data,
@@ -182,11 +228,29 @@ class DebugServer(ServerContext):
         """Create ``save_dir`` if needed, bind and start serving."""
         if self.save_dir is not None:
             self.save_dir.mkdir(parents=True, exist_ok=True)
+            if self.store is not None:
+                self.store.load(self.save_dir)
         self._runner.start()
+        if self._web is not None:
+            try:
+                self._in_loop(self._web.start(), _WEB_START_TIMEOUT)
+            except BaseException:
+                self.web_failed = True
+                self._runner.stop()
+                raise
         return self
 
+    def _in_loop(self, coroutine: Coroutine[Any, Any, None], timeout: float) -> None:
+        """Run ``coroutine`` in the SMTP server's event loop and wait for it."""
+        loop = self._runner._loop
+        assert loop is not None
+        asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
     def stop(self) -> None:
-        """Close every connection and the listening socket. Safe to call twice."""
+        """Close every connection and the listening sockets. Safe to call twice."""
+        if self._web is not None and self._runner.running:
+            with contextlib.suppress(Exception):
+                self._in_loop(self._web.stop(), _WEB_START_TIMEOUT)
         self._runner.stop()
 
 
@@ -204,7 +268,8 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
     """Add the ``debug-server`` arguments to ``parser``; return the command's handler."""
     parser.description = (
         "Run an SMTP server that prints every message it receives (envelope, decoded "
-        "headers and text, attachment summary) and delivers nothing. Ctrl-C stops it."
+        "headers and text, attachment summary) and delivers nothing; with --web, also "
+        "shows them in a browser. Ctrl-C stops it."
     )
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
@@ -220,9 +285,53 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
         metavar="DIR",
         type=Path,
         default=None,
-        help="also write each message, as received, to an .eml file in DIR",
+        help="also write each message, as received, to an .eml file in DIR "
+        "(with --web: and show the messages already there)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="do not print the messages (--save and --web still get them)",
+    )
+    web = parser.add_argument_group(
+        "web preview", "a UI and JSON API of the received mail (needs mailkern-smtp[web])"
+    )
+    web.add_argument(
+        "--web",
+        action="store_true",
+        help=f"also serve the web preview (default http://{DEFAULT_HOST}:{DEFAULT_WEB_PORT}/)",
+    )
+    web.add_argument(
+        "--web-port",
+        type=_port,
+        metavar="PORT",
+        default=None,
+        help=f"port of the web preview (default {DEFAULT_WEB_PORT}; 0 picks a free port)",
+    )
+    web.add_argument(
+        "--web-host",
+        default=None,
+        metavar="HOST",
+        help=f"address of the web preview (default {DEFAULT_HOST}; any other prints a warning)",
+    )
+    web.add_argument(
+        "--max-messages",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help=f"messages the preview keeps, oldest dropped first (default {DEFAULT_MAX_MESSAGES})",
     )
     return run
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _wait_for_stop_signal() -> None:
@@ -241,23 +350,72 @@ def _wait_for_stop_signal() -> None:
             signal.signal(sig, handler)
 
 
+def _web_problem(args: argparse.Namespace) -> str | None:
+    """Why the web options cannot be used as given (None when they can)."""
+    if not args.web:
+        for flag, value in (
+            ("--web-port", args.web_port),
+            ("--web-host", args.web_host),
+            ("--max-messages", args.max_messages),
+        ):
+            if value is not None:
+                return f"{flag} needs --web"
+        return None
+    from mailcore_smtp.web import missing_extra
+
+    return missing_extra()
+
+
+def _is_loopback(host: str) -> bool:
+    from mailcore_smtp.web import is_loopback
+
+    return is_loopback(host)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot start."""
+    """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot start, 2 for bad flags."""
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="backslashreplace")
+    problem = _web_problem(args)
+    if problem is not None:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+        return 2
     if args.save is not None:
         try:
             args.save.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             print(f"{PROG}: cannot use --save {args.save}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-    server = DebugServer(args.host, args.port, save_dir=args.save, keep=False)
+    web_host = args.web_host or DEFAULT_HOST
+    web_port = (
+        (args.web_port if args.web_port is not None else DEFAULT_WEB_PORT) if args.web else None
+    )
+    server = DebugServer(
+        args.host,
+        args.port,
+        save_dir=args.save,
+        keep=False,
+        quiet=args.quiet,
+        web_port=web_port,
+        web_host=web_host,
+        max_messages=args.max_messages or DEFAULT_MAX_MESSAGES,
+    )
+    if web_port is not None and not _is_loopback(web_host):
+        print(
+            f"{PROG}: warning: the web preview listens on {web_host}, not only on this "
+            "machine: anyone who can reach it can read and delete the mail",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         server.start()
     except OSError as exc:
         # asyncio wraps the bind error in a long sentence; the errno says it plainly.
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"{PROG}: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        where = f"{args.host}:{args.port}"
+        if server.web_failed:
+            where = f"{web_host}:{web_port} (web preview)"
+        print(f"{PROG}: cannot listen on {where}: {reason}", file=sys.stderr)
         return 1
     try:
         saving = f"; saving messages to {args.save}" if args.save is not None else ""
@@ -265,6 +423,10 @@ def run(args: argparse.Namespace) -> int:
             f"{PROG}: listening on {server.host}:{server.port}{saving} (Ctrl-C to stop)",
             flush=True,
         )
+        if server.web_url is not None:
+            assert server.store is not None
+            loaded = f" ({len(server.store)} saved message(s) loaded)" if args.save else ""
+            print(f"{PROG}: web preview on {server.web_url}{loaded}", flush=True)
         _wait_for_stop_signal()
     finally:
         server.stop()
