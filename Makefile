@@ -10,7 +10,7 @@ PROJECT_FILES := pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproje
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install test lint format demo docs fuzz bench clean browser
+.PHONY: install test lint format demo docs fuzz bench clean browser screenshots
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -52,6 +52,9 @@ browser: $(CHROMIUM) ## Install Debian's chromium for the browser tests, if miss
 
 test: lint docs $(CHROMIUM) ## Lint, build the docs, then the whole test suite.
 	$(BIN)/pytest -q
+
+screenshots: install $(CHROMIUM) ## Retake docs/images/preview-*.png from the browser tests.
+	MAILCORE_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_browser.py
 
 docs: install ## Build the documentation site into site/ (strict: a broken link fails).
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

@@ -3,7 +3,10 @@
 Messages go through mailcore's SMTP backend to the debug server; the browser lists them,
 shows a new one without reloading, renders the HTML part (with its cid: image), downloads
 an attachment, searches and deletes. A hostile message runs nothing and fetches nothing.
-The screenshots used by docs/previewing.md are saved here.
+The screenshots used by docs/previewing.md are taken here: ``make screenshots``
+(``MAILCORE_UPDATE_SCREENSHOTS=1``) writes them into docs/images; a plain run writes them to
+a temporary folder and checks that the committed ones exist with the same dimensions, so a
+test run leaves the working tree unchanged (the list's times differ on every run).
 """
 
 from __future__ import annotations
@@ -43,6 +46,28 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+UPDATE_SCREENSHOTS = bool(os.environ.get("MAILCORE_UPDATE_SCREENSHOTS"))
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def screenshot(page: Page, name: str, scratch: Path) -> None:
+    """Take the docs screenshot ``name``: into docs/images when updating, else into
+    ``scratch``, checking the committed one has the same dimensions."""
+    committed = SCREENSHOTS / name
+    if UPDATE_SCREENSHOTS:
+        page.screenshot(path=committed)
+        return
+    fresh = scratch / name
+    page.screenshot(path=fresh)
+    assert committed.exists(), f"{committed} is missing: run make screenshots"
+    assert _png_size(fresh) == _png_size(committed), f"{name} changed size: make screenshots"
+
 
 # Skipped without chromium when run by hand; under CI (CI=true), where `make test`
 # installed it, a missing chromium is a failure instead.
@@ -119,7 +144,7 @@ def watched(browser: Browser, preview: DebugServer) -> Iterator[Watched]:
 
 
 def test_list_live_update_html_attachment_search_and_delete(
-    watched: Watched, preview: DebugServer
+    watched: Watched, preview: DebugServer, tmp_path: Path
 ) -> None:
     page = watched.page
     rows = page.locator("#list tr.message")
@@ -150,7 +175,7 @@ def test_list_live_update_html_attachment_search_and_delete(
     expect(rows.nth(0).locator(".subject")).to_have_text("Arrived while watching")
     assert page.evaluate("window.stillTheSamePage") is True
     page.mouse.move(0, 0)
-    page.screenshot(path=SCREENSHOTS / "preview-list.png")
+    screenshot(page, "preview-list.png", tmp_path)
 
     # The HTML tab renders the HTML part, with the cid: image from the message itself.
     rows.filter(has_text="November newsletter").click()
@@ -165,7 +190,7 @@ def test_list_live_update_html_attachment_search_and_delete(
     logo = frame.locator("#logo")
     expect(logo).to_have_js_property("complete", True)
     expect(logo).to_have_js_property("naturalWidth", 160)
-    page.screenshot(path=SCREENSHOTS / "preview-message.png")
+    screenshot(page, "preview-message.png", tmp_path)
 
     page.click("[data-tab=text]")
     expect(page.locator("#text")).to_have_text("Newsletter as plain text.")
