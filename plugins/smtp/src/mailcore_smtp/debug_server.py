@@ -242,22 +242,25 @@ def _wait_for_stop_signal() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot start."""
+    """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot listen (the port is
+    taken), 2 when ``--save`` names a folder that cannot be used."""
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="backslashreplace")
     if args.save is not None:
         try:
             args.save.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"{PROG}: cannot use --save {args.save}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
+            problem = f"cannot use --save {args.save}: {exc.strerror or exc}"
+            print(f"mailcore: error: {problem}", file=sys.stderr)
+            return 2
     server = DebugServer(args.host, args.port, save_dir=args.save, keep=False)
     try:
         server.start()
     except OSError as exc:
         # asyncio wraps the bind error in a long sentence; the errno says it plainly.
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"{PROG}: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        problem = f"cannot listen on {args.host}:{args.port}: {reason}"
+        print(f"mailcore: error: {problem}", file=sys.stderr)
         return 1
     try:
         saving = f"; saving messages to {args.save}" if args.save is not None else ""
