@@ -457,9 +457,27 @@ def load_options(
     ``arguments`` are ``get_connection()`` keywords: ``username`` and ``password`` are
     ignored by a model without them. ``configured`` defaults to the last ``configure()``.
     Unknown names and invalid values raise :class:`ConfigurationError` naming the setting
-    and where its value came from; a secret value is never shown nor kept in the error.
+    and where its value came from; a secret value is never shown nor kept in the error,
+    nor in the local variables of this function's frame when it raises (an error tracker
+    that records frame locals would see them).
     """
-    arguments = without_credentials(arguments or {}, model.model_fields)
+    built = _load(section, model, arguments or {}, configured)
+    del arguments, configured  # raw values: not kept in this frame's locals
+    if isinstance(built, tuple) and isinstance(built[1], type):
+        text, kind = built
+        raise kind(text)
+    return built
+
+
+def _load(
+    section: str | None,
+    model: type[ModelT],
+    arguments: Mapping[str, Any],
+    configured: Mapping[str, Any] | None,
+) -> tuple[ModelT, dict[str, Source]] | tuple[str, type[ConfigurationError]]:
+    """The body of :func:`load_options`: the model and its sources, or the text and class
+    of the error to raise (raised by the caller, once this frame and its values are gone)."""
+    arguments = without_credentials(arguments, model.model_fields)
     spec = _building.get()
     if spec is not None and (spec.section != section or model is CoreSettings):
         spec = None  # a backend made while another mailer's backend is being made
@@ -503,9 +521,8 @@ def load_options(
         instance = model.model_validate(values)
     except ValidationError as exc:
         failure = _problems(exc, section, model, sources, path, spec)
-    if failure is not None:  # raised here: no exception context keeps the input
-        text, kind = failure
-        raise kind(text)
+    if failure is not None:  # raised by the caller: no exception context keeps the input
+        return failure
     if section is None and spec is None:
         _check_tables(path, document, sections)
     for name in model.model_fields:
