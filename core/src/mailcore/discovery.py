@@ -90,7 +90,7 @@ def _entry_points() -> list[Any]:
     from stevedore import NamedExtensionManager
 
     manager: NamedExtensionManager[Any] = NamedExtensionManager(BACKENDS_GROUP, names=[])
-    return sorted(manager.list_entry_points(), key=lambda ep: str(ep.name))
+    return sorted(manager.list_entry_points(), key=lambda ep: (str(ep.name), str(ep.value)))
 
 
 def _entry_point_names() -> list[str]:
@@ -108,8 +108,8 @@ def install_hint(name: str) -> str:
 
 def _not_found(name: str) -> BackendNotFoundError:
     entry_points = _entry_points()
-    plugins = [str(ep.name) for ep in entry_points if not _is_core(ep)]
-    composite = [str(ep.name) for ep in entry_points if _is_core(ep)]
+    plugins = list(dict.fromkeys(str(ep.name) for ep in entry_points if not _is_core(ep)))
+    composite = list(dict.fromkeys(str(ep.name) for ep in entry_points if _is_core(ep)))
     installed = ", ".join(plugins) or "none"
     if composite:  # the core's own, after the plugins
         installed += f"; composite: {', '.join(composite)}"
