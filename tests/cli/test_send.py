@@ -398,3 +398,14 @@ def test_a_body_from_a_pipe_is_read(workdir: Path) -> None:
 
     assert done.status == 0, done
     assert "From a pipe" in done.stdout
+
+
+def test_dev_null_is_an_empty_body() -> None:
+    """The one device that ends at once: ``--body-file /dev/null`` is an empty body."""
+    done = run_mailcore(
+        "send", "--backend=console", "--to=bob@example.com", "--subject=Empty",
+        "--body-file", "/dev/null", timeout=20,
+    )  # fmt: skip
+
+    assert done.status == 0, done
+    assert done.stdout.endswith(f"\n\n{SEPARATOR}\nSent 1 message through the console backend.\n")

@@ -90,12 +90,17 @@ def _kind(mode: int) -> str:
 
 def check_file(path: str, what: str, *, pipes: bool = True) -> None:
     """Refuse what is no regular file (nor a pipe, when ``pipes``: ``<(command)`` ends):
-    a device such as ``/dev/zero`` would be read forever, a directory not at all."""
+    a device such as ``/dev/zero`` would be read forever, a directory not at all.
+    ``/dev/null`` (empty at once) is allowed."""
     try:
-        mode = os.stat(path).st_mode
+        found = os.stat(path)
+        empty = os.stat(os.devnull)
     except OSError as exc:
         raise UsageError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
+    mode = found.st_mode
     if stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode)):
+        return
+    if (found.st_dev, found.st_ino, found.st_rdev) == (empty.st_dev, empty.st_ino, empty.st_rdev):
         return
     wanted = "a regular file or a pipe" if pipes else "a regular file"
     raise UsageError(f"{what}: {path!r} is {_kind(mode)}: give {wanted}")
