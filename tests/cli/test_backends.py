@@ -122,3 +122,91 @@ def test_with_no_backend_installed_it_names_the_distributions_to_install() -> No
         "No backends are installed: install one of the mailkern-<name> distributions "
         "(mailkern-smtp, mailkern-console, ...)."
     )
+
+
+CLASHING_CONSOLE = """
+    from mailcore import BaseEmailBackend
+
+
+    class Console(BaseEmailBackend):
+        name = "console"
+"""
+
+
+@pytest.fixture(scope="module")
+def clashing_console(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with mailcore, mailkern-console and a second distribution that registers
+    the short name ``console`` too; returns the venv's python."""
+    from tests.support.venvs import make_plugin_distribution, make_venv
+
+    root = tmp_path_factory.mktemp("clash")
+    other = make_plugin_distribution(
+        root,
+        "other-console",
+        {"console": "other_console.backend:Console"},
+        {"backend": CLASHING_CONSOLE},
+    )
+    return make_venv(root / "venv", "core", "plugins/console", other)
+
+
+def _run_in(python: Path, *args: str) -> Run:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCORE_")}
+    done = subprocess.run(
+        [str(python.with_name("mailcore")), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    return Run(done)
+
+
+def test_a_clashing_short_name_lists_each_entry_point_with_its_distribution(
+    clashing_console: Path,
+) -> None:
+    done = _run_in(clashing_console, "backends")
+
+    assert done.status == 0, done
+    table = done.stdout.split("\n\n")[0].splitlines()
+    rows = [" ".join(line.split()) for line in table[2:]]
+    assert rows[:2] == [
+        "console mailkern-console 0.1.0 mailcore_console.backend:ConsoleBackend "
+        "(name clash: not usable)",
+        "console other-console 1.2.3 other_console.backend:Console (name clash: not usable)",
+    ]
+    assert done.error_lines == [
+        "mailcore: warning: the backend name 'console' is registered by 2 entry points: "
+        "mailkern-console 0.1.0 (mailcore_console.backend:ConsoleBackend); "
+        "other-console 1.2.3 (other_console.backend:Console); none of them wins: "
+        'get_connection("console") fails until all but one are uninstalled'
+    ]
+
+    sent = _run_in(
+        clashing_console, "send", "--backend=console", "--to=bob@example.com",
+        "--subject=Hi", "--body=Hello",
+    )  # fmt: skip
+    assert sent.status == 2, sent
+    [line] = sent.error_lines
+    assert line.startswith("mailcore: error: backend 'console': multiple implementations found")
+    assert "ConsoleBackend, Console" in line
+
+
+def test_a_missing_backend_of_this_project_says_where_it_comes_from(
+    clashing_console: Path,
+) -> None:
+    done = _run_in(
+        clashing_console, "send", "--backend=smtp", "--to=bob@example.com",
+        "--subject=Hi", "--body=Hello",
+    )  # fmt: skip
+
+    assert done.status == 2, done
+    assert done.error_lines == [
+        "mailcore: error: no mailcore backend named 'smtp' is installed; it is provided by "
+        "the distribution 'mailkern-smtp': install mailkern-smtp from this project "
+        "(pip install ./plugins/smtp in a checkout) (installed backends: console; "
+        "composite: failover, roundrobin)"
+    ]

@@ -185,3 +185,87 @@ def test_configure_is_shown_as_its_own_source(
     assert core["subject_prefix"] == ("'[configured] '", "configure")
     assert core["backend"] == ("file", "argument")
     assert setting_rows(out, "Backend file")["file_path"] == ("configured", "configure")
+
+
+def test_an_unknown_environment_variable_is_one_warning_line_once() -> None:
+    """The settings are read several times (core, mailers, backend): one line, once."""
+    with RecordingSMTPServer() as server:
+        done = run_mailcore(
+            "check",
+            env={
+                "MAILCORE_SMTP_HOTS": "mail.example.com",
+                "MAILCORE_SMTP_HOST": "127.0.0.1",
+                "MAILCORE_SMTP_PORT": str(server.port),
+            },
+        )
+
+    assert done.status == 0, done
+    assert done.error_lines == [
+        "mailcore: warning: unknown environment variable MAILCORE_SMTP_HOTS (ignored), "
+        "did you mean 'MAILCORE_SMTP_HOST'?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "MAILCORE_CONSOLE_STREAM=x",
+            "unknown variable MAILCORE_CONSOLE_STREAM in .env: 'stream' can only be given "
+            "as an argument, get_connection('console', stream=...)",
+        ),
+        (
+            "MAILCORE_CONSOLE_FOO=x",
+            "unknown variable MAILCORE_CONSOLE_FOO in .env (backend 'console' has no such option)",
+        ),
+    ],
+)
+def test_a_variable_of_a_backend_without_options_is_refused(
+    workdir: Path, line: str, expected: str
+) -> None:
+    (workdir / ".env").write_text(f"{line}\n")
+
+    done = run_mailcore("check", "--backend", "console")
+
+    assert done.status == 2, done
+    assert done.error_lines == [f"mailcore: error: {expected}"]
+
+
+def test_an_argument_only_parameter_given_with_o_is_refused() -> None:
+    done = run_mailcore("check", "--backend", "console", "-o", "stream=x")
+
+    assert done.status == 2, done
+    assert done.error_lines == [
+        "mailcore: error: -o stream: 'stream' of the console backend is an argument for "
+        "Python code only (get_connection(..., stream=...)); it cannot be set from the "
+        "command line"
+    ]
+
+
+def test_a_missing_ses_region_is_the_same_mistake_in_check_and_send(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration mistake: exit status 2 from either subcommand, the same line."""
+    (workdir / "aws-config").write_text("")
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "AWS_CONFIG_FILE": str(workdir / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "aws-config"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    expected = [
+        "mailcore: error: the ses backend needs an AWS region: set the ses option 'region' "
+        "(MAILCORE_SES_REGION, [ses] region) or AWS_DEFAULT_REGION"
+    ]
+
+    check = run_mailcore("check", "--backend", "ses", env=env)
+    send = run_mailcore(
+        "send", "--backend", "ses", "--to=bob@example.com", "--subject=Hi", "--body=Hello",
+        env=env,
+    )  # fmt: skip
+
+    assert (check.status, check.error_lines) == (2, expected), check
+    assert (send.status, send.error_lines) == (2, expected), send

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import threading
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -253,6 +255,10 @@ def test_recipients_the_server_refuses_are_listed_and_the_exit_status_is_1() -> 
         "Message id: MC00001\n"
         "Refused: gone@example.com (550 5.1.1 No such user)\n"
     )
+    assert done.error_lines == [
+        "mailcore: error: 1 recipient(s) refused, the others accepted: "
+        "gone@example.com (550 5.1.1 No such user)"
+    ]
     assert [message.rcpt_tos for message in server.messages] == [["ann@example.com"]]
 
 
@@ -312,3 +318,94 @@ def test_an_eml_with_an_unusable_recipient_is_refused_before_connecting(tmp_path
     [line] = done.error_lines
     assert line.startswith("mailcore: error: ") and "rg@example.com" in line, line
     assert server.sessions == []
+
+
+def test_an_argument_only_parameter_given_with_o_is_one_line_and_exit_2() -> None:
+    done = run_mailcore(
+        "send", "--backend", "console", "-o", "stream=x", "--to=bob@example.com",
+        "--subject=Hi", "--body=Hello",
+    )  # fmt: skip
+
+    assert done.status == 2, done
+    assert done.stdout == ""
+    assert done.error_lines == [
+        "mailcore: error: -o stream: 'stream' of the console backend is an argument for "
+        "Python code only (get_connection(..., stream=...)); it cannot be set from the "
+        "command line"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("option", "path", "expected"),
+    [
+        ("--attach", "/dev/zero", "--attach: '/dev/zero' is a device: give a regular file"),
+        (
+            "--body-file",
+            "/dev/zero",
+            "--body-file: '/dev/zero' is a device: give a regular file or a pipe",
+        ),
+        (
+            "--html-file",
+            "/dev/urandom",
+            "--html-file: '/dev/urandom' is a device: give a regular file or a pipe",
+        ),
+        ("--eml", "/dev/zero", "--eml: '/dev/zero' is a device: give a regular file or a pipe"),
+        ("--attach", ".", "--attach: '.' is a directory: give a regular file"),
+    ],
+)
+def test_files_that_are_not_regular_are_refused_before_reading(
+    option: str, path: str, expected: str
+) -> None:
+    """/dev/zero never ends: reading it would hang the command (and fill the memory)."""
+    recipients = ["--to=bob@example.com"]
+    content = [] if option == "--eml" else ["--subject=Hi"]
+    if option in ("--attach", "--html-file"):
+        content.append("--body=Hello")
+    done = run_mailcore(
+        "send", "--backend=console", *recipients, *content, option, path, timeout=20
+    )
+
+    assert done.status == 2, done
+    assert done.stdout == ""
+    assert done.error_lines == [f"mailcore: error: {expected}"]
+
+
+def test_a_named_pipe_is_refused_as_an_attachment(workdir: Path) -> None:
+    """An attachment is read twice (checked, then attached): a pipe would be emptied (or
+    block, with no writer) before it is attached."""
+    os.mkfifo(workdir / "pipe")
+    done = run_mailcore(
+        "send", "--backend=console", "--to=bob@example.com", "--subject=Hi",
+        "--body=Hello", "--attach", "pipe", timeout=20,
+    )  # fmt: skip
+
+    assert done.status == 2, done
+    assert done.error_lines == [
+        "mailcore: error: --attach: 'pipe' is a named pipe: give a regular file"
+    ]
+
+
+def test_a_body_from_a_pipe_is_read(workdir: Path) -> None:
+    """A pipe ends (``--body-file <(command)``): it is allowed for the body."""
+    os.mkfifo(workdir / "body")
+    writer = threading.Thread(target=(workdir / "body").write_text, args=("From a pipe\n",))
+    writer.start()
+    done = run_mailcore(
+        "send", "--backend=console", "--to=bob@example.com", "--subject=Hi",
+        "--body-file", "body", timeout=20,
+    )  # fmt: skip
+    writer.join(timeout=20)
+
+    assert done.status == 0, done
+    assert "From a pipe" in done.stdout
+
+
+def test_dev_null_is_an_empty_body() -> None:
+    """The one device that ends at once: ``--body-file /dev/null`` is an empty body."""
+    done = run_mailcore(
+        "send", "--backend=console", "--to=bob@example.com", "--subject=Empty",
+        "--body-file", "/dev/null", timeout=20,
+    )  # fmt: skip
+
+    assert done.status == 0, done
+    assert done.stdout.endswith(f"\n\n{SEPARATOR}\nSent 1 message through the console backend.\n")

@@ -534,3 +534,140 @@ def test_a_number_in_text_and_a_real_boolean_still_work(monkeypatch: pytest.Monk
         True,
         3.0,
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "backend", "expected"),
+    [
+        (
+            "MAILCORE_LOCMEM_FOO=x",
+            "locmem",
+            "unknown variable MAILCORE_LOCMEM_FOO in .env (backend 'locmem' has no such option)",
+        ),
+        (
+            "MAILCORE_CONSOLE_STREAM=x",
+            "console",
+            "unknown variable MAILCORE_CONSOLE_STREAM in .env: 'stream' can only be given as "
+            "an argument, get_connection('console', stream=...)",
+        ),
+        (
+            "MAILCORE_FILE_FOO=x",
+            "file",
+            "unknown variable MAILCORE_FILE_FOO in .env (backend 'file' has no such option)",
+        ),
+    ],
+)
+def test_every_backend_refuses_an_unknown_variable_in_dotenv(
+    isolated_settings: Path, line: str, backend: str, expected: str
+) -> None:
+    """The same rule with options (file) or without (locmem, console)."""
+    (isolated_settings / ".env").write_text(f"{line}\n")
+    with pytest.raises(ConfigurationError) as caught:
+        mailcore.get_connection(backend)
+    assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "backend", "expected"),
+    [
+        (
+            "MAILCORE_LOCMEM_FOO",
+            "locmem",
+            "mailcore: unknown environment variable MAILCORE_LOCMEM_FOO (ignored) "
+            "(backend 'locmem' has no such option)",
+        ),
+        (
+            "MAILCORE_CONSOLE_STREAM",
+            "console",
+            "mailcore: unknown environment variable MAILCORE_CONSOLE_STREAM (ignored): "
+            "'stream' can only be given as an argument, get_connection('console', stream=...)",
+        ),
+    ],
+)
+def test_a_backend_without_options_warns_of_an_unknown_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, backend: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, "x")
+    with pytest.warns(mailcore.ConfigurationWarning) as caught:
+        mailcore.get_connection(backend)
+    assert [str(w.message) for w in caught] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("MAILCORE_ACME_APIKEY", " (no setting or installed backend has this name)"),
+        ("MAILCORE_ACME_HOST", " (no setting or installed backend has this name)"),
+        ("MAILCORE_FOO_TIMEOUT", " (no setting or installed backend has this name)"),
+        ("MAILCORE_CONSOL_X", " (no setting or installed backend has this name)"),
+        ("MAILCORE_SMTP_HOTS", ", did you mean 'MAILCORE_SMTP_HOST'?"),
+        ("MAILCORE_SMPT_PORT", ", did you mean 'MAILCORE_SMTP_PORT'?"),
+        ("MAILCORE_FILE_PAHT", ", did you mean 'MAILCORE_FILE_PATH'?"),
+        ("MAILCORE_DEFAULT_MAILR", ", did you mean 'MAILCORE_DEFAULT_MAILER'?"),
+        ("MAILCORE_CONFIGG", ", did you mean 'MAILCORE_CONFIG'?"),
+        ("MAILCORE_MAILER_BULK", ", did you mean 'MAILCORE_MAILERS_BULK'?"),
+    ],
+)
+def test_the_hint_names_only_a_real_variable_close_to_the_typo(
+    isolated_settings: Path, variable: str, hint: str
+) -> None:
+    (isolated_settings / ".env").write_text(f"{variable}=x\n")
+    with pytest.raises(ConfigurationError) as caught:
+        mailcore.configure()
+        mailcore.get_connection("smtp")
+        mailcore.get_connection("file")
+    assert str(caught.value) == f"unknown variable {variable} in .env{hint}"
+
+
+def test_an_unknown_environment_variable_warns_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILCORE_SMTP_HOTS", "mail.example.com")
+    with pytest.warns(mailcore.ConfigurationWarning) as caught:
+        mailcore.get_connection("smtp")
+        mailcore.get_connection("smtp")
+        mailcore.get_settings()
+    assert len(caught) == 1
+    with pytest.warns(mailcore.ConfigurationWarning) as again:
+        mailcore.configure()  # the settings are read afresh: so are their warnings
+        mailcore.get_connection("smtp")
+    assert [str(w.message) for w in again] == [str(caught[0].message)]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "problem"),
+    [
+        ("a\nb", "contains a newline ('\\n' in 'a\\nb')"),
+        ("a\rb", "contains a newline ('\\r' in 'a\\rb')"),
+        ("a\x0bb", "contains a line break ('\\x0b' in 'a\\x0bb')"),
+        ("a\x00b", "contains a NUL character ('\\x00' in 'a\\x00b')"),
+    ],
+)
+def test_a_subject_prefix_with_a_line_break_is_refused_when_settings_are_built(
+    prefix: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        mailcore.configure(subject_prefix=prefix)
+    assert str(caught.value) == (
+        f"invalid setting 'subject_prefix' (given to configure()): header 'Subject' {problem}; "
+        "header values can't contain newlines or NUL characters"
+    )
+    assert mailcore.get_settings().subject_prefix == "[mailcore] "  # nothing was changed
+
+
+def test_a_subject_prefix_from_the_environment_is_checked_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILCORE_SUBJECT_PREFIX", "[ops]\nBcc: x@example.com")
+    with pytest.raises(ConfigurationError, match="from environment variable MAILCORE_SUBJECT_P"):
+        mailcore.configure()
+
+
+def test_repr_of_a_backend_whose_init_failed_is_safe() -> None:
+    from mailcore_smtp import SMTPBackend
+
+    backend = SMTPBackend.__new__(SMTPBackend)
+    with pytest.raises(ConfigurationError):
+        backend.__init__(port="not a port")  # type: ignore[misc]
+    assert repr(backend) == "<SMTPBackend (options not built)>"
+    assert repr(SMTPBackend(host="127.0.0.1")).startswith("<SMTPBackend SMTPOptions(host=")

@@ -431,3 +431,38 @@ def test_backends_listing_shows_no_configured_secret(isolated_settings: Path) ->
     assert done.status == 0, done
     assert "password" in done.stdout
     assert_outputs_hidden([done], SMTP_PASSWORD, AWS_SECRET)
+
+
+@pytest.mark.parametrize("where", ["argument", "configure", "environment"])
+def test_no_frame_of_the_settings_code_keeps_a_mistyped_secret(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error tracker that records frame locals sees no raw value in the frames of
+    load_options (the caller's own frame holds what it passed, as every frame does)."""
+    from mailcore.settings import load_options
+    from mailcore_smtp.options import SMTPOptions
+
+    secret = "S3cr3t-in-a-list"
+    arguments: dict[str, Any] = {}
+    configured: dict[str, Any] | None = None
+    if where == "argument":
+        arguments = {"password": [secret]}
+    elif where == "configure":
+        configured = {"password": [secret]}
+    else:  # a valid password beside an invalid port: the values read are dropped too
+        monkeypatch.setenv("MAILCORE_SMTP_PASSWORD", secret)
+        monkeypatch.setenv("MAILCORE_SMTP_PORT", "not-a-port")
+    with pytest.raises(mailcore.ConfigurationError) as caught:
+        load_options("smtp", SMTPOptions, arguments, configured=configured)
+    del arguments, configured
+
+    frames = []
+    tb = caught.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    assert [f.f_code.co_name for f in frames[1:]] == ["load_options"]
+    for frame in frames[1:]:
+        assert secret not in repr(frame.f_locals), frame.f_code.co_name
+    assert secret not in str(caught.value)
+    assert caught.value.__context__ is None and caught.value.__cause__ is None

@@ -71,9 +71,9 @@ def test_another_web_host_prints_a_warning(tmp_path: Path) -> None:
 
     assert result.status == 1
     first, second = result.error_lines
-    assert first.startswith("mailcore debug-server: warning: the web preview listens on 192.0.2.1")
+    assert first.startswith("mailcore: warning: the web preview listens on 192.0.2.1")
     assert "anyone who can reach it can read and delete the mail" in first
-    assert second.startswith("mailcore debug-server: cannot listen on 192.0.2.1:8025 (web preview)")
+    assert second.startswith("mailcore: error: cannot listen on 192.0.2.1:8025 (web preview)")
     assert "Traceback" not in result.stderr
 
 
@@ -85,8 +85,7 @@ def test_a_web_port_in_use_is_one_clear_line() -> None:
 
     assert result.status == 1
     assert result.error_lines == [
-        f"mailcore debug-server: cannot listen on 127.0.0.1:{port} (web preview): "
-        "Address already in use"
+        f"mailcore: error: cannot listen on 127.0.0.1:{port} (web preview): Address already in use"
     ]
 
 
@@ -94,7 +93,7 @@ def test_web_flags_without_web_are_refused() -> None:
     for flags in (["--web-port", "9000"], ["--web-host", "127.0.0.1"], ["--max-messages", "5"]):
         result = run_mailcore("debug-server", "--port", "0", *flags)
         assert result.status == 2, flags
-        assert result.error_lines == [f"mailcore debug-server: {flags[0]} needs --web"]
+        assert result.error_lines == [f"mailcore: error: {flags[0]} needs --web"]
 
 
 def test_a_bad_max_messages_is_one_line() -> None:
@@ -117,7 +116,7 @@ def test_without_the_web_extra_the_error_names_it() -> None:
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "mailcore debug-server: --web needs aiohttp, which is not installed: "
+        "mailcore: error: --web needs aiohttp, which is not installed: "
         "pip install 'mailkern-smtp[web]'"
     ]
 

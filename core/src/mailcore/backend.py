@@ -345,4 +345,7 @@ class BaseEmailBackend:
         self.close()
 
     def __repr__(self) -> str:
+        # safe on a backend whose __init__ failed before setting the options
+        if "options" not in self.__dict__:
+            return f"<{type(self).__name__} (options not built)>"
         return f"<{type(self).__name__} {self.options!r}>"

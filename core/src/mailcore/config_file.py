@@ -105,16 +105,22 @@ def read_config() -> tuple[Path | None, dict[str, Any]]:
 
 
 def suggest(
-    name: str, candidates: Iterable[str], what: str, otherwise: str = "", prefix: str = ""
+    name: str,
+    candidates: Iterable[str],
+    what: str,
+    otherwise: str = "",
+    prefix: str = "",
+    cutoff: float = 0.6,
 ) -> str:
     """``", did you mean 'host'?"`` for the candidate closest to ``name``; else
     ``otherwise`` or the list of candidates: ``" (options: host, port)"``. A ``prefix``
-    that all share (``MAILCORE_``) is left out of the comparison."""
+    that all share (``MAILCORE_``) is left out of the comparison; ``cutoff`` is how close
+    (difflib's ratio) a candidate must be."""
     import difflib  # deferred: only a mistake needs it
 
     known = sorted(set(candidates))
     stripped = {c.removeprefix(prefix): c for c in known}
-    close = difflib.get_close_matches(name.removeprefix(prefix), stripped, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name.removeprefix(prefix), stripped, n=1, cutoff=cutoff)
     if close:
         return f", did you mean {stripped[close[0]]!r}?"
     return otherwise or f" ({what}: {', '.join(known) or 'none'})"
@@ -132,7 +138,9 @@ def check_no_options(
     configured: Mapping[str, Any] | None = None,
 ) -> None:
     """For a backend without options: refuse any argument (but credentials, ignored), any
-    ``configure()`` option and any key of its ``[section]`` TOML table."""
+    ``configure()`` option, any key of its ``[section]`` TOML table and any
+    ``MAILCORE_<SECTION>_*`` variable in ``.env`` (one in the environment: a warning), as
+    for a backend with options (:func:`mailcore.settings.check_variables`)."""
     label = "backend" if section is None else f"backend {section!r}"
     for name in [*without_credentials(arguments, ()), *(configured or {})]:
         raise ConfigurationError(f"unknown option {name!r} for {label} (it takes no options)")
@@ -146,3 +154,8 @@ def check_no_options(
             f"{path}: unknown setting {name!r} at [{section}] "
             f"(backend {section!r} takes no options)"
         )
+    prefix = f"MAILCORE_{section.upper()}_"
+    if Path(".env").is_file() or any(name.upper().startswith(prefix) for name in os.environ):
+        from mailcore.settings import check_variables  # deferred: it imports pydantic
+
+        check_variables(section)

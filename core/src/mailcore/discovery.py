@@ -15,6 +15,7 @@ __all__ = [
     "BACKENDS_GROUP",
     "KNOWN_DISTRIBUTIONS",
     "BackendInfo",
+    "install_hint",
     "installed_backends",
     "load_backend",
 ]
@@ -42,6 +43,9 @@ class BackendInfo:
     version: str | None
     backend_class: type[BaseEmailBackend] | None
     error: str | None
+    #: The other entry points registering the same short name (``"acme-mail
+    #: (acme_mail:Console)"``): then none wins, and loading the name fails.
+    clashes: tuple[str, ...] = ()
 
     @property
     def loaded(self) -> bool:
@@ -86,23 +90,33 @@ def _entry_points() -> list[Any]:
     from stevedore import NamedExtensionManager
 
     manager: NamedExtensionManager[Any] = NamedExtensionManager(BACKENDS_GROUP, names=[])
-    return sorted(manager.list_entry_points(), key=lambda ep: str(ep.name))
+    return sorted(manager.list_entry_points(), key=lambda ep: (str(ep.name), str(ep.value)))
 
 
 def _entry_point_names() -> list[str]:
     return [str(ep.name) for ep in _entry_points()]
 
 
+def install_hint(name: str) -> str:
+    """How to install the project's own backend ``name``: its distribution is not on the
+    public package index, it comes from this project's source."""
+    return (
+        f"install {KNOWN_DISTRIBUTIONS[name]} from this project "
+        f"(pip install ./plugins/{name} in a checkout)"
+    )
+
+
 def _not_found(name: str) -> BackendNotFoundError:
     entry_points = _entry_points()
-    plugins = [str(ep.name) for ep in entry_points if not _is_core(ep)]
-    composite = [str(ep.name) for ep in entry_points if _is_core(ep)]
+    plugins = list(dict.fromkeys(str(ep.name) for ep in entry_points if not _is_core(ep)))
+    composite = list(dict.fromkeys(str(ep.name) for ep in entry_points if _is_core(ep)))
     installed = ", ".join(plugins) or "none"
     if composite:  # the core's own, after the plugins
         installed += f"; composite: {', '.join(composite)}"
     hint = ""
     if name in KNOWN_DISTRIBUTIONS:
-        hint = f"; it is provided by the distribution {KNOWN_DISTRIBUTIONS[name]!r}: install it"
+        provider = KNOWN_DISTRIBUTIONS[name]
+        hint = f"; it is provided by the distribution {provider!r}: {install_hint(name)}"
     return BackendNotFoundError(
         f"no mailcore backend named {name!r} is installed{hint} (installed backends: {installed})"
     )
@@ -152,21 +166,38 @@ def _is_core(entry_point: Any) -> bool:
     return str(entry_point.value).startswith("mailcore.")
 
 
-def installed_backends(*, core: bool = False) -> list[BackendInfo]:
-    """Every plugin's backend entry point, each loaded; a broken plugin is listed with its
-    error. ``core=True`` adds the core's own composite backends (``failover``,
-    ``roundrobin``) after them."""
+def _distributions() -> dict[tuple[str, str], list[Any]]:
+    """The distribution of each entry point of the group, by (name, target)."""
     import importlib.metadata
 
-    dists = {ep.name: ep.dist for ep in importlib.metadata.entry_points(group=BACKENDS_GROUP)}
-    infos: list[BackendInfo] = []
+    found: dict[tuple[str, str], list[Any]] = {}
+    for ep in importlib.metadata.entry_points(group=BACKENDS_GROUP):
+        found.setdefault((ep.name, ep.value), []).append(ep.dist)
+    return found
+
+
+def installed_backends(*, core: bool = False) -> list[BackendInfo]:
+    """Every plugin's backend entry point, each loaded and with its own distribution; a
+    broken plugin is listed with its error; entry points sharing a short name list each
+    other in ``clashes``. ``core=True`` adds the core's own composite backends
+    (``failover``, ``roundrobin``) after them."""
+    dists = _distributions()
     entry_points = [ep for ep in _entry_points() if not _is_core(ep)]
     if core:
         entry_points += [ep for ep in _entry_points() if _is_core(ep)]
+    described = []
     for entry_point in entry_points:
-        dist = dists.get(entry_point.name)
+        candidates = dists.get((entry_point.name, entry_point.value)) or [None]
+        dist = candidates.pop(0) if len(candidates) > 1 else candidates[0]
         dist_name = dist.metadata["Name"] if dist is not None else None
-        version = dist.version if dist is not None else None
+        described.append((entry_point, dist_name, dist.version if dist is not None else None))
+    infos: list[BackendInfo] = []
+    for entry_point, dist_name, version in described:
+        clashes = tuple(
+            f"{other_dist or 'unknown distribution'} ({other.value})"
+            for other, other_dist, _ in described
+            if other.name == entry_point.name and other is not entry_point
+        )
         backend_class: type[BaseEmailBackend] | None = None
         error: str | None = None
         try:
@@ -177,7 +208,13 @@ def installed_backends(*, core: bool = False) -> list[BackendInfo]:
             error = _describe_failure(exc)
         infos.append(
             BackendInfo(
-                entry_point.name, entry_point.value, dist_name, version, backend_class, error
+                entry_point.name,
+                entry_point.value,
+                dist_name,
+                version,
+                backend_class,
+                error,
+                clashes,
             )
         )
     return infos

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationInfo, field_validator
 
-__all__ = ["MASK", "BackendOptions", "is_secret"]
+__all__ = ["MASK", "BackendOptions", "argument_only_names", "is_secret"]
 
 #: What a secret value is shown as.
 MASK = "********"
@@ -43,6 +43,25 @@ def is_secret(model: type[BaseModel] | None, field: str) -> bool:
     if info is not None and any(t in (SecretStr, SecretBytes) for t in _types(info.annotation)):
         return True
     return bool(_SECRET_NAME.search(field))
+
+
+def argument_only_names(backend_class: type[Any]) -> list[str]:
+    """The keyword arguments of ``backend_class.__init__`` that are no option (console's
+    ``stream``): they can only be given to ``get_connection()``, never as a setting."""
+    import inspect  # deferred: only a listing or a mistake needs it
+
+    model = getattr(backend_class, "options_model", None)
+    options = set(model.model_fields) if model is not None else set()
+    try:
+        signature = inspect.signature(backend_class.__init__)
+    except (TypeError, ValueError):
+        return []
+    skipped = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    return [
+        name
+        for name, parameter in signature.parameters.items()
+        if name not in ("self", "fail_silently", *options) and parameter.kind not in skipped
+    ]
 
 
 class _Masked:

@@ -60,6 +60,7 @@ __all__ = [
     "MailerSpec",
     "Source",
     "check_no_options",
+    "check_variables",
     "config_file",
     "configure",
     "current_configuration",
@@ -92,7 +93,8 @@ class CoreSettings(BaseModel):
     - ``default_charset``: the character set of messages whose ``encoding`` is not set.
     - ``default_mailer``: the alias of the mailer used when none is named (``"default"``).
 
-    Addresses and the charset are checked when the settings are built.
+    Addresses, the charset and the subject prefix (no line break, as in any header) are
+    checked when the settings are built.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -121,6 +123,14 @@ class CoreSettings(BaseModel):
 
         for address in [value] if isinstance(value, str) else value:
             parse_mailbox(address, str(info.field_name))
+        return value
+
+    @field_validator("subject_prefix")
+    @classmethod
+    def _header_text(cls, value: str) -> str:
+        from mailcore._wire.headers import check_header_value
+
+        check_header_value("Subject", value)  # the prefix is put in the Subject header
         return value
 
     @field_validator("default_charset")
@@ -205,16 +215,71 @@ def _core_variables() -> set[str]:
     return {env_var_name(None, field).lower() for field in CoreSettings.model_fields}
 
 
+#: The warnings already given (once per process, until ``configure()`` is called).
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text not in _warned:
+        _warned.add(text)
+        warnings.warn(text, ConfigurationWarning, stacklevel=2)
+
+
+def _real_variables() -> set[str]:
+    """Every variable the settings read (lower case): the core's, ``MAILCORE_CONFIG`` and
+    each installed backend's options (a backend that fails to load adds none)."""
+    from mailcore.discovery import _entry_point_names, load_backend
+
+    names = _core_variables() | {CONFIG_ENV_VAR.lower()}
+    for name in _entry_point_names():
+        try:
+            model = load_backend(name).options_model
+        except MailcoreError:
+            continue
+        if model is not None:
+            names |= {env_var_name(name, field, model).lower() for field in model.model_fields}
+    return names
+
+
+def _variable_hint(variable: str, candidates: set[str], otherwise: str) -> str:
+    """``", did you mean 'MAILCORE_SMTP_HOST'?"`` for a real variable close to
+    ``variable``; else ``otherwise``. A named mailer's variable is suggested for a
+    mistyped ``MAILERS`` part (``MAILCORE_MAILER_BULK``)."""
+    import difflib  # deferred: only a mistake needs it
+
+    first, _, rest = variable.removeprefix("mailcore_").partition("_")
+    if rest and difflib.SequenceMatcher(None, first, MAILERS).ratio() >= _CLOSE:
+        return f", did you mean {f'MAILCORE_MAILERS_{rest}'.upper()!r}?"
+    upper = {c.upper() for c in candidates}
+    return suggest(variable.upper(), upper, "known", otherwise, "MAILCORE_", cutoff=_CLOSE)
+
+
+#: How close (difflib's ratio) a real variable's name must be to be suggested.
+_CLOSE = 0.75
+
+
+def _argument_only(section: str) -> list[str]:
+    from mailcore.discovery import load_backend
+    from mailcore.options import argument_only_names
+
+    try:
+        return argument_only_names(load_backend(section))
+    except MailcoreError:
+        return []
+
+
 def _check_variables(
     section: str | None,
     model: type[BaseModel],
     layers: Mapping[str, Mapping[str, Any]],
     sections: set[str],
 ) -> None:
-    """Refuse an unknown ``MAILCORE_*`` name in ``.env``; warn of one in the environment.
+    """Refuse an unknown ``MAILCORE_*`` name in ``.env``; warn of one in the environment
+    (once per process).
 
     For the core (``section=None``), a name is unknown when it is no core setting and no
-    section's prefix; for a backend, when it has the backend's prefix but names no option.
+    section's prefix; for a backend (with options or without), when it has the backend's
+    prefix but names no option. A hint names only real variables.
     """
     core = _core_variables() | {CONFIG_ENV_VAR.lower()}
     known = {env_var_name(section, field, model).lower() for field in model.model_fields}
@@ -227,23 +292,38 @@ def _check_variables(
             owner = _owner(variable, sections)
             if section is None and owner is None:
                 # a core setting, or an option of a backend whose name was mistyped
-                rest = variable.removeprefix("mailcore_").partition("_")[2]
-                candidates = known | {f"mailcore_{s.lower()}_{rest}" for s in sections if rest}
                 otherwise = " (no setting or installed backend has this name)"
+                hint = _variable_hint(variable, known | _real_variables(), otherwise)
             elif section is not None and owner == section:
-                candidates = known
-                otherwise = f" (backend {section!r} has no such option)"
+                option = variable.removeprefix(f"mailcore_{section.lower()}_")
+                if option in _argument_only(section):
+                    hint = (
+                        f": {option!r} can only be given as an argument, "
+                        f"get_connection({section!r}, {option}=...)"
+                    )
+                else:
+                    otherwise = f" (backend {section!r} has no such option)"
+                    hint = _variable_hint(variable, known, otherwise)
             else:
                 continue
-            upper = (c.upper() for c in candidates)
-            hint = suggest(variable.upper(), upper, "known", otherwise, prefix="MAILCORE_")
             if where == DOTENV_FILE:
                 raise ConfigurationError(f"unknown variable {variable.upper()} in .env{hint}")
-            warnings.warn(
-                f"mailcore: unknown environment variable {variable.upper()} (ignored){hint}",
-                ConfigurationWarning,
-                stacklevel=5,
-            )
+            _warn_once(f"mailcore: unknown environment variable {variable.upper()} (ignored){hint}")
+
+
+class _NoOptions(BaseModel):
+    """The options model of a backend without options: reads no variable."""
+
+
+def check_variables(section: str) -> None:
+    """Refuse (``.env``) or warn of (environment) every ``MAILCORE_<SECTION>_*`` variable:
+    the rule of :func:`load_options` for a backend without options."""
+    settings_cls = _settings_class(section, _NoOptions)
+    layers = {
+        "environment": EnvSettingsSource(settings_cls).env_vars,
+        DOTENV_FILE: DotEnvSettingsSource(settings_cls, env_file=DOTENV_FILE).env_vars,
+    }
+    _check_variables(section, _NoOptions, layers, _sections(None))
 
 
 def _env_layers(
@@ -377,9 +457,27 @@ def load_options(
     ``arguments`` are ``get_connection()`` keywords: ``username`` and ``password`` are
     ignored by a model without them. ``configured`` defaults to the last ``configure()``.
     Unknown names and invalid values raise :class:`ConfigurationError` naming the setting
-    and where its value came from; a secret value is never shown nor kept in the error.
+    and where its value came from; a secret value is never shown nor kept in the error,
+    nor in the local variables of this function's frame when it raises (an error tracker
+    that records frame locals would see them).
     """
-    arguments = without_credentials(arguments or {}, model.model_fields)
+    built = _load(section, model, arguments or {}, configured)
+    del arguments, configured  # raw values: not kept in this frame's locals
+    if isinstance(built, tuple) and isinstance(built[1], type):
+        text, kind = built
+        raise kind(text)
+    return built
+
+
+def _load(
+    section: str | None,
+    model: type[ModelT],
+    arguments: Mapping[str, Any],
+    configured: Mapping[str, Any] | None,
+) -> tuple[ModelT, dict[str, Source]] | tuple[str, type[ConfigurationError]]:
+    """The body of :func:`load_options`: the model and its sources, or the text and class
+    of the error to raise (raised by the caller, once this frame and its values are gone)."""
+    arguments = without_credentials(arguments, model.model_fields)
     spec = _building.get()
     if spec is not None and (spec.section != section or model is CoreSettings):
         spec = None  # a backend made while another mailer's backend is being made
@@ -423,9 +521,8 @@ def load_options(
         instance = model.model_validate(values)
     except ValidationError as exc:
         failure = _problems(exc, section, model, sources, path, spec)
-    if failure is not None:  # raised here: no exception context keeps the input
-        text, kind = failure
-        raise kind(text)
+    if failure is not None:  # raised by the caller: no exception context keeps the input
+        return failure
     if section is None and spec is None:
         _check_tables(path, document, sections)
     for name in model.model_fields:
@@ -775,6 +872,7 @@ def configure(**values: Any) -> None:
     one raises :class:`ConfigurationError` naming it.
     """
     global _cached, _cached_mailers, _configured_core, _configured_backends, _configured_mailers
+    _warned.clear()  # the settings are read afresh: so are their warnings
     core = {k: v for k, v in values.items() if k in CoreSettings.model_fields}
     backends: dict[str, dict[str, Any]] = {}
     mailers: dict[str, dict[str, Any]] = {}

@@ -2,9 +2,11 @@
 
 Every mistake is one line on stderr (``mailcore: error: ...``) and a non-zero exit status:
 2 for a mistake in the command or the configuration, 1 when the work itself failed (a
-refused connection or message). ``--debug`` also prints the traceback. When standard
-output is a pipe that the reader closed (``mailcore check | head -3``), the command stops
-quietly with status 141, as a Unix tool stopped by SIGPIPE does.
+refused connection or message). ``--debug`` also prints the traceback. A warning (an
+unknown ``MAILCORE_*`` environment variable) is one line, ``mailcore: warning: ...``,
+given once. When standard output is a pipe that the reader closed (``mailcore check |
+head -3``), the command stops quietly with status 141, as a Unix tool stopped by SIGPIPE
+does.
 
 Only the chosen subcommand's module is imported: ``mailcore --help`` lists the others from
 :data:`BUILTIN_COMMANDS` and the plugins' entry-point metadata.
@@ -16,7 +18,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Collection, Sequence
+from typing import TextIO
 
 from mailcore.cli.errors import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE, UsageError, report
 from mailcore.cli.parser import (
@@ -147,9 +151,28 @@ def _run(arguments: list[str]) -> int:
     return handler(args)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one line, ``mailcore: warning: ...``, on stderr."""
+    text = " ".join(str(message).split()).removeprefix("mailcore: ")
+    print(f"mailcore: warning: {text}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # each warning once (the settings warn once too)
+        warnings.showwarning = _show_warning
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(arguments: list[str]) -> int:
     debug = "--debug" in arguments
     try:
         try:

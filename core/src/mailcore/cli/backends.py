@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mailcore.cli.errors import EXIT_OK
 from mailcore.cli.options import argument_only_parameters, describe_options
@@ -60,6 +61,7 @@ def render(infos: list[BackendInfo]) -> str:
     rows = []
     for info in infos:
         state = "" if info.loaded else "  (failed to load)"
+        state += "  (name clash: not usable)" if info.clashes else ""
         rows.append([info.name, _distribution(info), info.target + state])
     sections = [format_table(["backend", "distribution", "class"], rows)]
     sections += [_options_section(info) for info in infos if info.loaded]
@@ -71,7 +73,26 @@ def render(infos: list[BackendInfo]) -> str:
     return "\n\n".join(sections)
 
 
+def clash_warnings(infos: list[BackendInfo]) -> list[str]:
+    """One line per short name that several entry points register: stevedore (which
+    loads backends by name) picks none of them, so asking for that name fails."""
+    lines = []
+    for name in dict.fromkeys(info.name for info in infos if info.clashes):
+        owners = [f"{_distribution(i)} ({i.target})" for i in infos if i.name == name]
+        lines.append(
+            f"mailcore: warning: the backend name {name!r} is registered by "
+            f"{len(owners)} entry points: {'; '.join(owners)}; none of them wins: "
+            f'get_connection("{name}") fails until all but one are uninstalled'
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the table; broken plugins are shown but do not change the exit status."""
-    print(render(installed_backends(core=True)))
+    """Print the table (and a warning line on stderr per clashing name); broken plugins
+    are shown but do not change the exit status."""
+    infos = installed_backends(core=True)
+    print(render(infos))
+    sys.stdout.flush()
+    for line in clash_warnings(infos):
+        print(line, file=sys.stderr)
     return EXIT_OK

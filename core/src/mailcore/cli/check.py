@@ -15,8 +15,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from mailcore.backend import BaseEmailBackend
-from mailcore.cli.common import add_backend_arguments, option_arguments
-from mailcore.cli.errors import EXIT_FAILED, EXIT_OK, UsageError, describe
+from mailcore.cli.common import add_backend_arguments, option_arguments, refuse_argument_only
+from mailcore.cli.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    describe,
+    exit_status,
+    report,
+)
 from mailcore.cli.options import format_value, is_secret
 from mailcore.cli.parser import Handler
 from mailcore.cli.table import format_table
@@ -145,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     backend_class = load_backend(name)
     section = backend_class.name
     arguments = option_arguments(args)
+    refuse_argument_only(backend_class, arguments)
     model = backend_class.options_model
     label = section or name
     print(f"\nBackend {label} ({backend_class.__module__}:{backend_class.__qualname__}):")
@@ -189,16 +198,22 @@ def _run_mailers(
         else:
             print("  (no options)")
     sys.stdout.flush()
-    return _check_backend(args, mailers.create(using, **arguments), f"{using!r} mailer's")
+    backend = mailers.create(using, **arguments)
+    refuse_argument_only(type(backend), arguments)
+    return _check_backend(args, backend, f"{using!r} mailer's")
 
 
 def _check_backend(args: argparse.Namespace, backend: BaseEmailBackend, label: str) -> int:
-    """Run ``backend.check()``; print what it found, or one error line (exit 1)."""
+    """Run ``backend.check()``; print what it found, or one error line: exit 1 when the
+    connection failed, 2 for a mistake in the configuration (a missing SES region), as
+    ``mailcore send`` does."""
     try:
         found = backend.check()
     except Exception as exc:
         with contextlib.suppress(Exception):
             backend.close()
+        if exit_status(exc) == EXIT_USAGE:
+            return report(exc, getattr(args, "debug", False))
         if getattr(args, "debug", False):
             traceback.print_exception(exc, file=sys.stderr)
         print(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from mailcore.options import MASK, is_secret
+from mailcore.options import MASK, argument_only_names, is_secret
 from mailcore.settings import CoreSettings, env_var_name
 
 __all__ = [
@@ -205,19 +205,15 @@ def core_settings() -> list[OptionInfo]:
 
 def argument_only_parameters(backend_class: type[Any]) -> list[ArgumentOnly]:
     """Keyword arguments of ``backend_class.__init__`` that are not options (``stream``)."""
-    model = getattr(backend_class, "options_model", None)
-    options = set(model.model_fields) if model is not None else set()
+    names = argument_only_names(backend_class)
     try:
         signature = inspect.signature(backend_class.__init__)
         hints = typing.get_type_hints(backend_class.__init__)
     except (TypeError, ValueError, NameError):
         return []
     found = []
-    for name, parameter in signature.parameters.items():
-        if name in ("self", "fail_silently") or name in options:
-            continue
-        if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
-            continue
+    for name in names:
+        parameter = signature.parameters[name]
         default = "required" if parameter.default is parameter.empty else parameter.default
         found.append(
             ArgumentOnly(

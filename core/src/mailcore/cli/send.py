@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 from mailcore.backend import BaseEmailBackend
-from mailcore.cli.common import add_backend_arguments, option_arguments, read_text_file
+from mailcore.cli.common import (
+    add_backend_arguments,
+    check_file,
+    option_arguments,
+    read_text_file,
+    refuse_argument_only,
+)
 from mailcore.cli.eml import FileMessage, read_eml
 from mailcore.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from mailcore.cli.parser import Handler
@@ -91,6 +97,7 @@ def _composed(args: argparse.Namespace, connection: BaseEmailBackend) -> EmailMe
     html = read_text_file(args.html_file, "--html-file") if args.html_file else None
     attachments = [Path(path) for path in args.attach]
     for path in attachments:
+        check_file(str(path), "--attach", pipes=False)  # a pipe cannot be read twice
         try:
             with path.open("rb"):
                 pass
@@ -138,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
         _check_addresses("--from", [args.from_email])
     if not args.eml and not (args.to or args.cc or args.bcc):
         raise UsageError("give at least one recipient with --to, --cc or --bcc")
-    connection = get_connection(args.backend, **option_arguments(args))
+    options = option_arguments(args)
+    if args.eml:
+        check_file(args.eml, "--eml")
+    connection = get_connection(args.backend, **options)
+    refuse_argument_only(type(connection), options)
     message = _from_file(args, connection) if args.eml else _composed(args, connection)
     sent = connection.send_messages([message])
     backend = connection.name or type(connection).__name__
@@ -150,7 +161,16 @@ def run(args: argparse.Namespace) -> int:
     if result is not None and result.message_id:
         print(f"Message id: {result.message_id}")
     if result is not None and result.refused:
-        for address, (code, text) in sorted(result.refused.items()):
+        refused = sorted(result.refused.items())
+        for address, (code, text) in refused:
             print(f"Refused: {address} ({code} {text})")
+        sys.stdout.flush()
+        listed = "; ".join(
+            f"{address} ({code} {' '.join(text.split())})" for address, (code, text) in refused
+        )
+        print(
+            f"mailcore: error: {len(refused)} recipient(s) refused, the others accepted: {listed}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK

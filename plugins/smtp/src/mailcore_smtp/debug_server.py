@@ -373,19 +373,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot start, 2 for bad flags."""
+    """Serve until Ctrl-C; 0 when stopped, 1 when the server cannot listen (the port is
+    taken), 2 when ``--save`` names a folder that cannot be used."""
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="backslashreplace")
     problem = _web_problem(args)
     if problem is not None:
-        print(f"{PROG}: {problem}", file=sys.stderr)
+        print(f"mailcore: error: {problem}", file=sys.stderr)
         return 2
     if args.save is not None:
         try:
             args.save.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"{PROG}: cannot use --save {args.save}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
+            problem = f"cannot use --save {args.save}: {exc.strerror or exc}"
+            print(f"mailcore: error: {problem}", file=sys.stderr)
+            return 2
     web_host = args.web_host or DEFAULT_HOST
     web_port = (
         (args.web_port if args.web_port is not None else DEFAULT_WEB_PORT) if args.web else None
@@ -402,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if web_port is not None and not _is_loopback(web_host):
         print(
-            f"{PROG}: warning: the web preview listens on {web_host}, not only on this "
+            f"mailcore: warning: the web preview listens on {web_host}, not only on this "
             "machine: anyone who can reach it can read and delete the mail",
             file=sys.stderr,
             flush=True,
@@ -415,7 +417,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"{args.host}:{args.port}"
         if server.web_failed:
             where = f"{web_host}:{web_port} (web preview)"
-        print(f"{PROG}: cannot listen on {where}: {reason}", file=sys.stderr)
+        print(f"mailcore: error: cannot listen on {where}: {reason}", file=sys.stderr)
         return 1
     try:
         saving = f"; saving messages to {args.save}" if args.save is not None else ""
