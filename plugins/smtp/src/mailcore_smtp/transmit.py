@@ -50,7 +50,10 @@ def rcpt_to(smtp: smtplib.SMTP, recipient: str, options: Sequence[str] = ()) -> 
 
 
 def send_content(
-    smtp: smtplib.SMTP, chunks: Iterable[bytes], buffer_size: int = SEND_BUFFER_SIZE
+    smtp: smtplib.SMTP,
+    chunks: Iterable[bytes],
+    buffer_size: int = SEND_BUFFER_SIZE,
+    trailer: bytes = b"",
 ) -> int:
     """Send a message's content, then the terminating ``CRLF.CRLF``; return the octets sent.
 
@@ -61,6 +64,8 @@ def send_content(
     line without a line end gets one. Chunks are gathered into writes of about
     ``buffer_size`` bytes through :meth:`smtplib.SMTP.send`, so a lost connection raises
     :class:`smtplib.SMTPServerDisconnected` as :meth:`smtplib.SMTP.data` would.
+    ``trailer`` (the next commands, with PIPELINING) goes out in the same last write,
+    right after the final dot.
     """
     pending: list[bytes] = []
     pending_size = 0
@@ -88,6 +93,8 @@ def send_content(
         # End the last line; an empty message is sent as one empty line, as smtplib does.
         pending.append(_CRLF)
     pending.append(b"." + _CRLF)
+    if trailer:
+        pending.append(trailer)
     data = b"".join(pending)
     smtp.send(data)
     return sent + len(data)

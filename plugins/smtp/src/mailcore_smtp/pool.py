@@ -1,0 +1,287 @@
+"""The connection pool of the SMTP backend, shared process-wide by configuration.
+
+Every :class:`~mailcore_smtp.SMTPBackend` draws its connections from a :class:`Pool`
+found in a process-wide registry under the backend's *effective connection options*
+(:func:`pool_key`: server, TLS mode, login, EHLO name, timeouts and the pool and rate
+options). Every instance configured the same way (as every instance of one mailer is)
+therefore shares one pool, and ``max_connections`` bounds the connections open to that
+server from this process, however many instances and threads send.
+
+A pool keeps connections while someone uses it: an instance between ``open()`` and
+``close()``, or a ``send_messages`` call in progress. When the last user leaves, its idle
+connections are closed (QUIT); so a lone ``send_mail`` connects, sends and quits as it
+always did. A connection idle longer than ``idle_timeout`` is closed, one that carried
+``max_messages_per_connection`` messages is replaced, and one the server closed while it
+sat idle is noticed and replaced before a message is given to it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import select
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailcore_smtp.options import SMTPOptions
+    from mailcore_smtp.transaction import Transaction
+
+__all__ = ["Link", "Pool", "RateLimiter", "pool_for", "pool_key"]
+
+log = logging.getLogger("mailcore.smtp")
+
+
+class Link:
+    """One pooled connection: the :class:`smtplib.SMTP` object and its bookkeeping.
+
+    ``pipelining``: the server offers PIPELINING and the option allows it; ``pending``:
+    with pipelining, the transaction whose DATA got 354 and whose content goes out with
+    the next write; ``transactions``: messages given to it; ``reused``: it sat idle in
+    the pool before this use (the server may have closed it meanwhile).
+    """
+
+    def __init__(self, smtp: smtplib.SMTP, pipelining: bool) -> None:
+        self.smtp = smtp
+        self.pipelining = pipelining
+        self.pending: Transaction | None = None
+        self.transactions = 0
+        self.since_checkout = 0
+        self.reused = False
+        self.idle_since = time.monotonic()
+        self.alive = True
+
+    def looks_closed(self) -> bool:
+        """True when the server has closed it or spoke unasked (a ``421`` before closing):
+        either way it cannot carry a message. Does not wait."""
+        sock = self.smtp.sock
+        if sock is None or not self.alive:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def discard(self) -> None:
+        """Close the socket without a word (after a failure, or to abandon a DATA
+        whose final dot was not sent: the server then discards that message)."""
+        self.alive = False
+        self.pending = None
+        self.smtp.close()
+
+    def quit(self) -> None:
+        """Say QUIT and close; errors while quitting are ignored."""
+        if self.alive and self.smtp.sock is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError) as exc:
+                log.debug("QUIT failed (ignored): %s", exc)
+        self.discard()
+
+
+class RateLimiter:
+    """At most ``rate`` message starts a second, shared by every thread that calls
+    :meth:`wait`: starts are spaced ``1/rate`` apart, and no 1-second window ever holds
+    more than ``rate`` of them. :meth:`pause` holds every start back (a throttling reply)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._next = 0.0
+        window = max(1, math.floor(rate)) if rate else 1
+        self._starts: collections.deque[float] = collections.deque(maxlen=window)
+
+    def wait(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Block until the next start is allowed, and claim it."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            if self.rate:
+                if self.rate >= 1 and len(self._starts) == self._starts.maxlen:
+                    start = max(start, self._starts[0] + 1.0)
+                self._next = start + 1.0 / self.rate
+                self._starts.append(start)
+        if start > now:
+            sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        """Start nothing for ``seconds`` from now (the provider asked to slow down)."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
+
+
+class Pool:
+    """Connections to one server with one configuration (see the module doc)."""
+
+    def __init__(
+        self,
+        max_connections: int,
+        max_messages: int,
+        idle_timeout: float,
+        max_per_second: float | None,
+    ) -> None:
+        self.max_connections = max_connections
+        self.max_messages = max_messages
+        self.idle_timeout = idle_timeout
+        self.limiter = RateLimiter(max_per_second)
+        self._cond = threading.Condition()
+        self._idle: list[Link] = []
+        self._open = 0
+        self._users = 0
+        self._reaper: threading.Timer | None = None
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open or being opened, idle or in use."""
+        with self._cond:
+            return self._open
+
+    def hold(self) -> None:
+        """Start using the pool: its connections stay open until :meth:`unhold`."""
+        with self._cond:
+            self._users += 1
+
+    def unhold(self) -> None:
+        """Stop using it; the last user leaving closes every idle connection."""
+        with self._cond:
+            self._users -= 1
+            idle = self._idle if self._users == 0 else []
+            if idle:
+                self._idle = []
+                self._open -= len(idle)
+                self._cond.notify_all()
+        for link in idle:
+            link.quit()
+
+    def acquire(self, connect: Callable[[], Link], wait: bool = True) -> Link | None:
+        """A connection for one user: an idle one that still looks open, else a new one
+        (``connect()``) if fewer than ``max_connections`` are open; else wait for one
+        (``wait``) or return ``None``. A failed ``connect()`` raises."""
+        while True:
+            stale: list[Link] = []
+            link = None
+            with self._cond:
+                while link is None:
+                    now = time.monotonic()
+                    while self._idle:
+                        candidate = self._idle.pop()
+                        if (
+                            now - candidate.idle_since >= self.idle_timeout
+                            or candidate.looks_closed()
+                        ):
+                            stale.append(candidate)
+                            self._open -= 1
+                            continue
+                        link = candidate
+                        link.reused = True
+                        break
+                    if link is not None or self._open < self.max_connections:
+                        break
+                    if stale or not wait:
+                        break
+                    self._cond.wait()
+                if link is None and self._open < self.max_connections:
+                    self._open += 1
+                    opening = True
+                else:
+                    opening = False
+            for old in stale:
+                log.debug("replacing a pooled connection that was idle too long or closed")
+                old.quit() if old.alive and not old.looks_closed() else old.discard()
+            if link is not None:
+                return link
+            if opening:
+                try:
+                    return connect()
+                except BaseException:
+                    with self._cond:
+                        self._open -= 1
+                        self._cond.notify_all()
+                    raise
+            if not wait:
+                return None
+
+    def release(self, link: Link, keep: bool = True) -> None:
+        """Give a connection back: kept idle when ``keep``, alive, under
+        ``max_messages_per_connection`` and the pool is in use; else closed."""
+        keep = keep and link.alive and link.pending is None and link.smtp.sock is not None
+        keep = keep and link.transactions < self.max_messages
+        with self._cond:
+            if keep and self._users > 0:
+                link.idle_since = time.monotonic()
+                self._idle.append(link)
+                self._cond.notify_all()
+                self._schedule_reaper()
+                return
+            self._open -= 1
+            self._cond.notify_all()
+        link.quit()
+
+    def _schedule_reaper(self) -> None:
+        if self._reaper is None:
+            timer = threading.Timer(self.idle_timeout, self._reap)
+            timer.daemon = True
+            self._reaper = timer
+            timer.start()
+
+    def _reap(self) -> None:
+        """Close connections idle for ``idle_timeout``; run by a timer while any is idle."""
+        with self._cond:
+            self._reaper = None
+            now = time.monotonic()
+            expired = [link for link in self._idle if now - link.idle_since >= self.idle_timeout]
+            self._idle = [link for link in self._idle if link not in expired]
+            self._open -= len(expired)
+            if expired:
+                self._cond.notify_all()
+            if self._idle:
+                self._schedule_reaper()
+        for link in expired:
+            link.quit()
+
+
+_registry: dict[Hashable, Pool] = {}
+_registry_lock = threading.Lock()
+
+
+def pool_key(options: SMTPOptions) -> Hashable:
+    """What makes two backends share a pool: every option about the connection."""
+    password = options.password.get_secret_value() if options.password is not None else None
+    return (
+        options.host,
+        options.port,
+        options.use_tls,
+        options.use_ssl,
+        options.username,
+        password,
+        options.local_hostname,
+        str(options.ssl_certfile),
+        str(options.ssl_keyfile),
+        options.timeout,
+        options.data_timeout,
+        options.pipelining,
+        options.max_connections,
+        options.max_messages_per_connection,
+        options.idle_timeout,
+        options.max_per_second,
+    )
+
+
+def pool_for(options: SMTPOptions) -> Pool:
+    """The process-wide pool for backends configured as ``options``."""
+    key = pool_key(options)
+    with _registry_lock:
+        pool = _registry.get(key)
+        if pool is None:
+            pool = _registry[key] = Pool(
+                options.max_connections,
+                options.max_messages_per_connection,
+                options.idle_timeout,
+                options.max_per_second,
+            )
+        return pool
