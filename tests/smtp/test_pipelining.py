@@ -42,7 +42,10 @@ def batch() -> list[EmailMessage]:
             f"sender{n}@example.com",
             to[:1],
             bcc=to[1:],
-            headers={"Date": "Mon, 30 Nov 2026 05:00:00 +0000", "Message-ID": f"<m{n}@example.com>"},
+            headers={
+                "Date": "Mon, 30 Nov 2026 05:00:00 +0000",
+                "Message-ID": f"<m{n}@example.com>",
+            },
         )
         for n, to in enumerate(recipients, start=1)
     ]
@@ -130,7 +133,11 @@ def test_a_drop_in_the_middle_of_a_group_loses_and_duplicates_nothing() -> None:
         backend = SMTPBackend(**server.backend_options(timeout=5))
         with pytest.raises(SMTPConnectionError) as caught:
             backend.send_messages(messages)
-    assert (caught.value.stage, caught.value.outcome_unknown, caught.value.sent) == ("rcpt", False, 2)
+    assert (caught.value.stage, caught.value.outcome_unknown, caught.value.sent) == (
+        "rcpt",
+        False,
+        2,
+    )
     assert [m.result.status for m in messages] == ["sent", "sent", "failed", "failed", "failed"]  # type: ignore[union-attr]
     assert [m.mail_from for m in server.messages] == ["s1@example.com", "s2@example.com"]
 
@@ -157,9 +164,10 @@ def test_a_drop_after_queueing_leaves_that_message_unknown_and_never_resends_it(
 
 def test_one_round_trip_per_message_in_steady_state() -> None:
     messages = _plain_batch(40)
-    with RecordingSMTPServer(pipelining=True) as server, LatencyProxy(
-        server.host, server.port, delay=0.002
-    ) as proxy:
+    with (
+        RecordingSMTPServer(pipelining=True) as server,
+        LatencyProxy(server.host, server.port, delay=0.002) as proxy,
+    ):
         backend = SMTPBackend(host=proxy.host, port=proxy.port, timeout=5)
         assert backend.send_messages(messages) == 40
     # EHLO, then one per message, the last content's final reply, QUIT
@@ -170,9 +178,10 @@ def test_one_round_trip_per_message_in_steady_state() -> None:
 def test_pipelining_off_or_not_offered_waits_for_each_reply() -> None:
     for offered, option in ((True, False), (False, True)):
         messages = _plain_batch(5)
-        with RecordingSMTPServer(pipelining=offered) as server, LatencyProxy(
-            server.host, server.port, delay=0.002
-        ) as proxy:
+        with (
+            RecordingSMTPServer(pipelining=offered) as server,
+            LatencyProxy(server.host, server.port, delay=0.002) as proxy,
+        ):
             backend = SMTPBackend(host=proxy.host, port=proxy.port, timeout=5, pipelining=option)
             assert backend.send_messages(messages) == 5
         # EHLO; MAIL, RCPT, DATA, content per message; QUIT

@@ -66,7 +66,10 @@ class _Pipe:
                 return
 
     def _write(
-        self, target: socket.socket, queue: list[tuple[float, int, bytes]], cond: threading.Condition
+        self,
+        target: socket.socket,
+        queue: list[tuple[float, int, bytes]],
+        cond: threading.Condition,
     ) -> None:
         while True:
             with cond:
@@ -129,7 +132,10 @@ class LatencyProxy:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._listener.close()
         with self.lock:

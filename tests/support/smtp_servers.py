@@ -35,6 +35,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
@@ -133,6 +134,8 @@ class ReceivedMessage:
     mail_options: list[str]
     session: int
     queue_id: str
+    #: ``time.monotonic()`` when the content's final dot arrived.
+    received_at: float = 0.0
 
     def parsed(self) -> ParsedMessage:
         """The message parsed by the standard library (modern policy)."""
@@ -153,6 +156,13 @@ class _RecordingSMTP(SMTP):
         if first:
             self.record = self.recorder._new_session(transport.get_extra_info("peername"))
             self.record.tls = transport.get_extra_info("ssl_object") is not None
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        # the session ends with the 221 reply: count it closed from then on
+        if not arg and self.record is not None and not self.record.closed:
+            self.record.closed = True
+            self.recorder._session_closed()
+        await super().smtp_QUIT(arg)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.record is not None and not self.record.closed:
@@ -325,6 +335,7 @@ class _RecordingHandler:
                 mail_options=list(envelope.mail_options),
                 session=record.number,
                 queue_id=queue_id,
+                received_at=time.monotonic(),
             )
         )
         record.messages += 1

@@ -43,6 +43,8 @@ def step(link: Link, tx: Transaction | None) -> list[Done]:
     if owner is None:
         return done
     backend = owner.backend
+    if previous is not None:
+        backend.pool.limiter.wait()  # max_per_second counts messages handed over
     try:
         if previous is not None:
             send_content(smtp, previous.data, trailer=group)

@@ -153,10 +153,12 @@ class Pool:
             idle = self._idle if self._users == 0 else []
             if idle:
                 self._idle = []
-                self._open -= len(idle)
-                self._cond.notify_all()
         for link in idle:
             link.quit()
+        if idle:
+            with self._cond:
+                self._open -= len(idle)
+                self._cond.notify_all()
 
     def acquire(self, connect: Callable[[], Link], wait: bool = True) -> Link | None:
         """A connection for one user: an idle one that still looks open, else a new one
@@ -165,34 +167,39 @@ class Pool:
         while True:
             stale: list[Link] = []
             link = None
+            opening = False
             with self._cond:
-                while link is None:
+                while True:
                     now = time.monotonic()
-                    while self._idle:
+                    while self._idle and link is None:
                         candidate = self._idle.pop()
                         if (
                             now - candidate.idle_since >= self.idle_timeout
                             or candidate.looks_closed()
                         ):
-                            stale.append(candidate)
-                            self._open -= 1
-                            continue
-                        link = candidate
-                        link.reused = True
+                            stale.append(candidate)  # counted open until closed below
+                        else:
+                            link = candidate
+                            link.reused = True
+                    if link is not None or stale:
                         break
-                    if link is not None or self._open < self.max_connections:
+                    if self._open < self.max_connections:
+                        self._open += 1
+                        opening = True
                         break
-                    if stale or not wait:
-                        break
+                    if not wait:
+                        return None
                     self._cond.wait()
-                if link is None and self._open < self.max_connections:
-                    self._open += 1
-                    opening = True
-                else:
-                    opening = False
-            for old in stale:
-                log.debug("replacing a pooled connection that was idle too long or closed")
-                old.quit() if old.alive and not old.looks_closed() else old.discard()
+            if stale:
+                for old in stale:
+                    log.debug("replacing a pooled connection that was idle too long or closed")
+                    if old.looks_closed():
+                        old.discard()
+                    else:
+                        old.quit()
+                with self._cond:
+                    self._open -= len(stale)
+                    self._cond.notify_all()
             if link is not None:
                 return link
             if opening:
@@ -203,8 +210,6 @@ class Pool:
                         self._open -= 1
                         self._cond.notify_all()
                     raise
-            if not wait:
-                return None
 
     def release(self, link: Link, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
@@ -218,9 +223,10 @@ class Pool:
                 self._cond.notify_all()
                 self._schedule_reaper()
                 return
+        link.quit()  # closed before another may open: never more than max_connections
+        with self._cond:
             self._open -= 1
             self._cond.notify_all()
-        link.quit()
 
     def _schedule_reaper(self) -> None:
         if self._reaper is None:
@@ -236,13 +242,14 @@ class Pool:
             now = time.monotonic()
             expired = [link for link in self._idle if now - link.idle_since >= self.idle_timeout]
             self._idle = [link for link in self._idle if link not in expired]
-            self._open -= len(expired)
-            if expired:
-                self._cond.notify_all()
             if self._idle:
                 self._schedule_reaper()
         for link in expired:
             link.quit()
+        if expired:
+            with self._cond:
+                self._open -= len(expired)
+                self._cond.notify_all()
 
 
 _registry: dict[Hashable, Pool] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from mailcore import SendResult
@@ -100,13 +101,19 @@ class Lease:
                 break
         self.using_held = True
         held = backend.held_link
-        if held is not None and not held.looks_closed():
+        if held is None:  # closed by another thread meanwhile
+            self.using_held = False
+            backend.held_busy.release()
+            self.primary = self.pool.acquire(connect)
+            return False
+        idle = time.monotonic() - held.idle_since
+        if idle < self.pool.idle_timeout and not held.looks_closed():
+            held.reused = held.transactions > 0
             self.primary = held
             return False
-        if held is not None:  # the server closed it while it sat idle: replace it
-            backend.set_held(None)
-            held.discard()
-            self.pool.release(held, keep=False)
+        # idle too long, or the server closed it while it sat idle: replace it
+        backend.set_held(None)
+        self.pool.release(held, keep=False)
         self.primary = self.pool.acquire(connect)
         backend.set_held(self.primary)
         return False
@@ -120,6 +127,8 @@ class Lease:
                 # a dead connection is not kept for the instance's next call
                 self.backend.set_held(None)
                 self.pool.release(primary, keep=False)
+            elif primary is not None:
+                primary.idle_since = time.monotonic()
             self.backend.held_busy.release()
         elif primary is not None:
             self.pool.release(primary)
@@ -244,7 +253,6 @@ class _Worker:
             self.on_idle.add(index)
         link.since_checkout += 1
         link.transactions += 1
-        self.lease.pool.limiter.wait()
         if link.pipelining:
             previous = link.pending
             try:

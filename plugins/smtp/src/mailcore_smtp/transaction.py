@@ -207,6 +207,7 @@ def send_plain(transaction: Transaction, smtp: smtplib.SMTP) -> SendResult:
         tx.judge_data(*smtp.getreply())
         # Still "data" while the content goes out: if sending fails, the final dot
         # did not, so the server cannot have accepted the message (safe to retry).
+        backend.pool.limiter.wait()  # max_per_second counts messages handed over
         send_content(smtp, tx.data)
         stage = "message"
         options = backend.options
