@@ -335,7 +335,13 @@ class _Worker:
                 error.smtp_code, error.smtp_reply or ""
             ):
                 self.lease.pool.limiter.pause(retry_delay(retry, backend.options.retry_backoff))
-            self._flush()
+            link = self.link
+            if link is not None and link.pending is not None:
+                # The next message's DATA got 354 already. To keep the order a batch
+                # without pipelining has (it stops at a final failure of this one),
+                # abandon it before its dot (the server discards it) and send it after.
+                self.again.appendleft(link.pending.index)
+                link.discard()
             backend.wait_before_retry(retry, error)
             self.again.appendleft(index)
             return
