@@ -1,5 +1,7 @@
 """An SMTP sink in its own process: accepts every message on 127.0.0.1 and discards it.
 
+Its EHLO offers PIPELINING.
+
 Run as a script (``python benchmarks/sink.py``) it listens on a free port, prints
 ``{"port": N}`` once ready, and on SIGTERM prints ``{"messages": n, "bytes": b}`` (what it
 accepted) and exits. :class:`Sink` starts and stops it from the benchmarks.
@@ -30,6 +32,13 @@ class _DiscardHandler:
         self.messages += 1
         self.bytes += len(envelope.original_content or b"")
         return "250 2.0.0 accepted and discarded"
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING (RFC 2920): aiosmtpd reads pipelined commands in order."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
 async def _serve(host: str) -> SinkStats:

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from benchmarks.wan_proxy import WanProxy
 from mailcore import EmailMessage
 from mailcore_smtp import (
     SMTPBackend,
@@ -15,7 +16,6 @@ from mailcore_smtp import (
     SMTPReplyError,
 )
 from tests.support.fault_server import DROP, Fault, FaultScript
-from tests.support.latency_proxy import LatencyProxy
 from tests.support.smtp_servers import RecordingSMTPServer
 
 REFUSE = {
@@ -166,7 +166,7 @@ def test_one_round_trip_per_message_in_steady_state() -> None:
     messages = _plain_batch(40)
     with (
         RecordingSMTPServer(pipelining=True) as server,
-        LatencyProxy(server.host, server.port, delay=0.002) as proxy,
+        WanProxy(server.port, delay=0.002) as proxy,
     ):
         backend = SMTPBackend(host=proxy.host, port=proxy.port, timeout=5)
         assert backend.send_messages(messages) == 40
@@ -180,7 +180,7 @@ def test_pipelining_off_or_not_offered_waits_for_each_reply() -> None:
         messages = _plain_batch(5)
         with (
             RecordingSMTPServer(pipelining=offered) as server,
-            LatencyProxy(server.host, server.port, delay=0.002) as proxy,
+            WanProxy(server.port, delay=0.002) as proxy,
         ):
             backend = SMTPBackend(host=proxy.host, port=proxy.port, timeout=5, pipelining=option)
             assert backend.send_messages(messages) == 5

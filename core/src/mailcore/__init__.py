@@ -26,6 +26,7 @@ from mailcore.message import (
     EmailMessage,
     EmailMultiAlternatives,
 )
+from mailcore.pacing import RateLimiter
 from mailcore.results import SendResult
 from mailcore.sending import (
     get_connection,
@@ -73,6 +74,7 @@ __all__ = [
     "EmailMultiAlternatives",
     "InvalidAddressError",
     "MailcoreError",
+    "RateLimiter",
     "RecipientsRefusedError",
     "SendError",
     "SendResult",

@@ -17,9 +17,7 @@ sat idle is noticed and replaced before a message is given to it.
 
 from __future__ import annotations
 
-import collections
 import logging
-import math
 import select
 import smtplib
 import threading
@@ -27,11 +25,13 @@ import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
+from mailcore import RateLimiter
+
 if TYPE_CHECKING:
     from mailcore_smtp.options import SMTPOptions
     from mailcore_smtp.transaction import Transaction
 
-__all__ = ["Link", "Pool", "RateLimiter", "pool_for", "pool_key"]
+__all__ = ["Link", "Pool", "pool_for", "pool_key"]
 
 log = logging.getLogger("mailcore.smtp")
 
@@ -82,37 +82,6 @@ class Link:
             except (smtplib.SMTPException, OSError) as exc:
                 log.debug("QUIT failed (ignored): %s", exc)
         self.discard()
-
-
-class RateLimiter:
-    """At most ``rate`` message starts a second, shared by every thread that calls
-    :meth:`wait`: starts are spaced ``1/rate`` apart, and no 1-second window ever holds
-    more than ``rate`` of them. :meth:`pause` holds every start back (a throttling reply)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.rate = rate
-        self._lock = threading.Lock()
-        self._next = 0.0
-        window = max(1, math.floor(rate)) if rate else 1
-        self._starts: collections.deque[float] = collections.deque(maxlen=window)
-
-    def wait(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Block until the next start is allowed, and claim it."""
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            if self.rate:
-                if self.rate >= 1 and len(self._starts) == self._starts.maxlen:
-                    start = max(start, self._starts[0] + 1.0)
-                self._next = start + 1.0 / self.rate
-                self._starts.append(start)
-        if start > now:
-            sleep(start - now)
-
-    def pause(self, seconds: float) -> None:
-        """Start nothing for ``seconds`` from now (the provider asked to slow down)."""
-        with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
 
 
 class Pool:
