@@ -201,3 +201,33 @@ def test_a_throttling_reply_slows_down_and_is_retried() -> None:
     assert Counter(m.mail_from for m in server.messages) == {
         f"m{n}@example.com": 1 for n in range(3)
     }
+
+
+def test_the_rate_limiter_keeps_fifty_a_second_across_eight_threads() -> None:
+    """max_per_second=50 shared by 8 threads for 4 s: within 5% of 50/s, never more
+    than 50 starts in any 1-second window."""
+    from mailcore import RateLimiter
+
+    limiter = RateLimiter(50.0)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        for _ in range(25):
+            start = limiter.wait()
+            with lock:
+                starts.append(start)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    rate = (len(starts) - 1) / (starts[-1] - starts[0])
+    assert 50 * 0.95 <= rate <= 50
+    assert max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts) <= 50
+    limiter.pause(0.3)
+    before = time.monotonic()
+    limiter.wait()
+    assert time.monotonic() - before >= 0.29
