@@ -7,7 +7,8 @@ trip costs ``2 * DELAY``); bytes stay in order. On SIGTERM it prints ``{"turns":
 "connections": c}`` and exits.
 
 A *turn* is the client sending after the server last spoke: the client waited for an
-answer, so it is one round trip. Turns divided by the messages sent through the proxy
+answer, so it is one round trip; a new connection costs one more (its TCP handshake,
+modelled by holding the connection ``2 * DELAY`` before anything flows). Turns divided by the messages sent through the proxy
 is the round trips a message cost. :class:`WanProxy` starts and stops it (benchmarks
 and tests).
 """
@@ -84,7 +85,15 @@ async def _serve(target_port: int, delay: float) -> _Counts:
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter):
         counts.connections += 1
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        counts.turns += 1  # the TCP handshake: one round trip before anything flows
+        try:
+            await asyncio.sleep(2 * delay)
+            server_reader, server_writer = await asyncio.open_connection(
+                "127.0.0.1", target_port
+            )
+        except (OSError, asyncio.CancelledError):
+            client_writer.close()
+            return
         state = [True]  # the client waits for the greeting: its first send is a turn
         up = _Delayed(loop, server_writer, delay)
         down = _Delayed(loop, client_writer, delay)

@@ -170,8 +170,8 @@ def test_one_round_trip_per_message_in_steady_state() -> None:
     ):
         backend = SMTPBackend(host=proxy.host, port=proxy.port, timeout=5)
         assert backend.send_messages(messages) == 40
-    # EHLO, then one per message, the last content's final reply, QUIT
-    assert proxy.turns == 1 + 40 + 1 + 1
+    # TCP handshake, EHLO, then one per message, the last final reply, QUIT
+    assert proxy.turns == 1 + 1 + 40 + 1 + 1
     assert len(server.messages) == 40
 
 
@@ -184,5 +184,5 @@ def test_pipelining_off_or_not_offered_waits_for_each_reply() -> None:
         ):
             backend = SMTPBackend(host=proxy.host, port=proxy.port, timeout=5, pipelining=option)
             assert backend.send_messages(messages) == 5
-        # EHLO; MAIL, RCPT, DATA, content per message; QUIT
-        assert proxy.turns == 1 + 4 * 5 + 1
+        # TCP handshake, EHLO; MAIL, RCPT, DATA, content per message; QUIT
+        assert proxy.turns == 1 + 1 + 4 * 5 + 1
