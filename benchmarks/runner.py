@@ -16,8 +16,8 @@ from benchmarks.config import Config, resolve_config
 from benchmarks.corpus import make_corpus
 from benchmarks.memory import run_memory
 from benchmarks.report import BenchResult, format_result, machine_info, write_json
-from benchmarks.smtp import run_smtp
 from benchmarks.ses_wan import run_ses_wan
+from benchmarks.smtp import run_smtp
 from benchmarks.wan import run_wan
 
 __all__ = ["BENCHMARKS", "main"]

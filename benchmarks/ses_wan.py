@@ -77,7 +77,10 @@ def _moto_server() -> Iterator[int]:
 
 def run_ses_wan(config: Config) -> BenchResult:
     """Time the SES backend sequential and with 8 concurrent calls over the 20 ms link."""
-    counts = {"sequential": max(1, config.wan_messages // 8), "max_connections=8": config.wan_messages}
+    counts = {
+        "sequential": max(1, config.wan_messages // 8),
+        "max_connections=8": config.wan_messages,
+    }
     result = BenchResult(
         "ses-wan",
         f"SES SendEmail to moto's server over a {2 * DELAY * 1000:.0f} ms round trip, "

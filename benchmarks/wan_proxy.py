@@ -8,9 +8,9 @@ trip costs ``2 * DELAY``); bytes stay in order. On SIGTERM it prints ``{"turns":
 
 A *turn* is the client sending after the server last spoke: the client waited for an
 answer, so it is one round trip; a new connection costs one more (its TCP handshake,
-modelled by holding the connection ``2 * DELAY`` before anything flows). Turns divided by the messages sent through the proxy
-is the round trips a message cost. :class:`WanProxy` starts and stops it (benchmarks
-and tests).
+modelled by holding the connection ``2 * DELAY`` before anything flows). Turns divided
+by the messages sent through the proxy is the round trips a message cost.
+:class:`WanProxy` starts and stops it (benchmarks and tests).
 """
 
 from __future__ import annotations
@@ -88,9 +88,7 @@ async def _serve(target_port: int, delay: float) -> _Counts:
         counts.turns += 1  # the TCP handshake: one round trip before anything flows
         try:
             await asyncio.sleep(2 * delay)
-            server_reader, server_writer = await asyncio.open_connection(
-                "127.0.0.1", target_port
-            )
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
         except (OSError, asyncio.CancelledError):
             client_writer.close()
             return
