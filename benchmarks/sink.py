@@ -64,7 +64,14 @@ async def _serve(host: str) -> SinkStats:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     server.close()
-    return {"messages": handler.messages, "bytes": handler.bytes}
+    return {"messages": handler.messages, "bytes": handler.bytes, "cpu_ms": _cpu_ms()}
+
+
+def _cpu_ms() -> int:
+    """CPU milliseconds this process used so far."""
+    import time
+
+    return round(time.process_time() * 1000)
 
 
 class Sink:

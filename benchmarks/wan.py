@@ -10,6 +10,7 @@ the round trips its messages cost. The physical limit of ``n`` connections is
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,7 @@ def run_wan(config: Config) -> BenchResult:
         setup_django()
     proxies: dict[str, WanProxy] = {}
     samples: dict[str, list[float]] = {}
+    cpu: dict[str, float] = {}  # the client process's CPU seconds, all threads
     with Sink() as sink:
         try:
             for name in counts:
@@ -77,7 +79,14 @@ def run_wan(config: Config) -> BenchResult:
                             port=proxy.port,
                             max_connections=8 if name.endswith("8") else 1,
                         )
-                    return lambda: int(backend.send_messages(messages))
+
+                    def work() -> int:
+                        start = time.process_time()
+                        sent = int(backend.send_messages(messages))
+                        cpu[name] = cpu.get(name, 0.0) + time.process_time() - start
+                        return sent
+
+                    return work
 
                 return Contender(name, prepare)
 
@@ -108,6 +117,8 @@ def run_wan(config: Config) -> BenchResult:
                 "best msgs/s": counts[name] / _best(samples[name]),
                 "round trips/msg": proxy.turns / sent,
                 "connections": proxy.connections,
+                "client CPU ms/msg": 1000 * cpu.get(name, 0.0) / sent,
+                "proxy CPU ms/msg": 1000 * proxy.cpu_seconds / sent,
             },
         )
         result.rows.append(row)
@@ -134,6 +145,13 @@ def run_wan(config: Config) -> BenchResult:
                 goal=">= 0.8x",
                 met=value >= 0.8,
             )
+        )
+    sink_cpu = sink.stats.get("cpu_ms")
+    if sink_cpu and received:
+        result.notes.append(
+            f"the sink used {sink_cpu / received:.2f} ms of CPU per message (one process "
+            "for every contender); with the client's and the proxy's, the CPU a message "
+            "costs on this machine bounds the rate once the round trips are overlapped"
         )
     result.notes.append(
         "round trips/msg: turns counted by the proxy (the client sending after the server "

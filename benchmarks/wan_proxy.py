@@ -4,7 +4,7 @@ Run as a script (``python benchmarks/wan_proxy.py TARGET_PORT DELAY``) it listen
 free port of 127.0.0.1, prints ``{"port": N}`` once ready, and forwards every connection
 to 127.0.0.1:TARGET_PORT, holding each chunk DELAY seconds in each direction (a round
 trip costs ``2 * DELAY``); bytes stay in order. On SIGTERM it prints ``{"turns": t,
-"connections": c}`` and exits.
+"connections": c, "cpu": seconds}`` and exits.
 
 A *turn* is the client sending after the server last spoke: the client waited for an
 answer, so it is one round trip; a new connection costs one more (its TCP handshake,
@@ -21,6 +21,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -95,13 +96,17 @@ async def _serve(target_port: int, delay: float) -> _Counts:
         state = [True]  # the client waits for the greeting: its first send is a turn
         up = _Delayed(loop, server_writer, delay)
         down = _Delayed(loop, client_writer, delay)
-        await asyncio.gather(
-            _pump(client_reader, up, counts, state, True),
-            _pump(server_reader, down, counts, state, False),
-        )
-        await asyncio.sleep(delay * 2)
-        for writer in (client_writer, server_writer):
-            writer.close()
+        try:
+            await asyncio.gather(
+                _pump(client_reader, up, counts, state, True),
+                _pump(server_reader, down, counts, state, False),
+            )
+            await asyncio.sleep(delay * 2)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping
+        finally:
+            for writer in (client_writer, server_writer):
+                writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -124,6 +129,8 @@ class WanProxy:
         self.port = 0
         self.turns = 0
         self.connections = 0
+        #: CPU seconds the proxy process used (after exit).
+        self.cpu_seconds = 0.0
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> WanProxy:
@@ -162,12 +169,14 @@ class WanProxy:
         if lines:
             stats = json.loads(lines[-1])
             self.turns, self.connections = stats["turns"], stats["connections"]
+            self.cpu_seconds = stats["cpu"]
 
 
 def main(argv: list[str]) -> int:
     """Forward until SIGTERM, then print the counts."""
     counts = asyncio.run(_serve(int(argv[0]), float(argv[1])))
-    print(json.dumps({"turns": counts.turns, "connections": counts.connections}), flush=True)
+    stats = {"turns": counts.turns, "connections": counts.connections, "cpu": time.process_time()}
+    print(json.dumps(stats), flush=True)
     return 0
 
 

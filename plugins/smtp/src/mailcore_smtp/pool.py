@@ -22,6 +22,7 @@ import select
 import smtplib
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
@@ -75,8 +76,9 @@ class Link:
         self.smtp.close()
 
     def quit(self) -> None:
-        """Say QUIT and close; errors while quitting are ignored."""
-        if self.alive and self.smtp.sock is not None:
+        """Say QUIT and close; errors while quitting are ignored. Inside DATA (a
+        pending message) it only closes: a QUIT there would be taken as content."""
+        if self.alive and self.pending is None and self.smtp.sock is not None:
             try:
                 self.smtp.quit()
             except (smtplib.SMTPException, OSError) as exc:
@@ -221,7 +223,8 @@ class Pool:
                 self._cond.notify_all()
 
 
-_registry: dict[Hashable, Pool] = {}
+#: Pools by :func:`pool_key`, while some backend refers to its pool.
+_registry: weakref.WeakValueDictionary[Hashable, Pool] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
 
 

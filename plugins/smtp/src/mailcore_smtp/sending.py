@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextvars
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from mailcore_smtp.backend import SMTPBackend
 
 __all__ = ["Lease"]
+
+log = logging.getLogger("mailcore.smtp")
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
@@ -161,6 +164,7 @@ class Lease:
             _Worker(self, work, self.primary, primary=True).run()
         except BaseException as exc:
             failures.append(exc)
+            work.stop(len(messages), exc)  # the other connections take no more
         for thread in threads:
             thread.join()
         unsent = [m for m in messages if m.result is None]
@@ -181,8 +185,9 @@ class Lease:
     def _extra_worker(self, work: _Work, failures: list[BaseException]) -> None:
         try:
             link = self.pool.acquire(self.backend.connect_link, wait=False)
-        except SMTPError:
-            return  # the first connection carries on
+        except SMTPError as exc:
+            log.debug("an extra connection failed (the others carry on): %s", exc)
+            return
         if link is None:
             return
         worker = _Worker(self, work, link, primary=False)
