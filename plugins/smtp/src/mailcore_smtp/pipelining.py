@@ -47,7 +47,8 @@ def step(link: Link, tx: Transaction | None) -> list[Done]:
         backend.pool.limiter.wait()  # max_per_second counts messages handed over
     try:
         if previous is not None:
-            send_content(smtp, previous.data, trailer=group)
+            content = previous.wire if previous.wire is not None else previous.data
+            send_content(smtp, content, trailer=group)
         elif group:
             smtp.send(group)
     except (OSError, smtplib.SMTPException) as exc:
@@ -61,6 +62,8 @@ def step(link: Link, tx: Transaction | None) -> list[Done]:
         link.discard()  # a chunk iterator failed: the server still waits inside DATA
         raise
     options = backend.options
+    if tx is not None:
+        tx.render()  # while the server works on what was just sent
     if previous is not None:
         try:
             code, reply = read_final(smtp, options.data_timeout, options.timeout)

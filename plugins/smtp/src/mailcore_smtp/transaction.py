@@ -22,7 +22,7 @@ from mailcore_smtp.errors import (
     Stage,
 )
 from mailcore_smtp.replies import means_too_big, queue_id_from_reply, reply_text
-from mailcore_smtp.transmit import send_content
+from mailcore_smtp.transmit import SEND_BUFFER_SIZE, send_content, wire_content
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage, SerializedMessage
@@ -71,6 +71,9 @@ class Transaction:
             data = backend.message_chunks(message, allow_8bit=False)
             self.message_id_header = data.message_id
         self.data = data
+        #: With pipelining, a small message's content as it goes on the wire, built
+        #: while the server answers (see :meth:`render`).
+        self.wire: bytes | None = None
         self.size = len(data)
         self.limit = _size_limit(smtp) if esmtp else None
         if self.limit is not None and self.size > self.limit:
@@ -81,6 +84,13 @@ class Transaction:
         if eight_bit and not data.isascii():
             options.append("BODY=8BITMIME")
         self.mail_options = "".join(f" {option}" for option in options)
+
+    def render(self) -> None:
+        """Build the content's wire bytes now, if the message is small (at most
+        :data:`~mailcore_smtp.transmit.SEND_BUFFER_SIZE` times 4): called while the
+        server is busy, so the work overlaps its. A large message is streamed instead."""
+        if self.wire is None and self.size <= 4 * SEND_BUFFER_SIZE:
+            self.wire = wire_content(self.data)
 
     def commands(self) -> list[str]:
         """MAIL FROM, one RCPT TO per recipient, DATA: each without its CRLF."""
