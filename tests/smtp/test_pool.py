@@ -231,3 +231,15 @@ def test_the_rate_limiter_keeps_fifty_a_second_across_eight_threads() -> None:
     before = time.monotonic()
     limiter.wait()
     assert time.monotonic() - before >= 0.29
+
+
+def test_a_thread_holding_the_only_connection_never_waits_for_itself() -> None:
+    """``with backend:`` holds the one connection (max_connections=1); a send in the same
+    thread through another instance configured alike (``send_mail()`` without
+    ``connection=``) gets a connection of its own instead of waiting for ever."""
+    with RecordingSMTPServer() as server:
+        options = server.backend_options(timeout=5)
+        with SMTPBackend(**options) as held:
+            assert SMTPBackend(**options).send_messages(messages(1, "other")) == 1
+            assert held.send_messages(messages(1, "held")) == 1
+    assert sorted(s.messages for s in server.sessions) == [1, 1]

@@ -13,10 +13,15 @@ connections are closed (QUIT); so a lone ``send_mail`` connects, sends and quits
 always did. A connection idle longer than ``idle_timeout`` is closed, one that carried
 ``max_messages_per_connection`` messages is replaced, and one the server closed while it
 sat idle is noticed and replaced before a message is given to it.
+
+A thread waits for a free connection when ``max_connections`` are in use, except when
+it holds every busy one itself (an instance it opened, then a send through another
+instance configured alike): it would wait for itself, so it gets one more instead.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import select
 import smtplib
@@ -53,6 +58,8 @@ class Link:
         self.transactions = 0
         self.since_checkout = 0
         self.reused = False
+        #: The thread that took it from the pool.
+        self.owner = 0
         self.idle_since = time.monotonic()
         self.alive = True
 
@@ -104,6 +111,8 @@ class Pool:
         self._idle: list[Link] = []
         self._open = 0
         self._users = 0
+        #: Connections in use (or being opened), by the thread that took them.
+        self._owned: collections.Counter[int] = collections.Counter()
         self._reaper: threading.Timer | None = None
 
     @property
@@ -139,6 +148,7 @@ class Pool:
             stale: list[Link] = []
             link = None
             opening = False
+            me = threading.get_ident()
             with self._cond:
                 while True:
                     now = time.monotonic()
@@ -152,10 +162,15 @@ class Pool:
                         else:
                             link = candidate
                             link.reused = True
+                            self._owned[me] += 1
                     if link is not None or stale:
                         break
-                    if self._open < self.max_connections:
+                    # This thread holding every busy connection (an open instance, then
+                    # a send through another one) would wait for itself: one more, then.
+                    waits_for_itself = self._owned[me] >= self._open - len(self._idle)
+                    if self._open < self.max_connections or (wait and waits_for_itself):
                         self._open += 1
+                        self._owned[me] += 1
                         opening = True
                         break
                     if not wait:
@@ -172,15 +187,19 @@ class Pool:
                     self._open -= len(stale)
                     self._cond.notify_all()
             if link is not None:
+                link.owner = me
                 return link
             if opening:
                 try:
-                    return connect()
+                    link = connect()
                 except BaseException:
                     with self._cond:
                         self._open -= 1
+                        self._owned[me] -= 1
                         self._cond.notify_all()
                     raise
+                link.owner = me
+                return link
 
     def release(self, link: Link, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
@@ -188,6 +207,7 @@ class Pool:
         keep = keep and link.alive and link.pending is None and link.smtp.sock is not None
         keep = keep and link.transactions < self.max_messages
         with self._cond:
+            self._owned[link.owner] -= 1
             if keep and self._users > 0:
                 link.idle_since = time.monotonic()
                 self._idle.append(link)
