@@ -23,10 +23,12 @@ from benchmarks.smtp import DJANGO_SMTP
 from benchmarks.timing import Contender, alternate
 from benchmarks.wan_proxy import WanProxy
 
-__all__ = ["DELAY", "run_wan"]
+__all__ = ["DELAY", "RATE", "run_wan"]
 
 #: Seconds each way: a 20 ms round trip.
 DELAY = 0.010
+#: ``max_per_second`` of the rate check: 8 connections kept to 50 messages a second.
+RATE = 50.0
 
 
 def _best(times: list[float]) -> float:
@@ -153,8 +155,58 @@ def run_wan(config: Config) -> BenchResult:
             "for every contender); with the client's and the proxy's, the CPU a message "
             "costs on this machine bounds the rate once the round trips are overlapped"
         )
+    _rate_check(result, specs, config)
     result.notes.append(
         "round trips/msg: turns counted by the proxy (the client sending after the server "
         "spoke) over the messages sent, connection set-up and QUIT included"
     )
     return result
+
+
+def _rate_check(result: BenchResult, specs: list[Any], config: Config) -> None:
+    """mailcore with 8 connections and ``max_per_second=RATE`` for about 10 s (2 s in
+    --quick) through the proxy, to its own sink, which times each message's arrival."""
+    import mailcore
+
+    count = int(RATE * (10 if config.wan_rounds > 1 else 2))
+    messages = [mailcore_message(specs[n % len(specs)]) for n in range(count)]
+    with Sink() as sink, WanProxy(sink.port, DELAY) as proxy:
+        backend = mailcore.get_connection(
+            "smtp", host=proxy.host, port=proxy.port, max_connections=8, max_per_second=RATE
+        )
+        start = time.perf_counter()
+        sent = backend.send_messages(messages)
+        elapsed = time.perf_counter() - start
+    span = sink.stats.get("span_us", 0) / 1e6
+    rate = (count - 1) / span if span else float("nan")
+    most = sink.stats.get("max_per_second_window")
+    name = f"mailcore max_connections=8, max_per_second={RATE:g}"
+    result.rows.append(
+        Row(
+            name,
+            {
+                "messages": sent,
+                "s": elapsed,
+                "msgs/s at the sink": rate,
+                "most in 1 s at the sink": most,
+            },
+        )
+    )
+    result.ratios.append(
+        Ratio(
+            f"rate at the sink / max_per_second={RATE:g}",
+            rate / RATE,
+            goal="0.95x-1.0x",
+            met=0.95 <= rate / RATE <= 1.0,
+        )
+    )
+    result.ratios.append(
+        Ratio(
+            f"most messages in any 1 s at the sink / {RATE:g}",
+            (most or 0) / RATE,
+            goal="<= 1.0x",
+            met=most is not None and most <= RATE,
+        )
+    )
+    if sent != count:
+        result.error = f"the rate check sent {sent} of {count} messages"

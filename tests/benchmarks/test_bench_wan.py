@@ -30,5 +30,8 @@ def test_the_wan_benchmark_runs_and_counts_round_trips(tmp_path: Path) -> None:
     # each connection: handshake, EHLO, its messages, the last reply, QUIT
     connections = eight["values"]["connections"]
     assert eight["values"]["round trips/msg"] <= (24 + 4 * connections) / 24
+    paced = rows["mailcore max_connections=8, max_per_second=50"]["values"]
+    assert paced["messages"] == 100  # about 2 s at 50 a second
+    assert paced["most in 1 s at the sink"] <= 50
     if not django_available():
         assert rows["django"]["unavailable"] == "Django is not installed"
