@@ -1,12 +1,16 @@
 """The SMTP backend: sends messages to an SMTP server with :mod:`smtplib`.
 
-One connection serves a whole batch. ``open()`` connects, says EHLO, upgrades with
-STARTTLS when ``use_tls`` (refusing to go on if the server does not offer it) and logs
-in; any failure there closes the socket, so no half-open connection is ever reused.
-Each message is sent with MAIL FROM / RCPT TO / DATA, so that refused recipients and
-the queue id of the final reply can be reported on ``message.result``. A server whose
-EHLO lacks 8BITMIME gets the message in 7 bits (``allow_8bit=False``); one whose EHLO
-gives a SIZE limit never gets a message larger than that.
+This module sets connections up and glues the parts together. A connection (made by
+:meth:`SMTPBackend.connect_link`) connects, says EHLO, upgrades with STARTTLS when
+``use_tls`` (refusing to go on if the server does not offer it) and logs in; any failure
+there closes the socket, so no half-open connection is ever reused. Connections come
+from a process-wide pool (:mod:`mailcore_smtp.pool`); a batch is sent by
+:mod:`mailcore_smtp.sending`, each message as a :class:`~mailcore_smtp.transaction.Transaction`
+(MAIL FROM / RCPT TO / DATA, with PIPELINING through :mod:`mailcore_smtp.pipelining`
+when offered), so that refused recipients and the queue id of the final reply are
+reported on ``message.result``. A server whose EHLO lacks 8BITMIME gets the message in
+7 bits (``allow_8bit=False``); one whose EHLO gives a SIZE limit never gets a message
+larger than that.
 
 Every wait for the server is bounded: ``timeout`` for connecting, the greeting and each
 reply, ``data_timeout`` for the reply to a message's content.
@@ -99,13 +103,6 @@ def _default_local_hostname() -> str:
 def _is_timeout(exc: BaseException) -> bool:
     # smtplib turns a socket timeout into SMTPServerDisconnected("...: timed out").
     return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
-
-
-def _size_limit(connection: smtplib.SMTP) -> int | None:
-    """The largest message the server takes, from the SIZE of its EHLO reply (RFC 1870);
-    ``None`` when it gave none, or 0 (no fixed limit)."""
-    value = connection.esmtp_features.get("size", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def _reply_text(reply: bytes | str) -> str:
