@@ -143,14 +143,17 @@ def test_a_server_closing_idle_connections_costs_no_error_and_no_retry(pipelinin
     assert len(server.sessions) == 3
 
 
-def test_a_loss_at_mail_from_on_a_connection_that_sat_idle_goes_on_a_fresh_one() -> None:
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_loss_at_mail_from_on_a_connection_that_sat_idle_goes_on_a_fresh_one(
+    pipelining: bool,
+) -> None:
     """The server dropped the idle connection just as MAIL FROM went out (the race a
     liveness check cannot see): nothing was accepted, so the message goes again on a
     new connection, without ``retries``, and is not reported failed."""
     from tests.support.fault_server import DROP
 
     script = FaultScript(Fault("MAIL", DROP, match=("second0@example.com",), times=1))
-    with RecordingSMTPServer(fault=script) as server:
+    with RecordingSMTPServer(fault=script, pipelining=pipelining) as server:
         backend = SMTPBackend(retries=0, **server.backend_options(timeout=5))
         backend.open()
         try:
