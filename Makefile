@@ -10,7 +10,7 @@ PROJECT_FILES := pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproje
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install test lint format demo docs fuzz bench clean browser screenshots
+.PHONY: install postfix test lint format demo docs fuzz bench clean browser screenshots
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,7 +25,16 @@ $(STAMP): $(UV) $(PROJECT_FILES)
 		rm -rf $$probe
 	@touch $@
 
-install: $(STAMP) ## Create .venv with the core, every plugin and the dev tools.
+install: $(STAMP) postfix ## Create .venv with the core, every plugin and the dev tools.
+
+# A real Postfix for the SMTP tests (tests/support/postfix.py runs a private instance on
+# 127.0.0.1 that delivers nothing): the Debian package, installed once, neither configured
+# nor started as the system's mail server.
+postfix:
+	@test -x /usr/sbin/postfix || { \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >/dev/null; }
 
 lint: install ## ruff and mypy --strict over core, plugins and tests.
 	$(BIN)/ruff check core plugins tests benchmarks

@@ -30,6 +30,13 @@ class Config:
     memory_rounds: int = 1
     #: Runs of each command in the cold-start benchmark.
     coldstart_runs: int = 10
+    #: Messages per round of mailcore with 8 connections over the 20 ms link (a quarter
+    #: of them for 1 connection); the ``ses-wan`` benchmark sends as many.
+    wan_messages: int = 2000
+    #: Messages per round of Django over the 20 ms link (about 80 ms each).
+    wan_django_messages: int = 200
+    #: Rounds of the ``wan`` and ``ses-wan`` benchmarks.
+    wan_rounds: int = 3
 
     def as_dict(self) -> dict[str, Any]:
         """The configuration as plain data (for the JSON results)."""
@@ -48,6 +55,9 @@ QUICK = Config(
     attachment_mib=5,
     memory_rounds=1,
     coldstart_runs=5,
+    wan_messages=200,
+    wan_django_messages=20,
+    wan_rounds=1,
 )
 
 

@@ -16,7 +16,9 @@ from benchmarks.config import Config, resolve_config
 from benchmarks.corpus import make_corpus
 from benchmarks.memory import run_memory
 from benchmarks.report import BenchResult, format_result, machine_info, write_json
+from benchmarks.ses_wan import run_ses_wan
 from benchmarks.smtp import run_smtp
+from benchmarks.wan import run_wan
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -24,6 +26,8 @@ __all__ = ["BENCHMARKS", "main"]
 BENCHMARKS: dict[str, Callable[[Config], BenchResult]] = {
     "build": run_build,
     "smtp": run_smtp,
+    "wan": run_wan,
+    "ses-wan": run_ses_wan,
     "memory": run_memory,
     "coldstart": run_coldstart,
 }

@@ -1,8 +1,11 @@
 """An SMTP sink in its own process: accepts every message on 127.0.0.1 and discards it.
 
+Its EHLO offers PIPELINING.
+
 Run as a script (``python benchmarks/sink.py``) it listens on a free port, prints
-``{"port": N}`` once ready, and on SIGTERM prints ``{"messages": n, "bytes": b}`` (what it
-accepted) and exits. :class:`Sink` starts and stops it from the benchmarks.
+``{"port": N}`` once ready, and on SIGTERM prints ``{"messages": n, "bytes": b, ...}`` (what it
+accepted, its CPU time, the most messages that arrived within one second) and exits.
+:class:`Sink` starts and stops it from the benchmarks.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,11 +29,20 @@ class _DiscardHandler:
     def __init__(self) -> None:
         self.messages = 0
         self.bytes = 0
+        self.arrivals: list[float] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages += 1
+        self.arrivals.append(time.monotonic())
         self.bytes += len(envelope.original_content or b"")
         return "250 2.0.0 accepted and discarded"
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING (RFC 2920): aiosmtpd reads pipelined commands in order."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
 async def _serve(host: str) -> SinkStats:
@@ -55,7 +68,27 @@ async def _serve(host: str) -> SinkStats:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     server.close()
-    return {"messages": handler.messages, "bytes": handler.bytes}
+    stats = {"messages": handler.messages, "bytes": handler.bytes, "cpu_ms": _cpu_ms()}
+    return {**stats, **_pace(handler.arrivals)}
+
+
+def _pace(arrivals: list[float]) -> SinkStats:
+    """The most messages that arrived within any one second, and the span of all
+    arrivals in microseconds (for a rate-limit check)."""
+    if len(arrivals) < 2:
+        return {}
+    most = 0
+    first = 0
+    for last, when in enumerate(arrivals):
+        while when - arrivals[first] >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return {"max_per_second_window": most, "span_us": round(1e6 * (arrivals[-1] - arrivals[0]))}
+
+
+def _cpu_ms() -> int:
+    """CPU milliseconds this process used so far."""
+    return round(time.process_time() * 1000)
 
 
 class Sink:

@@ -1,8 +1,9 @@
 """The SMTP benchmark: many messages over one connection to a sink in another process.
 
 Three contenders, each sending the same messages over one connection per round:
-mailcore's SMTP backend, Django's SMTP ``EmailBackend``, and, as the floor, raw
-``smtplib.SMTP.sendmail`` of bytes built before timing. Message objects are built before
+mailcore's SMTP backend (pipelining: the sink offers PIPELINING), Django's SMTP
+``EmailBackend``, and, as the floor, raw ``smtplib.SMTP.sendmail`` of bytes built
+before timing (smtplib does not pipeline). Message objects are built before
 timing too; the backends' timed work is ``send_messages()`` (which renders each message).
 """
 
@@ -145,10 +146,12 @@ def run_smtp(config: Config) -> BenchResult:
     if "mailcore" in samples:
         value = raw_time / median(samples["mailcore"])
         result.ratios.append(
-            Ratio("throughput mailcore / raw smtplib", value, goal=">= 0.95x", met=value >= 0.95)
+            Ratio("throughput mailcore / raw smtplib", value, goal=">= 1.0x", met=value >= 1.0)
         )
+        best = min(samples[RAW]) / min(samples["mailcore"])
+        result.ratios.append(Ratio("best of rounds: mailcore / raw smtplib", best))
     else:
-        result.ratios.append(Ratio("throughput mailcore / raw smtplib", None, goal=">= 0.95x"))
+        result.ratios.append(Ratio("throughput mailcore / raw smtplib", None, goal=">= 1.0x"))
     if "django" in samples:
         result.ratios.append(
             Ratio("throughput django / raw smtplib", raw_time / median(samples["django"]))

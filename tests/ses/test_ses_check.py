@@ -30,7 +30,8 @@ def test_check_reports_the_quota_what_was_sent_and_the_sandbox(
     assert line == (
         "SES account in eu-west-1: sending quota 200 messages per 24 hours, "
         f"at most 1 per second, {sent} sent in the last 24 hours; "
-        "in the sandbox (ProductionAccessEnabled false: verified recipients only)"
+        "in the sandbox (ProductionAccessEnabled false: verified recipients only); "
+        "suggested: max_per_second = 1, max_connections = 1"
     )
     # exactly one call, GET /v2/email/account, signed (SigV4) for SES in the region
     [(method, path, headers)] = account.requests
@@ -51,7 +52,8 @@ def test_check_says_when_the_account_has_production_access(
     assert line == (
         "SES account in eu-west-1: sending quota 200 messages per 24 hours, "
         "at most 1 per second, 0 sent in the last 24 hours; "
-        "production access (out of the sandbox); enforcement status PROBATION"
+        "production access (out of the sandbox); enforcement status PROBATION; "
+        "suggested: max_per_second = 1, max_connections = 1"
     )
 
 
@@ -116,7 +118,8 @@ def test_mailcore_check_prints_the_account_line(
     assert out.endswith(
         "\nConnection: SES account in eu-west-1: sending quota 200 messages per 24 hours, "
         "at most 1 per second, 0 sent in the last 24 hours; "
-        "in the sandbox (ProductionAccessEnabled false: verified recipients only)\n"
+        "in the sandbox (ProductionAccessEnabled false: verified recipients only); "
+        "suggested: max_per_second = 1, max_connections = 1\n"
     )
     assert len(account.requests) == 1
     assert SECRET not in out and "SECRET" not in out

@@ -21,6 +21,11 @@ then close it (a client with a shorter timeout gives up first), or
 :func:`silent_server` is a listener that accepts TCP connections and never says a word
 (for timeouts). :class:`LimitedSMTPServer` is a recording server whose EHLO offers less
 (no 8BITMIME, a small SIZE).
+
+``pipelining=True`` makes the server offer PIPELINING in its EHLO reply (aiosmtpd reads
+pipelined commands in order either way); ``idle_close`` closes a connection that said
+nothing for that many seconds; ``max_open`` is the most connections it ever had open at
+once, and ``commands`` counts the commands each session sent.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
@@ -128,6 +134,8 @@ class ReceivedMessage:
     mail_options: list[str]
     session: int
     queue_id: str
+    #: ``time.monotonic()`` when the content's final dot arrived.
+    received_at: float = 0.0
 
     def parsed(self) -> ParsedMessage:
         """The message parsed by the standard library (modern policy)."""
@@ -149,9 +157,17 @@ class _RecordingSMTP(SMTP):
             self.record = self.recorder._new_session(transport.get_extra_info("peername"))
             self.record.tls = transport.get_extra_info("ssl_object") is not None
 
-    def connection_lost(self, error: Exception | None) -> None:
-        if self.record is not None:
+    async def smtp_QUIT(self, arg: str) -> None:
+        # the session ends with the 221 reply: count it closed from then on
+        if not arg and self.record is not None and not self.record.closed:
             self.record.closed = True
+            self.recorder._session_closed()
+        await super().smtp_QUIT(arg)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.record is not None and not self.record.closed:
+            self.record.closed = True
+            self.recorder._session_closed()
         super().connection_lost(error)
 
     async def fault_reply(self, stage: FaultStage, argument: str) -> str | None:
@@ -192,7 +208,21 @@ class _RecordingSMTP(SMTP):
         if reply is not None:
             await self.push(reply)
             return
-        await super().smtp_EHLO(hostname)
+        if not self.recorder.pipelining:
+            await super().smtp_EHLO(hostname)
+            return
+        push = self.push
+
+        async def push_offering_pipelining(status: str) -> None:
+            if status == "250 HELP":
+                await push("250-PIPELINING")
+            await push(status)
+
+        self.push = push_offering_pipelining  # type: ignore[method-assign]
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            del self.push
 
     async def smtp_HELO(self, hostname: str) -> None:
         reply = await self.fault_reply("EHLO", hostname or "")
@@ -305,6 +335,7 @@ class _RecordingHandler:
                 mail_options=list(envelope.mail_options),
                 session=record.number,
                 queue_id=queue_id,
+                received_at=time.monotonic(),
             )
         )
         record.messages += 1
@@ -328,6 +359,8 @@ class RecordingSMTPServer(ServerContext):
     - ``fault``: a :data:`FaultHook` (see the module doc); ``stall_seconds``: how long
       :data:`STALL` keeps silent before closing the connection.
     - ``data_reply``: the final reply; ``{queue_id}`` is replaced by ``MC00001``, ...
+    - ``pipelining``: offer PIPELINING; ``idle_close``: close a connection silent for
+      that many seconds (as real servers do).
     """
 
     __test__ = False
@@ -348,7 +381,14 @@ class RecordingSMTPServer(ServerContext):
         stall_seconds: float = 5.0,
         data_reply: str = "250 2.0.0 Ok: queued as {queue_id}",
         hostname: str = "mailcore-test.localhost",
+        pipelining: bool = False,
+        idle_close: float | None = None,
     ) -> None:
+        self.pipelining = pipelining
+        self.idle_close = idle_close
+        #: Connections open now, and the most ever open at once.
+        self.open_now = 0
+        self.max_open = 0
         self.starttls = starttls
         self.require_starttls = require_starttls
         self.implicit_tls = implicit_tls
@@ -383,7 +423,13 @@ class RecordingSMTPServer(ServerContext):
         with self._lock:
             record = SessionRecord(number=len(self.sessions) + 1, peer=peer)
             self.sessions.append(record)
+            self.open_now += 1
+            self.max_open = max(self.max_open, self.open_now)
             return record
+
+    def _session_closed(self) -> None:
+        with self._lock:
+            self.open_now -= 1
 
     def _authenticate(
         self,
@@ -419,6 +465,7 @@ class RecordingSMTPServer(ServerContext):
             auth_require_tls=auth_require_tls,
             auth_exclude_mechanism=all_mechanisms - self.auth_mechanisms,
             enable_SMTPUTF8=True,
+            **({"timeout": self.idle_close} if self.idle_close else {}),
         )
 
     def start(self) -> Self:

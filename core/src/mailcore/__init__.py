@@ -29,6 +29,7 @@ from mailcore.message import (
     EmailMessage,
     EmailMultiAlternatives,
 )
+from mailcore.pacing import RateLimiter
 from mailcore.registry import mailers
 from mailcore.results import SendResult
 from mailcore.sending import (
@@ -81,6 +82,7 @@ __all__ = [
     "MailcoreError",
     "MailerDoesNotExist",
     "MailersFailedError",
+    "RateLimiter",
     "RecipientsRefusedError",
     "SendError",
     "SendResult",

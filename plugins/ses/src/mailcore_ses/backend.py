@@ -8,20 +8,28 @@ use, so listing the installed backends does not load it.
 
 from __future__ import annotations
 
+import contextvars
+import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
     EmailMessage,
+    RateLimiter,
     SendError,
     SendResult,
     SerializedMessage,
 )
 from mailcore_ses.clients import create_sesv2_client
-from mailcore_ses.errors import SESAccountError, SESCredentialsError, SESSendError
+from mailcore_ses.errors import (
+    SESAccountError,
+    SESCredentialsError,
+    SESSendError,
+    SESThrottlingError,
+)
 from mailcore_ses.failures import failure_from_exception
 from mailcore_ses.options import SES_URL_SCHEMES, SESOptions
 
@@ -31,6 +39,22 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2.type_defs import GetAccountResponseTypeDef, SendEmailRequestTypeDef
 
 __all__ = ["SESBackend"]
+
+#: Seconds every sender of a limiter waits after SES said ``Throttling``.
+THROTTLE_PAUSE = 1.0
+
+_limiters: dict[Hashable, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def _limiter_for(options: SESOptions) -> RateLimiter:
+    """The process-wide limiter of backends with these region, endpoint and limit."""
+    key = (options.region, options.endpoint_url, options.max_per_second)
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiters[key] = RateLimiter(options.max_per_second)
+        return limiter
 
 
 class SESBackend(BaseEmailBackend):
@@ -44,6 +68,10 @@ class SESBackend(BaseEmailBackend):
 
     A failing message does not stop the batch, except for errors that would recur for
     every message (no or refused credentials, unreachable endpoint, paused account).
+    With ``max_connections`` above 1 that many calls run at once (results stay in the
+    batch's order; after an error that stops the batch, calls already made finish and
+    no new one starts); ``max_per_second`` paces them, and a ``Throttling`` answer holds
+    every sender of the limiter back for a second.
     Without ``fail_silently`` an error is raised once the batch is over (the one that
     stopped it, else the first), with ``error.sent`` counting the messages SES accepted.
     """
@@ -59,6 +87,7 @@ class SESBackend(BaseEmailBackend):
         self._session: Session | None = None
         self._is_open = False
         self._lock = threading.RLock()
+        self.limiter = _limiter_for(self.options)
 
     @property
     def client(self) -> SESV2Client:
@@ -73,7 +102,7 @@ class SESBackend(BaseEmailBackend):
 
         try:
             client, self._session = create_sesv2_client(
-                self.options.region, self.options.endpoint_url
+                self.options.region, self.options.endpoint_url, self.options.max_connections
             )
         except botocore.exceptions.NoRegionError:
             raise ConfigurationError(
@@ -160,26 +189,57 @@ class SESBackend(BaseEmailBackend):
         return self.deliver_batch(messages, self._open, self._send_batch)
 
     def _send_batch(self, messages: Sequence[EmailMessage]) -> int:
-        accepted = 0
-        errors: list[SESSendError] = []
-        for index, message in enumerate(messages):
-            try:
-                error = self._send_one(message)
-            except BaseException as exc:  # a bad header, an invalid address: never hidden
-                message.result = SendResult("failed", error=exc)
-                self.stop_batch(messages[index + 1 :], exc)
-                raise
-            if error is None:
-                accepted += int(message.result is not None and message.result.sent)
-                continue
-            errors.append(error)
-            if error.stops_batch:
-                self.stop_batch(messages[index + 1 :], error)
-                break
-        if not errors or self.fail_silently:
+        errors: dict[int, SESSendError] = {}
+        fatal: list[tuple[int, BaseException]] = []
+        lock = threading.Lock()
+        taken = iter(range(len(messages)))
+        stop = threading.Event()
+        self.client  # noqa: B018 - made once, before any thread uses it
+
+        def work() -> None:
+            while not stop.is_set():
+                with lock:
+                    index = next(taken, None)
+                if index is None:
+                    return
+                message = messages[index]
+                try:
+                    error = self._send_one(message)
+                except BaseException as exc:  # a bad header, an invalid address: never hidden
+                    message.result = SendResult("failed", error=exc)
+                    with lock:
+                        fatal.append((index, exc))
+                    stop.set()
+                    return
+                if error is not None:
+                    with lock:
+                        errors[index] = error
+                    if error.stops_batch:
+                        stop.set()
+
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True)
+            for _ in range(min(self.options.max_connections, len(messages)) - 1)
+        ]
+        for thread in threads:
+            thread.start()
+        work()
+        for thread in threads:
+            thread.join()
+        unsent = [m for m in messages if m.result is None]
+        if fatal:
+            _, exc = min(fatal, key=lambda item: item[0])
+            self.stop_batch(unsent, exc)
+            raise exc
+        ordered = [errors[index] for index in sorted(errors)]
+        stoppers = [error for error in ordered if error.stops_batch]
+        if stoppers:
+            self.stop_batch(unsent, stoppers[0])
+        accepted = sum(1 for m in messages if m.result is not None and m.result.sent)
+        if not ordered or self.fail_silently:
             return accepted
         # The error to fix first: the one that stopped the batch, else the first one.
-        raised = errors[-1] if errors[-1].stops_batch else errors[0]
+        raised = stoppers[0] if stoppers else ordered[0]
         raised.sent = accepted
         if len(messages) > 1:
             stopped = "; the batch stopped there" if raised.stops_batch else ""
@@ -199,11 +259,14 @@ class SESBackend(BaseEmailBackend):
         request = self._request(message, recipients)
         import botocore.exceptions
 
+        self.limiter.wait()
         try:
             response = self.client.send_email(**request)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             error = failure_from_exception(exc, message, self.client.meta.region_name)
             error.__cause__ = exc
+            if isinstance(error, SESThrottlingError):
+                self.limiter.pause(THROTTLE_PAUSE)  # botocore already retried it
             message.result = SendResult("failed", error=error)
             return error
         message.result = SendResult("sent", message_id=response.get("MessageId"))
@@ -247,4 +310,16 @@ def _describe_account(account: GetAccountResponseTypeDef, region: str | None) ->
     enforcement = account.get("EnforcementStatus")
     if enforcement and enforcement != "HEALTHY":
         parts.append(f"enforcement status {enforcement}")
+    rate = float(quota.get("MaxSendRate", 0))
+    if rate > 0:
+        parts.append(
+            f"suggested: max_per_second = {_number(rate)}, max_connections = "
+            f"{suggested_connections(rate)}"
+        )
     return "; ".join(parts)
+
+
+def suggested_connections(rate: float) -> int:
+    """Concurrent calls that reach ``rate`` messages a second: one ``SendEmail`` call
+    takes about 100 ms from outside AWS, so one per 10 messages a second (1 to 50)."""
+    return max(1, min(50, math.ceil(rate / 10)))

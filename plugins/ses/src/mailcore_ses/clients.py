@@ -38,9 +38,10 @@ def _session() -> Session:
 
 
 def create_sesv2_client(
-    region: str | None, endpoint_url: str | None
+    region: str | None, endpoint_url: str | None, max_connections: int = 10
 ) -> tuple[SESV2Client, Session]:
-    """A new ``sesv2`` client and the session that resolves its credentials.
+    """A new ``sesv2`` client and the session that resolves its credentials; its HTTP
+    pool keeps up to ``max_connections`` connections (at least botocore's 10).
 
     Raises botocore's ``NoRegionError`` when no region is given or configured, and
     ``ValueError`` for a malformed region or endpoint.
@@ -52,6 +53,8 @@ def create_sesv2_client(
         "sesv2",
         region_name=region,
         endpoint_url=endpoint_url,
-        config=botocore.config.Config(user_agent_extra=USER_AGENT),
+        config=botocore.config.Config(
+            user_agent_extra=USER_AGENT, max_pool_connections=max(10, max_connections)
+        ),
     )
     return cast("SESV2Client", client), session

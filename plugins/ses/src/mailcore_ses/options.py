@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
@@ -27,6 +28,11 @@ class SESOptions(BackendOptions):
     - ``tags``: SES message tags, name -> value, added to every message.
     - ``from_arn``: the ARN of the identity that authorizes the sender
       (``FromEmailAddressIdentityArn``, for SES sending authorization).
+    - ``max_connections``: how many ``SendEmail`` calls a batch makes at once, over the
+      backend's one (thread-safe) boto3 client (1: one after the other).
+    - ``max_per_second``: at most this many messages a second (a float), shared by every
+      backend with the same region, endpoint and limit in the process; ``None``: no
+      limit. ``mailcore check --backend ses`` prints the account's ``MaxSendRate``.
     """
 
     region: str | None = None
@@ -34,6 +40,8 @@ class SESOptions(BackendOptions):
     endpoint_url: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     from_arn: str | None = None
+    max_connections: Annotated[int, Field(ge=1, le=100)] = 1
+    max_per_second: Annotated[float, Field(gt=0)] | None = None
 
     @field_validator("endpoint_url")
     @classmethod

@@ -1,12 +1,16 @@
 """The SMTP backend: sends messages to an SMTP server with :mod:`smtplib`.
 
-One connection serves a whole batch. ``open()`` connects, says EHLO, upgrades with
-STARTTLS when ``use_tls`` (refusing to go on if the server does not offer it) and logs
-in; any failure there closes the socket, so no half-open connection is ever reused.
-Each message is sent with MAIL FROM / RCPT TO / DATA, so that refused recipients and
-the queue id of the final reply can be reported on ``message.result``. A server whose
-EHLO lacks 8BITMIME gets the message in 7 bits (``allow_8bit=False``); one whose EHLO
-gives a SIZE limit never gets a message larger than that.
+This module sets connections up and glues the parts together. A connection (made by
+:meth:`SMTPBackend.connect_link`) connects, says EHLO, upgrades with STARTTLS when
+``use_tls`` (refusing to go on if the server does not offer it) and logs in; any failure
+there closes the socket, so no half-open connection is ever reused. Connections come
+from a process-wide pool (:mod:`mailcore_smtp.pool`); a batch is sent by
+:mod:`mailcore_smtp.sending`, each message as a :class:`~mailcore_smtp.transaction.Transaction`
+(MAIL FROM / RCPT TO / DATA, with PIPELINING through :mod:`mailcore_smtp.pipelining`
+when offered), so that refused recipients and the queue id of the final reply are
+reported on ``message.result``. A server whose EHLO lacks 8BITMIME gets the message in
+7 bits (``allow_8bit=False``); one whose EHLO gives a SIZE limit never gets a message
+larger than that.
 
 Every wait for the server is bounded: ``timeout`` for connecting, the greeting and each
 reply, ``data_timeout`` for the reply to a message's content.
@@ -32,8 +36,6 @@ from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
     InvalidAddressError,
-    SendError,
-    SendResult,
 )
 from mailcore_smtp.errors import (
     MESSAGE_STAGES,
@@ -42,15 +44,14 @@ from mailcore_smtp.errors import (
     SMTPConnectionError,
     SMTPError,
     SMTPMessageTooBigError,
-    SMTPRecipientsRefusedError,
     SMTPReplyError,
     SMTPSecurityError,
     Stage,
 )
 from mailcore_smtp.options import SMTP_URL_SCHEMES, SMTPOptions
-from mailcore_smtp.replies import means_too_big, queue_id_from_reply
+from mailcore_smtp.pool import Link, pool_for
 from mailcore_smtp.retrying import is_retryable, retry_delay
-from mailcore_smtp.transmit import mail_from, rcpt_to, send_content
+from mailcore_smtp.sending import Lease
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage, SerializedMessage
@@ -104,13 +105,6 @@ def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
 
 
-def _size_limit(connection: smtplib.SMTP) -> int | None:
-    """The largest message the server takes, from the SIZE of its EHLO reply (RFC 1870);
-    ``None`` when it gave none, or 0 (no fixed limit)."""
-    value = connection.esmtp_features.get("size", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
-
-
 def _reply_text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     return " ".join(text.split())
@@ -132,7 +126,11 @@ class SMTPBackend(BaseEmailBackend):
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         super().__init__(fail_silently=fail_silently, **options)
         self.connection: smtplib.SMTP | None = None
+        self._held: Link | None = None
+        #: Taken by the one call at a time that sends on this instance's own connection.
+        self.held_busy = threading.Lock()
         self._lock = threading.RLock()
+        self.pool = pool_for(self.options)
 
     # -- connection ---------------------------------------------------------------
 
@@ -170,43 +168,41 @@ class SMTPBackend(BaseEmailBackend):
 
     def _connect_unless_open(self) -> bool:
         with self._lock:
-            if self.connection is not None:
+            if self._held is not None:
                 return False
-            self.connection = self._connect_retrying()
+            self.pool.hold()
+            try:
+                link = self.pool.acquire(self.connect_link_retrying)
+            except BaseException:
+                self.pool.unhold()
+                raise
+            assert link is not None
+            self.set_held(link)
             return True
 
     def close(self) -> None:
-        """Say QUIT and close the socket; errors while quitting are ignored (the messages
-        were already accepted or reported). Safe to call twice."""
-        with self._lock:
-            connection, self.connection = self.connection, None
-            if connection is None:
-                return
-            try:
-                connection.quit()
-            except (smtplib.SMTPException, OSError) as exc:
-                log.debug("QUIT to %s failed (ignored): %s", self.address, exc)
-            finally:
-                connection.close()
+        """Give back the connection :meth:`open` took and stop using the pool.
 
-    def _wait_before_retry(self, retry: int, error: SMTPError) -> None:
+        When no other instance or thread uses the same pool, that closes every
+        connection of it (QUIT; errors while quitting are ignored, the messages were
+        already accepted or reported); connections other users are sending on are never
+        cut. Safe to call twice.
+        """
+        with self._lock:
+            link = self._held
+            if link is None:
+                return
+            with self.held_busy:
+                self.set_held(None)
+                self.pool.release(link)
+            self.pool.unhold()
+
+    def wait_before_retry(self, retry: int, error: SMTPError) -> None:
         delay = retry_delay(retry, self.options.retry_backoff)
         log.info(
             "%s; trying again in %.3g s (retry %d of %d)", error, delay, retry, self.options.retries
         )
         time.sleep(delay)
-
-    def _connect_retrying(self) -> smtplib.SMTP:
-        """:meth:`_connect`, tried again up to ``retries`` times after a temporary failure."""
-        retry = 0
-        while True:
-            try:
-                return self._connect()
-            except SMTPError as exc:
-                if retry >= self.options.retries or not is_retryable(exc):
-                    raise
-                retry += 1
-                self._wait_before_retry(retry, exc)
 
     def _connect(self) -> smtplib.SMTP:
         options = self.options
@@ -221,7 +217,7 @@ class SMTPBackend(BaseEmailBackend):
         try:
             code, reply = connection.connect(options.host, options.port)
             if code != 220:
-                self._fail_reply(SMTPConnectionError, "greeting", code, reply, "refused to talk")
+                self.fail_reply(SMTPConnectionError, "greeting", code, reply, "refused to talk")
             stage = "ehlo"
             self._ehlo(connection)
             if options.use_tls:
@@ -239,7 +235,7 @@ class SMTPBackend(BaseEmailBackend):
             if stage == "connect" and isinstance(exc, smtplib.SMTPServerDisconnected):
                 stage = "greeting"  # connected, then no (or no complete) greeting
             if isinstance(exc, (OSError, smtplib.SMTPException)):
-                raise self._translate(exc, stage) from exc
+                raise self.translate(exc, stage) from exc
             raise
         log.debug("connected to %s (%s)", self.address, "TLS" if encrypted else "plain text")
         return connection
@@ -249,10 +245,10 @@ class SMTPBackend(BaseEmailBackend):
         if 200 <= code < 300:
             return
         if code < 500:  # a temporary refusal, not an old server without EHLO
-            self._fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO")
+            self.fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO")
         code, reply = connection.helo()
         if not 200 <= code < 300:
-            self._fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
+            self.fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
 
     def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
         if not connection.has_extn("starttls"):
@@ -266,7 +262,7 @@ class SMTPBackend(BaseEmailBackend):
         try:
             connection.starttls(context=context)
         except smtplib.SMTPResponseException as exc:
-            self._fail_reply(
+            self.fail_reply(
                 SMTPSecurityError, "starttls", exc.smtp_code, exc.smtp_error, "refused STARTTLS"
             )
 
@@ -283,7 +279,7 @@ class SMTPBackend(BaseEmailBackend):
         try:
             connection.login(username, password)
         except smtplib.SMTPResponseException as exc:
-            self._fail_reply(
+            self.fail_reply(
                 SMTPAuthError,
                 "auth",
                 exc.smtp_code,
@@ -300,16 +296,17 @@ class SMTPBackend(BaseEmailBackend):
                 stage="auth",
             ) from exc
 
-    def _fail_reply(
+    def fail_reply(
         self,
-        error_class: type[SMTPError],
+        error_class: type[SMTPError] | None,
         stage: Stage,
         code: int,
         reply: bytes | str,
         what: str,
     ) -> NoReturn:
+        """Raise ``error_class`` (:class:`SMTPReplyError` when ``None``) for a reply."""
         text = _reply_text(reply)
-        raise error_class(
+        raise (error_class or SMTPReplyError)(
             f"SMTP server {self.address} {what} {_STAGE_TEXT[stage]}: {code} {text}".rstrip(),
             host=self.options.host,
             port=self.options.port,
@@ -318,7 +315,7 @@ class SMTPBackend(BaseEmailBackend):
             smtp_reply=text,
         )
 
-    def _translate(self, exc: BaseException, stage: Stage) -> SMTPError:
+    def translate(self, exc: BaseException, stage: Stage) -> SMTPError:
         """An :class:`SMTPError` describing a low-level failure at ``stage``."""
         where = _STAGE_TEXT[stage]
         address = self.address
@@ -392,47 +389,53 @@ class SMTPBackend(BaseEmailBackend):
 
     # -- sending ------------------------------------------------------------------
 
-    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
-        """Send ``messages`` over one connection; return how many the server accepted.
+    @property
+    def held_link(self) -> Link | None:
+        """The pooled connection :meth:`open` took for this instance, if any."""
+        return self._held
 
-        Opens and closes the connection only when none was open. Each message's
-        ``result`` is set. A message refused for some recipients still goes to the
-        others (``result.refused``); refused for all, it raises
-        :class:`~mailcore_smtp.SMTPRecipientsRefusedError`. A lost connection raises
-        :class:`~mailcore_smtp.SMTPConnectionError` whose ``sent`` counts the messages
-        accepted before it. ``fail_silently`` turns these into failed results. With
-        ``retries``, temporary failures are tried again first.
-        """
-        with self._lock:
-            return self.deliver_batch(messages, self._connect_unless_open, self._send_batch)
+    def set_held(self, link: Link | None) -> None:
+        """Make ``link`` this instance's own connection (it replaced the old one)."""
+        self._held = link
+        self.connection = None if link is None else link.smtp
 
-    def _send_batch(self, messages: list[EmailMessage]) -> int:
-        sent = 0
-        for index, message in enumerate(messages):
+    def connect_link(self) -> Link:
+        """A new connection (:meth:`_connect`) as a pool :class:`Link`."""
+        smtp = self._connect()
+        return Link(smtp, self.options.pipelining and smtp.has_extn("pipelining"))
+
+    def connect_link_retrying(self) -> Link:
+        """:meth:`connect_link`, tried again up to ``retries`` times after a temporary failure."""
+        retry = 0
+        while True:
             try:
-                message.result = self._send_retrying(message)
+                return self.connect_link()
             except SMTPError as exc:
-                exc.add_batch_progress(sent, len(messages), message)
-                message.result = SendResult("failed", error=exc)
-                refused = getattr(exc, "refused", None)
-                if isinstance(refused, dict):
-                    message.result.refused = dict(refused)
-                if self._batch_goes_on(exc):
-                    continue
-                self.stop_batch(messages[index + 1 :], exc)
-                if self.fail_silently:
-                    return sent
-                raise
-            except BaseException as exc:
-                # A bad header, an invalid address: never hidden, nothing more is sent.
-                message.result = SendResult("failed", error=exc)
-                self.stop_batch(messages[index + 1 :], exc)
-                raise
-            if message.result.sent:
-                sent += 1
-        return sent
+                if retry >= self.options.retries or not is_retryable(exc):
+                    raise
+                retry += 1
+                self.wait_before_retry(retry, exc)
 
-    def _batch_goes_on(self, error: SMTPError) -> bool:
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Send ``messages``; return how many the server accepted.
+
+        Uses this instance's connection when :meth:`open` made one, else one from the
+        pool (see :mod:`mailcore_smtp.pool`), and with ``max_connections`` above 1 up to
+        that many at once. Each message's ``result`` is set. A message refused for some
+        recipients still goes to the others (``result.refused``); refused for all, it
+        raises :class:`~mailcore_smtp.SMTPRecipientsRefusedError`. A lost connection
+        raises :class:`~mailcore_smtp.SMTPConnectionError` whose ``sent`` counts the
+        messages accepted. ``fail_silently`` turns these into failed results. With
+        ``retries``, temporary failures are tried again first. Safe to call from many
+        threads at once.
+        """
+        lease = Lease(self)
+        try:
+            return self.deliver_batch(messages, lease.start, lease.run)
+        finally:
+            lease.end()
+
+    def batch_goes_on(self, error: SMTPError, connection_alive: bool) -> bool:
         """After a failed message, whether to go on with the next one.
 
         Only with ``fail_silently``, and only when a connection is left to go on with,
@@ -440,33 +443,11 @@ class SMTPBackend(BaseEmailBackend):
         """
         if not self.fail_silently or error.stage not in MESSAGE_STAGES:
             return False
-        return self.connection is not None or self.options.retries > 0
-
-    def _send_retrying(self, message: EmailMessage) -> SendResult:
-        """Send one message, trying again up to ``retries`` times after a temporary
-        failure before the server accepted it (reconnecting if the connection was lost)."""
-        retry = 0
-        while True:
-            try:
-                if self.connection is None:
-                    self.connection = self._connect()
-                return self._send_one(self.connection, message)
-            except SMTPError as exc:
-                if isinstance(exc, SMTPConnectionError):
-                    self._discard_connection()
-                if retry >= self.options.retries or not is_retryable(exc):
-                    raise
-                retry += 1
-                self._wait_before_retry(retry, exc)
+        return connection_alive or self.options.retries > 0
 
     def batch_stopped_error(self, cause: BaseException) -> SMTPBatchStoppedError:
         """The error of a message not attempted: an :class:`SMTPBatchStoppedError`."""
         return SMTPBatchStoppedError.after(cause, host=self.options.host, port=self.options.port)
-
-    def _discard_connection(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            connection.close()
 
     def message_chunks(self, message: EmailMessage, allow_8bit: bool = True) -> SerializedMessage:
         """The serialized message as CRLF chunks, streamed to the server (its ``len()`` and
@@ -477,7 +458,7 @@ class SMTPBackend(BaseEmailBackend):
             "\r\n", msgid_domain=self.options.local_hostname or None, allow_8bit=allow_8bit
         )
 
-    def _too_big(
+    def too_big(
         self, size: int, limit: int | None, stage: Stage, code: int | None, reply: bytes
     ) -> SMTPMessageTooBigError:
         """The error for a message of ``size`` octets too big for the server: found from
@@ -514,124 +495,3 @@ class SMTPBackend(BaseEmailBackend):
                     f"address {address!r} is not ASCII and cannot be used in the SMTP envelope"
                 )
         return self.message_chunks(message)
-
-    def _send_one(self, connection: smtplib.SMTP, message: EmailMessage) -> SendResult:
-        sender = message.envelope_from()
-        recipients = message.envelope_recipients()
-        if not recipients:
-            return SendResult("failed", error=SendError("the message has no recipients"))
-        esmtp = connection.does_esmtp
-        eight_bit = esmtp and connection.has_extn("8bitmime")
-        data = self.prepared(message)
-        message_id_header = None
-        if not eight_bit and not data.isascii():
-            # built before EHLO with 8-bit parts: this server takes 7-bit only
-            data = self.message_chunks(message, allow_8bit=False)
-            message_id_header = data.message_id
-        size = len(data)
-        limit = _size_limit(connection) if esmtp else None
-        if limit is not None and size > limit:
-            raise self._too_big(size, limit, "mail", None, b"")
-
-        stage: Stage = "mail"
-        try:
-            mail_options = []
-            if esmtp and connection.has_extn("size"):
-                mail_options.append(f"SIZE={size}")
-            if eight_bit and not data.isascii():
-                mail_options.append("BODY=8BITMIME")
-            code, reply = mail_from(connection, sender, mail_options)
-            if means_too_big(code, _reply_text(reply)):
-                self._reset(connection)
-                raise self._too_big(size, limit, stage, code, reply)
-            self._expect(connection, stage, code, reply, {250}, f"refused sender {sender!r}")
-
-            stage = "rcpt"
-            refused: dict[str, tuple[int, str]] = {}
-            for recipient in recipients:
-                code, reply = rcpt_to(connection, recipient)
-                if code == 421:
-                    self._expect(connection, stage, code, reply, {250, 251}, "")
-                if code not in (250, 251):
-                    refused[recipient] = (code, _reply_text(reply))
-            if len(refused) == len(recipients):
-                self._reset(connection)
-                described = ", ".join(f"{a} ({c} {t})" for a, (c, t) in refused.items())
-                raise SMTPRecipientsRefusedError(
-                    f"SMTP server {self.address} refused every recipient: {described}",
-                    refused,
-                    host=self.options.host,
-                    port=self.options.port,
-                    message=message,
-                )
-
-            stage = "data"
-            connection.putcmd("data")
-            code, reply = connection.getreply()
-            self._expect(connection, stage, code, reply, {354}, "refused DATA")
-
-            # Still "data" while the content goes out: if sending fails, the final dot
-            # did not, so the server cannot have accepted the message (safe to retry).
-            try:
-                send_content(connection, data)
-            except BaseException:
-                # interrupted mid-DATA (Ctrl-C, say): the server still waits for the rest,
-                # so this connection must never carry another message
-                self._discard_connection()
-                raise
-            stage = "message"
-            code, reply = self._final_reply(connection)
-            if means_too_big(code, _reply_text(reply)):
-                raise self._too_big(size, limit, stage, code, reply)
-            self._expect(connection, stage, code, reply, {250}, "refused the message")
-        except SMTPError:
-            raise
-        except (OSError, smtplib.SMTPException) as exc:
-            raise self._translate(exc, stage) from exc
-        message_id = queue_id_from_reply(_reply_text(reply))
-        log.debug("%s accepted a message (queue id %s)", self.address, message_id)
-        return SendResult(
-            "sent",
-            message_id=message_id,
-            message_id_header=message_id_header,
-            refused=refused,
-        )
-
-    def _final_reply(self, connection: smtplib.SMTP) -> tuple[int, bytes]:
-        """The reply to a message's content, waited for up to ``data_timeout``."""
-        sock = connection.sock
-        if sock is None:
-            raise smtplib.SMTPServerDisconnected("connection closed")
-        sock.settimeout(self.options.data_timeout)
-        try:
-            return connection.getreply()
-        finally:
-            if connection.sock is not None:
-                connection.sock.settimeout(self.options.timeout)
-
-    def _expect(
-        self,
-        connection: smtplib.SMTP,
-        stage: Stage,
-        code: int,
-        reply: bytes,
-        expected: set[int],
-        what: str,
-    ) -> None:
-        """Raise unless ``code`` is expected; 421 means the server is closing the connection."""
-        if code in expected:
-            return
-        if code == 421:
-            self._fail_reply(SMTPConnectionError, stage, code, reply, "is closing the connection")
-        if stage != "message":
-            self._reset(connection)
-        self._fail_reply(SMTPReplyError, stage, code, reply, what)
-
-    def _reset(self, connection: smtplib.SMTP) -> None:
-        """RSET after a refused transaction; a connection that fails it is dropped."""
-        try:
-            code, _ = connection.rset()
-        except (smtplib.SMTPException, OSError):
-            code = -1
-        if code != 250:
-            self._discard_connection()

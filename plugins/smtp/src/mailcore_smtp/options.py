@@ -126,6 +126,15 @@ class SMTPOptions(BackendOptions):
       default) never retries. A message whose outcome is unknown is never sent again.
     - ``retry_backoff``: seconds to wait before the first retry, doubled for each next
       one, each wait varied at random between half and one and a half times (jitter).
+    - ``pipelining``: use PIPELINING (RFC 2920) when the server offers it: one round
+      trip per message instead of four (on).
+    - ``max_connections``: connections to the server at once, shared by every instance
+      configured alike in the process (1); a batch is spread over them.
+    - ``max_messages_per_connection``: a connection is replaced after this many
+      messages (100).
+    - ``idle_timeout``: seconds a pooled connection may sit unused before it is closed (30).
+    - ``max_per_second``: at most this many messages a second (a float), shared by every
+      thread and connection of the pool; ``None`` (the default): no limit.
     """
 
     host: str = "localhost"
@@ -142,6 +151,11 @@ class SMTPOptions(BackendOptions):
     allow_plaintext_auth: bool = False
     retries: Annotated[int, Field(ge=0, le=100)] = 0
     retry_backoff: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    pipelining: bool = True
+    max_connections: Annotated[int, Field(ge=1, le=1000)] = 1
+    max_messages_per_connection: Annotated[int, Field(ge=1)] = 100
+    idle_timeout: Annotated[float, Field(gt=0)] = 30.0
+    max_per_second: Annotated[float, Field(gt=0)] | None = None
 
     @field_validator("host")
     @classmethod

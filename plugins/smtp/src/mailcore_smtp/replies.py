@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["means_too_big", "queue_id_from_reply"]
+__all__ = ["means_throttled", "means_too_big", "queue_id_from_reply", "reply_text"]
 
 _ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s+")
 _ENHANCED_CODE = re.compile(r"^[245]\.(\d{1,3}\.\d{1,3})(?!\S)")
@@ -53,3 +53,19 @@ def means_too_big(code: int, reply: str) -> bool:
     if match is None:
         return code == 552
     return match.group(1) in _TOO_BIG_DETAILS
+
+
+_THROTTLE_WORDS = re.compile(r"\brate\b|throttl|too many|too fast|slow down|quota", re.IGNORECASE)
+
+
+def means_throttled(code: int, reply: str) -> bool:
+    """True when a temporary refusal (``421``, ``450``, ``451``, ``454``) says the client
+    sends too fast (``451 4.7.1 Rate limit exceeded``, ``421 Too many messages``): the
+    backend then slows down every sender of that server before trying again."""
+    return code in (421, 450, 451, 454) and bool(_THROTTLE_WORDS.search(reply))
+
+
+def reply_text(reply: bytes | str) -> str:
+    """A reply's text on one line (continuation lines joined by spaces)."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(text.split())

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 import smtplib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["SEND_BUFFER_SIZE", "mail_from", "rcpt_to", "send_content"]
+__all__ = ["SEND_BUFFER_SIZE", "mail_from", "rcpt_to", "send_content", "wire_content"]
 
 #: Chunks are gathered into writes of about this many bytes (a small message: one write).
 SEND_BUFFER_SIZE = 64 * 1024
@@ -49,22 +49,9 @@ def rcpt_to(smtp: smtplib.SMTP, recipient: str, options: Sequence[str] = ()) -> 
     return smtp.getreply()
 
 
-def send_content(
-    smtp: smtplib.SMTP, chunks: Iterable[bytes], buffer_size: int = SEND_BUFFER_SIZE
-) -> int:
-    """Send a message's content, then the terminating ``CRLF.CRLF``; return the octets sent.
-
-    To be called after the server answered ``DATA`` with ``354``; the final reply is
-    left for the caller to read (``smtp.getreply()``). Every line end in ``chunks`` must
-    be CRLF (``iter_serialized("\\r\\n")`` promises it; nothing here checks). A period
-    starting a line is doubled (RFC 5321 4.5.2), wherever the chunks are split; a final
-    line without a line end gets one. Chunks are gathered into writes of about
-    ``buffer_size`` bytes through :meth:`smtplib.SMTP.send`, so a lost connection raises
-    :class:`smtplib.SMTPServerDisconnected` as :meth:`smtplib.SMTP.data` would.
-    """
-    pending: list[bytes] = []
-    pending_size = 0
-    sent = 0
+def _stuffed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` as they go on the wire: a period starting a line doubled, the last line
+    ended, then the final ``.CRLF``."""
     at_line_start = True  # the next octet starts a line
     empty = True
     for chunk in chunks:
@@ -76,6 +63,47 @@ def send_content(
         if at_line_start and chunk.startswith(b"."):
             chunk = b"." + chunk
         at_line_start = chunk.endswith(b"\n")
+        yield chunk
+    if empty or not at_line_start:
+        # End the last line; an empty message is sent as one empty line, as smtplib does.
+        yield _CRLF
+    yield b"." + _CRLF
+
+
+def wire_content(chunks: Iterable[bytes]) -> bytes:
+    """A message's content in one ``bytes``, exactly as :func:`send_content` sends it
+    (dot-stuffed, ending with ``CRLF.CRLF``): for a small message, built while the
+    server works on something else, then sent with :func:`send_content`."""
+    return b"".join(_stuffed(chunks))
+
+
+def send_content(
+    smtp: smtplib.SMTP,
+    chunks: Iterable[bytes] | bytes,
+    buffer_size: int = SEND_BUFFER_SIZE,
+    trailer: bytes = b"",
+) -> int:
+    """Send a message's content, then the terminating ``CRLF.CRLF``; return the octets sent.
+
+    To be called after the server answered ``DATA`` with ``354``; the final reply is
+    left for the caller to read (``smtp.getreply()``). Every line end in ``chunks`` must
+    be CRLF (``iter_serialized("\\r\\n")`` promises it; nothing here checks). A period
+    starting a line is doubled (RFC 5321 4.5.2), wherever the chunks are split; a final
+    line without a line end gets one. Chunks are gathered into writes of about
+    ``buffer_size`` bytes through :meth:`smtplib.SMTP.send`, so a lost connection raises
+    :class:`smtplib.SMTPServerDisconnected` as :meth:`smtplib.SMTP.data` would.
+    ``trailer`` (the next commands, with PIPELINING) goes out in the same last write,
+    right after the final dot. ``chunks`` may also be :func:`wire_content`'s ``bytes``,
+    sent as they are.
+    """
+    if isinstance(chunks, bytes):
+        data = chunks + trailer
+        smtp.send(data)
+        return len(data)
+    pending: list[bytes] = []
+    pending_size = 0
+    sent = 0
+    for chunk in _stuffed(chunks):
         pending.append(chunk)
         pending_size += len(chunk)
         if pending_size >= buffer_size:
@@ -84,10 +112,8 @@ def send_content(
             pending_size = 0
             smtp.send(data)
             sent += len(data)
-    if empty or not at_line_start:
-        # End the last line; an empty message is sent as one empty line, as smtplib does.
-        pending.append(_CRLF)
-    pending.append(b"." + _CRLF)
+    if trailer:
+        pending.append(trailer)
     data = b"".join(pending)
     smtp.send(data)
     return sent + len(data)

@@ -1,0 +1,184 @@
+"""A latency-injecting TCP proxy in its own process: a wide-area link on 127.0.0.1.
+
+Run as a script (``python benchmarks/wan_proxy.py TARGET_PORT DELAY``) it listens on a
+free port of 127.0.0.1, prints ``{"port": N}`` once ready, and forwards every connection
+to 127.0.0.1:TARGET_PORT, holding each chunk DELAY seconds in each direction (a round
+trip costs ``2 * DELAY``); bytes stay in order. On SIGTERM it prints ``{"turns": t,
+"connections": c, "cpu": seconds}`` and exits.
+
+A *turn* is the client sending after the server last spoke: the client waited for an
+answer, so it is one round trip; a new connection costs one more (its TCP handshake,
+modelled by holding the connection ``2 * DELAY`` before anything flows). Turns divided
+by the messages sent through the proxy is the round trips a message cost.
+:class:`WanProxy` starts and stops it (benchmarks and tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["WanProxy"]
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.turns = 0
+        self.connections = 0
+
+
+class _Delayed:
+    """Writes to ``writer`` what :meth:`put` gets, each chunk ``delay`` seconds later."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, writer: asyncio.StreamWriter, delay: float):
+        self.loop = loop
+        self.writer = writer
+        self.delay = delay
+        self.queue: collections.deque[tuple[float, bytes]] = collections.deque()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def put(self, data: bytes) -> None:
+        self.queue.append((self.loop.time() + self.delay, data))
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.queue[0][0], self._flush)
+
+    def _flush(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        while self.queue and self.queue[0][0] <= now:
+            _, data = self.queue.popleft()
+            if not data:
+                if self.writer.can_write_eof():
+                    self.writer.write_eof()
+                continue
+            self.writer.write(data)
+        if self.queue:
+            self.timer = self.loop.call_at(self.queue[0][0], self._flush)
+
+
+async def _pump(
+    reader: asyncio.StreamReader, out: _Delayed, counts: _Counts, state: list[bool], upstream: bool
+) -> None:
+    while True:
+        try:
+            data = await reader.read(65536)
+        except OSError:
+            data = b""
+        if data:
+            if upstream and state[0]:
+                counts.turns += 1
+            state[0] = not upstream  # True: the server spoke last
+        out.put(data)
+        if not data:
+            return
+
+
+async def _serve(target_port: int, delay: float) -> _Counts:
+    loop = asyncio.get_running_loop()
+    counts = _Counts()
+
+    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter):
+        counts.connections += 1
+        counts.turns += 1  # the TCP handshake: one round trip before anything flows
+        try:
+            await asyncio.sleep(2 * delay)
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        except (OSError, asyncio.CancelledError):
+            client_writer.close()
+            return
+        state = [True]  # the client waits for the greeting: its first send is a turn
+        up = _Delayed(loop, server_writer, delay)
+        down = _Delayed(loop, client_writer, delay)
+        try:
+            await asyncio.gather(
+                _pump(client_reader, up, counts, state, True),
+                _pump(server_reader, down, counts, state, False),
+            )
+            await asyncio.sleep(delay * 2)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping
+        finally:
+            for writer in (client_writer, server_writer):
+                writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(json.dumps({"port": port}), flush=True)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    server.close()
+    return counts
+
+
+class WanProxy:
+    """Context manager: the proxy process in front of 127.0.0.1:``target_port``, its
+    ``host`` and ``port``, and after exit ``turns`` and ``connections``."""
+
+    def __init__(self, target_port: int, delay: float = 0.010) -> None:
+        self.target_port = target_port
+        self.delay = delay
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.turns = 0
+        self.connections = 0
+        #: CPU seconds the proxy process used (after exit).
+        self.cpu_seconds = 0.0
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> WanProxy:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), str(self.target_port), str(self.delay)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            self._process.wait()
+            self._process.stdout.close()
+            raise RuntimeError(f"the WAN proxy exited with {self._process.returncode} at start")
+        self.port = int(json.loads(line)["port"])
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+        lines = out.strip().splitlines()
+        if lines:
+            stats = json.loads(lines[-1])
+            self.turns, self.connections = stats["turns"], stats["connections"]
+            self.cpu_seconds = stats["cpu"]
+
+
+def main(argv: list[str]) -> int:
+    """Forward until SIGTERM, then print the counts."""
+    counts = asyncio.run(_serve(int(argv[0]), float(argv[1])))
+    stats = {"turns": counts.turns, "connections": counts.connections, "cpu": time.process_time()}
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

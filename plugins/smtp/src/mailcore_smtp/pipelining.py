@@ -1,0 +1,141 @@
+"""SMTP PIPELINING (RFC 2920): one write and one wait per message.
+
+For each message one write carries the previous message's content and final dot (its
+DATA got ``354`` in the step before), then this message's MAIL FROM, every RCPT TO and
+DATA; the replies are then read in order: the previous message's final reply, then this
+one's. A steady batch costs about one round trip per message; :func:`step` with no
+transaction sends what is pending and reads its final reply (the end of a batch).
+
+Every reply goes through the same :class:`~mailcore_smtp.transaction.Transaction`
+judgement as without pipelining. What a lost connection means is exact: lost before the
+previous message's final reply, that message's outcome is unknown (its dot may have
+arrived) while this one was not accepted (stage ``mail``); lost while reading this
+message's replies, it was not accepted, at the stage whose reply was missing.
+"""
+
+from __future__ import annotations
+
+import smtplib
+
+from mailcore import SendError, SendResult
+from mailcore_smtp.errors import SMTPConnectionError, SMTPError, Stage
+from mailcore_smtp.pool import Link
+from mailcore_smtp.transaction import Done, Transaction, needs_reset, read_final, reset
+from mailcore_smtp.transmit import send_content
+
+__all__ = ["step"]
+
+
+def step(link: Link, tx: Transaction | None) -> list[Done]:
+    """Send the pending content (if any) with ``tx``'s commands (if any) in one write and
+    read their replies. Returns the transactions that ended, in order; ``tx`` becomes
+    ``link.pending`` when its DATA got ``354``. A dead connection is discarded."""
+    smtp = link.smtp
+    previous, link.pending = link.pending, None
+    done: list[Done] = []
+    if tx is not None and not tx.recipients:
+        done.append(
+            Done(tx, SendResult("failed", error=SendError("the message has no recipients")))
+        )
+        tx = None
+    group = b"".join(f"{c}\r\n".encode("ascii") for c in tx.commands()) if tx else b""
+    owner = previous if previous is not None else tx
+    if owner is None:
+        return done
+    backend = owner.backend
+    if previous is not None:
+        backend.pool.limiter.wait()  # max_per_second counts messages handed over
+    try:
+        if previous is not None:
+            content = previous.wire if previous.wire is not None else previous.data
+            send_content(smtp, content, trailer=group)
+        elif group:
+            smtp.send(group)
+    except (OSError, smtplib.SMTPException) as exc:
+        link.discard()
+        if previous is not None:  # its dot was in the failed write: not accepted
+            done.append(Done(previous, error=backend.translate(exc, "data")))
+        if tx is not None:
+            done.append(Done(tx, error=backend.translate(exc, "mail")))
+        return done
+    except BaseException:
+        link.discard()  # a chunk iterator failed: the server still waits inside DATA
+        raise
+    options = backend.options
+    if tx is not None:
+        tx.render()  # while the server works on what was just sent
+    if previous is not None:
+        try:
+            code, reply = read_final(smtp, options.data_timeout, options.timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            link.discard()
+            done.append(Done(previous, error=backend.translate(exc, "message")))
+            if tx is not None:
+                done.append(Done(tx, error=backend.translate(exc, "mail")))
+            return done
+        done.append(previous.finish(code, reply))
+    if tx is not None:
+        ended = _read_group(link, tx)
+        if ended is not None:
+            done.append(ended)
+    return done
+
+
+def _read_group(link: Link, tx: Transaction) -> Done | None:
+    """Read the replies to MAIL FROM, each RCPT TO and DATA; ``None`` when DATA got
+    354 (``tx`` is then pending), else how ``tx`` ended."""
+    smtp = link.smtp
+    error: SMTPError | None = None
+    stage: Stage = "mail"
+    data_accepted = False
+    try:
+        code, reply = smtp.getreply()
+        try:
+            tx.judge_mail(code, reply)
+        except SMTPError as exc:
+            error = exc
+        stage = "rcpt"
+        for recipient in tx.recipients:
+            if isinstance(error, SMTPConnectionError):
+                break
+            code, reply = smtp.getreply()
+            if error is None:
+                try:
+                    tx.judge_rcpt(recipient, code, reply)
+                except SMTPError as exc:
+                    error = exc
+        if error is None:
+            try:
+                tx.judge_recipients()
+            except SMTPError as exc:
+                error = exc
+        stage = "data"
+        if not isinstance(error, SMTPConnectionError):
+            code, reply = smtp.getreply()
+            if error is None:
+                try:
+                    tx.judge_data(code, reply)
+                except SMTPError as exc:
+                    error = exc
+            data_accepted = code == 354
+    except (OSError, smtplib.SMTPException) as exc:
+        link.discard()
+        return Done(tx, error=error or tx.backend.translate(exc, stage))
+    if error is None:
+        link.pending = tx
+        return None
+    if isinstance(error, SMTPConnectionError):
+        link.discard()
+        return Done(tx, error=error)
+    if data_accepted:
+        # 354 although the transaction failed (every recipient refused): RFC 2920 says
+        # to send a lone dot; with no recipient accepted nothing is delivered.
+        try:
+            smtp.send(b".\r\n")
+            read_final(smtp, tx.backend.options.data_timeout, tx.backend.options.timeout)
+        except (OSError, smtplib.SMTPException):
+            link.discard()
+            return Done(tx, error=error)
+    if needs_reset(error) and not reset(smtp):
+        link.discard()
+    return Done(tx, error=error)

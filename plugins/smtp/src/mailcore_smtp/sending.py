@@ -1,0 +1,360 @@
+"""Sending a batch over pooled connections: one call's lease on the pool, and the
+workers that feed messages to connections, with retries, the rate limit, stale
+connection replacement and the batch-stopping rule.
+
+A batch goes over the connection the call starts with; with ``max_connections`` above 1
+up to that many connections (taken from the pool without waiting) work on it at once,
+each taking the next message in order. Results are set on each message, so they are in
+the batch's order whichever connection carried them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from mailcore import SendResult
+from mailcore_smtp import pipelining
+from mailcore_smtp.errors import SMTPConnectionError, SMTPError
+from mailcore_smtp.pool import Link, Pool
+from mailcore_smtp.replies import means_throttled
+from mailcore_smtp.retrying import is_retryable, retry_delay
+from mailcore_smtp.transaction import Done, Transaction, needs_reset, reset, send_plain
+
+if TYPE_CHECKING:
+    from mailcore import EmailMessage
+    from mailcore_smtp.backend import SMTPBackend
+
+__all__ = ["Lease"]
+
+log = logging.getLogger("mailcore.smtp")
+
+
+def _is_timeout(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class _Work:
+    """The batch shared by the workers: the next message to take, the count accepted,
+    and the failure that stopped it."""
+
+    def __init__(self, messages: list[EmailMessage]) -> None:
+        self.messages = messages
+        self.sent = 0
+        self.stopped: tuple[int, BaseException] | None = None
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self.stopped is not None or self._next >= len(self.messages):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def count_sent(self) -> None:
+        with self._lock:
+            self.sent += 1
+
+    def stop(self, index: int, error: BaseException) -> None:
+        with self._lock:
+            if self.stopped is None or index < self.stopped[0]:
+                self.stopped = (index, error)
+
+
+class Lease:
+    """One ``send_messages`` call's use of the pool: :meth:`start` (the frame's
+    ``connect``), :meth:`run` (its ``send_batch``), :meth:`end` (always)."""
+
+    def __init__(self, backend: SMTPBackend) -> None:
+        self.backend = backend
+        self.pool: Pool = backend.pool
+        self.primary: Link | None = None
+        self.using_held = False
+        self.holding = False
+
+    def start(self) -> bool:
+        """Take the instance's own connection (``open()``) if free, else one from the
+        pool (waiting while ``max_connections`` are in use). Never "opens" in the
+        frame's sense: :meth:`end` gives everything back."""
+        self.pool.hold()
+        self.holding = True
+        backend = self.backend
+        connect = backend.connect_link_retrying
+        while True:
+            if backend.held_link is None:
+                self.primary = self.pool.acquire(connect)
+                return False
+            if backend.held_busy.acquire(blocking=False):
+                break
+            # another thread sends on the instance's own connection: take another one
+            # from the pool, or wait for that one to be free
+            self.primary = self.pool.acquire(connect, wait=False)
+            if self.primary is not None:
+                return False
+            if backend.held_busy.acquire(timeout=0.05):
+                break
+        self.using_held = True
+        held = backend.held_link
+        if held is None:  # closed by another thread meanwhile
+            self.using_held = False
+            backend.held_busy.release()
+            self.primary = self.pool.acquire(connect)
+            return False
+        idle = time.monotonic() - held.idle_since
+        if idle < self.pool.idle_timeout and not held.looks_closed():
+            held.reused = held.transactions > 0
+            self.primary = held
+            return False
+        # idle too long, or the server closed it while it sat idle: replace it
+        backend.set_held(None)
+        self.pool.release(held, keep=False)
+        self.primary = self.pool.acquire(connect)
+        backend.set_held(self.primary)
+        return False
+
+    def end(self) -> None:
+        """Give the connections back (the instance keeps its own) and leave the pool."""
+        primary, self.primary = self.primary, None
+        if self.using_held:
+            self.using_held = False
+            if primary is not None and not primary.alive:
+                # a dead connection is not kept for the instance's next call
+                self.backend.set_held(None)
+                self.pool.release(primary, keep=False)
+            elif primary is not None:
+                primary.idle_since = time.monotonic()
+            self.backend.held_busy.release()
+        elif primary is not None:
+            self.pool.release(primary)
+        if self.holding:
+            self.holding = False
+            self.pool.unhold()
+
+    def replaced(self, old: Link | None, new: Link | None, primary: bool) -> None:
+        """A worker's connection changed; the instance's own follows its replacement."""
+        if primary:
+            self.primary = new
+            if self.using_held:
+                self.backend.set_held(new)
+
+    def run(self, messages: list[EmailMessage]) -> int:
+        """Send ``messages``; return how many were accepted (see the module doc)."""
+        work = _Work(messages)
+        backend = self.backend
+        extra = min(backend.options.max_connections, len(messages)) - 1
+        threads = []
+        failures: list[BaseException] = []
+        for _ in range(max(0, extra)):
+            context = contextvars.copy_context()
+            thread = threading.Thread(
+                target=context.run, args=(self._extra_worker, work, failures), daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        try:
+            _Worker(self, work, self.primary, primary=True).run()
+        except BaseException as exc:
+            failures.append(exc)
+            work.stop(len(messages), exc)  # the other connections take no more
+        for thread in threads:
+            thread.join()
+        unsent = [m for m in messages if m.result is None]
+        if failures:
+            cause = work.stopped[1] if work.stopped else failures[0]
+            backend.stop_batch(unsent, cause)
+            raise failures[0]
+        if work.stopped is None:
+            return work.sent
+        index, error = work.stopped
+        if isinstance(error, SMTPError):
+            error.add_batch_progress(work.sent, len(messages), messages[index])
+        backend.stop_batch(unsent, error)
+        if backend.fail_silently and isinstance(error, SMTPError):
+            return work.sent
+        raise error
+
+    def _extra_worker(self, work: _Work, failures: list[BaseException]) -> None:
+        try:
+            link = self.pool.acquire(self.backend.connect_link, wait=False)
+        except SMTPError as exc:
+            log.debug("an extra connection failed (the others carry on): %s", exc)
+            return
+        if link is None:
+            return
+        worker = _Worker(self, work, link, primary=False)
+        try:
+            worker.run()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            if worker.link is not None:
+                self.pool.release(worker.link)
+
+
+class _Worker:
+    """Feeds messages of the batch to one connection (replaced when it dies)."""
+
+    def __init__(self, lease: Lease, work: _Work, link: Link | None, primary: bool) -> None:
+        self.lease = lease
+        self.backend = lease.backend
+        self.work = work
+        self.link = link
+        self.primary = primary
+        self.retries: dict[int, int] = collections.defaultdict(int)
+        self.stale_forgiven: set[int] = set()
+        self.on_idle: set[int] = set()
+        self.again: collections.deque[int] = collections.deque()
+        if link is not None:
+            link.since_checkout = 0
+
+    def run(self) -> None:
+        while True:
+            if self.work.stopped is not None:
+                self._abandon_pending()
+                return
+            index = self.again.popleft() if self.again else self.work.take()
+            if index is None:
+                self._flush()
+                if self.again:
+                    continue
+                return
+            self._attempt(index)
+
+    def _attempt(self, index: int) -> None:
+        backend = self.backend
+        message = self.work.messages[index]
+        link = self.link
+        if link is not None and (
+            not link.alive or link.transactions >= self.lease.pool.max_messages
+        ):
+            self._flush()
+            self._swap(None)
+            link = None
+        if link is None:
+            try:
+                link = self.lease.pool.acquire(backend.connect_link)
+            except SMTPError as exc:
+                self._handle(index, None, exc)
+                return
+            assert link is not None
+            link.since_checkout = 0
+            self._swap(link)
+        try:
+            tx = Transaction(backend, link.smtp, message)
+        except SMTPError as exc:
+            self._handle(index, None, exc)
+            return
+        tx.index = index
+        if link.reused and link.since_checkout == 0:
+            self.on_idle.add(index)
+        link.since_checkout += 1
+        link.transactions += 1
+        if link.pipelining:
+            previous = link.pending
+            try:
+                dones = pipelining.step(link, tx)
+            except BaseException as exc:
+                failed = previous if previous is not None else tx
+                self._fatal(failed.index, exc)
+                raise
+            for done in dones:
+                self._handle_done(done)
+            return
+        try:
+            result = send_plain(tx, link.smtp)
+        except SMTPError as exc:
+            if isinstance(exc, SMTPConnectionError) or (needs_reset(exc) and not reset(link.smtp)):
+                link.discard()
+            self._handle(index, None, exc)
+            return
+        except BaseException as exc:
+            link.discard()
+            self._fatal(index, exc)
+            raise
+        self._handle(index, result, None)
+
+    def _flush(self) -> None:
+        link = self.link
+        if link is not None and link.pending is not None:
+            for done in pipelining.step(link, None):
+                self._handle_done(done)
+
+    def _abandon_pending(self) -> None:
+        """The batch stopped: a message whose DATA got 354 is abandoned by closing the
+        connection before its final dot, so the server discards it (not attempted)."""
+        link = self.link
+        if link is not None and link.pending is not None:
+            link.discard()
+
+    def _swap(self, new: Link | None) -> None:
+        old = self.link
+        if old is not None and old is not new:
+            self.lease.pool.release(old, keep=old.alive)
+        self.link = new
+        self.lease.replaced(old, new, self.primary)
+
+    def _handle_done(self, done: Done) -> None:
+        self._handle(done.transaction.index, done.result, done.error)
+
+    def _fatal(self, index: int, error: BaseException) -> None:
+        self.work.messages[index].result = SendResult("failed", error=error)
+        self.work.stop(index, error)
+
+    def _handle(self, index: int, result: SendResult | None, error: SMTPError | None) -> None:
+        message = self.work.messages[index]
+        if error is None:
+            assert result is not None
+            message.result = result
+            if result.sent:
+                self.work.count_sent()
+            return
+        if self.work.stopped is not None and not error.outcome_unknown:
+            return  # not attempted: the batch stopped meanwhile
+        backend = self.backend
+        link_alive = self.link is not None and self.link.alive
+        if (
+            isinstance(error, SMTPConnectionError)
+            and error.stage == "mail"
+            and error.smtp_code is None
+            and not _is_timeout(error)
+            and index not in self.stale_forgiven
+            and index in self.on_idle
+        ):
+            # The server closed the connection while it sat idle; nothing was accepted.
+            self.stale_forgiven.add(index)
+            self.again.appendleft(index)
+            return
+        if is_retryable(error) and self.retries[index] < backend.options.retries:
+            self.retries[index] += 1
+            retry = self.retries[index]
+            if error.smtp_code is not None and means_throttled(
+                error.smtp_code, error.smtp_reply or ""
+            ):
+                self.lease.pool.limiter.pause(retry_delay(retry, backend.options.retry_backoff))
+            link = self.link
+            if link is not None and link.pending is not None:
+                # The next message's DATA got 354 already. To keep the order a batch
+                # without pipelining has (it stops at a final failure of this one),
+                # abandon it before its dot (the server discards it) and send it after.
+                self.again.appendleft(link.pending.index)
+                link.discard()
+            backend.wait_before_retry(retry, error)
+            self.again.appendleft(index)
+            return
+        message.result = SendResult("failed", error=error)
+        refused = getattr(error, "refused", None)
+        if isinstance(refused, dict):
+            message.result.refused = dict(refused)
+        if backend.batch_goes_on(error, link_alive):
+            error.add_batch_progress(self.work.sent, len(self.work.messages), message)
+            return
+        self.work.stop(index, error)

@@ -1,0 +1,37 @@
+"""The ``wan`` benchmark's harness, in a small run: the proxy delays and counts, the sink
+offers PIPELINING, every message arrives, the figures are written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.contenders import django_available
+from benchmarks.runner import main
+
+
+def test_the_wan_benchmark_runs_and_counts_round_trips(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+
+    arguments = ["--wan-messages", "24", "--wan-django-messages", "2", "--wan-rounds", "1"]
+    status = main(["wan", *arguments, "--json", str(out)])
+
+    assert status == 0
+    rows = {
+        row["label"]: row for row in json.loads(out.read_text())["benchmarks"]["smtp-wan"]["rows"]
+    }
+    one, eight = rows["mailcore max_connections=1"], rows["mailcore max_connections=8"]
+    # pipelined: about one round trip a message (+ handshake, EHLO, the last reply, QUIT)
+    assert one["values"]["round trips/msg"] == pytest.approx((1 + 1 + 6 + 1 + 1) / 6)
+    assert one["values"]["connections"] == 1
+    assert 2 <= eight["values"]["connections"] <= 8
+    # each connection: handshake, EHLO, its messages, the last reply, QUIT
+    connections = eight["values"]["connections"]
+    assert eight["values"]["round trips/msg"] <= (24 + 4 * connections) / 24
+    paced = rows["mailcore max_connections=8, max_per_second=50"]["values"]
+    assert paced["messages"] == 100  # about 2 s at 50 a second
+    assert paced["most in 1 s at the sink"] <= 50
+    if not django_available():
+        assert rows["django"]["unavailable"] == "Django is not installed"
