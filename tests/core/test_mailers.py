@@ -606,3 +606,18 @@ def test_a_mailer_listed_twice_in_a_failover_is_an_error() -> None:
 
     assert "invalid option 'mailers' of mailer 'f'" in str(caught.value)
     assert "a is listed twice" in str(caught.value)
+
+
+def test_a_url_user_that_sets_a_secret_option_is_masked() -> None:
+    from mailcore.options import BackendOptions
+    from mailcore.urls import URLScheme, mask_url
+
+    class KeyOptions(BackendOptions):
+        api_key: str | None = None
+
+    class KeyBackend(LocmemBackend):
+        options_model = KeyOptions
+        url_schemes = {"acme": URLScheme(user="api_key")}
+
+    assert mask_url("acme://k123@?x=1", KeyBackend) == "acme://********@?x=1"
+    assert mask_url("smtp://bob@h", SMTPBackend) == "smtp://bob@h"

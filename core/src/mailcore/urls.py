@@ -59,9 +59,10 @@ def mask_url(url: str, backend_class: type[BaseEmailBackend] | None = None) -> s
     """``url`` as it may be shown: the one way a connection URL reaches a person.
 
     Everything between ``://`` and the last ``@`` is masked (the user name is kept when
-    the user-info is well formed), and so is the value of every query option the
-    backend's options model calls secret (:func:`mailcore.options.is_secret`; the
-    backend is found from the scheme unless given). Text without ``scheme://``: an alias
+    the user-info is well formed and the user is no secret, such as an API key), and so
+    is the value of every query option the backend's options model calls secret
+    (:func:`mailcore.options.is_secret`; the backend is found from the scheme unless
+    given). Text without ``scheme://``: an alias
     is shown as it is, ``user:password@host`` as ``********@host``, anything else masked.
     """
     scheme, sep, rest = url.partition("://")
@@ -69,11 +70,16 @@ def mask_url(url: str, backend_class: type[BaseEmailBackend] | None = None) -> s
         if "@" in url:
             return f"{_MASK}@{url.rpartition('@')[2]}"
         return url if _ALIAS_LIKE.fullmatch(url) else _MASK
+    if backend_class is None:
+        with contextlib.suppress(Exception):
+            backend_class = backend_for_scheme(scheme.lower())
     credentials, at, tail = rest.rpartition("@")
     shown = ""
     if at:
         user, colon, _ = credentials.partition(":")
         clean = not any(c in credentials for c in "/?#") and user
+        if clean and _secret_user(scheme.lower(), backend_class):
+            clean = ""
         shown = f"{user}:{_MASK}@" if clean and colon else f"{_MASK}@"
         if clean and not colon:
             shown = f"{user}@"
@@ -82,24 +88,31 @@ def mask_url(url: str, backend_class: type[BaseEmailBackend] | None = None) -> s
     base, hash_, fragment = tail.partition("#")
     head, question, query = base.partition("?")
     if question:
-        query = _mask_query(query, scheme.lower(), backend_class)
+        query = _mask_query(query, backend_class)
     return f"{scheme}://{shown}{head}{question}{query}{hash_}{fragment}"
+
+
+def _secret_user(scheme: str, backend_class: type[BaseEmailBackend] | None) -> bool:
+    """Whether the URL's user part sets a secret option (an API key), or is unknown."""
+    from mailcore.options import is_secret  # deferred: it imports pydantic
+
+    if backend_class is None:
+        return False
+    rule = backend_class.url_schemes.get(scheme)
+    if rule is None or rule.user is None:
+        return False
+    return is_secret(backend_class.options_model, rule.user)
 
 
 #: What a mailer alias looks like (shown unmasked).
 _ALIAS_LIKE = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def _mask_query(query: str, scheme: str, backend_class: type[BaseEmailBackend] | None) -> str:
+def _mask_query(query: str, backend_class: type[BaseEmailBackend] | None) -> str:
     """``query`` with the value of every secret option masked."""
     from mailcore.options import is_secret  # deferred: it imports pydantic
 
-    model = None
-    if backend_class is None:
-        with contextlib.suppress(Exception):
-            backend_class = backend_for_scheme(scheme)
-    if backend_class is not None:
-        model = backend_class.options_model
+    model = backend_class.options_model if backend_class is not None else None
     items = []
     for item in query.split("&"):
         name, equals, _ = item.partition("=")
@@ -250,8 +263,6 @@ def parse_url(
         if isinstance(value, str) and any(c in value for c in "\r\n\0"):
             raise ConfigurationError(f"the URL's {part} holds a line break or NUL")
         options[option] = value
-    if (parts.username or parts.password) and parts.hostname is None:
-        raise ConfigurationError("the URL gives a user or password but no host")
     # options a part of the URL or the scheme sets may not be given again in the query
     fixed = {option: part for part, value, option in given if option and value is not None}
     model = backend_class.options_model
