@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -617,7 +617,7 @@ def test_a_url_user_that_sets_a_secret_option_is_masked() -> None:
 
     class KeyBackend(LocmemBackend):
         options_model = KeyOptions
-        url_schemes = {"acme": URLScheme(user="api_key")}
+        url_schemes: ClassVar[dict[str, URLScheme]] = {"acme": URLScheme(user="api_key")}
 
     assert mask_url("acme://k123@?x=1", KeyBackend) == "acme://********@?x=1"
     assert mask_url("smtp://bob@h", SMTPBackend) == "smtp://bob@h"
