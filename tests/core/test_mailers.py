@@ -572,6 +572,7 @@ def test_urls_in_a_composite_are_checked_when_settings_are_built(entry: str, pro
         ("smtp://u:pw@", "smtp:// needs a host"),
         ("smtp+starttls://h?use_tls=false", "contradicts the scheme smtp+starttls://"),
         ("smtps://h?use_ssl=false", "contradicts the scheme smtps://"),
+        ("smtps://h?port=2465", "option 'port' belongs in the URL itself"),
         ("smtp://h1?host=h2", "option 'host' is given twice"),
         ("smtp://u:a@h?password=b", "option 'password' is given twice"),
         ("file://", "file:// needs a path"),

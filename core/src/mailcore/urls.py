@@ -280,6 +280,12 @@ def parse_url(
             raise ConfigurationError(
                 f"option {name!r} is given twice: in the URL's query and as its {fixed[name]}"
             )
+        parts_of = {rule.host: "host", rule.port: "port", rule.path: "path"}
+        if name in parts_of and name in rule.defaults and not _same(value, rule.defaults[name]):
+            raise ConfigurationError(
+                f"option {name!r} belongs in the URL itself, not its query "
+                f"(write it as the URL's {parts_of[name]})"
+            )
         if name in rule.defaults and not _same(value, rule.defaults[name]):
             raise ConfigurationError(
                 f"option {name!r} in the URL's query contradicts the scheme {scheme}:// "
