@@ -73,20 +73,60 @@ def test_using_and_backend_together_are_a_usage_error(workdir: Path) -> None:
 
 
 def test_a_failover_mailer_checks_each_of_its_mailers(workdir: Path) -> None:
-    port = closed_port()
+    """Two of three mailers fail: exit 1, one line per mailer, secrets masked."""
+    port, other = closed_port(), closed_port()
     with RecordingSMTPServer() as server:
         (workdir / "mailcore.toml").write_text(
             "[mailers.main]\n"
             'backend = "failover"\n'
-            f'mailers = ["smtp://127.0.0.1:{port}", "smtp://127.0.0.1:{server.port}"]\n'
+            f'mailers = ["smtp://127.0.0.1:{port}", "smtp://127.0.0.1:{server.port}", '
+            f'"smtp://127.0.0.1:{other}?password=QSECRET&username=u&allow_plaintext_auth=true"]\n'
+        )
+        done = run_mailcore("check", "--using", "main")
+
+    assert done.status == 1, done
+    lines = done.stderr.splitlines()
+    assert lines[0] == ("mailcore: error: the 'main' mailer's backend: 2 of 3 mailers failed:")
+    assert lines[1].startswith(f"  smtp://127.0.0.1:{port}: failed: ")
+    assert lines[2] == (
+        f"  smtp://127.0.0.1:{server.port}: opened and closed with the smtp backend."
+    )
+    masked = f"smtp://127.0.0.1:{other}?password=********&username=u&allow_plaintext_auth=true"
+    assert lines[3].startswith(f"  {masked}: failed: ")
+    assert len(lines) == 4
+    assert ".; " not in done.stderr
+    main = setting_rows(done.stdout, "Mailer 'main': backend failover")
+    assert masked in main["mailers"][0]
+    assert "QSECRET" not in done.stdout + done.stderr
+    assert len(server.sessions) == 1
+
+
+def test_a_healthy_failover_check_is_one_line_per_mailer(workdir: Path) -> None:
+    with RecordingSMTPServer() as one, RecordingSMTPServer() as two:
+        (workdir / "mailcore.toml").write_text(
+            "[mailers.main]\n"
+            'backend = "failover"\n'
+            f'mailers = ["smtp://127.0.0.1:{one.port}", "smtp://127.0.0.1:{two.port}"]\n'
         )
         done = run_mailcore("check", "--using", "main")
 
     assert done.status == 0, done
-    [line] = [x for x in done.stdout.splitlines() if x.startswith("Connection:")]
-    assert f"smtp://127.0.0.1:{port}: failed (" in line
-    assert f"smtp://127.0.0.1:{server.port}: opened and closed with the smtp backend." in line
-    assert len(server.sessions) == 1
+    assert done.stdout.endswith(
+        "\nConnection: every mailer works:\n"
+        f"  smtp://127.0.0.1:{one.port}: opened and closed with the smtp backend.\n"
+        f"  smtp://127.0.0.1:{two.port}: opened and closed with the smtp backend.\n"
+    )
+
+
+def test_a_scheme_less_url_in_the_environment_is_masked(workdir: Path) -> None:
+    done = run_mailcore("check", env={"MAILCORE_MAILERS_X": "u:cliSecret@h"})
+
+    assert done.status != 0, done
+    assert done.error_lines == [
+        "mailcore: error: invalid connection URL ********@h of mailer 'x' (from environment "
+        "variable MAILCORE_MAILERS_X): expected scheme://... (smtp://host:25, ses://eu-west-1)"
+    ]
+    assert "cliSecret" not in done.stdout + done.stderr
 
 
 def test_without_using_every_mailer_is_listed_and_the_default_checked(workdir: Path) -> None:

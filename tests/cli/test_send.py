@@ -14,7 +14,7 @@ import pytest
 import mailcore
 from mailcore.cli import main
 from mailcore.stream import SEPARATOR
-from tests.cli.command import run_mailcore
+from tests.cli.command import closed_port, run_mailcore
 from tests.support.smtp_servers import RecordingSMTPServer
 
 
@@ -409,3 +409,66 @@ def test_dev_null_is_an_empty_body() -> None:
 
     assert done.status == 0, done
     assert done.stdout.endswith(f"\n\n{SEPARATOR}\nSent 1 message through the console backend.\n")
+
+
+def test_using_sends_through_the_named_mailer(tmp_path: Path) -> None:
+    with RecordingSMTPServer() as bulk, RecordingSMTPServer() as other:
+        done = run_mailcore(
+            "send",
+            "--using",
+            "bulk",
+            "--from=ann@example.com",
+            "--to=bob@example.com",
+            "--subject=Through bulk",
+            "--body=Hi.",
+            env={
+                "MAILCORE_MAILERS_BULK": f"smtp://127.0.0.1:{bulk.port}",
+                "MAILCORE_MAILERS_DEFAULT": f"smtp://127.0.0.1:{other.port}",
+            },
+        )
+
+    assert done.status == 0, done
+    assert done.stdout.startswith("Sent 1 message through the smtp backend (mailer 'bulk').\n")
+    assert [m.parsed()["Subject"] for m in bulk.messages] == ["Through bulk"]
+    assert other.messages == []
+
+
+def test_using_a_failover_names_the_mailer_that_sent(tmp_path: Path) -> None:
+    with RecordingSMTPServer() as backup:
+        (tmp_path / "mailcore.toml").write_text(
+            f'[mailers.primary]\nurl = "smtp://127.0.0.1:{closed_port()}?timeout=5"\n\n'
+            f'[mailers.backup]\nurl = "smtp://127.0.0.1:{backup.port}"\n\n'
+            '[mailers.main]\nbackend = "failover"\nmailers = ["primary", "backup"]\n'
+        )
+        done = run_mailcore(
+            "send",
+            "--using=main",
+            "--from=ann@example.com",
+            "--to=bob@example.com",
+            "--subject=Failed over",
+            "--body=Hi.",
+            env={"MAILCORE_CONFIG": str(tmp_path / "mailcore.toml")},
+        )
+
+    assert done.status == 0, done
+    assert done.stdout.startswith("Sent 1 message through the failover backend (mailer 'backup').")
+    assert len(backup.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["--using=nope"], "mailcore: error: no mailer named 'nope' (configured mailers: default)"),
+        (
+            ["--using=x", "--backend=console"],
+            "mailcore: error: give --backend or --using, not both",
+        ),
+    ],
+)
+def test_using_mistakes_are_one_error_line(arguments: list[str], error: str) -> None:
+    done = run_mailcore(
+        "send", *arguments, "--from=a@example.com", "--to=b@example.com", "--subject=s", "--body=b"
+    )
+
+    assert done.status == 2, done
+    assert done.error_lines == [error]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -475,3 +475,150 @@ def test_a_wrong_option_next_to_a_url_password_never_shows_it() -> None:
     text = str(caught.value)
     assert "refusing to send the password" in text and "mailer 'm'" in text
     assert PASSWORD not in text and ENCODED not in text
+
+
+# -- findings of the review: URLs never leak a secret, and are strict --------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "shown"),
+    [
+        (
+            "smtp://user:hunter2word/x@mail.example.com?use_tls=true",
+            "hunter2word",
+            "smtp://********@mail.example.com?use_tls=true",
+        ),
+        ("smtp://u:p#ss@h", "p#ss", "smtp://********@h"),
+        ("smtp://u:pa?ss@h", "pa?ss", "smtp://********@h"),
+        ("smtp://u:123/x@h", "123/x", "smtp://********@h"),
+    ],
+)
+def test_a_password_with_an_unencoded_slash_hash_or_question_mark_is_never_shown(
+    url: str, secret: str, shown: str
+) -> None:
+    with pytest.raises(InvalidMailer) as caught:
+        mailcore.configure(mailers={"x": {"url": url}})
+
+    text = str(caught.value)
+    assert f"invalid connection URL {shown} of mailer 'x'" in text
+    assert "percent-encode" in text
+    assert secret not in text and secret.split("/")[0] not in text
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("mailers", "shown"),
+    [
+        ({"x": {"url": "u:cliSecret@h"}}, "invalid connection URL ********@h of mailer 'x'"),
+        (
+            {"f": {"backend": "failover", "mailers": ["u:schemelesspw@h"]}},
+            "'********@h' is no mailer",
+        ),
+    ],
+)
+def test_a_scheme_less_url_with_a_password_is_masked(mailers: dict[str, Any], shown: str) -> None:
+    with pytest.raises(InvalidMailer) as caught:
+        mailcore.configure(mailers=mailers)
+
+    assert shown in str(caught.value)
+    assert "cliSecret" not in str(caught.value) and "schemelesspw" not in str(caught.value)
+
+
+def test_a_password_in_the_query_of_a_bad_url_is_masked() -> None:
+    with pytest.raises(InvalidMailer) as caught:
+        mailcore.configure(mailers={"x": {"url": "smtp://h?password=secretpw&timeot=1"}})
+
+    assert "smtp://h?password=********&timeot=1" in str(caught.value)
+    assert "did you mean 'timeout'" in str(caught.value)
+    assert "secretpw" not in str(caught.value)
+
+
+def test_mask_url_masks_user_info_and_every_secret_query_option() -> None:
+    from mailcore.urls import mask_url
+
+    assert mask_url("smtp://u:pw@h:25?password=a&username=u&timeout=3") == (
+        "smtp://u:********@h:25?password=********&username=u&timeout=3"
+    )
+    assert (
+        mask_url("ses://eu-west-1?configuration_set=tx") == "ses://eu-west-1?configuration_set=tx"
+    )
+    assert mask_url("bulk") == "bulk"
+    assert mask_url("Not An Alias:x") == "********"
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("smtp://u:p@h:99999", "bad host or port"),
+        ("smtp://h?bogus=1", "unknown option 'bogus' in the URL's query"),
+        ("smtp://h#frag", "no #fragment"),
+        ("smtp://h?timeout=abc", "invalid option 'timeout'"),
+    ],
+)
+def test_urls_in_a_composite_are_checked_when_settings_are_built(entry: str, problem: str) -> None:
+    with pytest.raises(InvalidMailer) as caught:
+        mailcore.configure(mailers={"f": {"backend": "failover", "mailers": [entry]}})
+
+    text = str(caught.value)
+    assert text.startswith("invalid option 'mailers' of mailer 'f'")
+    assert problem in text
+    assert ":p@" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("smtp://", "smtp:// needs a host"),
+        ("smtp://u:pw@", "smtp:// needs a host"),
+        ("smtp+starttls://h?use_tls=false", "contradicts the scheme smtp+starttls://"),
+        ("smtps://h?use_ssl=false", "contradicts the scheme smtps://"),
+        ("smtps://h?port=2465", "option 'port' belongs in the URL itself"),
+        ("smtp://h1?host=h2", "option 'host' is given twice"),
+        ("smtp://u:a@h?password=b", "option 'password' is given twice"),
+        ("file://", "file:// needs a path"),
+        ("smtp://u:pa%0D%0Ass@h", "the URL's password holds a line break"),
+        ("smtp://u:pa\r\nss@h", "holds a line break"),
+        ("smtp://[fe80::1%25eth0]:25", "an IPv6 zone id"),
+    ],
+)
+def test_a_url_is_strict(url: str, problem: str) -> None:
+    with pytest.raises(InvalidMailer) as caught:
+        mailcore.configure(mailers={"m": {"url": url}})
+
+    assert problem in str(caught.value)
+    assert "pa\r\nss" not in str(caught.value) and "pw@" not in str(caught.value)
+
+
+def test_a_query_may_repeat_what_the_scheme_says() -> None:
+    mailcore.configure(mailers={"m": {"url": "smtp+starttls://h.example.com?use_tls=true"}})
+
+    options = mailcore.mailers["m"].options
+    assert (options.use_tls, options.port) == (True, 587)  # type: ignore[union-attr]
+
+
+def test_a_mailer_listed_twice_in_a_failover_is_an_error() -> None:
+    with pytest.raises(InvalidMailer) as caught:
+        mailcore.configure(
+            mailers={
+                "a": {"url": "dummy://"},
+                "f": {"backend": "failover", "mailers": ["a", "a"]},
+            }
+        )
+
+    assert "invalid option 'mailers' of mailer 'f'" in str(caught.value)
+    assert "a is listed twice" in str(caught.value)
+
+
+def test_a_url_user_that_sets_a_secret_option_is_masked() -> None:
+    from mailcore.options import BackendOptions
+    from mailcore.urls import URLScheme, mask_url
+
+    class KeyOptions(BackendOptions):
+        api_key: str | None = None
+
+    class KeyBackend(LocmemBackend):
+        options_model = KeyOptions
+        url_schemes: ClassVar[dict[str, URLScheme]] = {"acme": URLScheme(user="api_key")}
+
+    assert mask_url("acme://k123@?x=1", KeyBackend) == "acme://********@?x=1"
+    assert mask_url("smtp://bob@h", SMTPBackend) == "smtp://bob@h"

@@ -17,7 +17,7 @@ import mailcore
 from mailcore import BadHeaderError, EmailMessage, MailersFailedError, SendError
 from mailcore.composite import FailoverBackend, RoundRobinBackend
 from mailcore_smtp import SMTPError
-from tests.support.fault_server import STALL, Fault, FaultScript
+from tests.support.fault_server import DROP, STALL, Fault, FaultScript
 from tests.support.smtp_servers import RecordingSMTPServer
 
 
@@ -311,3 +311,94 @@ def test_a_message_without_recipients_fails_as_with_the_mailer_itself(
     assert nobody.result is not None and nobody.result.status == "failed"
     assert "no recipients" in str(nobody.result.error)
     assert received(healthy) == {"Message 1": 1}
+
+
+# -- findings of the review: the batch after an unknown outcome, shared down state -----
+
+
+@pytest.mark.parametrize("fail_silently", [False, True])
+def test_an_unknown_outcome_does_not_stop_the_rest_of_the_batch(
+    healthy: RecordingSMTPServer, fail_silently: bool
+) -> None:
+    """``drop`` closes the connection after the final dot: message 1 is unknown, 2 and 3
+    go on to ``two`` whatever ``fail_silently`` says."""
+    script = FaultScript(Fault("QUEUED", DROP))
+    with RecordingSMTPServer(fault=script) as drop:
+        mailcore.configure(
+            mailers={
+                "drop": {"url": url(drop)},
+                "two": {"url": url(healthy)},
+                "fo": {"backend": "failover", "mailers": ["drop", "two"]},
+            }
+        )
+        batch = [message(n) for n in range(1, 4)]
+        backend = mailcore.get_connection(using="fo", fail_silently=fail_silently)
+        if fail_silently:
+            assert backend.send_messages(batch) == 2
+        else:
+            with pytest.raises(SMTPError) as caught:
+                backend.send_messages(batch)
+            assert caught.value.outcome_unknown and caught.value.sent == 2
+        assert received(drop) == {"Message 1": 1}
+    assert received(healthy) == {"Message 2": 1, "Message 3": 1}
+    assert [(m.result.status, m.result.mailer) for m in batch if m.result] == [
+        ("unknown", "drop"),
+        ("sent", "two"),
+        ("sent", "two"),
+    ]
+
+
+def test_the_down_state_is_shared_by_every_instance_of_the_mailer(
+    healthy: RecordingSMTPServer,
+) -> None:
+    """``send_mail(using=...)`` makes a new instance per call: the second and third calls
+    still skip the primary that stalled (counted server-side: one session)."""
+    script = FaultScript(Fault("MAIL", STALL))
+    with RecordingSMTPServer(fault=script, stall_seconds=2) as stalling:
+        configure_pair(url(stalling, timeout=0.5), url(healthy))
+        for number in (1, 2, 3):
+            sent = message(number)
+            assert (
+                mailcore.send_mail(sent.subject, sent.body, sent.from_email, sent.to, using="main")
+                == 1
+            )
+        assert len(stalling.sessions) == 1
+        assert mailcore.mailers["main"].down() == ["primary"]
+        mailcore.configure(**mailcore.settings.current_configuration())  # starts afresh
+        assert mailcore.mailers["main"].down() == []
+    assert received(healthy) == {"Message 1": 1, "Message 2": 1, "Message 3": 1}
+
+
+def test_a_password_in_a_query_is_masked_in_repr_and_errors(refused_port: int) -> None:
+    secret = "QSECRET"
+    target = (
+        f"smtp://127.0.0.1:{refused_port}?password={secret}&username=u"
+        "&allow_plaintext_auth=true&timeout=5"
+    )
+    mailcore.configure(mailers={"f": {"backend": "failover", "mailers": [target]}})
+    backend = mailcore.mailers["f"]
+    lost = message(1)
+
+    with pytest.raises(MailersFailedError) as caught:
+        backend.send_messages([lost])
+
+    shown = f"smtp://127.0.0.1:{refused_port}?password=********&username=u"
+    assert shown in repr(backend)
+    assert shown in str(caught.value)
+    assert lost.result is not None and shown in str(lost.result.error)
+    for text in (repr(backend), str(caught.value), repr(caught.value.answers)):
+        assert secret not in text
+
+
+def test_mailoutbox_reports_the_mailer_a_real_send_would_use(
+    mailoutbox: list[EmailMessage],
+) -> None:
+    configure_pair("smtp://127.0.0.1:9", "smtp://127.0.0.1:10")
+    sent = message(1)
+    mailcore.send_mail(sent.subject, sent.body, sent.from_email, sent.to, using="main")
+    backend = mailcore.mailers["main"]
+    other = message(2)
+    backend.send_messages([other])
+
+    assert [m.sent_using for m in mailoutbox] == ["primary", "primary"]  # type: ignore[attr-defined]
+    assert other.result is not None and other.result.mailer == "primary"

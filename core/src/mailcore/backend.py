@@ -63,7 +63,7 @@ def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
             return send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
-        stand_in.alias = self.alias
+        stand_in.alias = self.stand_in_alias()
         return stand_in.send_messages(messages)
 
     send_messages.__mailcore_guarded__ = True  # type: ignore[attr-defined]
@@ -118,6 +118,11 @@ class BaseEmailBackend:
     #: The alias of the mailer this backend was made for (``mailcore.mailers[alias]``,
     #: ``get_connection(using=alias)``); the frame puts it on each ``result.mailer``.
     alias: str | None = None
+
+    def stand_in_alias(self) -> str | None:
+        """The ``result.mailer`` a stand-in (the ``mailoutbox`` fixture) reports for this
+        backend: its :attr:`alias` (a composite: the mailer it would send through first)."""
+        return self.alias
 
     options: BackendOptions | None
     option_sources: dict[str, Source]

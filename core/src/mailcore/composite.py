@@ -13,8 +13,11 @@ outcome is unknown (connection lost after its content) is not re-sent but report
 ``status`` ``"unknown"`` and that error. When every mailer failed, the message's error is a
 :class:`~mailcore.MailersFailedError` listing each mailer's answer.
 
-One instance may be shared by threads: which mailers are down is one view, under a lock;
-each thread has its own connections to the mailers. This module imports pydantic.
+Which mailers are down belongs to the mailer, not to one instance: every instance of a
+named composite mailer in the process (``send_mail(using="fo")`` makes one per call)
+shares it, under a lock; ``configure()`` starts it afresh. An instance made without an
+alias keeps its own. One instance may be shared by threads; each thread has its own
+connections to the mailers. This module imports pydantic.
 """
 
 from __future__ import annotations
@@ -69,6 +72,16 @@ class CompositeOptions(BackendOptions):
             isinstance(entry, str) and entry.strip() for entry in value
         ):
             raise ConfigurationError("must be a list of mailer aliases or connection URLs")
+        from mailcore.registry import url_spec
+        from mailcore.settings import validate_spec
+
+        seen: set[str] = set()
+        for entry in value:
+            if entry in seen:
+                raise ConfigurationError(f"{mask_url(entry)} is listed twice")
+            seen.add(entry)
+            if is_url(entry):  # checked now, as a named mailer is: an InvalidMailer
+                validate_spec(url_spec(entry))
         return list(value)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -101,6 +114,42 @@ def moves_on(
     return bool(getattr(error, "temporary", not isinstance(error, RecipientsRefusedError)))
 
 
+class _DownBook:
+    """Which mailers of a composite are down, until when (``time.monotonic()``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.until: dict[int, float] = {}
+        self.next = 0
+
+
+#: The down state of each named composite mailer, by alias: every instance of a mailer
+#: (``send_mail(using=...)`` makes a new one per call) shares it. Kept for one build of
+#: the settings (``configure()`` starts afresh).
+_books: dict[str, _DownBook] = {}
+_books_for: object = None
+_books_lock = threading.Lock()
+
+
+def _shared_book(alias: str, count: int, rotates: bool) -> _DownBook | None:
+    """The down state of the named mailer ``alias`` (``None`` for an unnamed one)."""
+    global _books_for
+    from mailcore.settings import get_mailers
+
+    specs = get_mailers()
+    if alias not in specs:
+        return None
+    with _books_lock:
+        if _books_for is not specs:
+            _books.clear()
+            _books_for = specs
+        book = _books.get(alias)
+        if book is None:
+            book = _books[alias] = _DownBook()
+            book.next = random.randrange(count) if rotates else 0
+        return book
+
+
 class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.children: list[BaseEmailBackend | None] = []
@@ -125,9 +174,8 @@ class CompositeBackend(BaseEmailBackend):
         super().__init__(fail_silently=fail_silently, **options)
         entries = self.options.mailers
         self.labels = [mask_url(entry) if is_url(entry) else entry for entry in entries]
-        self._lock = threading.Lock()
-        self._down: dict[int, float] = {}
-        self._next = random.randrange(len(entries)) if self.rotates else 0
+        self._own = _DownBook()
+        self._own.next = random.randrange(len(entries)) if self.rotates else 0
         self._state = _ThreadState()
         # made now, so that a wrong mailer is an error here; used by this thread
         self._state.children = [self._make(index) for index in range(len(entries))]
@@ -151,31 +199,54 @@ class CompositeBackend(BaseEmailBackend):
 
     # -- which mailer next ---------------------------------------------------------------
 
+    def _book(self) -> _DownBook:
+        """The down state: the named mailer's (shared by all its instances in the
+        process), or this instance's own for a composite made without an alias."""
+        if self.alias is not None:
+            shared = _shared_book(self.alias, len(self.labels), self.rotates)
+            if shared is not None:
+                return shared
+        return self._own
+
     def _candidates(self) -> list[int]:
         """The mailers to try for the next message, in order: those not marked down,
         then (as a last resort) those that are."""
         count = len(self.labels)
         now = time.monotonic()
-        with self._lock:
-            start = self._next
+        book = self._book()
+        with book.lock:
+            start = book.next
             if self.rotates:
-                self._next = (start + 1) % count
+                book.next = (start + 1) % count
             order = [(start + step) % count for step in range(count)]
-            up = [i for i in order if self._down.get(i, 0.0) <= now]
+            up = [i for i in order if book.until.get(i, 0.0) <= now]
         return up + [i for i in order if i not in up]
+
+    def stand_in_alias(self) -> str | None:
+        """The mailer a healthy send would go through first (the ``mailoutbox`` fixture
+        reports it, as a real send would): the first not marked down."""
+        now = time.monotonic()
+        book = self._book()
+        with book.lock:
+            count = len(self.labels)
+            order = [(book.next + step) % count for step in range(count)]
+            up = [i for i in order if book.until.get(i, 0.0) <= now]
+        return self.labels[(up or order)[0]]
 
     def down(self) -> list[str]:
         """The mailers marked down now."""
         now = time.monotonic()
-        with self._lock:
-            return [self.labels[i] for i, until in sorted(self._down.items()) if until > now]
+        book = self._book()
+        with book.lock:
+            return [self.labels[i] for i, until in sorted(book.until.items()) if until > now]
 
     def _mark(self, index: int, failed: bool) -> None:
-        with self._lock:
+        book = self._book()
+        with book.lock:
             if failed:
-                self._down[index] = time.monotonic() + self.options.retry_period
+                book.until[index] = time.monotonic() + self.options.retry_period
             else:
-                self._down.pop(index, None)
+                book.until.pop(index, None)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -199,7 +270,9 @@ class CompositeBackend(BaseEmailBackend):
         state.session = False
 
     def check(self) -> str | None:
-        """Each mailer's own check; fails only when every mailer's fails."""
+        """Each mailer's own check, one line per mailer; raises
+        :class:`~mailcore.MailersFailedError` (listing every mailer's answer) when any
+        of them fails: an operator wants to know that a fallback is broken."""
         found: list[str] = []
         answers: dict[str, BaseException] = {}
         for index, label in enumerate(self.labels):
@@ -207,12 +280,13 @@ class CompositeBackend(BaseEmailBackend):
                 line = self._child(index).check()
             except Exception as exc:
                 answers[label] = exc
-                found.append(f"{label}: failed ({exc})")
+                found.append(f"{label}: failed: {' '.join(str(exc).split())}")
                 continue
-            found.append(f"{label}: {line or 'nothing to check'}")
-        if len(answers) == len(self.labels):
-            raise MailersFailedError("every mailer failed: " + "; ".join(found), answers)
-        return "; ".join(found)
+            found.append(f"{label}: {' '.join((line or 'nothing to check').split())}")
+        if answers:
+            failed = f"{len(answers)} of {len(self.labels)} mailers failed"
+            raise MailersFailedError("\n".join([f"{failed}:", *found]), answers)
+        return "\n".join(["every mailer works:", *found])
 
     # -- sending -------------------------------------------------------------------------
 
@@ -220,18 +294,31 @@ class CompositeBackend(BaseEmailBackend):
         return self.deliver_batch(messages, self.open, self._send_all)
 
     def _send_all(self, batch: list[EmailMessage]) -> int:
+        """Each message through its mailer. A message whose outcome is unknown does not
+        stop the batch (the others go on, as after a temporary failure); its error is
+        raised once the batch is done. Another failure stops it (not silently)."""
         sent = 0
+        unknown: BaseException | None = None
         for index, message in enumerate(batch):
             error = self._send_one(message)
             if message.result is not None and message.result.sent:
                 sent += 1
                 continue
-            if self.fail_silently or error is None:
+            if error is None:
                 continue  # a failure the mailer reported without raising stays so
+            if message.result is not None and message.result.status == "unknown":
+                unknown = unknown or error
+                continue
+            if self.fail_silently:
+                continue
             if isinstance(error, SendError):
                 error.sent, error.message = sent, message
             self.stop_batch(batch[index + 1 :], error)
             raise error
+        if unknown is not None and not self.fail_silently:
+            if isinstance(unknown, SendError):
+                unknown.sent = sent
+            raise unknown
         return sent
 
     def _send_one(self, message: EmailMessage) -> BaseException | None:

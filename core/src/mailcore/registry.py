@@ -16,8 +16,9 @@ from mailcore.errors import InvalidMailer, MailerDoesNotExist
 
 if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend
+    from mailcore.settings import MailerSpec
 
-__all__ = ["Mailers", "connection_from_url", "mailers"]
+__all__ = ["Mailers", "connection_from_url", "mailers", "url_spec"]
 
 #: The aliases being made, innermost last: a composite mailer naming itself is a loop.
 _making: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
@@ -87,30 +88,39 @@ class Mailers:
         return f"<Mailers {', '.join(self._aliases())}>"
 
 
-def connection_from_url(
-    url: str, fail_silently: bool = False, **arguments: Any
-) -> BaseEmailBackend:
-    """A backend made from a connection URL alone (the backend's table and variables are
-    not read); ``arguments`` override the URL's options. Its ``alias`` is the URL with the
-    password masked."""
-    from mailcore.settings import MailerSpec, building
+def url_spec(url: str) -> MailerSpec:
+    """The mailer a connection URL alone describes (the backend's table and variables are
+    not read), named by the URL masked (:func:`~mailcore.urls.mask_url`); raises
+    :class:`~mailcore.InvalidMailer` showing only the masked URL."""
+    from mailcore.settings import MailerSpec
     from mailcore.urls import mask_url, parse_url
 
-    masked = mask_url(url)
     problem = None
     try:
         backend_class, options = parse_url(url)
     except Exception as exc:  # a ConfigurationError, or JSON in the query
         problem = str(exc)
     if problem is not None:
-        raise InvalidMailer(f"invalid connection URL {masked}: {problem}")
+        raise InvalidMailer(f"invalid connection URL {mask_url(url)}: {problem}")
+    masked = mask_url(url, backend_class)
     name = backend_class.name or f"{backend_class.__module__}:{backend_class.__qualname__}"
-    spec = MailerSpec(
+    return MailerSpec(
         masked, name, backend_class.name, (("configure", options),), {"configure": "from its URL"}
     )
+
+
+def connection_from_url(
+    url: str, fail_silently: bool = False, **arguments: Any
+) -> BaseEmailBackend:
+    """A backend made from a connection URL alone (see :func:`url_spec`); ``arguments``
+    override the URL's options. Its ``alias`` is the masked URL."""
+    from mailcore.discovery import load_backend
+    from mailcore.settings import building
+
+    spec = url_spec(url)
     with building(spec):
-        backend = backend_class(fail_silently=fail_silently, **arguments)
-    backend.alias = masked
+        backend = load_backend(spec.backend)(fail_silently=fail_silently, **arguments)
+    backend.alias = spec.alias
     return backend
 
 

@@ -68,6 +68,7 @@ __all__ = [
     "get_mailers",
     "get_settings",
     "load_options",
+    "validate_spec",
 ]
 
 DOTENV_FILE = ".env"
@@ -689,7 +690,7 @@ def _make_spec(
             problem = str(exc)
         if problem is not None:
             raise InvalidMailer(
-                f"invalid connection URL {mask_url(url)} of mailer {alias!r} "
+                f"invalid connection URL {mask_url(url, backend_class)} of mailer {alias!r} "
                 f"({where.get(origin['url'])}): {problem}"
             )
         layers = [
@@ -708,7 +709,7 @@ def _make_spec(
     )
 
 
-def _validate_spec(spec: MailerSpec) -> MailerSpec:
+def validate_spec(spec: MailerSpec) -> MailerSpec:
     """Build the mailer's options (as making its backend would), raising
     :class:`InvalidMailer` naming the mailer and the option."""
     from mailcore.discovery import load_backend
@@ -786,13 +787,16 @@ def _build_mailers(
             f"the default_mailer setting names {core.default_mailer!r}, which is no mailer "
             f"(configured mailers: {', '.join(sorted(specs))})"
         )
-    specs = {a: spec if spec.legacy else _validate_spec(spec) for a, spec in specs.items()}
+    specs = {a: spec if spec.legacy else validate_spec(spec) for a, spec in specs.items()}
     for spec in specs.values():
         for reference in spec.references:
             if reference not in specs:
+                from mailcore.urls import mask_url
+
                 raise InvalidMailer(
-                    f"invalid option 'mailers' of mailer {spec.alias!r}: {reference!r} is no "
-                    f"mailer (configured mailers: {', '.join(sorted(specs))})"
+                    f"invalid option 'mailers' of mailer {spec.alias!r}: "
+                    f"{mask_url(reference)!r} is no mailer (configured mailers: "
+                    f"{', '.join(sorted(specs))})"
                 )
     _check_cycles(specs)
     return specs

@@ -10,11 +10,13 @@ unknown option is refused by name. The password is never part of an error's text
 
 from __future__ import annotations
 
+import contextlib
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from mailcore.errors import BackendNotFoundError, ConfigurationError
 
@@ -34,7 +36,8 @@ class URLScheme:
     ``host``, ``port``, ``path``, ``user``, ``password``: the option each part sets
     (``None``: the scheme takes no such part, and a URL giving one is refused).
     ``defaults``: options the scheme itself implies (``{"use_ssl": True, "port": 465}``),
-    below the URL's parts and query.
+    below the URL's parts; the query may not give them again (``smtps://h?use_ssl=false``
+    would contradict the scheme), nor an option a part of the URL sets (``?host=``).
     """
 
     host: str | None = None
@@ -43,6 +46,8 @@ class URLScheme:
     user: str | None = None
     password: str | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    #: The parts a URL of this scheme must give (``("host",)``: ``smtp://`` alone is refused).
+    required: tuple[str, ...] = ()
 
 
 def is_url(text: str) -> bool:
@@ -50,22 +55,70 @@ def is_url(text: str) -> bool:
     return "://" in text
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``********``."""
+def mask_url(url: str, backend_class: type[BaseEmailBackend] | None = None) -> str:
+    """``url`` as it may be shown: the one way a connection URL reaches a person.
+
+    Everything between ``://`` and the last ``@`` is masked (the user name is kept when
+    the user-info is well formed and the user is no secret, such as an API key), and so
+    is the value of every query option the backend's options model calls secret
+    (:func:`mailcore.options.is_secret`; the backend is found from the scheme unless
+    given). Text without ``scheme://``: an alias
+    is shown as it is, ``user:password@host`` as ``********@host``, anything else masked.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
-    cut = len(rest)
-    for stop in "/?#":
-        index = rest.find(stop)
-        if index != -1:
-            cut = min(cut, index)
-    netloc, tail = rest[:cut], rest[cut:]
-    credentials, at, host = netloc.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:{_MASK}@{host}{tail}"
+        if "@" in url:
+            return f"{_MASK}@{url.rpartition('@')[2]}"
+        return url if _ALIAS_LIKE.fullmatch(url) else _MASK
+    if backend_class is None:
+        with contextlib.suppress(Exception):
+            backend_class = backend_for_scheme(scheme.lower())
+    credentials, at, tail = rest.rpartition("@")
+    shown = ""
+    if at:
+        user, colon, _ = credentials.partition(":")
+        clean = not any(c in credentials for c in "/?#") and user
+        if clean and _secret_user(scheme.lower(), backend_class):
+            clean = ""
+        shown = f"{user}:{_MASK}@" if clean and colon else f"{_MASK}@"
+        if clean and not colon:
+            shown = f"{user}@"
+    else:
+        tail = rest
+    base, hash_, fragment = tail.partition("#")
+    head, question, query = base.partition("?")
+    if question:
+        query = _mask_query(query, backend_class)
+    return f"{scheme}://{shown}{head}{question}{query}{hash_}{fragment}"
+
+
+def _secret_user(scheme: str, backend_class: type[BaseEmailBackend] | None) -> bool:
+    """Whether the URL's user part sets a secret option (an API key), or is unknown."""
+    from mailcore.options import is_secret  # deferred: it imports pydantic
+
+    if backend_class is None:
+        return False
+    rule = backend_class.url_schemes.get(scheme)
+    if rule is None or rule.user is None:
+        return False
+    return is_secret(backend_class.options_model, rule.user)
+
+
+#: What a mailer alias looks like (shown unmasked).
+_ALIAS_LIKE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _mask_query(query: str, backend_class: type[BaseEmailBackend] | None) -> str:
+    """``query`` with the value of every secret option masked."""
+    from mailcore.options import is_secret  # deferred: it imports pydantic
+
+    model = backend_class.options_model if backend_class is not None else None
+    items = []
+    for item in query.split("&"):
+        name, equals, _ = item.partition("=")
+        secret = is_secret(model, unquote(name))
+        items.append(f"{name}={_MASK}" if secret and equals else item)
+    return "&".join(items)
 
 
 def backend_for_scheme(scheme: str) -> type[BaseEmailBackend]:
@@ -118,6 +171,56 @@ def _members(annotation: Any) -> list[Any]:
     return [annotation]
 
 
+def _split(url: str) -> tuple[SplitResult, int | None]:
+    """The URL's parts and port; an error that never quotes the URL (a password with an
+    unencoded ``/``, ``?``, ``#`` or ``@`` would be taken for the host, port or path)."""
+    if any(c in url for c in "\r\n\t\0"):
+        raise ConfigurationError(
+            "the URL holds a line break, tab or NUL (percent-encode it if it is meant)"
+        )
+    rest = url.partition("://")[2]
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    encode = (
+        "percent-encode '/', '?', '#', '@' and ':' in a user name or password "
+        "(%2F, %3F, %23, %40, %3A)"
+    )
+    if "@" not in netloc and "@" in rest[len(netloc) :] and ":" in netloc:
+        raise ConfigurationError(f"the URL's password seems to hold '/', '?' or '#': {encode}")
+    problem = None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        problem = f"bad host or port (a port is a number up to 65535); {encode}"
+    if problem is not None:  # raised outside the handler: no context keeps the URL
+        raise ConfigurationError(problem)
+    if parts.fragment or rest.endswith("#"):
+        raise ConfigurationError("a URL takes no #fragment (percent-encode '#' as %23)")
+    return parts, port
+
+
+def _same(text: str, default: Any) -> bool:
+    """Whether a query value says what a scheme's default does."""
+    if isinstance(default, bool):
+        return text.strip().lower() in (
+            ("true", "1", "yes", "on") if default else ("false", "0", "no", "off")
+        )
+    return text.strip() == str(default)
+
+
+def _host(host: str | None) -> str | None:
+    """The URL's host; an IPv6 zone id (``[fe80::1%25eth0]``) is refused, as is any other
+    percent sign."""
+    if host is None or host == "":
+        return None
+    if "%" in host:
+        raise ConfigurationError(
+            "the URL's host holds '%' (an IPv6 zone id such as [fe80::1%25eth0] is not "
+            "supported in a URL: give the host as an option instead)"
+        )
+    return host
+
+
 def parse_url(
     url: str, backend_class: type[BaseEmailBackend] | None = None
 ) -> tuple[type[BaseEmailBackend], dict[str, Any]]:
@@ -139,19 +242,10 @@ def parse_url(
             f"scheme {scheme}:// (it accepts: {accepted})"
         )
     rule = backend_class.url_schemes[scheme]
-    problem = None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        problem = f"bad host or port: {exc}"
-    if problem is not None:  # raised outside the handler: no context keeps the URL
-        raise ConfigurationError(problem)
-    if parts.fragment:
-        raise ConfigurationError("a URL takes no #fragment (percent-encode '#' as %23)")
+    parts, port = _split(url)
     options: dict[str, Any] = dict(rule.defaults)
     given = (
-        ("host", parts.hostname, rule.host),
+        ("host", _host(parts.hostname), rule.host),
         ("port", port, rule.port),
         ("path", unquote(parts.path) if parts.path not in ("", "/") else None, rule.path),
         ("user", unquote(parts.username) if parts.username else None, rule.user),
@@ -159,11 +253,18 @@ def parse_url(
     )
     for part, value, option in given:
         if value is None:
+            if part in rule.required:
+                example = "file:///absolute/path" if part == "path" else f"{scheme}://host"
+                raise ConfigurationError(f"{scheme}:// needs a {part} (write {example})")
             continue
         if option is None:
             example = "file:///absolute/path" if rule.path else f"{scheme}://"
             raise ConfigurationError(f"{scheme}:// takes no {part} (write {example})")
+        if isinstance(value, str) and any(c in value for c in "\r\n\0"):
+            raise ConfigurationError(f"the URL's {part} holds a line break or NUL")
         options[option] = value
+    # options a part of the URL or the scheme sets may not be given again in the query
+    fixed = {option: part for part, value, option in given if option and value is not None}
     model = backend_class.options_model
     fields = model.model_fields if model is not None else {}
     seen: set[str] = set()
@@ -175,7 +276,23 @@ def parse_url(
             raise ConfigurationError(f"unknown option {name!r} in the URL's query{hint}")
         if name in seen:
             raise ConfigurationError(f"option {name!r} is given twice in the URL's query")
+        if name in fixed:
+            raise ConfigurationError(
+                f"option {name!r} is given twice: in the URL's query and as its {fixed[name]}"
+            )
+        parts_of = {rule.host: "host", rule.port: "port", rule.path: "path"}
+        if name in parts_of and name in rule.defaults and not _same(value, rule.defaults[name]):
+            raise ConfigurationError(
+                f"option {name!r} belongs in the URL itself, not its query "
+                f"(write it as the URL's {parts_of[name]})"
+            )
+        if name in rule.defaults and not _same(value, rule.defaults[name]):
+            raise ConfigurationError(
+                f"option {name!r} in the URL's query contradicts the scheme {scheme}:// "
+                f"(which sets {name}={str(rule.defaults[name]).lower()}; use another scheme)"
+            )
         seen.add(name)
+        problem = None
         try:
             options[name] = _typed(value, fields[name].annotation)
         except ValueError:

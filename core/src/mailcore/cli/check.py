@@ -30,7 +30,7 @@ from mailcore.cli.parser import Handler
 from mailcore.cli.table import format_table
 from mailcore.config_file import search_description
 from mailcore.discovery import load_backend
-from mailcore.errors import ConfigurationError
+from mailcore.errors import ConfigurationError, MailersFailedError
 from mailcore.settings import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG_FILE,
@@ -216,13 +216,22 @@ def _check_backend(args: argparse.Namespace, backend: BaseEmailBackend, label: s
             return report(exc, getattr(args, "debug", False))
         if getattr(args, "debug", False):
             traceback.print_exception(exc, file=sys.stderr)
+        if isinstance(exc, MailersFailedError):  # a composite: one line per mailer
+            first, *lines = str(exc).splitlines()
+            print(f"mailcore: error: the {label} backend: {first}", file=sys.stderr)
+            for line in lines:
+                print(f"  {line}", file=sys.stderr)
+            return EXIT_FAILED
         print(
             f"mailcore: error: the {label} backend could not connect: {describe(exc)}",
             file=sys.stderr,
         )
         return EXIT_FAILED
     if found is not None:
-        print(f"\nConnection: {found}")
+        first, *lines = found.splitlines() or [""]
+        print(f"\nConnection: {first}")
+        for line in lines:
+            print(f"  {line}")
     else:
         print(f"\nConnection: the {label} backend has no connection to open; nothing to check.")
     return EXIT_OK

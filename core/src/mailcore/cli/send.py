@@ -30,7 +30,10 @@ Send one message through a backend.
 The body comes from --body, --body-file, or standard input. With --eml, an existing
 RFC 5322 file is sent as it is (its Bcc header removed); --to/--cc/--bcc then replace its
 recipients for delivery only, and --from sets the envelope sender.
-Prints how many messages were sent and the message id when the backend reports one.
+--using ALIAS sends through that named mailer (default: the 'default_mailer' setting);
+--backend NAME through that backend instead.
+Prints how many messages were sent (and through which mailer) and the message id when the
+backend reports one.
 """
 
 _COMPOSE_ONLY = ("subject", "body", "body_file", "html_file", "attach", "reply_to")
@@ -66,6 +69,11 @@ def register(parser: argparse.ArgumentParser) -> Handler:
     )
     what.add_argument("--eml", metavar="FILE", help="send this RFC 5322 file instead")
     add_backend_arguments(parser)
+    parser.add_argument(
+        "--using",
+        metavar="ALIAS",
+        help="send through the named mailer ALIAS (default: the default mailer)",
+    )
     return run
 
 
@@ -145,10 +153,13 @@ def run(args: argparse.Namespace) -> int:
         _check_addresses("--from", [args.from_email])
     if not args.eml and not (args.to or args.cc or args.bcc):
         raise UsageError("give at least one recipient with --to, --cc or --bcc")
+    using = getattr(args, "using", None)
+    if using and args.backend:
+        raise UsageError("give --backend or --using, not both")
     options = option_arguments(args)
     if args.eml:
         check_file(args.eml, "--eml")
-    connection = get_connection(args.backend, **options)
+    connection = get_connection(args.backend, using=using or None, **options)
     refuse_argument_only(type(connection), options)
     message = _from_file(args, connection) if args.eml else _composed(args, connection)
     sent = connection.send_messages([message])
@@ -157,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
     if not sent:
         why = f": {result.error}" if result is not None and result.error else ""
         raise SendError(f"the {backend} backend did not accept the message{why}")
-    print(f"Sent {sent} message through the {backend} backend.")
+    sent_by = result.mailer if using and result is not None else None
+    mailer = f" (mailer {sent_by!r})" if sent_by else ""
+    print(f"Sent {sent} message through the {backend} backend{mailer}.")
     if result is not None and result.message_id:
         print(f"Message id: {result.message_id}")
     if result is not None and result.refused:

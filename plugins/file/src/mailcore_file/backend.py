@@ -27,7 +27,7 @@ __all__ = ["FileBackend", "FileOptions"]
 
 
 #: ``file:///absolute/path``: the path is ``file_path``.
-URL_SCHEMES = {"file": URLScheme(path="file_path")}
+URL_SCHEMES = {"file": URLScheme(path="file_path", required=("path",))}
 
 
 class FileOptions(BackendOptions):

@@ -88,9 +88,11 @@ _SERVER: dict[str, Any] = {
 #: The connection URLs of the SMTP backend: ``smtp://`` (plain; ``?use_tls=true`` for
 #: STARTTLS), ``smtp+starttls://`` (STARTTLS, port 587), ``smtps://`` (implicit TLS, 465).
 SMTP_URL_SCHEMES = {
-    "smtp": URLScheme(**_SERVER),
-    "smtp+starttls": URLScheme(**_SERVER, defaults={"use_tls": True, "port": 587}),
-    "smtps": URLScheme(**_SERVER, defaults={"use_ssl": True, "port": 465}),
+    "smtp": URLScheme(**_SERVER, required=("host",)),
+    "smtp+starttls": URLScheme(
+        **_SERVER, required=("host",), defaults={"use_tls": True, "port": 587}
+    ),
+    "smtps": URLScheme(**_SERVER, required=("host",), defaults={"use_ssl": True, "port": 465}),
 }
 
 
