@@ -130,7 +130,7 @@ class _HeldParse:
         self.started = threading.Event()
         self.release = threading.Event()
         self.ended = threading.Event()
-        self.real = store.parse_mail
+        self.real = mime.parse_mail
 
     def __call__(self, raw: bytes) -> mime.ParsedMail:
         if self.marker not in raw:
