@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from mailcore import EmailMessage
-from mailcore.testing import PreviewClient
+from mailcore.testing import PreviewClient, PreviewError
 from mailcore_smtp.debug_server import DebugServer
 from tests.web.conftest import NON_UTF8, PNG, newsletter, plain_message, send, send_raw
 
@@ -481,7 +481,7 @@ def test_the_testing_client_waits_fetches_and_clears(
     assert [m["id"] for m in client.messages()] == [items[1]["id"]]
     client.clear()
     assert client.messages() == []
-    with pytest.raises(urllib.error.HTTPError, match="404"):
+    with pytest.raises(PreviewError, match=f"HTTP 404: no message {items[1]['id']!r}$"):
         client.message(items[1]["id"])
 
 
