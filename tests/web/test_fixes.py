@@ -19,7 +19,7 @@ import pytest
 from mailcore.testing import PreviewClient, PreviewError
 from mailcore_smtp.debug_server import DebugServer
 from mailcore_smtp.web import mime, store
-from mailcore_smtp.web.app import WebPreview
+from tests.cli.command import run_mailcore
 from tests.web.conftest import newsletter, plain_message, send, send_raw
 from tests.web.test_api import fetch, fetch_json
 
@@ -219,24 +219,24 @@ def test_an_attachment_index_that_is_not_a_plain_decimal_is_404(
 def test_the_host_guard_answers_allowed_names_only() -> None:
     with _server(web_allowed_hosts=["mail.test"]) as server:
         refused, body = _request(server, "/api/messages", host="attacker.example")
+        rebound, _ = _request(server, "/api/messages", host="127.0.0.1.attacker.example")
         allowed, _ = _request(server, "/api/messages", host="mail.test:8025")
         local, _ = _request(server, "/api/messages", host="localhost")
+        by_address, _ = _request(server, "/api/messages", host="192.0.2.7:8025")
 
-    assert refused.status == 421
+    assert (refused.status, rebound.status) == (421, 421)
     assert json.loads(body) == {
-        "error": "this preview does not answer to the host name 'attacker.example'"
+        "error": "this preview does not answer to the host name 'attacker.example' "
+        "(start it with --web-allowed-host to add it)"
     }
-    assert (allowed.status, local.status) == (200, 200)
+    assert (allowed.status, local.status, by_address.status) == (200, 200, 200)
 
 
-def test_a_non_loopback_address_keeps_the_guard_with_its_own_address_allowed() -> None:
-    assert WebPreview(store.MessageStore(), "0.0.0.0").allowed_hosts == []
-    assert WebPreview(
-        store.MessageStore(), "192.0.2.7", allowed_hosts=["box.lan"]
-    ).allowed_hosts == [
-        "box.lan",
-        "192.0.2.7",
-    ]
+def test_web_allowed_host_needs_web() -> None:
+    result = run_mailcore("debug-server", "--port", "0", "--web-allowed-host", "box.lan")
+
+    assert result.status == 2
+    assert result.error_lines == ["mailcore debug-server: --web-allowed-host needs --web"]
 
 
 # 6. Every /api error is JSON.

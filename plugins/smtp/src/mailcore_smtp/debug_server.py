@@ -348,8 +348,8 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
         action="append",
         default=None,
         metavar="NAME",
-        help="a host name the preview also answers to, besides loopback names and the "
-        "--web-host address (repeatable; e.g. the machine's name on your network)",
+        help="a host name the preview also answers to, besides loopback names and IP "
+        "addresses (repeatable; e.g. the machine's name on your network)",
     )
     web.add_argument(
         "--max-messages",
@@ -443,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{PROG}: warning: the web preview listens on {web_host}, not only on this "
             "machine: anyone who can reach it can read and delete the mail (it answers "
-            "only to loopback names, the address itself and --web-allowed-host names)",
+            "only to loopback names, IP addresses and --web-allowed-host names)",
             file=sys.stderr,
             flush=True,
         )

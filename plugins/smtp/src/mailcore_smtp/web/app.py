@@ -5,7 +5,7 @@ Every response carries a Content-Security-Policy, ``X-Content-Type-Options: nosn
 A message's HTML is served by ``/api/messages/{id}/html`` as a document of its own for
 the UI's sandboxed iframe, under a policy that allows no script, form, plugin or remote
 load (``?remote=1``: remote images only). A request whose Host is not a loopback name,
-the bound address or a name given in ``allowed_hosts`` is refused with 421, on every
+an IP address or a name given in ``allowed_hosts`` is refused with 421, on every
 address the preview is bound to (no DNS rebinding). Every ``/api`` error is JSON
 ``{"error": ...}``.
 """
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import html as html_lib
 import importlib.resources
+import ipaddress
 import json
 import re
 import urllib.parse
@@ -121,13 +122,28 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
 async def _host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
     host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     if not host_allowed(host, request.app[ALLOWED_HOSTS]):
-        return _error(421, f"this preview does not answer to the host name {host!r}")
+        return _error(
+            421,
+            f"this preview does not answer to the host name {host!r} "
+            "(start it with --web-allowed-host to add it)",
+        )
     return await handler(request)
 
 
 def host_allowed(host: str, allowed: frozenset[str]) -> bool:
-    """True for loopback names and for the names in ``allowed`` (DNS-rebinding guard)."""
-    return is_loopback(host) or host.lower().strip("[]") in allowed
+    """True for loopback names, IP addresses and the names in ``allowed``.
+
+    DNS rebinding needs a name that the attacker's DNS server answers: an address
+    typed as such cannot be one, so only names are checked against ``allowed``.
+    """
+    bare = host.lower().strip("[]")
+    if is_loopback(host) or bare in allowed:
+        return True
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return False
+    return True
 
 
 def _message(request: web.Request) -> StoredMessage:
@@ -344,10 +360,8 @@ class WebPreview:
         self.store = store
         self.host = host
         self.port = port
-        #: Host names answered besides loopback names: the bound address and ``allowed_hosts``.
+        #: Host names answered besides loopback names and IP addresses.
         self.allowed_hosts = [*allowed_hosts]
-        if not is_loopback(host) and host not in ("0.0.0.0", "::", ""):
-            self.allowed_hosts.append(host)
         self._runner: web.AppRunner | None = None
 
     @property
