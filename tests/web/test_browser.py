@@ -195,13 +195,19 @@ def test_list_live_update_html_attachment_search_and_delete(
     logo = frame.locator("#logo")
     expect(logo).to_have_js_property("complete", True)
     expect(logo).to_have_js_property("naturalWidth", 160)
-    # With a message open, Time, Size and the attachment count still fit their cells.
     expect(page.locator("#cc")).to_have_text("carol@example.com")
+    screenshot(page, "preview-message.png", tmp_path)
+    # With a message open, Time, Size and the attachment count still fit their cells,
+    # even with the widest values they show: a size just under 1 MB, 12 attachments.
+    page.evaluate(
+        "() => { const row = document.querySelector('#list tr.message');"
+        " row.querySelector('.size').textContent = '925.7 KB';"
+        " row.querySelector('.attachments').textContent = '12'; }"
+    )
     for cell in ("td.size", "td.attachments", "td.time"):
         cells = f"[...document.querySelectorAll('#list {cell}')]"
         fits = f"{cells}.every(c => c.scrollWidth <= c.clientWidth)"
         assert page.evaluate(fits) is True, cell
-    screenshot(page, "preview-message.png", tmp_path)
 
     page.click("[data-tab=text]")
     expect(page.locator("#text")).to_have_text("Newsletter as plain text.")
