@@ -63,7 +63,7 @@ test: lint docs $(CHROMIUM) ## Lint, build the docs, then the whole test suite.
 	$(BIN)/pytest -q
 
 screenshots: install $(CHROMIUM) ## Retake docs/images/preview-*.png from the browser tests.
-	MAILCORE_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_browser.py
+	UPDATE_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_browser.py
 
 docs: install ## Build the documentation site into site/ (strict: a broken link fails).
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from mailcore import EmailMessage
-from mailcore.testing import PreviewClient
+from mailcore.testing import PreviewClient, PreviewError
 from mailcore_smtp.debug_server import DebugServer
 from tests.web.conftest import NON_UTF8, PNG, newsletter, plain_message, send, send_raw
 
@@ -427,6 +427,7 @@ def test_saved_messages_are_loaded_again_at_start(tmp_path: Path) -> None:
     assert len(list(saved.glob("*.envelope.json"))) == 2
 
     with DebugServer(port=0, out=io.StringIO(), quiet=True, web_port=0, save_dir=saved) as again:
+        assert again.loaded.wait(10)
         after = fetch_json(again, "/api/messages")["messages"]
         newsletter_id = after[1]["id"]
         message = fetch_json(again, f"/api/messages/{newsletter_id}")
@@ -448,6 +449,7 @@ def test_a_saved_file_without_envelope_takes_it_from_the_headers(tmp_path: Path)
         b"Subject: old\r\n\r\nhi\r\n"
     )
     with DebugServer(port=0, out=io.StringIO(), quiet=True, web_port=0, save_dir=tmp_path) as s:
+        assert s.loaded.wait(10)
         message = fetch_json(s, "/api/messages/20250101-000000-000000-0001")
 
     assert message["subject"] == "old"
@@ -479,7 +481,7 @@ def test_the_testing_client_waits_fetches_and_clears(
     assert [m["id"] for m in client.messages()] == [items[1]["id"]]
     client.clear()
     assert client.messages() == []
-    with pytest.raises(urllib.error.HTTPError, match="404"):
+    with pytest.raises(PreviewError, match=f"HTTP 404: no message {items[1]['id']!r}$"):
         client.message(items[1]["id"])
 
 
@@ -505,15 +507,17 @@ def test_the_ui_never_turns_message_data_into_html() -> None:
     assert 'sandbox="allow-same-origin"' in page and "allow-scripts" not in page
 
 
-def test_a_message_dropped_past_max_messages_keeps_its_file(tmp_path: Path) -> None:
+def test_a_message_dropped_past_max_messages_loses_its_files(tmp_path: Path) -> None:
     with DebugServer(
         port=0, out=io.StringIO(), quiet=True, web_port=0, max_messages=2, save_dir=tmp_path
     ) as server:
         send(server, *(plain_message(f"message {n}") for n in range(3)))
         shown = [m["subject"] for m in fetch_json(server, "/api/messages")["messages"]]
+        ids = [m["id"] for m in fetch_json(server, "/api/messages")["messages"]]
 
     assert shown == ["message 2", "message 1"]
-    assert len(list(tmp_path.glob("*.eml"))) == 3
+    assert sorted(p.stem for p in tmp_path.glob("*.eml")) == sorted(ids)
+    assert len(list(tmp_path.glob("*.envelope.json"))) == 2
 
 
 def test_a_message_of_headers_only_is_read(preview: DebugServer) -> None:
@@ -574,6 +578,7 @@ def test_at_start_only_the_newest_max_messages_files_are_loaded(tmp_path: Path) 
     with DebugServer(
         port=0, out=io.StringIO(), quiet=True, web_port=0, save_dir=tmp_path, max_messages=2
     ) as server:
+        assert server.loaded.wait(10)
         subjects = [m["subject"] for m in fetch_json(server, "/api/messages")["messages"]]
 
     assert subjects == ["saved 2", "saved 1"]

@@ -4,7 +4,7 @@ Messages go through mailcore's SMTP backend to the debug server; the browser lis
 shows a new one without reloading, renders the HTML part (with its cid: image), downloads
 an attachment, searches and deletes. A hostile message runs nothing and fetches nothing.
 The screenshots used by docs/previewing.md are taken here: ``make screenshots``
-(``MAILCORE_UPDATE_SCREENSHOTS=1``) writes them into docs/images; a plain run writes them to
+(``UPDATE_DOCS_SCREENSHOTS=1``) writes them into docs/images; a plain run writes them to
 a temporary folder and checks that the committed ones exist with the same dimensions, so a
 test run leaves the working tree unchanged (the list's times differ on every run).
 """
@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
-UPDATE_SCREENSHOTS = bool(os.environ.get("MAILCORE_UPDATE_SCREENSHOTS"))
+UPDATE_SCREENSHOTS = bool(os.environ.get("UPDATE_DOCS_SCREENSHOTS"))
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -102,6 +102,8 @@ class Watched:
         self.dialogs: list[str] = []
         self.console: list[str] = []
         self.failed: dict[str, str] = {}
+        #: Whether the next dialogs are accepted (else dismissed).
+        self.accept_dialogs = False
         page.on("request", self._request)
         page.on("requestfailed", self._failed)
         page.on("dialog", self._dialog)
@@ -116,7 +118,10 @@ class Watched:
 
     def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
+        if self.accept_dialogs:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     def _console(self, message: ConsoleMessage) -> None:
         self.console.append(f"{message.type}: {message.text}")
@@ -190,7 +195,19 @@ def test_list_live_update_html_attachment_search_and_delete(
     logo = frame.locator("#logo")
     expect(logo).to_have_js_property("complete", True)
     expect(logo).to_have_js_property("naturalWidth", 160)
+    expect(page.locator("#cc")).to_have_text("carol@example.com")
     screenshot(page, "preview-message.png", tmp_path)
+    # With a message open, Time, Size and the attachment count still fit their cells,
+    # even with the widest values they show: a size just under 1 MB, 12 attachments.
+    page.evaluate(
+        "() => { const row = document.querySelector('#list tr.message');"
+        " row.querySelector('.size').textContent = '925.7 KB';"
+        " row.querySelector('.attachments').textContent = '12'; }"
+    )
+    for cell in ("td.size", "td.attachments", "td.time"):
+        cells = f"[...document.querySelectorAll('#list {cell}')]"
+        fits = f"{cells}.every(c => c.scrollWidth <= c.clientWidth)"
+        assert page.evaluate(fits) is True, cell
 
     page.click("[data-tab=text]")
     expect(page.locator("#text")).to_have_text("Newsletter as plain text.")
@@ -219,6 +236,8 @@ def test_list_live_update_html_attachment_search_and_delete(
     # Delete one, then all.
     rows.filter(has_text="Password reset").click()
     expect(page.locator("#subject")).to_have_text("Password reset")
+    expect(page.locator("#cc-label")).to_be_hidden()  # no Cc: no empty Cc row
+    expect(page.locator("#cc")).to_be_hidden()
     page.click("#delete")
     expect(rows).to_have_count(3)
     expect(page.locator("#view")).to_be_hidden()
@@ -228,10 +247,45 @@ def test_list_live_update_html_attachment_search_and_delete(
         "November newsletter",
         "Welcome aboard",
     ]
+    page.click("#delete-all")  # asks first: dismissed, nothing is deleted
+    expect(page.locator("#count")).to_have_text("3 messages")
+    assert watched.dialogs == ["confirm: Delete all 3 message(s)? Saved files are deleted too."]
+    assert len(preview.store) == 3
+    watched.accept_dialogs = True
     page.click("#delete-all")
     expect(rows).to_have_count(0)
     assert len(preview.store) == 0
-    assert watched.foreign == [] and watched.dialogs == []
+    assert watched.foreign == [] and len(watched.dialogs) == 2
+
+
+def test_a_narrow_window_shows_from_and_subject_and_the_cc_row_only_with_a_cc(
+    browser: Browser, preview: DebugServer
+) -> None:
+    assert preview.web_url is not None
+    message = plain_message("Quarterly report for the whole team")
+    message.cc = ["Carol <carol@example.com>"]
+    send(preview, message)
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(preview.web_url)
+        row = page.locator("#list tr.message")
+        expect(row.locator(".subject")).to_be_visible()
+        expect(row.locator(".from")).to_be_visible()
+        expect(row.locator(".time")).to_be_visible()
+        subject_width = row.locator(".subject").evaluate("c => c.clientWidth")
+        assert subject_width >= 100, subject_width
+        assert row.locator(".time").evaluate("c => c.scrollWidth <= c.clientWidth") is True
+        row.click()
+        # The message is below the list, full width; the list stays usable above it.
+        expect(page.locator("#subject")).to_have_text("Quarterly report for the whole team")
+        expect(page.locator("#cc")).to_have_text("Carol <carol@example.com>")
+        expect(page.locator("#cc-label")).to_be_visible()
+        expect(row.locator(".subject")).to_be_visible()
+        view_width = page.locator("#view").evaluate("v => v.clientWidth")
+        assert view_width >= 400, view_width
+    finally:
+        context.close()
 
 
 def _size_text(data: bytes) -> str:
@@ -366,3 +420,20 @@ def test_an_unreadable_message_opens_on_the_raw_tab_with_the_reason(
     expect(page.locator("#problems")).to_have_text("Shown as raw: text that is not valid utf-8")
     expect(page.locator("#raw")).to_contain_text("Body in latin-1: caf\ufffd")
     expect(page.locator("#subject")).to_have_text("caf\ufffd \ufffd")
+
+
+def test_a_text_part_with_broken_base64_gives_that_reason_on_the_raw_tab(
+    watched: Watched, preview: DebugServer
+) -> None:
+    send_raw(
+        preview,
+        b"From: a@example.com\r\nSubject: b64\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n/////!!!!*\r\n",
+    )
+    page = watched.page
+    page.locator("#list tr.message").click()
+
+    expect(page.locator("[data-tab=raw]")).to_have_class("active")
+    expect(page.locator("#problems")).to_have_text(
+        "Shown as raw: a text part whose base64 is broken (cannot be decoded)"
+    )

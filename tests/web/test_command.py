@@ -39,7 +39,7 @@ def test_web_serves_the_preview_and_quiet_prints_no_message(tmp_path: Path) -> N
         web_line = process.stdout.readline()
         assert listening.startswith("mailcore debug-server: listening on 127.0.0.1:")
         assert web_line.startswith("mailcore debug-server: web preview on http://127.0.0.1:")
-        assert web_line.rstrip().endswith("(0 saved message(s) loaded)")
+        assert web_line.rstrip().endswith(f"(loading the saved messages of {saved})")
         port = int(listening.split("127.0.0.1:")[1].split(";")[0])
         url = web_line.split(" on ")[1].split()[0]
 
@@ -117,7 +117,7 @@ def test_without_the_web_extra_the_error_names_it() -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "mailcore: error: --web needs aiohttp, which is not installed: "
-        "pip install 'mailkern-smtp[web]'"
+        "pip install ./core './plugins/smtp[web]' (from the mailcore checkout)"
     ]
 
 
@@ -135,7 +135,8 @@ def test_in_code_without_the_web_extra_the_error_names_it() -> None:
     )
 
     assert result.stdout == (
-        "--web needs aiohttp, which is not installed: pip install 'mailkern-smtp[web]'\n"
+        "--web needs aiohttp, which is not installed: "
+        "pip install ./core './plugins/smtp[web]' (from the mailcore checkout)\n"
     )
 
 

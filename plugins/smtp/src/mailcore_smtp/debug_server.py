@@ -28,7 +28,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -107,8 +107,16 @@ class _PrintingHandler:
         peer = session.peer
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         data = envelope.original_content or b""
-        self.debug_server._receive(
-            envelope.mail_from or "", list(envelope.rcpt_tos), data, peer_text, login
+        # Saving, parsing and printing run in a worker thread: a huge message does not
+        # hold up the event loop that also serves the other SMTP sessions and the preview.
+        await asyncio.get_running_loop().run_in_executor(
+            None,
+            self.debug_server._receive,
+            envelope.mail_from or "",
+            list(envelope.rcpt_tos),
+            data,
+            peer_text,
+            login,
         )
         return "250 2.0.0 Ok: printed by mailcore debug-server"
 
@@ -139,6 +147,7 @@ class DebugServer(ServerContext):
         web_port: int | None = None,
         web_host: str = DEFAULT_HOST,
         max_messages: int = DEFAULT_MAX_MESSAGES,
+        web_allowed_hosts: Sequence[str] = (),
     ) -> None:
         self.save_dir = save_dir
         self.out = out
@@ -158,12 +167,15 @@ class DebugServer(ServerContext):
             from mailcore_smtp.web.store import MessageStore
 
             self.store = MessageStore(max_messages)
-            self._web = WebPreview(self.store, web_host, web_port)
+            self._web = WebPreview(self.store, web_host, web_port, allowed_hosts=web_allowed_hosts)
         #: The messages received so far (when ``keep``).
         self.received: list[ReceivedMail] = []
         self.count = 0
         self._lock = threading.Lock()
         self._runner = BackgroundServer(self._protocol, host, port)
+        #: Set once the saved messages are loaded into :attr:`store` (see :meth:`start`).
+        self.loaded = threading.Event()
+        self._loader: threading.Thread | None = None
 
     @property
     def host(self) -> str:
@@ -225,11 +237,13 @@ class DebugServer(ServerContext):
             out.flush()
 
     def start(self) -> Self:
-        """Create ``save_dir`` if needed, bind and start serving."""
+        """Create ``save_dir`` if needed, bind and start serving.
+
+        With the web preview, the messages already in ``save_dir`` are loaded in a
+        background thread after both servers listen; :attr:`loaded` is set when done.
+        """
         if self.save_dir is not None:
             self.save_dir.mkdir(parents=True, exist_ok=True)
-            if self.store is not None:
-                self.store.load(self.save_dir)
         self._runner.start()
         if self._web is not None:
             try:
@@ -238,6 +252,19 @@ class DebugServer(ServerContext):
                 self.web_failed = True
                 self._runner.stop()
                 raise
+        if self.store is not None and self.save_dir is not None:
+            store, directory = self.store, self.save_dir
+
+            def load() -> None:
+                try:
+                    store.load(directory)
+                finally:
+                    self.loaded.set()
+
+            self._loader = threading.Thread(target=load, name="load-saved-mail", daemon=True)
+            self._loader.start()
+        else:
+            self.loaded.set()
         return self
 
     def _in_loop(self, coroutine: Coroutine[Any, Any, None], timeout: float) -> None:
@@ -248,6 +275,8 @@ class DebugServer(ServerContext):
 
     def stop(self) -> None:
         """Close every connection and the listening sockets. Safe to call twice."""
+        if self._loader is not None:
+            self._loader.join()
         if self._web is not None and self._runner.running:
             with contextlib.suppress(Exception):
                 self._in_loop(self._web.stop(), _WEB_START_TIMEOUT)
@@ -315,6 +344,14 @@ def register(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
         help=f"address of the web preview (default {DEFAULT_HOST}; any other prints a warning)",
     )
     web.add_argument(
+        "--web-allowed-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a host name the preview also answers to, besides loopback names and IP "
+        "addresses (repeatable; e.g. the machine's name on your network)",
+    )
+    web.add_argument(
         "--max-messages",
         type=_positive,
         default=None,
@@ -357,6 +394,7 @@ def _web_problem(args: argparse.Namespace) -> str | None:
             ("--web-port", args.web_port),
             ("--web-host", args.web_host),
             ("--max-messages", args.max_messages),
+            ("--web-allowed-host", args.web_allowed_host),
         ):
             if value is not None:
                 return f"{flag} needs --web"
@@ -401,11 +439,13 @@ def run(args: argparse.Namespace) -> int:
         web_port=web_port,
         web_host=web_host,
         max_messages=args.max_messages or DEFAULT_MAX_MESSAGES,
+        web_allowed_hosts=args.web_allowed_host or (),
     )
     if web_port is not None and not _is_loopback(web_host):
         print(
             f"mailcore: warning: the web preview listens on {web_host}, not only on this "
-            "machine: anyone who can reach it can read and delete the mail",
+            "machine: anyone who can reach it can read and delete the mail (it answers "
+            "only to loopback names, IP addresses and --web-allowed-host names)",
             file=sys.stderr,
             flush=True,
         )
@@ -427,7 +467,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if server.web_url is not None:
             assert server.store is not None
-            loaded = f" ({len(server.store)} saved message(s) loaded)" if args.save else ""
+            loaded = f" (loading the saved messages of {args.save})" if args.save else ""
             print(f"{PROG}: web preview on {server.web_url}{loaded}", flush=True)
         _wait_for_stop_signal()
     finally:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 
-__all__ = ["EXTRA", "is_loopback", "missing_extra"]
+__all__ = ["EXTRA", "INSTALL", "is_loopback", "missing_extra"]
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
-#: What to install for the preview.
+#: What to install for the preview: the distribution is not on the public package index,
+#: so the command installs the core and the plugin with its extra from the checkout.
 EXTRA = "mailkern-smtp[web]"
+INSTALL = "pip install ./core './plugins/smtp[web]' (from the mailcore checkout)"
 
 
 def missing_extra() -> str | None:
@@ -26,7 +28,7 @@ def missing_extra() -> str | None:
         found = False
     if found:
         return None
-    return f"--web needs aiohttp, which is not installed: pip install '{EXTRA}'"
+    return f"--web needs aiohttp, which is not installed: {INSTALL}"
 
 
 def is_loopback(host: str) -> bool:

@@ -4,8 +4,10 @@ Every response carries a Content-Security-Policy, ``X-Content-Type-Options: nosn
 ``X-Frame-Options``, ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
 A message's HTML is served by ``/api/messages/{id}/html`` as a document of its own for
 the UI's sandboxed iframe, under a policy that allows no script, form, plugin or remote
-load (``?remote=1``: remote images only). While bound to a loopback address, a request
-whose Host is not a loopback name is refused (no DNS rebinding).
+load (``?remote=1``: remote images only). A request whose Host is not a loopback name,
+an IP address or a name given in ``allowed_hosts`` is refused with 421, on every
+address the preview is bound to (no DNS rebinding). Every ``/api`` error is JSON
+``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import asyncio
 import contextlib
 import html as html_lib
 import importlib.resources
+import ipaddress
 import json
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -38,7 +41,7 @@ class _Streams:
 
 
 STREAMS: web.AppKey[_Streams] = web.AppKey("streams", _Streams)
-LOOPBACK_ONLY: web.AppKey[bool] = web.AppKey("loopback_only", bool)
+ALLOWED_HOSTS: web.AppKey[frozenset[str]] = web.AppKey("allowed_hosts", frozenset)
 
 #: The UI's own pages, scripts and API: nothing from anywhere else.
 UI_POLICY = (
@@ -63,6 +66,7 @@ STATIC_FILES = {
 #: directive (img-src, with remote images on) would allow it, so such links are removed.
 _LINK = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _SPECULATIVE = re.compile(r"prefetch|preload|preconnect|prerender|modulepreload", re.IGNORECASE)
+_INDEX = re.compile(r"[0-9]{1,9}")
 _CID = re.compile(r"""\bcid:([^"'\s)>]+)""", re.IGNORECASE)
 
 
@@ -94,12 +98,52 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error of ``/api``, the router's 404 and 405 too, is ``{"error": ...}``."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        if not request.path.startswith("/api/") and request.path != "/api":
+            raise
+        text = exc.reason
+        if exc.status == 404:
+            text = f"no such resource: {request.method} {request.path}"
+        elif exc.status == 405:
+            text = f"method {request.method} is not allowed on {request.path}"
+        response = _error(exc.status, text)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+
+
+@web.middleware
 async def _host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.app[LOOPBACK_ONLY]:
-        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-        if not is_loopback(host):
-            return _error(421, f"this preview answers only to loopback names, not {host!r}")
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if not host_allowed(host, request.app[ALLOWED_HOSTS]):
+        return _error(
+            421,
+            f"this preview does not answer to the host name {host!r} "
+            "(start it with --web-allowed-host to add it)",
+        )
     return await handler(request)
+
+
+def host_allowed(host: str, allowed: frozenset[str]) -> bool:
+    """True for loopback names, IP addresses and the names in ``allowed``.
+
+    DNS rebinding needs a name that the attacker's DNS server answers: an address
+    typed as such cannot be one, so only names are checked against ``allowed``.
+    """
+    bare = host.lower().strip("[]")
+    if is_loopback(host) or bare in allowed:
+        return True
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return False
+    return True
 
 
 def _message(request: web.Request) -> StoredMessage:
@@ -214,9 +258,11 @@ def _disposition(kind: str, filename: str) -> str:
 
 async def _attachment(request: web.Request) -> web.StreamResponse:
     message = _message(request)
-    try:
-        attachment = message.parsed.attachments[int(request.match_info["index"])]
-    except (ValueError, IndexError):
+    index = request.match_info["index"]
+    attachment = None
+    if _INDEX.fullmatch(index) and int(index) < len(message.parsed.attachments):
+        attachment = message.parsed.attachments[int(index)]
+    if attachment is None:
         return _error(
             404, f"message {message.id!r} has no attachment {request.match_info['index']}"
         )
@@ -244,7 +290,8 @@ async def _events(request: web.Request) -> web.StreamResponse:
     streams = request.app[STREAMS].queues
 
     def deliver(event: Event) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, event)
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(queue.put_nowait, event)
 
     unsubscribe = request.app[STORE].subscribe(deliver)
     streams.add(queue)
@@ -275,12 +322,15 @@ async def _close_streams(app: web.Application) -> None:
         queue.put_nowait(None)
 
 
-def create_app(store: MessageStore, *, loopback_only: bool = True) -> web.Application:
-    """The aiohttp application of the preview, reading and changing ``store``."""
-    app = web.Application(middlewares=[_host_check], client_max_size=1024)
+def create_app(store: MessageStore, *, allowed_hosts: Iterable[str] = ()) -> web.Application:
+    """The aiohttp application of the preview, reading and changing ``store``.
+
+    It answers only requests whose Host is a loopback name or one of ``allowed_hosts``.
+    """
+    app = web.Application(middlewares=[_json_errors, _host_check], client_max_size=1024)
     app[STORE] = store
     app[STREAMS] = _Streams()
-    app[LOOPBACK_ONLY] = loopback_only
+    app[ALLOWED_HOSTS] = frozenset(h.lower().strip("[]") for h in allowed_hosts)
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_close_streams)
     app.router.add_get("/", _index)
@@ -299,10 +349,19 @@ def create_app(store: MessageStore, *, loopback_only: bool = True) -> web.Applic
 class WebPreview:
     """The preview's HTTP server, started and stopped inside a running event loop."""
 
-    def __init__(self, store: MessageStore, host: str = "127.0.0.1", port: int = 8025) -> None:
+    def __init__(
+        self,
+        store: MessageStore,
+        host: str = "127.0.0.1",
+        port: int = 8025,
+        *,
+        allowed_hosts: Iterable[str] = (),
+    ) -> None:
         self.store = store
         self.host = host
         self.port = port
+        #: Host names answered besides loopback names and IP addresses.
+        self.allowed_hosts = [*allowed_hosts]
         self._runner: web.AppRunner | None = None
 
     @property
@@ -313,7 +372,7 @@ class WebPreview:
 
     async def start(self) -> None:
         """Bind and serve; :class:`OSError` when the address cannot be bound."""
-        app = create_app(self.store, loopback_only=is_loopback(self.host))
+        app = create_app(self.store, allowed_hosts=self.allowed_hosts)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)

@@ -25,6 +25,8 @@ CHUNK = 64 * 1024
 _MAX_HEADER_BLOCK = 1024 * 1024
 #: Deeper nesting than this is treated as a leaf.
 _MAX_DEPTH = 30
+#: Parts read of one message; the rest are listed as not shown (a problem note).
+MAX_PARTS = 1000
 #: How much of the text is searched.
 _MAX_SEARCH_TEXT = 1024 * 1024
 
@@ -120,7 +122,9 @@ def _line_end_after(raw: bytes, pos: int, end: int) -> int:
     return end if found < 0 else found + 1
 
 
-def _locate(raw: bytes, start: int, end: int, depth: int) -> _Part:
+def _locate(raw: bytes, start: int, end: int, depth: int, budget: list[int]) -> _Part:
+    """The part ``raw[start:end]``; ``budget[0]`` is how many more parts may be read."""
+    budget[0] -= 1
     if raw.startswith(b"\r\n", start) or raw.startswith(b"\n", start):
         header_end, body_start = start, _line_end_after(raw, start, end)
     else:
@@ -154,8 +158,12 @@ def _locate(raw: bytes, start: int, end: int, depth: int) -> _Part:
             pos = at + len(delimiter)
             continue
         if part_start is not None:
-            part_end = at - 2 if raw[at - 2 : at] == b"\r\n" else at - 1
-            children.append(_locate(raw, part_start, max(part_start, part_end), depth + 1))
+            if budget[0] <= 0:
+                budget[1] += 1
+            else:
+                part_end = at - 2 if raw[at - 2 : at] == b"\r\n" else at - 1
+                part_end = max(part_start, part_end)
+                children.append(_locate(raw, part_start, part_end, depth + 1, budget))
         closing = raw.startswith(b"--", at + len(delimiter))
         part_start = _line_end_after(raw, at, end)
         pos = part_start
@@ -163,7 +171,10 @@ def _locate(raw: bytes, start: int, end: int, depth: int) -> _Part:
             part_start = None
             break
     if part_start is not None and part_start < end:  # no closing delimiter: take the rest
-        children.append(_locate(raw, part_start, end, depth + 1))
+        if budget[0] <= 0:
+            budget[1] += 1
+        else:
+            children.append(_locate(raw, part_start, end, depth + 1, budget))
     return _Part(headers, body_start, end, tuple(children))
 
 
@@ -233,17 +244,32 @@ def _decode_text(raw: bytes, part: _Part, mail: ParsedMail) -> str:
         mail.raw_only = True
         text = data.decode("utf-8", "replace")
     except UnicodeDecodeError:
-        mail.problems.append(f"text that is not valid {charset}")
+        encoding = _encoding(part.headers)
+        if encoding == "base64" and not _valid_base64(raw, part.body_start, part.body_end):
+            mail.problems.append("a text part whose base64 is broken (cannot be decoded)")
+        else:
+            mail.problems.append(f"text that is not valid {charset}")
         mail.raw_only = True
         text = data.decode("utf-8", "replace")
     return text.replace("\r\n", "\n")
+
+
+def _valid_base64(raw: bytes, start: int, end: int) -> bool:
+    """True when ``raw[start:end]`` is base64 with nothing but whitespace besides."""
+    data = re.sub(rb"\s", b"", raw[start:end])
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except binascii.Error:
+        return False
+    return True
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
     """Read ``raw`` for the preview; a message that cannot be read comes back ``raw_only``."""
     mail = ParsedMail()
     try:
-        root = _locate(raw, 0, len(raw), 0)
+        budget = [MAX_PARTS + 1, 0]  # parts (the root too) that may still be read, skipped
+        root = _locate(raw, 0, len(raw), 0, budget)
     except Exception as exc:
         mail.raw_only = True
         mail.problems.append(f"not a readable message: {exc}")
@@ -259,6 +285,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     mail.to = _addresses(headers, "to")
     mail.cc = _addresses(headers, "cc")
     mail.header_date = _header(headers, "date")
+    if budget[1]:
+        mail.problems.append(
+            f"{budget[1]:,} more part(s) not shown: only the first {MAX_PARTS:,} parts are read"
+        )
     for leaf in _leaves(root):
         leaf_headers = leaf.headers
         content_type = leaf_headers.get_content_type()

@@ -2,8 +2,9 @@
 
 With a save directory, each message's ``.eml`` file (written by the debug server, as
 received) gets an ``.envelope.json`` file beside it, and :meth:`MessageStore.load`
-reads both back at start. Deleting a message through the store deletes its files;
-dropping the oldest message past ``max_messages`` only forgets it in memory.
+reads both back at start. The directory and the memory agree: deleting a message, and
+dropping the oldest one past ``max_messages``, delete its files too, and clearing the
+store deletes every ``.eml`` file of the directory.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import contextlib
 import datetime
 import itertools
 import json
+import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -72,7 +75,7 @@ class StoredMessage:
 
 @dataclass(frozen=True)
 class Event:
-    """A change: ``new`` (with the summary), ``deleted`` (with the id) or ``cleared``."""
+    """A change: ``new`` (with the summary), ``deleted`` (the id), ``cleared`` or ``loaded``."""
 
     kind: str
     data: dict[str, object]
@@ -92,6 +95,8 @@ class MessageStore:
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._numbers = itertools.count(1)
+        #: The save directory given to :meth:`load`: :meth:`clear` empties it of mail.
+        self.directory: Path | None = None
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` after each change; return the function that stops it."""
@@ -129,46 +134,85 @@ class MessageStore:
         ``path`` is its ``.eml`` file, if it was saved; its id is then the file's stem,
         and (unless ``write_envelope`` is false) its envelope is written beside it.
         """
+        message = self._make(raw, mail_from, rcpt_tos, path=path, received=received)
+        when = message.received
+        if path is not None and write_envelope:
+            envelope = {"mail_from": mail_from, "rcpt_tos": rcpt_tos, "received": when.isoformat()}
+            _envelope_path(path).write_text(json.dumps(envelope), encoding="utf-8")
+        with self._lock:
+            self._messages[message.id] = message
+            dropped = self._trim()
+        for old in dropped:
+            _unlink(old.path)
+        self._emit(Event("new", message.summary()))
+        return message
+
+    def _trim(self) -> list[StoredMessage]:
+        """Drop the oldest messages past ``max_messages`` (with the lock held); return them."""
+        dropped = []
+        while len(self._messages) > self.max_messages:
+            dropped.append(self._messages.popitem(last=False)[1])
+        return dropped
+
+    def _make(
+        self,
+        raw: bytes,
+        mail_from: str,
+        rcpt_tos: list[str],
+        *,
+        path: Path | None,
+        received: datetime.datetime | None,
+    ) -> StoredMessage:
         parsed = parse_mail(raw)
         message_id = path.stem if path is not None and _ID.match(path.stem) else self._new_id()
-        when = received or datetime.datetime.now(datetime.UTC)
-        message = StoredMessage(
+        return StoredMessage(
             id=message_id,
             mail_from=mail_from,
             rcpt_tos=list(rcpt_tos),
-            received=when,
+            received=received or datetime.datetime.now(datetime.UTC),
             raw=raw,
             parsed=parsed,
             path=path,
             search=search_text(parsed, mail_from, rcpt_tos),
         )
-        if path is not None and write_envelope:
-            envelope = {"mail_from": mail_from, "rcpt_tos": rcpt_tos, "received": when.isoformat()}
-            _envelope_path(path).write_text(json.dumps(envelope), encoding="utf-8")
-        with self._lock:
-            self._messages[message_id] = message
-            while len(self._messages) > self.max_messages:
-                self._messages.popitem(last=False)
-        self._emit(Event("new", message.summary()))
-        return message
 
     def load(self, directory: Path) -> int:
         """Read back the newest ``max_messages`` ``.eml`` files of ``directory``; return how many.
 
-        A file without its envelope file gets the envelope from its headers
-        (From; To and Cc); a file that cannot be read is skipped.
+        Newest by the time received that the envelope file holds (else the file's time).
+        Only regular files are read (a symbolic link is skipped). A file without a valid
+        envelope file gets the envelope from its headers (From; To and Cc) and a note in
+        its problems; a file that cannot be read is skipped. Messages that arrived while
+        loading stay the newest. Safe to run in a thread while the servers answer.
         """
-        files = sorted(p for p in directory.glob("*.eml") if p.is_file())
-        loaded = 0
-        for path in files[-self.max_messages :]:
+        self.directory = directory
+        found: list[tuple[datetime.datetime, str, Path, bytes, str, list[str], str | None]] = []
+        for path in directory.glob("*.eml"):
+            if path.is_symlink() or not path.is_file():
+                continue
             try:
-                raw = path.read_bytes()
+                raw = _read_regular(path)
             except OSError:
                 continue
-            mail_from, rcpt_tos, received = _read_envelope(path, raw)
-            self.add(raw, mail_from, rcpt_tos, path=path, received=received, write_envelope=False)
-            loaded += 1
-        return loaded
+            mail_from, rcpt_tos, received, note = _read_envelope(path, raw)
+            found.append((received, path.name, path, raw, mail_from, rcpt_tos, note))
+        found.sort(key=lambda item: (item[0], item[1]))
+        loaded: list[StoredMessage] = []
+        for received, _, path, raw, mail_from, rcpt_tos, note in found[-self.max_messages :]:
+            message = self._make(raw, mail_from, rcpt_tos, path=path, received=received)
+            if note:
+                message.parsed.problems.append(note)
+            loaded.append(message)
+        with self._lock:
+            merged = OrderedDict((m.id, m) for m in loaded if m.id not in self._messages)
+            merged.update(self._messages)
+            self._messages = merged
+            dropped = self._trim()
+        for old in dropped:
+            _unlink(old.path)
+        if loaded:
+            self._emit(Event("loaded", {"count": len(loaded)}))
+        return len(loaded) - len(dropped)
 
     def get(self, message_id: str) -> StoredMessage | None:
         """The message with this id, or None."""
@@ -201,12 +245,20 @@ class MessageStore:
         return True
 
     def clear(self) -> int:
-        """Forget every message and delete their files; return how many there were."""
+        """Forget every message and delete their files; return how many there were.
+
+        With a save :attr:`directory`, every ``.eml`` file in it (and its envelope file)
+        is deleted too, shown or not, so that none comes back at the next start.
+        """
         with self._lock:
             messages = list(self._messages.values())
             self._messages.clear()
         for message in messages:
             _unlink(message.path)
+        if self.directory is not None:
+            for path in self.directory.glob("*.eml"):
+                if path.is_symlink() or path.is_file():
+                    _unlink(path)
         self._emit(Event("cleared", {"count": len(messages)}))
         return len(messages)
 
@@ -223,15 +275,40 @@ def _unlink(path: Path | None) -> None:
             target.unlink()
 
 
-def _read_envelope(path: Path, raw: bytes) -> tuple[str, list[str], datetime.datetime]:
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, refusing a symbolic link put there after the check."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fp:
+        if not stat.S_ISREG(os.fstat(fp.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return fp.read()
+
+
+def _read_envelope(path: Path, raw: bytes) -> tuple[str, list[str], datetime.datetime, str | None]:
+    """``(mail_from, rcpt_tos, received, note)``; the note says why the headers were used."""
     received = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+    envelope_path = _envelope_path(path)
     try:
-        envelope = json.loads(_envelope_path(path).read_text(encoding="utf-8"))
-        mail_from = str(envelope["mail_from"])
-        rcpt_tos = [str(r) for r in envelope["rcpt_tos"]]
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            received = datetime.datetime.fromisoformat(str(envelope["received"]))
-        return mail_from, rcpt_tos, received
-    except (OSError, ValueError, KeyError, TypeError):
-        parsed = parse_mail(raw)
-        return parsed.from_, [*parsed.to, *parsed.cc], received
+        if envelope_path.is_symlink():
+            raise ValueError("it is a symbolic link")
+        envelope = json.loads(_read_regular(envelope_path).decode("utf-8"))
+        if not isinstance(envelope, dict):
+            raise ValueError("not a JSON object")
+        mail_from, rcpt_tos = envelope.get("mail_from"), envelope.get("rcpt_tos")
+        if not isinstance(mail_from, str):
+            raise ValueError("mail_from is not a string")
+        if not isinstance(rcpt_tos, list) or not all(isinstance(r, str) for r in rcpt_tos):
+            raise ValueError("rcpt_tos is not a list of strings")
+        stamp = envelope.get("received")
+        if isinstance(stamp, str):
+            with contextlib.suppress(ValueError):
+                received = datetime.datetime.fromisoformat(stamp)
+                if received.tzinfo is None:
+                    received = received.replace(tzinfo=datetime.UTC)
+        return mail_from, list(rcpt_tos), received, None
+    except FileNotFoundError:
+        note = None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        note = f"{envelope_path.name} ignored ({exc}): envelope taken from the headers"
+    parsed = parse_mail(raw)
+    return parsed.from_, [*parsed.to, *parsed.cc], received, note

@@ -114,13 +114,16 @@ async function openMessage(id) {
   $("#subject").textContent = message.subject || "(no subject)";
   $("#from").textContent = message.from;
   $("#to").textContent = (message.to || []).join(", ");
-  $("#cc").textContent = (message.cc || []).join(", ");
+  const cc = (message.cc || []).join(", ");
+  $("#cc").textContent = cc;
+  $("#cc").hidden = !cc;
+  $("#cc-label").hidden = !cc;
   $("#date").textContent = message.header_date || formatTime(message.date);
   $("#envelope-from").textContent = `<${message.envelope.mail_from}>`;
   $("#envelope-to").textContent = message.envelope.rcpt_tos.map((r) => `<${r}>`).join(", ");
   $("#problems").hidden = message.problems.length === 0;
   $("#problems").textContent = message.problems.length
-    ? `Shown as raw: ${message.problems.join("; ")}` : "";
+    ? `${message.raw_only ? "Shown as raw" : "Note"}: ${message.problems.join("; ")}` : "";
   $("#text").textContent = message.text ?? "(no text part)";
   $("#raw").textContent = "";
   delete $("#raw").dataset.id;
@@ -175,6 +178,7 @@ function listen() {
     if (state.selected === id) closeView();
     updateCount();
   });
+  events.addEventListener("loaded", () => loadList());
   events.addEventListener("cleared", () => {
     $("#list").replaceChildren();
     closeView();
@@ -198,6 +202,8 @@ function start() {
     if (state.message) await api(messageUrl(state.message.id), { method: "DELETE" });
   });
   $("#delete-all").addEventListener("click", async () => {
+    const rows = $("#list").children.length;
+    if (!window.confirm(`Delete all ${rows} message(s)? Saved files are deleted too.`)) return;
     await api("/api/messages", { method: "DELETE" });
   });
   listen();

@@ -1,0 +1,184 @@
+"""The contract tests of :mod:`mailcore.testing` (this module needs pytest)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.message import EmailMessage as ParsedMessage
+from typing import ClassVar
+
+import pytest
+
+from mailcore.backend import BaseEmailBackend
+from mailcore.errors import BadHeaderError
+from mailcore.message import EmailMessage, EmailMultiAlternatives
+
+__all__ = ["BackendContractTests"]
+
+
+class BackendContractTests:
+    """What every ``BaseEmailBackend`` promises, as tests to subclass."""
+
+    #: Sender and recipients used by the tests (a real transport may need verified ones).
+    from_email: ClassVar[str] = "sender@example.com"
+    to: ClassVar[list[str]] = ["to@example.com"]
+    cc: ClassVar[list[str]] = ["cc@example.com"]
+    bcc: ClassVar[list[str]] = ["bcc@example.com"]
+    #: Values that must never appear in the backend's repr (passwords, keys).
+    secrets: ClassVar[list[str]] = []
+
+    @pytest.fixture
+    def backend(self) -> Iterator[BaseEmailBackend]:
+        """A fresh, unopened backend instance; subclasses must override this fixture."""
+        raise NotImplementedError("override the 'backend' fixture")
+        yield  # pragma: no cover
+
+    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
+        """The messages the transport received, parsed; ``None`` when it cannot tell."""
+        return None
+
+    def make_message(self, subject: str = "Contract test") -> EmailMessage:
+        return EmailMessage(
+            subject,
+            "Body of the contract test.\n",
+            self.from_email,
+            list(self.to),
+            bcc=list(self.bcc),
+            cc=list(self.cc),
+        )
+
+    def _delivered_subjects(self, backend: BaseEmailBackend) -> list[str] | None:
+        received = self.delivered(backend)
+        return None if received is None else [str(m["Subject"]) for m in received]
+
+    def test_sending_nothing_returns_zero(self, backend: BaseEmailBackend) -> None:
+        assert backend.send_messages([]) == 0
+
+    def test_send_messages_returns_the_number_sent(self, backend: BaseEmailBackend) -> None:
+        messages = [self.make_message("first"), self.make_message("second")]
+        assert backend.send_messages(messages) == 2
+        assert all(m.result is not None and m.result.sent for m in messages)
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["first", "second"]
+
+    def test_send_messages_takes_any_iterable_once(self, backend: BaseEmailBackend) -> None:
+        messages = [self.make_message("first"), self.make_message("second")]
+        taken: list[str] = []
+
+        def generate() -> Iterator[EmailMessage]:
+            for message in messages:
+                taken.append(message.subject)
+                yield message
+
+        assert backend.send_messages(generate()) == 2
+        assert taken == ["first", "second"]
+        third = self.make_message("third")
+        assert backend.send_messages(iter([third])) == 1
+        assert all(m.result is not None and m.result.sent for m in [*messages, third])
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["first", "second", "third"]
+
+    def test_result_has_the_message_id_header_sent(self, backend: BaseEmailBackend) -> None:
+        generated = self.make_message("generated id")
+        given = self.make_message("given id")
+        given.extra_headers["Message-ID"] = "<contract-given-id@example.com>"
+        assert backend.send_messages([generated, given]) == 2
+        assert generated.result is not None and given.result is not None
+        header = generated.result.message_id_header
+        assert header is not None and header.startswith("<") and header.endswith(">")
+        assert given.result.message_id_header == "<contract-given-id@example.com>"
+        received = self.delivered(backend)
+        if received is not None:
+            assert [m["Message-ID"] for m in received] == [header, given.result.message_id_header]
+
+    def test_a_bad_message_anywhere_in_the_batch_sends_nothing(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        messages = [
+            self.make_message("first"),
+            self.make_message("second"),
+            self.make_message("Hello\nBcc: victim@example.com"),
+        ]
+        with pytest.raises(BadHeaderError, match=r"^message 3 of 3 \(nothing was sent\): "):
+            backend.send_messages(messages)
+        assert [m.result.status if m.result else None for m in messages] == ["failed"] * 3
+        for message in messages[:2]:
+            assert message.result is not None and message.result.error is not None
+            assert "batch stopped" in str(message.result.error)
+        received = self.delivered(backend)
+        if received is not None:
+            assert received == []
+
+    def test_delivered_message_keeps_content_and_hides_bcc(self, backend: BaseEmailBackend) -> None:
+        message = EmailMultiAlternatives(
+            "Grüße, naïve café",
+            "Plain body ✓\n",
+            self.from_email,
+            list(self.to),
+            cc=list(self.cc),
+            bcc=list(self.bcc),
+            headers={"X-Contract": "yes"},
+        )
+        message.attach_alternative("<p>HTML body ✓</p>", "text/html")
+        message.attach("notes.txt", "attached text ✓\n", "text/plain")
+        assert backend.send_messages([message]) == 1
+        received = self.delivered(backend)
+        if received is None:
+            return
+        (parsed,) = received
+        assert parsed["Subject"] == "Grüße, naïve café"
+        assert parsed["X-Contract"] == "yes"
+        assert parsed["Bcc"] is None
+        assert parsed.get_content_type() == "multipart/mixed"
+        body = parsed.get_body(preferencelist=("plain",))
+        html = parsed.get_body(preferencelist=("html",))
+        assert body is not None and "Plain body ✓" in body.get_content()
+        assert html is not None and "HTML body ✓" in html.get_content()
+        names = [part.get_filename() for part in parsed.iter_attachments()]
+        assert names == ["notes.txt"]
+
+    def test_bad_header_is_raised_even_when_failing_silently(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        backend.fail_silently = True
+        message = self.make_message("Hello\nBcc: victim@example.com")
+        with pytest.raises(BadHeaderError):
+            backend.send_messages([message])
+        received = self.delivered(backend)
+        if received is not None:
+            assert received == []
+
+    def test_context_manager_opens_and_closes(self, backend: BaseEmailBackend) -> None:
+        with backend as opened:
+            assert opened is backend
+            assert backend.send_messages([self.make_message()]) == 1
+        backend.close()  # closing twice is harmless
+
+    def test_open_connection_is_reused_and_left_open(self, backend: BaseEmailBackend) -> None:
+        opened = backend.open()
+        try:
+            assert backend.send_messages([self.make_message("one")]) == 1
+            assert backend.send_messages([self.make_message("two")]) == 1
+            if opened:
+                assert backend.open() is False, "send_messages closed a connection it did not open"
+        finally:
+            backend.close()
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["one", "two"]
+
+    def test_close_without_open_is_harmless(self, backend: BaseEmailBackend) -> None:
+        backend.close()
+        backend.close()
+
+    def test_message_send_uses_the_given_connection(self, backend: BaseEmailBackend) -> None:
+        message = self.make_message("via send()")
+        message.connection = backend
+        assert message.send() == 1
+        assert message.result is not None and message.result.sent
+
+    def test_repr_shows_no_secret(self, backend: BaseEmailBackend) -> None:
+        text = repr(backend) + str(backend.options) + repr(backend.options)
+        for secret in self.secrets:
+            assert secret not in text
