@@ -37,17 +37,14 @@ _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
 _DOT_ATOM_RE = re.compile(_DOT_ATOM)
-# A domain SMTP can use (RFC 5321): labels of letters, digits, hyphens (and underscores,
-# seen in practice), or a [literal] of RFC 5322 dtext. Atext such as "=?" would be read
-# as an encoded word by some parsers.
-_DOMAIN_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[!-Z^-~]*\]")
 # Fast paths for the common shapes; everything else goes to the standard library parser.
 # A display name of words (\w: letters and digits of any script) and ASCII atext, spaces
 # between them, parses as the standard library parses it; other whitespace does not.
 _SIMPLE_RE = re.compile(rf"({_DOT_ATOM})@({_HOSTNAME})")
 _NAMED_RE = re.compile(rf"([\w!#$%&'*+/=?^`{{|}}~ -]*?)[ \t]*<({_DOT_ATOM})@({_HOSTNAME})>")
 # formataddr's rule: a display name with any of these must be quoted.
-_NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|^\s|\s$|\s\s')
+# (and, for every reader to keep it, a tab).
+_NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".\t]|^\s|\s$|\s\s')
 # A word this long would make the header impossible to fold nicely: encode it instead.
 _LONG_WORD = 76
 # ... and so would a long run of whitespace (inside quotes it cannot be folded away).
@@ -100,10 +97,6 @@ def _addr_spec(local_part: str, domain: str) -> str:
         domain = ascii_domain(domain)
     except ValueError as exc:
         raise _Invalid(f"its {exc}") from None
-    if not _DOMAIN_RE.fullmatch(domain):
-        raise _Invalid(f"its domain {domain!r} is not a host name or a [literal]")
-    if not domain.startswith("[") and not all(0 < len(label) <= 63 for label in domain.split(".")):
-        raise _Invalid(f"its domain {domain!r} has an empty label or one over 63 characters")
     spec = f"{local_part}@{domain}"
     if len(spec) > MAX_ADDRESS_LENGTH:
         raise _Invalid(f"it is longer than {MAX_ADDRESS_LENGTH} characters")
@@ -138,7 +131,10 @@ def _encode_phrase(name: str, charset: str) -> str:
     after an encoded word (read as a space).
     """
     tokens = _PHRASE_TOKENS.findall(name)
-    encode = [token[0] not in " \t" and _needs_encoded_word(token) for token in tokens]
+    encode = [
+        _needs_encoded_word(token) if token[0] not in " \t" else _too_long_blank(token)
+        for token in tokens
+    ]
     pieces: list[tuple[bool, str]] = []  # (encoded, text), alternating
     index = 0
     while index < len(tokens):
@@ -173,9 +169,27 @@ def _needs_encoded_word(word: str) -> bool:
     return needs_encoding(word) or "=?" in word or "?=" in word or len(word) > _LONG_WORD
 
 
+def _too_long_blank(blank: str) -> bool:
+    """True for whitespace a quoted string cannot hold on a line: too long between two
+    spaces to split at (encoded instead, read as one space)."""
+    return len(blank) > _LONG_WORD and max(map(len, blank.split(" "))) > _LONG_WORD
+
+
 def _quoted(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """``text`` as quoted strings of about 76 characters at most, split at spaces (each
+    space between two of them reads as itself)."""
+    parts = []
+    start = 0
+    while len(text) - start > _LONG_WORD:
+        cut = text.rfind(" ", start, start + _LONG_WORD)
+        if cut == -1:
+            cut = text.find(" ", start + _LONG_WORD)
+            if cut == -1:
+                break
+        parts.append(text[start:cut])
+        start = cut + 1
+    parts.append(text[start:])
+    return " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"' for part in parts)
 
 
 def _encoded_run(text: str, charset: str, first: bool) -> str:
