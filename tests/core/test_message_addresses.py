@@ -306,3 +306,26 @@ def test_blanks_next_to_encoded_words_go_in_quoted_strings() -> None:
     ]
     data = make(to=[Address("Tab\there ó", "to", "example.com")]).serialize()
     assert header_lines(data, "To") == [b'To: "Tab\there "=?utf-8?b?w7M=?= <to@example.com>']
+
+
+@pytest.mark.parametrize(
+    ("address", "name"),
+    [
+        ('"=?utf-8?q?evil?=" <a@x.com>', "=?utf-8?q?evil?="),
+        ('"a \\"=?x?= b" <a@x.com>', 'a "=?x?= b'),
+        (
+            '"=?utf-8?q?=0D=0ABcc:_evil@example.com?=" <a@x.com>',
+            "=?utf-8?q?=0D=0ABcc:_evil@example.com?=",
+        ),
+    ],
+)
+def test_a_quoted_display_name_holding_an_encoded_word_look_alike_is_kept_as_text(
+    address: str, name: str
+) -> None:
+    data = make(to=[address]).serialize()
+
+    assert b"=?x?=" not in header_lines(data, "To")[0]  # encoded: no reader decodes it
+    found = parse(data)["To"]
+    assert [(a.display_name, a.addr_spec) for a in found.addresses] == [(name, "a@x.com")]
+    assert not found.defects
+    assert "Bcc" not in parse(data)

@@ -292,9 +292,8 @@ def mailbox_inputs(draw: st.DrawFn, valid: bool = False) -> MailboxInput:
     spec = _addr_spec(username, domain)
     if form == "unquoted":
         return MailboxInput(f"{name} <{spec}>", None)
-    # A parser decodes encoded-word look-alikes even inside quotes, so what such a name
-    # means is the parser's business.
-    shown = None if "=?" in name else name
+    # A quoted name is text: mailcore keeps encoded-word look-alikes in it as written.
+    shown = name
     value = {"quoted": f"{_quote(name)} <{spec}>", "bare": spec, "angle": f"<{spec}>"}[form]
     if form != "quoted":
         shown = ""

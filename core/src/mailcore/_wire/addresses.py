@@ -42,6 +42,9 @@ _DOT_ATOM_RE = re.compile(_DOT_ATOM)
 # between them, parses as the standard library parses it; other whitespace does not.
 _SIMPLE_RE = re.compile(rf"({_DOT_ATOM})@({_HOSTNAME})")
 _NAMED_RE = re.compile(rf"([\w!#$%&'*+/=?^`{{|}}~ -]*?)[ \t]*<({_DOT_ATOM})@({_HOSTNAME})>")
+# A quoted display name and an address in angle brackets (which may hold no "<", ">").
+_QUOTED_NAME_RE = re.compile(r'"((?:[^"\\]|\\.)*)"[ \t]*<([^<>]+)>')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 # formataddr's rule: a display name with any of these must be quoted.
 # (and, for every reader to keep it, a tab).
 _NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".\t]|^\s|\s$|\s\s')
@@ -224,9 +227,18 @@ def _parse(address: str) -> Mailbox:
         mailbox = Mailbox("", match.group(1), match.group(2))
     else:
         match = _NAMED_RE.fullmatch(text) if "=?" not in text else None
+        quoted = _QUOTED_NAME_RE.fullmatch(text) if not match else None
         if match:
             name = " ".join(match.group(1).split())
             mailbox = Mailbox(name, match.group(2), match.group(3))
+        elif quoted and "=?" in quoted.group(1):
+            # A quoted display name is text, never an encoded word (RFC 2047 section 5):
+            # kept as written, it is encoded on the wire so no reader decodes it.
+            spec = _parse(quoted.group(2))
+            if spec.display_name:
+                raise _Invalid("it is not a valid address")
+            name = _QUOTED_PAIR.sub(r"\1", quoted.group(1))
+            mailbox = Mailbox(name, spec.local_part, spec.domain)
         else:
             mailbox = _parse_with_stdlib(text)
     _ = mailbox.addr_spec  # validates the domain and the length
