@@ -176,7 +176,8 @@ def assert_shows(
 ) -> None:
     """Header ``name`` (all of its occurrences) holds exactly the addresses ``expected``
     (``(display_name, username, domain)``, domain as on the wire), display names compared
-    exactly (or as :func:`phrase` gives them, see :func:`compared`), read twice: by an RFC 2047 reader (Python's parser given
+    exactly (or as :func:`phrase` gives them, see :func:`compared`), read twice: by an
+    RFC 2047 reader (Python's parser given
     :func:`rfc2047_reading`) and by ``policy.default`` as it is. No whitespace may be
     inserted or lost in a display name. Python's own reading is not compared when this
     Python has CPython gh-128110 (it reads a space between adjacent encoded words) and
