@@ -26,6 +26,7 @@ __all__ = [
     "address_entries",
     "format_address_list",
     "format_address_value",
+    "parse_address_list",
     "parse_mailbox",
 ]
 
@@ -361,6 +362,14 @@ def format_address_value(name: str, value: str, charset: str) -> str:
     if not mailboxes:
         raise InvalidAddressError(f"no address in header {name!r}: {value!r}")
     return format_address_list(mailboxes, charset)
+
+
+def parse_address_list(name: str, value: str) -> list[Mailbox]:
+    """The mailboxes of the address header ``name: value`` (groups flattened), each
+    validated as :func:`parse_mailbox`; :class:`~mailcore.errors.InvalidAddressError`
+    naming the header otherwise."""
+    check_header_value(name, value)
+    return _parse_address_list(name, value)
 
 
 def _parse_address_list(name: str, value: str) -> list[Mailbox]:
