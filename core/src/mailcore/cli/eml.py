@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import email.policy
 import email.utils
-from email.message import EmailMessage as StdlibMessage
 from email.headerregistry import Address
+from email.message import EmailMessage as StdlibMessage
 from email.message import Message
 from typing import TYPE_CHECKING, Any
 
