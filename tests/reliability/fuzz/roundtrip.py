@@ -105,7 +105,21 @@ _BLANKS = re.compile(r"[ \t]\s*")
 # as an encoded word (Python reads a space), and a space or tab followed by another kind
 # of whitespace inside an encoded word (Python reads one space), and more than 76 tabs
 # or other blanks without a space (too long for one line: encoded, read as one space).
-_TAB_AFTER_ENCODED = re.compile(r"(?:[^ \t]*(?:[^!-~ \t]|=\?|\?=)[^ \t]*|[^ \t]{77,})\t")
+_TOKENS = re.compile(r"[ \t]+|[^ \t]+")
+_ENCODED = re.compile(r"[^!-~]|=\?|\?=")
+
+
+def _tab_after_encoded(display_name: str) -> bool:
+    """True when a word that goes as an encoded word (non-ASCII or control characters,
+    ``=?``, ``?=``, over 76 characters) is followed directly by a tab."""
+    tokens = _TOKENS.findall(display_name)
+    return any(
+        following[0] == "\t" and (len(word) > 76 or _ENCODED.search(word) is not None)
+        for word, following in zip(tokens, tokens[1:], strict=False)
+        if word[0] not in " \t"
+    )
+
+
 _MIXED_BLANKS = re.compile(r"[ \t][^\S \t]|[^ \S]{77,}")
 
 
@@ -113,7 +127,7 @@ def compared(display_name: str) -> str:
     """``display_name`` as read back: exactly, or as :func:`phrase` gives it when it holds
     blanks no reader keeps exactly next to an encoded word (a tab right after one, or a
     space followed by other whitespace such as U+3000)."""
-    if _TAB_AFTER_ENCODED.search(display_name) or _MIXED_BLANKS.search(display_name):
+    if _tab_after_encoded(display_name) or _MIXED_BLANKS.search(display_name):
         record("display names compared", "blanks as one space")
         return phrase(display_name)
     record("display names compared", "exactly")
