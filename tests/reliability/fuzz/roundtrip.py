@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import re
 from collections.abc import Iterable
 from email import _header_value_parser as header_parser
@@ -115,7 +116,7 @@ def _tab_after_encoded(display_name: str) -> bool:
     tokens = _TOKENS.findall(display_name)
     return any(
         following[0] == "\t" and (len(word) > 76 or _ENCODED.search(word) is not None)
-        for word, following in zip(tokens, tokens[1:], strict=False)
+        for word, following in itertools.pairwise(tokens)
         if word[0] not in " \t"
     )
 
