@@ -114,10 +114,9 @@ def test_str_content_of_a_binary_type_is_sent_as_utf8_bytes() -> None:
 
 def test_content_of_another_type_is_a_type_error() -> None:
     message = make()
-    message.attach("n.bin", 12345, "application/octet-stream")
 
-    with pytest.raises(TypeError, match=r"attachment 'n\.bin': content must be str or bytes"):
-        message.serialize()
+    with pytest.raises(TypeError, match=r"attachment 'n\.bin': content must be str, bytes"):
+        message.attach("n.bin", 12345, "application/octet-stream")
 
 
 def test_an_invalid_mimetype_is_refused() -> None:
@@ -351,10 +350,9 @@ def test_an_rfc822_attachment_with_an_over_long_line_is_reencoded() -> None:
 
 def test_an_rfc822_attachment_of_another_type_is_a_type_error() -> None:
     message = make()
-    message.attach("forward.eml", 42, "message/rfc822")
 
-    with pytest.raises(TypeError, match="message/rfc822 content must be"):
-        message.serialize()
+    with pytest.raises(TypeError, match=r"attachment 'forward\.eml': content must be str, "):
+        message.attach("forward.eml", 42, "message/rfc822")
 
 
 def test_html_alternative_with_non_ascii_text() -> None:

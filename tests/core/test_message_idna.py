@@ -107,3 +107,48 @@ def test_the_message_id_domain_uses_the_same_encoder() -> None:
     )
     with pytest.raises(ValueError, match=r"'☃\.net' is refused by IDNA 2008"):
         sent.serialize(msgid_domain="☃.net")
+
+
+@pytest.mark.parametrize(
+    ("domain", "reason"),
+    [
+        ("xn--zz.com", "has an A-label 'xn--zz' refused by IDNA 2008"),
+        ("-x.com", "has a label starting or ending with '-'"),
+        ("x-.com", "has a label starting or ending with '-'"),
+        ("ab--c.com", "has a label with '--' in third and fourth place ('ab--c')"),
+        ("XN--ZZ.com", "has an A-label 'XN--ZZ' refused by IDNA 2008"),
+    ],
+)
+def test_an_invalid_ascii_domain_is_refused_by_the_same_encoder(domain: str, reason: str) -> None:
+    with pytest.raises(InvalidAddressError) as caught:
+        message(f"u@{domain}").envelope_recipients()
+
+    assert str(caught.value).startswith(f"invalid address 'u@{domain}' in To: its domain ")
+    assert reason in str(caught.value)
+
+
+def test_an_invalid_ascii_domain_never_reaches_rcpt_to() -> None:
+    with RecordingSMTPServer() as server:
+        backend = SMTPBackend(**server.backend_options())
+        with pytest.raises(InvalidAddressError, match="'xn--zz' refused by IDNA 2008"):
+            backend.send_messages([message("u@xn--zz.com")])
+
+    assert server.messages == []
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "localhost",
+        "mail",
+        "[127.0.0.1]",
+        "[IPv6:::1]",
+        "a_b.example.com",
+        "xn--strae-oqa.de",
+        "XN--STRAE-OQA.DE",
+        "a--b.example.com",
+        "0.example",
+    ],
+)
+def test_ascii_domains_that_are_host_names_or_literals_are_accepted(domain: str) -> None:
+    assert message(f"u@{domain}").envelope_recipients() == [f"u@{domain}"]

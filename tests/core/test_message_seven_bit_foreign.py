@@ -42,7 +42,7 @@ def test_a_file_message_with_8bit_headers_becomes_7bit() -> None:
 
     assert "Subject: Grüße\r\n".encode() in eight_bit  # kept as given when 8-bit is allowed
     assert seven_bit.isascii()
-    assert b"Subject: =?unknown-8bit?q?Gr=C3=BC=C3=9Fe?=\r\n" in seven_bit
+    assert b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n" in seven_bit  # valid UTF-8
     result = parse(seven_bit)
     assert result["Subject"] == "Grüße"
     assert result["From"] == "Jörg <from@example.com>"
@@ -80,3 +80,29 @@ def test_attached_messages_with_8bit_content_are_relabelled_7bit() -> None:
     first, second = (part.get_content() for part in attached)
     assert first["Subject"] == "Grüße" and first.get_content() == "Grüße aus Köln\n"
     assert second["Subject"] == "Über"
+
+
+def _file_message(subject: bytes) -> bytes:
+    raw = (
+        b"From: a@example.com\nTo: b@example.com\nSubject: " + subject + b"\n"
+        b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nCaf\xc3\xa9\n"
+    )
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, ParsedMessage)
+    return FileMessage(parsed).serialize(allow_8bit=False)
+
+
+def test_8bit_header_text_that_is_utf8_is_labelled_utf8_when_sent_7bit() -> None:
+    data = _file_message("Café ☕".encode())
+
+    assert data.isascii()
+    assert b"Subject: =?utf-8?b?Q2Fmw6kg4piV?=\n" in data
+    assert b"unknown-8bit" not in data
+    assert email.message_from_bytes(data, policy=email.policy.default)["Subject"] == "Café ☕"
+
+
+def test_8bit_header_octets_that_are_not_utf8_stay_unknown_8bit() -> None:
+    data = _file_message(b"Caf\xe9")
+
+    assert data.isascii()
+    assert b"Subject: =?unknown-8bit?" in data

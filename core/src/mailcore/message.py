@@ -128,6 +128,22 @@ def _guess_mimetype(filename: str | None, content: object) -> str:
     return DEFAULT_ATTACHMENT_MIME_TYPE
 
 
+def _text_value(value: object, field: str) -> str | bytes:
+    """``value`` of ``field`` (the subject or the body) as ``str`` or ``bytes`` (``None``
+    is empty, a bytearray or memoryview is copied to bytes); ``TypeError`` naming the field
+    for any other type, which would otherwise be sent as its ``str()`` (``b'...'``, ``42``)."""
+    if value is None:
+        return ""
+    if isinstance(value, str | bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{field} must be str or bytes, not {type(value).__name__} ({value!r:.60})")
+
+
+_CONTENT_TYPES = (str, bytes, bytearray, memoryview, Message)
+
+
 def _content_bytes(content: object, what: str) -> bytes:
     if isinstance(content, bytes | bytearray | memoryview):
         return bytes(content)
@@ -170,8 +186,9 @@ class EmailMessage:
         self.bcc = _address_list("bcc", bcc)
         self.reply_to = _address_list("reply_to", reply_to)
         self.from_email = from_email
-        self.subject = subject
-        self.body = body or ""
+        # bytes (typed str, as in Django) are kept and decoded as the charset when built
+        self.subject: str = _text_value(subject, "subject")  # type: ignore[assignment]
+        self.body: str = _text_value(body, "body")  # type: ignore[assignment]
         self.attachments: list[EmailAttachment | Message] = []
         for attachment in attachments or []:
             if isinstance(attachment, Message):
@@ -267,7 +284,9 @@ class EmailMessage:
         """
         charset = self._charset()
         resolve_charset(charset)
-        subject = "" if self.subject is None else str(self.subject)
+        subject = _text_value(self.subject, "subject")
+        if isinstance(subject, bytes):
+            subject = decode_text(subject, charset, "subject")
         check_header_value("Subject", subject)
         sender = parse_mailbox(self.from_email, "From")
         to = self._mailboxes("to")
@@ -322,13 +341,9 @@ class EmailMessage:
 
     def _body_text(self, charset: str) -> str:
         """``body`` as text: bytes decoded as ``charset`` (``TypeError`` naming the body
-        when they are not valid in it), anything else but ``str`` given to ``str()``."""
-        body = self.body
-        if isinstance(body, str):
-            return body
-        if isinstance(body, bytes | bytearray | memoryview):
-            return decode_text(bytes(body), charset, "body")
-        return str(body or "")
+        when they are not valid in it, or when it is neither ``str`` nor bytes)."""
+        body = _text_value(self.body, "body")
+        return body if isinstance(body, str) else decode_text(body, charset, "body")
 
     def body_part(self, allow_8bit: bool = True) -> Leaf | Multipart:
         """The MIME tree of the body, alternatives and attachments, without the top-level
@@ -379,7 +394,11 @@ class EmailMessage:
                     content = content.decode("utf-8")
                 except UnicodeDecodeError:
                     return binary_part(content, DEFAULT_ATTACHMENT_MIME_TYPE)
-            return text_part(str(content), subtype, charset, params, allow_8bit)
+            if not isinstance(content, str):
+                raise TypeError(
+                    f"{what}: text content must be str or bytes, not {type(content).__name__}"
+                )
+            return text_part(content, subtype, charset, params, allow_8bit)
         if (maintype, subtype) == ("message", "rfc822"):
             if isinstance(content, EmailMessage):
                 tree = content._build(None, allow_8bit)
@@ -488,6 +507,13 @@ class EmailMessage:
             return
         if content is None:
             raise ValueError("content must be provided.")
+        if not isinstance(content, (*_CONTENT_TYPES, EmailMessage)):
+            raise TypeError(
+                f"attachment {filename!r}: content must be str, bytes, an EmailMessage or an "
+                f"email.message.Message, not {type(content).__name__} ({content!r:.60})"
+            )
+        if isinstance(content, bytearray | memoryview):
+            content = bytes(content)  # a copy: a memoryview cannot be pickled (locmem)
         mimetype = mimetype or _guess_mimetype(filename, content)
         if mimetype.split("/", 1)[0].strip().lower() == "text" and isinstance(content, bytes):
             try:

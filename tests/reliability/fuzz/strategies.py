@@ -30,6 +30,7 @@ __all__ = [
     "mostly",
     "valid_header_names",
     "without_line_breaks",
+    "worded_text",
 ]
 
 #: What mailcore refuses in a header value: CR, LF, the other characters
@@ -87,9 +88,26 @@ _PIECE = st.one_of(st.sampled_from(_FRAGMENTS), _SHORT_TEXT, _ANY_UNICODE)
 # One piece repeated: very long words, very long whitespace runs, long encoded text.
 _LONG = st.builds(lambda piece, times: (piece * times)[:1500], _PIECE, st.integers(30, 1000))
 
+# Names of words (non-ASCII ones, emoji, ASCII ones, look-alikes of encoded words) and
+# the blanks between them (single and double spaces, tabs), sometimes repeated: a long
+# name is split into several encoded words, where a reader may add or drop a space.
+_WORDS = ["Zoë", "Ünal", "Ωμέγα", "άλφα", "Жёлтый", "синий", "😀", "Tó", "Example", "a", "=?x?="]
+_BLANKS = [" ", " ", " ", "  ", "\t", " \t", "   "]
+_WORDED = st.lists(
+    st.tuples(st.sampled_from(_WORDS), st.sampled_from(_BLANKS)), min_size=1, max_size=8
+).map(lambda pairs: "".join(word + blank for word, blank in pairs))
+#: Names of words and blanks, sometimes repeated (up to a few hundred characters).
+worded_text = st.builds(
+    lambda text, times, strip: (text * times).strip() if strip else text * times,
+    _WORDED,
+    st.integers(1, 12),
+    st.booleans(),
+)
+
 #: Any text, line breaks included; sometimes several kilobytes long.
-hostile_text = st.lists(st.one_of(_PIECE, _PIECE, _PIECE, _PIECE, _PIECE, _LONG), max_size=8).map(
-    "".join
+hostile_text = st.one_of(
+    st.lists(st.one_of(_PIECE, _PIECE, _PIECE, _PIECE, _PIECE, _LONG), max_size=8).map("".join),
+    worded_text,
 )
 
 
@@ -249,11 +267,13 @@ def mailbox_inputs(draw: st.DrawFn, valid: bool = False) -> MailboxInput:
     display name, a bare or angle-bracketed address), or raw hostile text. With ``valid``,
     one of the first four forms, a well-formed address, a name without line breaks."""
     if valid:
-        name = draw(st.one_of(st.just(""), without_line_breaks(hostile_text), ascii_text))
+        name = draw(
+            st.one_of(st.just(""), without_line_breaks(hostile_text), ascii_text, worded_text)
+        )
         clean = True
         form = draw(st.sampled_from(_FORMS[:4]))
     else:
-        name = draw(st.one_of(st.just(""), mixed_text, ascii_text))
+        name = draw(st.one_of(st.just(""), mixed_text, ascii_text, worded_text))
         clean = draw(st.booleans())
         form = draw(st.sampled_from(_FORMS))
     username = draw(
@@ -272,9 +292,8 @@ def mailbox_inputs(draw: st.DrawFn, valid: bool = False) -> MailboxInput:
     spec = _addr_spec(username, domain)
     if form == "unquoted":
         return MailboxInput(f"{name} <{spec}>", None)
-    # A parser decodes encoded-word look-alikes even inside quotes, so what such a name
-    # means is the parser's business.
-    shown = None if "=?" in name else name
+    # A quoted name is text: mailcore keeps encoded-word look-alikes in it as written.
+    shown = name
     value = {"quoted": f"{_quote(name)} <{spec}>", "bare": spec, "angle": f"<{spec}>"}[form]
     if form != "quoted":
         shown = ""

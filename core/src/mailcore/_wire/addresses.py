@@ -26,6 +26,7 @@ __all__ = [
     "address_entries",
     "format_address_list",
     "format_address_value",
+    "parse_address_list",
     "parse_mailbox",
 ]
 
@@ -37,17 +38,17 @@ _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
 _DOT_ATOM_RE = re.compile(_DOT_ATOM)
-# A domain SMTP can use (RFC 5321): labels of letters, digits, hyphens (and underscores,
-# seen in practice), or a [literal] of RFC 5322 dtext. Atext such as "=?" would be read
-# as an encoded word by some parsers.
-_DOMAIN_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|\[[!-Z^-~]*\]")
 # Fast paths for the common shapes; everything else goes to the standard library parser.
 # A display name of words (\w: letters and digits of any script) and ASCII atext, spaces
 # between them, parses as the standard library parses it; other whitespace does not.
 _SIMPLE_RE = re.compile(rf"({_DOT_ATOM})@({_HOSTNAME})")
 _NAMED_RE = re.compile(rf"([\w!#$%&'*+/=?^`{{|}}~ -]*?)[ \t]*<({_DOT_ATOM})@({_HOSTNAME})>")
+# A quoted display name and an address in angle brackets (which may hold no "<", ">").
+_QUOTED_NAME_RE = re.compile(r'"((?:[^"\\]|\\.)*)"[ \t]*<([^<>]+)>')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 # formataddr's rule: a display name with any of these must be quoted.
-_NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|^\s|\s$|\s\s')
+# (and, for every reader to keep it, a tab).
+_NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".\t]|^\s|\s$|\s\s')
 # A word this long would make the header impossible to fold nicely: encode it instead.
 _LONG_WORD = 76
 # ... and so would a long run of whitespace (inside quotes it cannot be folded away).
@@ -55,8 +56,8 @@ _LONG_PIECE = re.compile(rf"\S{{{_LONG_WORD + 1},}}|\s{{{_LONG_WORD + 1},}}")
 _FIRST_WORD = 66
 # A display name's words and the whitespace between them, and a word that may stay
 # unencoded next to encoded words (an RFC 5322 atom short enough to fold).
-_TOKENS = re.compile(r"\s+|\S+")
-_PLAIN_WORD = re.compile(rf"{_ATEXT}{{1,{_LONG_WORD}}}")
+_PHRASE_TOKENS = re.compile(r"[ \t]+|[^ \t]+")
+_PLAIN_WORDS = re.compile(rf"{_ATEXT}+(?: {_ATEXT}+)*")
 # Two encoded words and the whitespace between them (which RFC 2047 readers drop).
 _ENCODED_WORD = r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?="
 _ADJACENT_ENCODED_WORDS = re.compile(rf"({_ENCODED_WORD})[ \t]+(?={_ENCODED_WORD})")
@@ -100,10 +101,6 @@ def _addr_spec(local_part: str, domain: str) -> str:
         domain = ascii_domain(domain)
     except ValueError as exc:
         raise _Invalid(f"its {exc}") from None
-    if not _DOMAIN_RE.fullmatch(domain):
-        raise _Invalid(f"its domain {domain!r} is not a host name or a [literal]")
-    if not domain.startswith("[") and not all(0 < len(label) <= 63 for label in domain.split(".")):
-        raise _Invalid(f"its domain {domain!r} has an empty label or one over 63 characters")
     spec = f"{local_part}@{domain}"
     if len(spec) > MAX_ADDRESS_LENGTH:
         raise _Invalid(f"it is longer than {MAX_ADDRESS_LENGTH} characters")
@@ -122,51 +119,105 @@ def _format_phrase(name: str, charset: str) -> str:
 
 
 def _encode_phrase(name: str, charset: str) -> str:
-    """``name`` as a display name of RFC 2047 encoded words and plain atoms.
+    """``name`` as a display name of RFC 2047 encoded words, atoms and quoted strings that
+    Python's parser (3.11 on) and RFC 2047 readers both read back exactly.
 
-    A word that is an atom (ASCII atext, no ``=?`` or ``?=``) with single spaces around
-    it, between two other words, stays as it is; the rest is encoded, in as few encoded
-    words as fit. Whitespace between an encoded word and an atom is kept by every reader,
-    whereas whitespace between two encoded words is dropped by RFC 2047 readers but kept
-    by others (Python's parser before CPython gh-128110): so plain words keep encoded
-    words apart wherever the name allows, and a run too long for one encoded word is
-    split after a space (see :func:`~mailcore._wire.headers.encode_words`).
+    Readers read each run of whitespace between the words of a phrase as one space
+    (Python does so inside an encoded word too), and RFC 2047 readers drop the whitespace
+    between two adjacent encoded words, which Python before CPython gh-128110 reads as a
+    space. So the words that need encoding (non-ASCII, control characters, ``=?``, ``?=``,
+    over 76 characters), joined by single spaces, form encoded runs; the text between the
+    runs (ASCII words, tabs, runs of spaces) goes as atoms or as a quoted string, which
+    keeps every space. A run too long for one encoded word is split at a space, written
+    as ``=?...?= ""=?...?=``: the empty quoted string keeps the encoded words apart, so
+    every reader reads the space as one space. Left inexact in Python's reading: a word
+    too long for one encoded word (split into adjacent encoded words) and a tab right
+    after an encoded word (read as a space).
     """
-    tokens = _TOKENS.findall(name)
-    last = len(tokens) - 1
-
-    def plain(index: int) -> bool:
-        token = tokens[index]
-        return (
-            _PLAIN_WORD.fullmatch(token) is not None
-            and "=?" not in token
-            and "?=" not in token
-            and (index == 0 or (index >= 2 and tokens[index - 1] == " "))
-            and (index == last or (index <= last - 2 and tokens[index + 1] == " "))
-        )
-
-    kept = [plain(index) for index in range(len(tokens))]
-    chunks: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            text = "".join(run)
-            # The first word fits after "Reply-To: " on a line of 76 characters.
-            words = encode_words(text, charset, _FIRST_WORD) if not chunks else None
-            chunks.extend(words or encode_words(text, charset))
-            run.clear()
-
-    for index, token in enumerate(tokens):
-        if kept[index]:
-            flush()
-            chunks.append(token)
-        elif token == " " and 0 < index < last and (kept[index - 1] or kept[index + 1]):
-            flush()  # the space between a plain word and its neighbour: the join below
+    tokens = _PHRASE_TOKENS.findall(name)
+    encode = [
+        _needs_encoded_word(token) if token[0] not in " \t" else _too_long_blank(token)
+        for token in tokens
+    ]
+    pieces: list[tuple[bool, str]] = []  # (encoded, text), alternating
+    index = 0
+    while index < len(tokens):
+        end = index + 1
+        if encode[index]:
+            while end + 1 < len(tokens) and tokens[end] == " " and encode[end + 1]:
+                end += 2
         else:
-            run.append(token)
-    flush()
-    return " ".join(chunks)
+            while end < len(tokens) and not encode[end]:
+                end += 1
+        pieces.append((encode[index], "".join(tokens[index:end])))
+        index = end
+    out = ""
+    for position, (encoded, text) in enumerate(pieces):
+        if encoded:
+            words = _encoded_run(text, charset, first=not out)
+            out += words if not out or out.endswith('"') else " " + words
+            continue
+        if position:  # after an encoded word: its first blank is the separator
+            out += " "  # (a tab there is read as a space)
+            text = text[1:]
+        if position == len(pieces) - 1:  # the end of the name
+            out += text if _PLAIN_WORDS.fullmatch(text) else _quoted(text)
+        elif text[-1:] == " " and _PLAIN_WORDS.fullmatch(text[:-1]):
+            out += text[:-1]  # the next encoded run adds the space
+        else:
+            out += _quoted(text)  # the next encoded word follows the quote directly
+    return out
+
+
+def _needs_encoded_word(word: str) -> bool:
+    return needs_encoding(word) or "=?" in word or "?=" in word or len(word) > _LONG_WORD
+
+
+def _too_long_blank(blank: str) -> bool:
+    """True for whitespace a quoted string cannot hold on a line: too long between two
+    spaces to split at (encoded instead, read as one space)."""
+    return len(blank) > _LONG_WORD and max(map(len, blank.split(" "))) > _LONG_WORD
+
+
+def _quoted(text: str) -> str:
+    """``text`` as quoted strings of about 76 characters at most, split at spaces (each
+    space between two of them reads as itself)."""
+    parts = []
+    start = 0
+    while len(text) - start > _LONG_WORD:
+        cut = text.rfind(" ", start, start + _LONG_WORD)
+        if cut == -1:
+            cut = text.find(" ", start + _LONG_WORD)
+            if cut == -1:
+                break
+        parts.append(text[start:cut])
+        start = cut + 1
+    parts.append(text[start:])
+    return " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"' for part in parts)
+
+
+def _encoded_run(text: str, charset: str, first: bool) -> str:
+    """``text`` (words joined by single spaces) as encoded words: split at spaces into
+    ``=?...?= ""=?...?=`` where it needs more than one, inside a word only when that word
+    alone is too long for one encoded word."""
+    budget = _FIRST_WORD if first else 75
+    words = encode_words(text, charset, budget)
+    if len(words) == 1:
+        return words[0]
+    parts: list[str] = []
+    current, *rest = text.split(" ")
+    for word in rest:
+        candidate = f"{current} {word}"
+        if len(encode_words(candidate, charset, budget if not parts else 75)) == 1:
+            current = candidate
+        else:
+            parts.append(current)
+            current = word
+    parts.append(current)
+    return ' ""'.join(
+        " ".join(encode_words(part, charset, budget if number == 0 else 75))
+        for number, part in enumerate(parts)
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -177,9 +228,18 @@ def _parse(address: str) -> Mailbox:
         mailbox = Mailbox("", match.group(1), match.group(2))
     else:
         match = _NAMED_RE.fullmatch(text) if "=?" not in text else None
+        quoted = _QUOTED_NAME_RE.fullmatch(text) if not match else None
         if match:
             name = " ".join(match.group(1).split())
             mailbox = Mailbox(name, match.group(2), match.group(3))
+        elif quoted and "=?" in quoted.group(1):
+            # A quoted display name is text, never an encoded word (RFC 2047 section 5):
+            # kept as written, it is encoded on the wire so no reader decodes it.
+            spec = _parse(quoted.group(2))
+            if spec.display_name:
+                raise _Invalid("it is not a valid address")
+            name = _QUOTED_PAIR.sub(r"\1", quoted.group(1))
+            mailbox = Mailbox(name, spec.local_part, spec.domain)
         else:
             mailbox = _parse_with_stdlib(text)
     _ = mailbox.addr_spec  # validates the domain and the length
@@ -302,6 +362,14 @@ def format_address_value(name: str, value: str, charset: str) -> str:
     if not mailboxes:
         raise InvalidAddressError(f"no address in header {name!r}: {value!r}")
     return format_address_list(mailboxes, charset)
+
+
+def parse_address_list(name: str, value: str) -> list[Mailbox]:
+    """The mailboxes of the address header ``name: value`` (groups flattened), each
+    validated as :func:`parse_mailbox`; :class:`~mailcore.errors.InvalidAddressError`
+    naming the header otherwise."""
+    check_header_value(name, value)
+    return _parse_address_list(name, value)
 
 
 def _parse_address_list(name: str, value: str) -> list[Mailbox]:

@@ -328,7 +328,10 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 @functools.cache
 def _local_domain() -> str:
-    return ascii_domain(socket.getfqdn())
+    try:
+        return ascii_domain(socket.getfqdn())
+    except ValueError:  # a host name that is no domain (such as "my_host-")
+        return "localhost"
 
 
 def make_message_id(domain: str | None = None) -> str:

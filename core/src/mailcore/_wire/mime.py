@@ -303,7 +303,8 @@ def binary_part(data: bytes, content_type: str) -> Leaf:
 
 def _generate(message: Message, seven_bit: bool = False) -> bytes:
     """``message`` as bytes with ``\\n`` line breaks; when ``seven_bit``, 8-bit header text
-    becomes RFC 2047 encoded words (charset ``unknown-8bit``)."""
+    becomes RFC 2047 encoded words (``utf-8`` when it is valid UTF-8, see
+    :func:`_decode_utf8_headers`, else ``unknown-8bit``)."""
     buffer = io.BytesIO()
     policy = message.policy.clone(linesep="\n")
     if seven_bit:
@@ -356,7 +357,36 @@ def _wire_bytes(message: Message, seven_bit: bool = False) -> bytes:
         return data
     fixed = copy.deepcopy(message)
     _reencode_leaves(fixed, seven_bit)
+    if seven_bit:
+        _decode_utf8_headers(fixed)
     return _generate(fixed, seven_bit)
+
+
+_ESCAPED_OCTET = re.compile("[\udc80-\udcff]")
+
+
+def _decode_utf8_headers(message: Message) -> None:
+    """Replace, in place, header values whose 8-bit octets (read from bytes, kept by the
+    parser as surrogate escapes) are valid UTF-8 by the text they encode, so that a 7-bit
+    generator labels them ``utf-8`` (octets that are not UTF-8 stay ``unknown-8bit``)."""
+    for part in message.walk():
+        items = [(name, "".join(str(raw).splitlines())) for name, raw in part.raw_items()]
+        decoded = [(name, _utf8_text(value)) for name, value in items]
+        if decoded == items:
+            continue
+        for name in {name.lower() for name, _ in items}:
+            del part[name]
+        for name, value in decoded:
+            part[name] = value
+
+
+def _utf8_text(value: str) -> str:
+    if not _ESCAPED_OCTET.search(value):
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeDecodeError:
+        return value
 
 
 def _parse(data: bytes) -> Message:

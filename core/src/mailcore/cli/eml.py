@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import email.policy
 import email.utils
+from email.headerregistry import Address
 from email.message import EmailMessage as StdlibMessage
 from email.message import Message
 from typing import TYPE_CHECKING, Any
 
+from mailcore._wire.addresses import parse_address_list
 from mailcore._wire.mime import DEFAULT_CHUNK_SIZE, SerializedMessage, foreign_part
 from mailcore.cli.errors import UsageError
 from mailcore.message import EmailMessage
@@ -19,12 +21,28 @@ if TYPE_CHECKING:
 __all__ = ["FileMessage", "read_eml"]
 
 
+def _header_text(value: str) -> str:
+    """A header value read from bytes, its 8-bit octets (which the parser keeps as
+    surrogate escapes) decoded as UTF-8 when they are valid UTF-8."""
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "backslashreplace")
+
+
 def _addresses(message: StdlibMessage, name: str) -> list[str]:
+    """The addresses of the file's ``name`` headers, read by mailcore's address parser
+    (the one every message goes through): an invalid one is an InvalidAddressError
+    naming it with its real characters, whatever the backend."""
     found: list[str] = []
-    for header in message.get_all(name, []):
-        for address in getattr(header, "addresses", ()):
-            if address.addr_spec and address.addr_spec != "<>":
-                found.append(str(address))
+    for key, raw in message.raw_items():
+        if key.lower() == name.lower():
+            text = _header_text("".join(str(raw).splitlines()))
+            found.extend(
+                str(Address(mailbox.display_name, mailbox.local_part, mailbox.domain))
+                for mailbox in parse_address_list(name, text)
+            )
     return found
 
 
