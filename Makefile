@@ -72,9 +72,10 @@ demo: install ## Send the seed's examples through the development backends.
 	$(BIN)/mailcore demo
 
 # Two pytest processes (the properties split in halves of similar run time); each one's
-# output is shown when both have ended. MAILCORE_FUZZ_EXAMPLES=N changes the 10,000.
+# output is shown when both have ended. MAILKERN_FUZZ_EXAMPLES=N changes the 10,000.
+# (MAILKERN_, not MAILCORE_: every MAILCORE_* variable is a setting, and an unknown one warns.)
 fuzz: install ## Fuzz message building (hypothesis): 10,000 examples per property, 2 processes.
-	@export MAILCORE_FUZZ=1; dir=tests/reliability/fuzz; logs=$$(mktemp -d); \
+	@export MAILKERN_FUZZ=1; dir=tests/reliability/fuzz; logs=$$(mktemp -d); \
 	opts="-q --timeout=1800 --hypothesis-show-statistics"; \
 	echo "make fuzz: 2 pytest processes; their output comes when both end (minutes)"; \
 	$(BIN)/pytest $$opts $$dir/test_fuzz_message.py $$dir/test_fuzz_headers.py \

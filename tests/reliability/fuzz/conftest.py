@@ -1,4 +1,4 @@
-"""Hypothesis profiles of the fuzz suite (see :mod:`.profiles`) and, with ``MAILCORE_FUZZ=1``,
+"""Hypothesis profiles of the fuzz suite (see :mod:`.profiles`) and, with ``MAILKERN_FUZZ=1``,
 a summary of the examples run per property at the end of the run."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The two hypothesis profiles of the fuzz suite, chosen by ``MAILCORE_FUZZ``.
+"""The two hypothesis profiles of the fuzz suite, chosen by ``MAILKERN_FUZZ``.
 
 ``make test`` runs the quick profile (:data:`QUICK_EXAMPLES` examples per property, the
-whole suite in seconds); ``make fuzz`` sets ``MAILCORE_FUZZ=1`` and runs
-:data:`FULL_EXAMPLES` examples per property (``MAILCORE_FUZZ_EXAMPLES`` overrides it).
+whole suite in seconds); ``make fuzz`` sets ``MAILKERN_FUZZ=1`` and runs
+:data:`FULL_EXAMPLES` examples per property (``MAILKERN_FUZZ_EXAMPLES`` overrides it).
 Failing examples are kept in ``.hypothesis/`` at the repository root (gitignored) and
 replayed first on the next run.
 """
@@ -27,7 +27,7 @@ __all__ = [
 QUICK_PROFILE = "mailcore-fuzz-quick"
 FULL_PROFILE = "mailcore-fuzz"
 QUICK_EXAMPLES = 100
-FULL_EXAMPLES = int(os.environ.get("MAILCORE_FUZZ_EXAMPLES", "10000"))
+FULL_EXAMPLES = int(os.environ.get("MAILKERN_FUZZ_EXAMPLES", "10000"))
 
 # Absolute, because every test runs in its own empty temporary directory.
 _DATABASE = DirectoryBasedExampleDatabase(
@@ -48,9 +48,9 @@ for _name, _examples in ((QUICK_PROFILE, QUICK_EXAMPLES), (FULL_PROFILE, FULL_EX
         print_blob=True,
     )
 
-#: The active profile: the full one when ``MAILCORE_FUZZ`` is set to anything but "0".
+#: The active profile: the full one when ``MAILKERN_FUZZ`` is set to anything but "0".
 ACTIVE_PROFILE = (
-    FULL_PROFILE if os.environ.get("MAILCORE_FUZZ", "0") not in ("", "0") else QUICK_PROFILE
+    FULL_PROFILE if os.environ.get("MAILKERN_FUZZ", "0") not in ("", "0") else QUICK_PROFILE
 )
 
 #: Decorator giving a property the active profile's settings.
