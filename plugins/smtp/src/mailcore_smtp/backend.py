@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
-    InvalidAddressError,
 )
 from mailcore_smtp.deadline import DeadlineSMTP, handshake
 from mailcore_smtp.errors import (
@@ -505,10 +504,6 @@ class SMTPBackend(BaseEmailBackend):
         )
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
-        """:meth:`message_chunks`, after checking that the envelope addresses are ASCII."""
-        for address in (message.envelope_from(), *message.envelope_recipients()):
-            if not address.isascii():
-                raise InvalidAddressError(
-                    f"address {address!r} is not ASCII and cannot be used in the SMTP envelope"
-                )
+        """:meth:`message_chunks` (the core already refused a non-ASCII local part, which
+        would need SMTPUTF8, and IDNA-encoded the domains)."""
         return self.message_chunks(message)
