@@ -261,3 +261,26 @@ def test_a_non_ascii_local_part_gets_the_cores_error_before_connecting(
         f"invalid address {address!r} in {header}: its local part is not ASCII "
         "(that would need SMTPUTF8)"
     )
+
+
+def test_a_non_ascii_local_part_in_a_message_read_from_a_file_is_refused_before_connecting() -> (
+    None
+):
+    """A file's headers are sent as they are, so only the envelope meets the rule: the
+    backend builds it before connecting."""
+    import email
+    import email.policy
+
+    from mailcore.cli.eml import FileMessage
+
+    raw = b"From: ann@example.com\nTo: j\xc3\xb6rg@example.com\nSubject: Hi\n\nBody\n"
+    message = FileMessage(email.message_from_bytes(raw, policy=email.policy.default))
+    with silent_server() as (host, port):
+        backend = SMTPBackend(host=host, port=port, timeout=5)
+        with pytest.raises(InvalidAddressError) as caught:
+            backend.send_messages([message])
+        assert backend.connection is None
+
+    assert str(caught.value).endswith(
+        "in To: its local part is not ASCII (that would need SMTPUTF8)"
+    )

@@ -504,6 +504,10 @@ class SMTPBackend(BaseEmailBackend):
         )
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
-        """:meth:`message_chunks` (the core already refused a non-ASCII local part, which
-        would need SMTPUTF8, and IDNA-encoded the domains)."""
+        """:meth:`message_chunks`, after building the envelope, so that an address the
+        envelope cannot carry (the core refuses a non-ASCII local part, which would need
+        SMTPUTF8) is refused before connecting, even for a message sent as read from a
+        file, whose headers are not parsed again."""
+        message.envelope_from()
+        message.envelope_recipients()
         return self.message_chunks(message)
