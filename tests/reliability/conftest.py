@@ -1,14 +1,23 @@
 """Fixtures of the reliability tests: test certificates, and the fault matrix's figures,
+one line per column (the matrix, its pipelining and pool4 variants, the failover column),
 printed at the end of the run."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
 from tests.reliability.fault_matrix import Figures
 from tests.support.certs import TestCertificates, make_test_certificates
 
-_FIGURES = Figures()
+#: The figures of each column of the matrix that ran, by name, in the order they ran.
+_COLUMNS: dict[str, Figures] = {}
+MATRIX = "SMTP fault matrix"
+
+
+def _column(name: str) -> Figures:
+    return _COLUMNS.setdefault(name, Figures())
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +29,18 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> TestCertificates:
 @pytest.fixture
 def matrix_figures() -> Figures:
     """The running totals of the fault matrix (each case adds its own)."""
-    return _FIGURES
+    return _column(MATRIX)
+
+
+@pytest.fixture
+def matrix_column() -> Callable[[str], Figures]:
+    """The running totals of another column of the matrix, by its name."""
+    return lambda name: _column(f"{MATRIX}, {name}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _FIGURES.cases:
+    ran = {name: figures for name, figures in _COLUMNS.items() if figures.cases}
+    if ran:
         terminalreporter.write_sep("-", "delivery guarantees")
-        terminalreporter.write_line(_FIGURES.summary())
+        for name, figures in ran.items():
+            terminalreporter.write_line(figures.summary(name))

@@ -340,14 +340,19 @@ class Figures:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    def summary(self) -> str:
+    def summary(self, name: str = "SMTP fault matrix") -> str:
+        """One line: the column's ``name`` and its figures."""
+        retried = (
+            f"; retries delivered through the fault in {self.retried_cases} cases"
+            if self.retried_cases
+            else ""
+        )
         return (
-            f"SMTP fault matrix: {self.cases} cases x {BATCH} messages = {self.messages} "
+            f"{name}: {self.cases} cases x {BATCH} messages = {self.messages} "
             f"messages: {self.sent} sent and received once, {self.failed} failed and not "
             f"received, {self.unknown} outcome unknown ({self.unknown_delivered} of them "
             f"received); lost: {self.lost}, silent failures: {self.silent}, false failures: "
-            f"{self.false_failures}, duplicates: {self.duplicates}; retries delivered "
-            f"through the fault in {self.retried_cases} cases"
+            f"{self.false_failures}, duplicates: {self.duplicates}{retried}"
         )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -239,7 +240,12 @@ VARIANTS = {"pipelining": {"pipelining": True}, "pool4": {"pipelining": True, "m
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_fault_matrix_variant(variant: str, certs: TestCertificates, trusted_ca: None) -> None:
+def test_fault_matrix_variant(
+    variant: str,
+    certs: TestCertificates,
+    trusted_ca: None,
+    matrix_column: Callable[[str], Figures],
+) -> None:
     """Every case of the matrix, pipelined (same outcomes as without), and pipelined
     over 4 connections (the target's outcome, and never a lost, duplicated, silently
     or falsely failed message); cases run side by side, 16 at a time."""
@@ -251,6 +257,7 @@ def test_fault_matrix_variant(variant: str, certs: TestCertificates, trusted_ca:
     for case, (case_figures, case_problems) in zip(CASES, runs, strict=True):
         figures.add(case_figures)
         problems += [f"{case.id}: {problem}" for problem in case_problems]
+    matrix_column(variant).add(figures)
     _check(figures, problems)
     assert figures.cases == len(CASES)
     if variant == "pipelining":
@@ -399,8 +406,14 @@ def run_failover_case(case: Case, certs: TestCertificates) -> tuple[Figures, lis
 
 
 @pytest.mark.parametrize("case", FAILOVER_CASES, ids=[case.id for case in FAILOVER_CASES])
-def test_failover(case: Case, certs: TestCertificates, trusted_ca: None) -> None:
+def test_failover(
+    case: Case,
+    certs: TestCertificates,
+    trusted_ca: None,
+    matrix_column: Callable[[str], Figures],
+) -> None:
     figures, problems = run_failover_case(case, certs)
+    matrix_column("failover").add(figures)
     _check(figures, problems)
 
 
@@ -418,3 +431,27 @@ def test_the_docs_page_states_the_figures_of_the_failover_column() -> None:
     assert f"({by_second} by the second mailer" in text
     assert f"{outcomes['failed']} fail with the first mailer's" in text
     assert f"{outcomes['unknown']} have an outcome unknown" in text
+
+
+def test_the_docs_page_states_the_variants_and_the_failover_line_as_the_run_prints_them() -> None:
+    """The pipelining variant's figures are the matrix's (its test asserts that); the
+    failover column's summary line, as the terminal summary prints it, is on the page."""
+    text = " ".join(DOCS_PAGE.read_text(encoding="utf-8").split())
+    want = expected_figures()
+    assert (
+        f"**pipelining**: the server offers PIPELINING, so the backend sends each message's "
+        f"commands in one write. Every message's outcome must be the one the matrix expects "
+        f"without pipelining, so the figures are the matrix's: {want.messages} messages, "
+        f"{want.sent} sent and received once, {want.failed} failed and not received, "
+        f"{want.unknown} outcome unknown ({want.unknown_delivered} of them received); lost 0, "
+        "silent failures 0, false failures 0, duplicates 0."
+    ) in text
+    failover = Figures(cases=len(FAILOVER_CASES), messages=len(FAILOVER_CASES) * BATCH)
+    for case in FAILOVER_CASES:
+        outcomes = expected_failover(case)
+        failover.sent += outcomes.outcomes.count("sent")
+        failover.failed += outcomes.outcomes.count("failed")
+        unknown = outcomes.outcomes.count("unknown")
+        failover.unknown += unknown
+        failover.unknown_delivered += unknown if outcomes.unknown_delivered else 0
+    assert failover.summary("SMTP fault matrix, failover") in text

@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+
 import pytest
 from moto.ses.models import ses_backends
 
@@ -161,3 +166,63 @@ def test_mailcore_check_without_credentials_is_one_line(monkeypatch: pytest.Monk
     assert line.startswith(
         "mailcore: error: the ses backend could not connect: no AWS credentials found: "
     ), line
+
+
+def test_mailcore_check_against_an_endpoint_that_never_answers_is_one_line() -> None:
+    """The endpoint accepts connections and never answers: ``read_timeout`` ends the one
+    attempt ``check`` makes (boto3 alone would wait 60 s, then retry)."""
+    accepted: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    accepted.append(listener.accept()[0])
+
+        threading.Thread(target=accept, daemon=True).start()
+        started = time.monotonic()
+        done = run_mailcore(
+            "check",
+            "--backend=ses",
+            "-o",
+            f"region={REGION}",
+            "-o",
+            f"endpoint_url=http://127.0.0.1:{port}",
+            "-o",
+            "read_timeout=1",
+            env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET},
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+    for connection in accepted:
+        connection.close()
+
+    assert done.status == 1, done
+    assert elapsed < 30, "one attempt of read_timeout, not retries of 60 s"
+    assert len(accepted) == 1, "check made one attempt"
+    [line] = done.error_lines
+    assert line == (
+        "mailcore: error: the ses backend could not connect: SES GetAccount failed: the SES "
+        "endpoint could not be reached (ReadTimeoutError: Read timeout on endpoint URL: "
+        f'"http://127.0.0.1:{port}/v2/email/account")'
+    ), done
+    assert "Traceback" not in done.stderr
+
+
+def test_the_client_has_finite_timeouts_by_default_and_as_set() -> None:
+    default = SESBackend(region=REGION)
+    tuned = SESBackend(region=REGION, connect_timeout=3, read_timeout=4.5)
+
+    assert (default.options.connect_timeout, default.options.read_timeout) == (10.0, 30.0)
+    assert (
+        default.client.meta.config.connect_timeout,
+        default.client.meta.config.read_timeout,
+    ) == (
+        10.0,
+        30.0,
+    )
+    assert (tuned.client.meta.config.connect_timeout, tuned.client.meta.config.read_timeout) == (
+        3.0,
+        4.5,
+    )

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mailcore import BadHeaderError, RecipientsRefusedError, SendError
+from mailcore import BadHeaderError, InvalidAddressError, RecipientsRefusedError, SendError
 from mailcore_smtp import (
     SMTPBackend,
     SMTPBatchStoppedError,
@@ -235,3 +235,52 @@ def test_bad_header_is_raised_even_with_fail_silently(server: RecordingSMTPServe
 
     assert server.messages == []  # the whole batch is checked before connecting
     assert backend.connection is None
+
+
+@pytest.mark.parametrize(
+    ("field", "address", "header"),
+    [
+        ("to", "é@example.com", "To"),
+        ("from_email", "Zoë <zoë@example.com>", "From"),
+        ("bcc", '"jürgen"@example.com', "Bcc"),
+    ],
+)
+def test_a_non_ascii_local_part_gets_the_cores_error_before_connecting(
+    field: str, address: str, header: str
+) -> None:
+    """The core owns the rule (SMTPUTF8 is not spoken): the backend never connects."""
+    value: object = address if field == "from_email" else [address]
+    message = make_message(**{field: value})
+    with silent_server() as (host, port):
+        backend = SMTPBackend(host=host, port=port, timeout=5)
+        with pytest.raises(InvalidAddressError) as caught:
+            backend.send_messages([message])
+        assert backend.connection is None
+
+    assert str(caught.value) == (
+        f"invalid address {address!r} in {header}: its local part is not ASCII "
+        "(that would need SMTPUTF8)"
+    )
+
+
+def test_a_non_ascii_local_part_in_a_message_read_from_a_file_is_refused_before_connecting() -> (
+    None
+):
+    """A file's headers are sent as they are, so only the envelope meets the rule: the
+    backend builds it before connecting."""
+    import email
+    import email.policy
+
+    from mailcore.cli.eml import FileMessage
+
+    raw = b"From: ann@example.com\nTo: j\xc3\xb6rg@example.com\nSubject: Hi\n\nBody\n"
+    message = FileMessage(email.message_from_bytes(raw, policy=email.policy.default))
+    with silent_server() as (host, port):
+        backend = SMTPBackend(host=host, port=port, timeout=5)
+        with pytest.raises(InvalidAddressError) as caught:
+            backend.send_messages([message])
+        assert backend.connection is None
+
+    assert str(caught.value).endswith(
+        "in To: its local part is not ASCII (that would need SMTPUTF8)"
+    )

@@ -102,7 +102,11 @@ class SESBackend(BaseEmailBackend):
 
         try:
             client, self._session = create_sesv2_client(
-                self.options.region, self.options.endpoint_url, self.options.max_connections
+                self.options.region,
+                self.options.endpoint_url,
+                self.options.max_connections,
+                self.options.connect_timeout,
+                self.options.read_timeout,
             )
         except botocore.exceptions.NoRegionError:
             raise ConfigurationError(

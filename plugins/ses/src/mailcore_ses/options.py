@@ -14,6 +14,11 @@ __all__ = ["SES_URL_SCHEMES", "SESOptions"]
 #: ``ses://[region]?configuration_set=...``: the host is the AWS region.
 SES_URL_SCHEMES = {"ses": URLScheme(host="region")}
 
+#: Seconds to wait for the connection to the SES endpoint (``connect_timeout``).
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Seconds to wait for each read of the endpoint's answer (``read_timeout``).
+DEFAULT_READ_TIMEOUT = 30.0
+
 #: SES accepts tag names and values of ASCII letters, digits, ``_`` and ``-`` (max 256).
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -33,6 +38,9 @@ class SESOptions(BackendOptions):
     - ``max_per_second``: at most this many messages a second (a float), shared by every
       backend with the same region, endpoint and limit in the process; ``None``: no
       limit. ``mailcore check --backend ses`` prints the account's ``MaxSendRate``.
+    - ``connect_timeout``: seconds to wait for the connection to the endpoint (10).
+    - ``read_timeout``: seconds to wait for each read of an answer from the endpoint (30);
+      boto3 retries a timed-out call (``mailcore check`` does not: one attempt).
     """
 
     region: str | None = None
@@ -42,6 +50,8 @@ class SESOptions(BackendOptions):
     from_arn: str | None = None
     max_connections: Annotated[int, Field(ge=1, le=100)] = 1
     max_per_second: Annotated[float, Field(gt=0)] | None = None
+    connect_timeout: Annotated[float, Field(gt=0)] = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: Annotated[float, Field(gt=0)] = DEFAULT_READ_TIMEOUT
 
     @field_validator("endpoint_url")
     @classmethod

@@ -12,8 +12,9 @@ reported on ``message.result``. A server whose EHLO lacks 8BITMIME gets the mess
 7 bits (``allow_8bit=False``); one whose EHLO gives a SIZE limit never gets a message
 larger than that.
 
-Every wait for the server is bounded: ``timeout`` for connecting, the greeting and each
-reply, ``data_timeout`` for the reply to a message's content.
+Every wait for the server is bounded: ``timeout`` for connecting, the TLS handshake, the
+greeting and each reply, ``data_timeout`` for the reply to a message's content; each
+bounds the whole reply, not each byte (:mod:`mailcore_smtp.deadline`).
 
 With ``retries`` set, a temporary failure (see :mod:`mailcore_smtp.retrying`) of the
 connection or of one message is tried again after a growing pause, reconnecting when the
@@ -35,8 +36,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
-    InvalidAddressError,
 )
+from mailcore_smtp.deadline import DeadlineSMTP, handshake
 from mailcore_smtp.errors import (
     MESSAGE_STAGES,
     SMTPAuthError,
@@ -73,9 +74,10 @@ _STAGE_TEXT: dict[Stage, str] = {
 }
 
 
-class _SMTP(smtplib.SMTP):
+class _SMTP(DeadlineSMTP):
     """smtplib.SMTP whose connect() also sets the name TLS verifies (the constructor
-    does that only when given the host, and then connects before we can clean up)."""
+    does that only when given the host, and then connects before we can clean up), and
+    whose every reply must arrive whole within ``timeout`` (:mod:`mailcore_smtp.deadline`)."""
 
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: Any = None
@@ -84,8 +86,13 @@ class _SMTP(smtplib.SMTP):
         return super().connect(host, port, source_address)
 
 
-class _SMTP_SSL(smtplib.SMTP_SSL):
-    """smtplib.SMTP_SSL with the same connect() as :class:`_SMTP`."""
+class _SMTP_SSL(smtplib.SMTP_SSL, DeadlineSMTP):
+    """smtplib.SMTP_SSL with the same connect() and reply deadline as :class:`_SMTP`,
+    and the TLS handshake within ``timeout`` too."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        plain = smtplib.SMTP._get_socket(self, host, port, timeout)  # type: ignore[attr-defined]
+        return handshake(self.context, plain, self._host, timeout)
 
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: Any = None
@@ -259,12 +266,21 @@ class SMTPBackend(BaseEmailBackend):
                 port=self.options.port,
                 stage="starttls",
             )
-        try:
-            connection.starttls(context=context)
-        except smtplib.SMTPResponseException as exc:
-            self.fail_reply(
-                SMTPSecurityError, "starttls", exc.smtp_code, exc.smtp_error, "refused STARTTLS"
-            )
+        code, reply = connection.docmd("STARTTLS")
+        if code != 220:
+            self.fail_reply(SMTPSecurityError, "starttls", code, reply, "refused STARTTLS")
+        # smtplib's starttls() without its unbounded handshake (see mailcore_smtp.deadline)
+        assert connection.sock is not None
+        connection.sock = handshake(
+            context or ssl.create_default_context(),
+            connection.sock,
+            self.options.host,
+            self.options.timeout,
+        )
+        connection.file = None
+        connection.helo_resp = connection.ehlo_resp = None
+        connection.esmtp_features = {}
+        connection.does_esmtp = False
 
     def _login(self, connection: smtplib.SMTP, username: str, password: str) -> None:
         if not connection.has_extn("auth"):
@@ -488,10 +504,10 @@ class SMTPBackend(BaseEmailBackend):
         )
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
-        """:meth:`message_chunks`, after checking that the envelope addresses are ASCII."""
-        for address in (message.envelope_from(), *message.envelope_recipients()):
-            if not address.isascii():
-                raise InvalidAddressError(
-                    f"address {address!r} is not ASCII and cannot be used in the SMTP envelope"
-                )
+        """:meth:`message_chunks`, after building the envelope, so that an address the
+        envelope cannot carry (the core refuses a non-ASCII local part, which would need
+        SMTPUTF8) is refused before connecting, even for a message sent as read from a
+        file, whose headers are not parsed again."""
+        message.envelope_from()
+        message.envelope_recipients()
         return self.message_chunks(message)

@@ -116,8 +116,9 @@ class SMTPOptions(BackendOptions):
     - ``use_tls``: STARTTLS after connecting (port 587); the server must offer it.
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
     - ``timeout``: seconds to wait for the server while connecting, for its greeting
-      and for each reply (30 s).
-    - ``data_timeout``: seconds to wait for the server's reply to a message's content,
+      and for each reply, the whole reply (or TLS handshake) however slowly it
+      trickles in (30 s).
+    - ``data_timeout``: seconds to wait for the server's whole reply to a message's content,
       while it may scan the message (600 s, as RFC 5321 advises).
     - ``ssl_certfile``, ``ssl_keyfile``: a client certificate (PEM) for TLS.
     - ``local_hostname``: the name sent with EHLO and used in generated Message-IDs.

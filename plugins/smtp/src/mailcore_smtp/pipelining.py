@@ -66,7 +66,7 @@ def step(link: Link, tx: Transaction | None) -> list[Done]:
         tx.render()  # while the server works on what was just sent
     if previous is not None:
         try:
-            code, reply = read_final(smtp, options.data_timeout, options.timeout)
+            code, reply = read_final(smtp, options.data_timeout)
         except (OSError, smtplib.SMTPException) as exc:
             link.discard()
             done.append(Done(previous, error=backend.translate(exc, "message")))
@@ -132,7 +132,7 @@ def _read_group(link: Link, tx: Transaction) -> Done | None:
         # to send a lone dot; with no recipient accepted nothing is delivered.
         try:
             smtp.send(b".\r\n")
-            read_final(smtp, tx.backend.options.data_timeout, tx.backend.options.timeout)
+            read_final(smtp, tx.backend.options.data_timeout)
         except (OSError, smtplib.SMTPException):
             link.discard()
             return Done(tx, error=error)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mailcore import SendError, SendResult
+from mailcore_smtp.deadline import read_reply_within
 from mailcore_smtp.errors import (
     SMTPConnectionError,
     SMTPError,
@@ -170,17 +171,9 @@ def _size_limit(connection: smtplib.SMTP) -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
-def read_final(smtp: smtplib.SMTP, data_timeout: float, timeout: float) -> tuple[int, bytes]:
-    """The reply to a message's content, waited for up to ``data_timeout``."""
-    sock = smtp.sock
-    if sock is None:
-        raise smtplib.SMTPServerDisconnected("connection closed")
-    sock.settimeout(data_timeout)
-    try:
-        return smtp.getreply()
-    finally:
-        if smtp.sock is not None:
-            smtp.sock.settimeout(timeout)
+def read_final(smtp: smtplib.SMTP, data_timeout: float) -> tuple[int, bytes]:
+    """The reply to a message's content, all of it within ``data_timeout``."""
+    return read_reply_within(smtp, data_timeout)
 
 
 def reset(smtp: smtplib.SMTP) -> bool:
@@ -221,7 +214,7 @@ def send_plain(transaction: Transaction, smtp: smtplib.SMTP) -> SendResult:
         send_content(smtp, tx.data)
         stage = "message"
         options = backend.options
-        code, reply = read_final(smtp, options.data_timeout, options.timeout)
+        code, reply = read_final(smtp, options.data_timeout)
     except SMTPError:
         raise
     except (OSError, smtplib.SMTPException) as exc:
