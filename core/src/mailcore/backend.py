@@ -436,8 +436,8 @@ class BaseEmailBackend:
 
     async def run_sync(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` off the event loop: in the session's worker thread
-        when :meth:`aopen` started one, else in the loop's default executor (as
-        :func:`asyncio.to_thread`, with the caller's context variables).
+        when :meth:`aopen` started one, else in :meth:`async_executor` (by default the
+        loop's, as :func:`asyncio.to_thread`), with the caller's context variables.
 
         If the awaiting task is cancelled, the call already running finishes first (a
         thread cannot be stopped halfway, and no message is left half-sent): the
@@ -447,13 +447,19 @@ class BaseEmailBackend:
 
         loop = asyncio.get_running_loop()
         call = functools.partial(contextvars.copy_context().run, function, *args)
-        future = loop.run_in_executor(self._async_worker, call)
+        future = loop.run_in_executor(self._async_worker or self.async_executor(), call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             with contextlib.suppress(BaseException):
                 await asyncio.wait([future])
             raise
+
+    def async_executor(self) -> concurrent.futures.Executor | None:
+        """Where :meth:`run_sync` runs calls outside a session: ``None``, the event loop's
+        default executor. A backend whose calls wait on a bounded resource (a pool of
+        connections) returns an executor with as many threads as it has of it."""
+        return None
 
     async def aopen(self) -> bool:
         """:meth:`open` for async code; True only if this call opened a connection.
