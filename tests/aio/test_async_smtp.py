@@ -5,7 +5,7 @@ reports every message's outcome honestly."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -45,7 +45,7 @@ async def _worst_lateness_while(work: asyncio.Future[int] | asyncio.Task[int]) -
 
 
 async def test_the_event_loop_stays_free_while_200_messages_go_out(
-    server: RecordingSMTPServer, record_property: pytest.RecordProperty
+    server: RecordingSMTPServer, record_property: Callable[[str, object], None]
 ) -> None:
     backend = SMTPBackend(**server.backend_options(timeout=10))
     messages = batch(200)
@@ -118,4 +118,4 @@ async def test_a_cancelled_send_leaves_every_outcome_reported(
         assert message.result is not None
         assert message.result.sent == (message.subject in received)
     assert backend.connection is None
-    assert 0 < len(received) and len(server.messages) == len(received)  # none twice
+    assert len(received) > 0 and len(server.messages) == len(received)  # none twice

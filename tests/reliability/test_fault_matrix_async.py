@@ -22,7 +22,12 @@ def trusted_ca(certs: TestCertificates, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
 
 
-def _both(case: Case, certs: TestCertificates, failover: bool) -> tuple[object, ...]:
+Run = tuple[Figures, list[str]]
+
+
+def _both(
+    case: Case, certs: TestCertificates, failover: bool
+) -> tuple[Run, Run, list[object], list[object]]:
     run = run_failover_case if failover else run_case
     sync_seen: list[object] = []
     async_seen: list[object] = []
