@@ -198,3 +198,30 @@ async def test_mailoutbox_catches_a_native_async_backend(
 
     assert await NativeAsync().asend_messages([message("redirected")]) == 1
     assert [m.subject for m in mailoutbox] == ["redirected"]
+
+
+async def test_a_sender_sees_cancel_requested_between_messages() -> None:
+    class Stoppable(ThreadBoundBackend):
+        def _send(self, batch: list[EmailMessage]) -> int:
+            sent = 0
+            for message in batch:
+                if self.cancel_requested():
+                    self.stop_batch([m for m in batch if m.result is None], RuntimeError("stop"))
+                    break
+                time.sleep(0.02)
+                message.result = SendResult("sent")
+                sent += 1
+            return sent
+
+    backend = Stoppable()
+    assert backend.cancel_requested() is False  # outside an async call
+    messages = [message(f"m{n}") for n in range(50)]
+    task = asyncio.create_task(backend.asend_messages(messages))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    statuses = [m.result.status for m in messages if m.result]
+    assert len(statuses) == 50
+    sent = statuses.count("sent")
+    assert 0 < sent < 50 and statuses == ["sent"] * sent + ["failed"] * (50 - sent)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -43,6 +44,12 @@ class _Batch:
 
 _current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
     "mailcore_batch", default=None
+)
+
+#: In a call :meth:`BaseEmailBackend.run_sync` runs in a thread: set when the awaiting
+#: task is cancelled (see :meth:`BaseEmailBackend.cancel_requested`).
+_cancelled: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "mailcore_cancelled", default=None
 )
 
 #: While set (by :func:`mailcore.testing.redirect_backends`), every backend that is not
@@ -439,21 +446,36 @@ class BaseEmailBackend:
         when :meth:`aopen` started one, else in :meth:`async_executor` (by default the
         loop's, as :func:`asyncio.to_thread`), with the caller's context variables.
 
-        If the awaiting task is cancelled, the call already running finishes first (a
-        thread cannot be stopped halfway, and no message is left half-sent): the
-        :class:`asyncio.CancelledError` is raised once it has, with every result set.
+        If the awaiting task is cancelled, :meth:`cancel_requested` becomes true in the
+        call, which a sender may check between messages to stop its batch there; the
+        call finishes first either way (a thread cannot be stopped halfway, and no
+        message is left half-sent): the :class:`asyncio.CancelledError` is raised once
+        it has, with every result set.
         """
         import asyncio  # not at import time: keeps `import mailcore` fast
 
         loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, function, *args)
+        context = contextvars.copy_context()
+        cancelled = threading.Event()
+        context.run(_cancelled.set, cancelled)
+        call = functools.partial(context.run, function, *args)
         future = loop.run_in_executor(self._async_worker or self.async_executor(), call)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            cancelled.set()
             with contextlib.suppress(BaseException):
                 await asyncio.wait([future])
+            if future.done() and not future.cancelled():
+                future.exception()  # seen: the results on the messages tell it
             raise
+
+    def cancel_requested(self) -> bool:
+        """True in a call run by :meth:`run_sync` whose awaiting task was cancelled: a
+        sender checks it before each message and stops the batch there (the messages
+        left are marked not attempted, as for any stopped batch). False elsewhere."""
+        event = _cancelled.get()
+        return event is not None and event.is_set()
 
     def async_executor(self) -> concurrent.futures.Executor | None:
         """Where :meth:`run_sync` runs calls outside a session: ``None``, the event loop's
