@@ -23,7 +23,13 @@ from benchmarks.smtp import DJANGO_SMTP
 from benchmarks.timing import Contender, alternate
 from benchmarks.wan_proxy import WanProxy
 
-__all__ = ["DELAY", "RATE", "run_wan"]
+__all__ = ["ASYNC", "ASYNC_CONCURRENCY", "DELAY", "RATE", "run_wan"]
+
+#: The async contender: concurrent ``message.asend(using=...)`` calls (what
+#: ``asend_mail`` runs) through a named mailer with ``max_connections=8``.
+ASYNC = "mailcore async asend(using=), max_connections=8"
+#: How many of its calls are in flight at once.
+ASYNC_CONCURRENCY = 200
 
 #: Seconds each way: a 20 ms round trip.
 DELAY = 0.010
@@ -35,12 +41,45 @@ def _best(times: list[float]) -> float:
     return min(times)
 
 
+def _async_work(proxy: WanProxy, messages: list[Any], cpu: dict[str, float]) -> Callable[[], int]:
+    """The async contender's run: every message through ``asend(using="wan_async")``,
+    :data:`ASYNC_CONCURRENCY` calls at a time, each call a new backend instance of the
+    mailer (their pool of 8 connections is shared)."""
+    import asyncio
+
+    import mailcore
+
+    mailcore.configure(
+        mailers={
+            "wan_async": {"url": f"smtp://{proxy.host}:{proxy.port}?max_connections=8"},
+        }
+    )
+
+    async def send_all() -> int:
+        gate = asyncio.Semaphore(ASYNC_CONCURRENCY)
+
+        async def one(message: Any) -> int:
+            async with gate:
+                return int(await message.asend(using="wan_async"))
+
+        return sum(await asyncio.gather(*(one(message) for message in messages)))
+
+    def work() -> int:
+        start = time.process_time()
+        sent = asyncio.run(send_all())
+        cpu[ASYNC] = cpu.get(ASYNC, 0.0) + time.process_time() - start
+        return sent
+
+    return work
+
+
 def run_wan(config: Config) -> BenchResult:
     """Time Django and mailcore (1 and 8 connections) over the 20 ms link."""
     counts = {
         "django": config.wan_django_messages,
         "mailcore max_connections=1": config.wan_messages // 4,
         "mailcore max_connections=8": config.wan_messages,
+        ASYNC: config.wan_messages,
     }
     result = BenchResult(
         "smtp-wan",
@@ -66,6 +105,8 @@ def run_wan(config: Config) -> BenchResult:
 
                 def prepare() -> Callable[[], int]:
                     backend: Any
+                    if name == ASYNC:
+                        return _async_work(proxy, [mailcore_message(s) for s in specs[:n]], cpu)
                     if name == "django":
                         from django.core.mail import get_connection
 
@@ -126,6 +167,17 @@ def run_wan(config: Config) -> BenchResult:
         result.rows.append(row)
         rates[name] = counts[name] / _best(samples[name])
     one, eight = rates.get("mailcore max_connections=1"), rates.get("mailcore max_connections=8")
+    if eight and rates.get(ASYNC):
+        value = rates[ASYNC] / eight
+        result.ratios.append(
+            Ratio(
+                f"best: mailcore async ({ASYNC_CONCURRENCY} concurrent asend) / sync, "
+                "8 connections each",
+                value,
+                goal=">= 0.8x",
+                met=value >= 0.8,
+            )
+        )
     django = rates.get("django")
     limit8 = 8 / (2 * DELAY)
     if django and one:

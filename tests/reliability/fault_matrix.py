@@ -22,10 +22,12 @@ healthy, and says which mailer must have sent each message.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailcore import BaseEmailBackend, EmailMessage, SendResult
 from tests.support.fault_server import DROP, STALL, Fault
 from tests.support.smtp_servers import FaultAction, FaultStage
 
@@ -371,3 +373,29 @@ def expected_figures() -> Figures:
         hit = want.outcomes[0 if case.step.connection else TARGET - 1]
         figures.retried_cases += int(hit == "sent" and not case.kind.startswith("partial"))
     return figures
+
+
+def send(api: str, backend: BaseEmailBackend, messages: list[EmailMessage]) -> int:
+    """``backend.send_messages(messages)``, or with ``api="async"`` its async twin."""
+    if api == "async":
+        return asyncio.run(backend.asend_messages(messages))
+    return backend.send_messages(messages)
+
+
+def signature(outcome: SendResult | BaseException | None) -> tuple[object, ...] | None:
+    """What a result (or a raised error) tells a caller, without its free text: the
+    status, the queue id, the refused recipients, and for the error (and the error that
+    stopped the batch) its class, ``stage``, SMTP code, ``outcome_unknown`` and ``sent``."""
+    if outcome is None:
+        return None
+    if isinstance(outcome, SendResult):
+        refused = sorted(outcome.refused or {})
+        return (outcome.status, outcome.message_id, refused, signature(outcome.error))
+    return (
+        type(outcome).__name__,
+        getattr(outcome, "stage", None),
+        getattr(outcome, "smtp_code", None),
+        getattr(outcome, "outcome_unknown", None),
+        getattr(outcome, "sent", None),
+        signature(outcome.__cause__),
+    )

@@ -43,7 +43,9 @@ from tests.reliability.fault_matrix import (
     expected_failover,
     expected_figures,
     recipients,
+    send,
     sender,
+    signature,
 )
 from tests.support.certs import TestCertificates
 from tests.support.fault_server import FaultScript
@@ -91,7 +93,13 @@ def outcome_of(message: EmailMessage) -> Outcome:
 
 
 def run_case(
-    case: Case, certs: TestCertificates, *, pipelining: bool = False, max_connections: int = 1
+    case: Case,
+    certs: TestCertificates,
+    *,
+    pipelining: bool = False,
+    max_connections: int = 1,
+    api: str = "sync",
+    seen: list[object] | None = None,
 ) -> tuple[Figures, list[str]]:
     """Run one case; return its figures and what went against the rules.
 
@@ -99,7 +107,9 @@ def run_case(
     ``max_connections``: the backend's pool size. With more than one connection the
     messages after the target may be sent on another connection before the target
     fails, so only the target's outcome and the rules (no loss, no duplicate, no silent
-    or false failure) are checked, not every message's outcome.
+    or false failure) are checked, not every message's outcome. ``api="async"`` sends
+    through ``asend_messages``; ``seen`` gets what each message's result and the raised
+    error say (:func:`tests.reliability.fault_matrix.signature`).
     """
     script = FaultScript(case.fault())
     messages = batch()
@@ -126,10 +136,12 @@ def run_case(
             max_connections=max_connections,
         )
         try:
-            returned = backend.send_messages(messages)
+            returned = send(api, backend, messages)
         except SendError as exc:
             raised = exc
         assert backend.connection is None, "send_messages left its connection open"
+    if seen is not None:
+        seen.extend([signature(m.result) for m in messages] + [signature(raised), returned])
 
     copies = Counter(received.mail_from for received in server.messages)
     figures, problems = Figures(cases=1, messages=BATCH), []
@@ -323,7 +335,9 @@ def test_the_docs_page_states_the_figures_of_this_matrix() -> None:
 # -- the failover column: the fault on the first mailer, the second one healthy --------
 
 
-def run_failover_case(case: Case, certs: TestCertificates) -> tuple[Figures, list[str]]:
+def run_failover_case(
+    case: Case, certs: TestCertificates, *, api: str = "sync", seen: list[object] | None = None
+) -> tuple[Figures, list[str]]:
     """Run one failover case; return its figures and what went against the rules."""
     messages = batch()
     raised: SendError | None = None
@@ -352,9 +366,11 @@ def run_failover_case(case: Case, certs: TestCertificates) -> tuple[Figures, lis
         )
         backend = mailcore.get_connection(using="main", fail_silently=case.fail_silently)
         try:
-            returned = backend.send_messages(messages)
+            returned = send(api, backend, messages)
         except SendError as exc:
             raised = exc
+    if seen is not None:
+        seen.extend([signature(m.result) for m in messages] + [signature(raised), returned])
     held = {
         "primary": Counter(r.mail_from for r in first.messages),
         "backup": Counter(r.mail_from for r in second.messages),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mailcore._wire.mime import SerializedMessage
+from mailcore.asending import amail_admins, amail_managers, asend_mail, asend_mass_mail
 from mailcore.backend import BaseEmailBackend
 from mailcore.errors import (
     BackendLoadError,
@@ -89,6 +90,10 @@ __all__ = [
     "SerializedMessage",
     "StreamEmailBackend",
     "URLScheme",
+    "amail_admins",
+    "amail_managers",
+    "asend_mail",
+    "asend_mass_mail",
     "configure",
     "get_connection",
     "get_settings",

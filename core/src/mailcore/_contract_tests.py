@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from email.message import EmailMessage as ParsedMessage
 from typing import ClassVar
@@ -12,11 +13,82 @@ from mailcore.backend import BaseEmailBackend
 from mailcore.errors import BadHeaderError
 from mailcore.message import EmailMessage, EmailMultiAlternatives
 
-__all__ = ["BackendContractTests"]
+__all__ = ["AsyncContractTests", "BackendContractTests"]
 
 
-class BackendContractTests:
-    """What every ``BaseEmailBackend`` promises, as tests to subclass."""
+class AsyncContractTests:
+    """The async half of the contract (a base of :class:`BackendContractTests`, so every
+    backend's suite runs it): ``aopen``/``aclose``/``asend_messages``, ``async with``
+    and ``EmailMessage.asend()`` give what their sync twins give. Each test runs its
+    own event loop (:func:`asyncio.run`), so no async pytest plugin is needed."""
+
+    def make_message(self, subject: str = "Contract test") -> EmailMessage:
+        raise NotImplementedError  # pragma: no cover (BackendContractTests has it)
+
+    def _delivered_subjects(self, backend: BaseEmailBackend) -> list[str] | None:
+        raise NotImplementedError  # pragma: no cover (BackendContractTests has it)
+
+    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
+        raise NotImplementedError  # pragma: no cover (BackendContractTests has it)
+
+    def test_async_sending_nothing_returns_zero(self, backend: BaseEmailBackend) -> None:
+        assert asyncio.run(backend.asend_messages([])) == 0
+
+    def test_async_send_messages_returns_the_number_sent(self, backend: BaseEmailBackend) -> None:
+        messages = [self.make_message("first"), self.make_message("second")]
+        assert asyncio.run(backend.asend_messages(iter(messages))) == 2
+        assert all(m.result is not None and m.result.sent for m in messages)
+        headers = [m.result.message_id_header for m in messages if m.result is not None]
+        assert all(h is not None and h.startswith("<") for h in headers)
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["first", "second"]
+
+    def test_async_a_bad_message_anywhere_in_the_batch_sends_nothing(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        messages = [self.make_message("first"), self.make_message("Hello\nBcc: v@example.com")]
+        with pytest.raises(BadHeaderError, match=r"^message 2 of 2 \(nothing was sent\): "):
+            asyncio.run(backend.asend_messages(messages))
+        assert [m.result.status if m.result else None for m in messages] == ["failed"] * 2
+        received = self.delivered(backend)
+        if received is not None:
+            assert received == []
+
+    def test_async_bad_header_is_raised_even_when_failing_silently(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        backend.fail_silently = True
+        with pytest.raises(BadHeaderError):
+            asyncio.run(backend.asend_messages([self.make_message("Hello\nBcc: v@example.com")]))
+
+    def test_async_with_keeps_one_connection_open(self, backend: BaseEmailBackend) -> None:
+        async def session() -> tuple[int, int, bool]:
+            async with backend as opened:
+                assert opened is backend
+                one = await backend.asend_messages([self.make_message("one")])
+                two = await backend.asend_messages([self.make_message("two")])
+                again = await backend.aopen()  # already open: opens nothing
+            await backend.aclose()  # closing twice is harmless
+            return one, two, again
+
+        assert asyncio.run(session()) == (1, 1, False)
+        subjects = self._delivered_subjects(backend)
+        if subjects is not None:
+            assert subjects == ["one", "two"]
+
+    def test_async_aclose_without_aopen_is_harmless(self, backend: BaseEmailBackend) -> None:
+        asyncio.run(backend.aclose())
+
+    def test_async_message_asend_uses_the_given_connection(self, backend: BaseEmailBackend) -> None:
+        message = self.make_message("via asend()")
+        message.connection = backend
+        assert asyncio.run(message.asend()) == 1
+        assert message.result is not None and message.result.sent
+
+
+class BackendContractTests(AsyncContractTests):
+    """What every ``BaseEmailBackend`` promises, sync and async, as tests to subclass."""
 
     #: Sender and recipients used by the tests (a real transport may need verified ones).
     from_email: ClassVar[str] = "sender@example.com"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -21,6 +22,8 @@ from mailcore.errors import SendError
 from mailcore.results import SendResult
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from mailcore._wire.mime import SerializedMessage
     from mailcore.message import EmailMessage
     from mailcore.options import BackendOptions
@@ -41,6 +44,12 @@ class _Batch:
 
 _current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
     "mailcore_batch", default=None
+)
+
+#: In a call :meth:`BaseEmailBackend.run_sync` runs in a thread: set when the awaiting
+#: task is cancelled (see :meth:`BaseEmailBackend.cancel_requested`).
+_cancelled: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "mailcore_cancelled", default=None
 )
 
 #: While set (by :func:`mailcore.testing.redirect_backends`), every backend that is not
@@ -80,6 +89,33 @@ def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
 
     open.__mailcore_guarded__ = True  # type: ignore[attr-defined]
     return open
+
+
+def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable[int]]:
+    @functools.wraps(send)
+    async def asend_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
+        target = _redirect
+        if target is None or isinstance(self, target):
+            return await send(self, messages)
+        stand_in = target(fail_silently=self.fail_silently)
+        stand_in.stands_in_for = self
+        stand_in.alias = self.stand_in_alias()
+        return await stand_in.asend_messages(messages)
+
+    asend_messages.__mailcore_guarded__ = True  # type: ignore[attr-defined]
+    return asend_messages
+
+
+def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitable[bool]]:
+    @functools.wraps(open_)
+    async def aopen(self: BaseEmailBackend) -> bool:
+        target = _redirect
+        if target is None or isinstance(self, target):
+            return await open_(self)
+        return False  # a stand-in connects nowhere
+
+    aopen.__mailcore_guarded__ = True  # type: ignore[attr-defined]
+    return aopen
 
 
 def _name_message(exc: BaseException, index: int, total: int) -> None:
@@ -131,7 +167,13 @@ class BaseEmailBackend:
         """Route every subclass's ``send_messages`` and ``open`` through the redirect
         check, so that a test's outbox gets the mail however the backend was made."""
         super().__init_subclass__(**kwargs)
-        for name, guard in (("send_messages", _guard_send), ("open", _guard_open)):
+        guards: tuple[tuple[str, Callable[..., Any]], ...] = (
+            ("send_messages", _guard_send),
+            ("open", _guard_open),
+            ("asend_messages", _guard_asend),
+            ("aopen", _guard_aopen),
+        )
+        for name, guard in guards:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "__mailcore_guarded__", False):
                 setattr(cls, name, guard(method))
@@ -268,17 +310,13 @@ class BaseEmailBackend:
         connect: Callable[[], bool],
         send_batch: Callable[[list[EmailMessage]], int],
     ) -> int:
-        for message in batch:
-            message.result = None
-        if not batch:
+        state = self._begin(batch)
+        if state is None:
             return 0
-        state = _Batch(self._prepare_all(batch))
         try:
             opened = connect()
         except BaseException as exc:  # a ConfigurationError too: every message failed
-            for message in batch:
-                message.result = SendResult("failed", error=exc)
-            if self.fail_silently and isinstance(exc, self.transport_errors):
+            if self._connect_failed(batch, exc):
                 return 0
             raise
         error: BaseException | None = None
@@ -291,25 +329,98 @@ class BaseEmailBackend:
             self.stop_batch([m for m in batch if m.result is None], exc)
         finally:
             _current_batch.reset(token)
-        for message in batch:  # a backend that sent other bytes has set the header itself
-            result = message.result
-            if result and result.message_id_header is None and id(message) not in state.skipped:
-                result.message_id_header = getattr(state.data[id(message)], "message_id", None)
+        self._stamp(batch, state)
         if opened:
             try:
                 self.close()
             except BaseException as exc:
-                if exc.__context__ is None:
-                    exc.__context__ = error
-                for message in batch:
-                    if message.result is None or message.result.sent:
-                        message.result = SendResult("failed", error=exc)
-                if error is None and self.fail_silently and isinstance(exc, self.transport_errors):
+                if self._close_failed(batch, exc, error):
                     return 0
                 raise
         if error is not None:
             raise error
         return sent
+
+    async def adeliver_batch(
+        self,
+        messages: Iterable[EmailMessage],
+        aconnect: Callable[[], Awaitable[bool]],
+        asend_batch: Callable[[list[EmailMessage]], Awaitable[int]],
+    ) -> int:
+        """:meth:`deliver_batch` for native async code: the same frame and rules (every
+        message prepared before anything is opened; nothing sent if one is bad), with
+        ``aconnect`` and ``asend_batch`` awaited and :meth:`aclose` closing what
+        ``aconnect`` opened."""
+        batch = list(messages)
+        try:
+            state = self._begin(batch)
+            if state is None:
+                return 0
+            try:
+                opened = await aconnect()
+            except BaseException as exc:
+                if self._connect_failed(batch, exc):
+                    return 0
+                raise
+            error: BaseException | None = None
+            sent = 0
+            token = _current_batch.set(state)
+            try:
+                sent = await asend_batch(batch)
+            except BaseException as exc:
+                error = exc
+                self.stop_batch([m for m in batch if m.result is None], exc)
+            finally:
+                _current_batch.reset(token)
+            self._stamp(batch, state)
+            if opened:
+                try:
+                    await self.aclose()
+                except BaseException as exc:
+                    if self._close_failed(batch, exc, error):
+                        return 0
+                    raise
+            if error is not None:
+                raise error
+            return sent
+        finally:
+            for message in batch:
+                if message.result is not None and message.result.mailer is None:
+                    message.result.mailer = self.alias
+
+    # the steps both frames share: one owner for each rule
+
+    def _begin(self, batch: list[EmailMessage]) -> _Batch | None:
+        """Clear earlier results and prepare every message (``None`` for no message)."""
+        for message in batch:
+            message.result = None
+        if not batch:
+            return None
+        return _Batch(self._prepare_all(batch))
+
+    def _connect_failed(self, batch: list[EmailMessage], exc: BaseException) -> bool:
+        """Every message failed with ``exc``; True when it is to be swallowed (0 sent)."""
+        for message in batch:
+            message.result = SendResult("failed", error=exc)
+        return self.fail_silently and isinstance(exc, self.transport_errors)
+
+    def _stamp(self, batch: list[EmailMessage], state: _Batch) -> None:
+        """Give each message handed over the Message-ID of its prepared bytes."""
+        for message in batch:  # a backend that sent other bytes has set the header itself
+            result = message.result
+            if result and result.message_id_header is None and id(message) not in state.skipped:
+                result.message_id_header = getattr(state.data[id(message)], "message_id", None)
+
+    def _close_failed(
+        self, batch: list[EmailMessage], exc: BaseException, error: BaseException | None
+    ) -> bool:
+        """Closing failed: the messages count as not sent; True when swallowed."""
+        if exc.__context__ is None:
+            exc.__context__ = error
+        for message in batch:
+            if message.result is None or message.result.sent:
+                message.result = SendResult("failed", error=exc)
+        return error is None and self.fail_silently and isinstance(exc, self.transport_errors)
 
     def _prepare_all(self, batch: list[EmailMessage]) -> dict[int, SerializedMessage]:
         prepared: dict[int, SerializedMessage] = {}
@@ -322,6 +433,117 @@ class BaseEmailBackend:
                 message.result = SendResult("failed", error=exc)
                 raise
         return prepared
+
+    # -- async -------------------------------------------------------------------------
+
+    #: The worker thread of an async session (:meth:`aopen` on a backend without native
+    #: async code): the sync methods run there one after another, so a backend that keeps
+    #: its connection per thread finds it again.
+    _async_worker: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def run_sync(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function(*args)`` off the event loop: in the session's worker thread
+        when :meth:`aopen` started one, else in :meth:`async_executor` (by default the
+        loop's, as :func:`asyncio.to_thread`), with the caller's context variables.
+
+        If the awaiting task is cancelled, :meth:`cancel_requested` becomes true in the
+        call, which a sender may check between messages to stop its batch there; the
+        call finishes first either way (a thread cannot be stopped halfway, and no
+        message is left half-sent): the :class:`asyncio.CancelledError` is raised once
+        it has, with every result set.
+        """
+        import asyncio  # not at import time: keeps `import mailcore` fast
+
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        cancelled = threading.Event()
+        context.run(_cancelled.set, cancelled)
+        call = functools.partial(context.run, function, *args)
+        future = loop.run_in_executor(self._async_worker or self.async_executor(), call)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled.set()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait([future])
+            if future.done() and not future.cancelled():
+                future.exception()  # seen: the results on the messages tell it
+            raise
+
+    def cancel_requested(self) -> bool:
+        """True in a call run by :meth:`run_sync` whose awaiting task was cancelled: a
+        sender checks it before each message and stops the batch there (the messages
+        left are marked not attempted, as for any stopped batch). False elsewhere."""
+        event = _cancelled.get()
+        return event is not None and event.is_set()
+
+    def async_executor(self) -> concurrent.futures.Executor | None:
+        """Where :meth:`run_sync` runs calls outside a session: ``None``, the event loop's
+        default executor. A backend whose calls wait on a bounded resource (a pool of
+        connections) returns an executor with as many threads as it has of it."""
+        return None
+
+    async def aopen(self) -> bool:
+        """:meth:`open` for async code; True only if this call opened a connection.
+
+        The default runs :meth:`open` in a worker thread kept for the session, where
+        :meth:`asend_messages` and :meth:`aclose` then run too. A backend with native
+        async code overrides :meth:`aopen`, :meth:`aclose` and :meth:`asend_messages`.
+        """
+        import concurrent.futures
+
+        made = self._async_worker is None
+        if made:
+            self._async_worker = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="mailcore-session"
+            )
+        try:
+            opened = bool(await self.run_sync(self.open))
+        except BaseException:
+            if made:
+                self._end_worker()
+            raise
+        if made and not opened:
+            self._end_worker()
+        return opened
+
+    async def aclose(self) -> None:
+        """:meth:`close` for async code (by default in the session's worker thread,
+        which then ends). Safe to call twice."""
+        try:
+            await self.run_sync(self.close)
+        finally:
+            self._end_worker()
+
+    def _end_worker(self) -> None:
+        worker, self._async_worker = self._async_worker, None
+        if worker is not None:
+            worker.shutdown(wait=False)
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """:meth:`send_messages` for async code: same arguments, results and errors.
+
+        The default runs :meth:`send_messages` in a worker thread, so every backend
+        works unchanged without blocking the event loop.
+        """
+        result: int = await self.run_sync(self.send_messages, messages)
+        return result
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.aopen()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

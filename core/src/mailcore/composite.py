@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import random
 import threading
 import time
@@ -148,6 +149,16 @@ def _shared_book(alias: str, count: int, rotates: bool) -> _DownBook | None:
             book = _books[alias] = _DownBook()
             book.next = random.randrange(count) if rotates else 0
         return book
+
+
+class _Session:
+    """An async session's (or one async call's) backends for the mailers, and which of
+    them it opened."""
+
+    def __init__(self, count: int) -> None:
+        self.children: list[BaseEmailBackend | None] = [None] * count
+        self.opened: set[int] = set()
+        self.session = False
 
 
 class _ThreadState(threading.local):
@@ -297,29 +308,38 @@ class CompositeBackend(BaseEmailBackend):
         """Each message through its mailer. A message whose outcome is unknown does not
         stop the batch (the others go on, as after a temporary failure); its error is
         raised once the batch is done. Another failure stops it (not silently)."""
-        sent = 0
-        unknown: BaseException | None = None
+        tally = _Tally()
         for index, message in enumerate(batch):
-            error = self._send_one(message)
-            if message.result is not None and message.result.sent:
-                sent += 1
-                continue
-            if error is None:
-                continue  # a failure the mailer reported without raising stays so
-            if message.result is not None and message.result.status == "unknown":
-                unknown = unknown or error
-                continue
-            if self.fail_silently:
-                continue
-            if isinstance(error, SendError):
-                error.sent, error.message = sent, message
-            self.stop_batch(batch[index + 1 :], error)
-            raise error
-        if unknown is not None and not self.fail_silently:
-            if isinstance(unknown, SendError):
-                unknown.sent = sent
-            raise unknown
-        return sent
+            self._after_message(tally, batch, index, self._send_one(message))
+        return self._finish(tally)
+
+    def _after_message(
+        self, tally: _Tally, batch: list[EmailMessage], index: int, error: BaseException | None
+    ) -> None:
+        """Count message ``index`` of ``batch`` sent, or note its unknown outcome, or stop
+        the batch by raising its ``error`` (the rule both the sync and async paths use)."""
+        message = batch[index]
+        if message.result is not None and message.result.sent:
+            tally.sent += 1
+            return
+        if error is None:
+            return  # a failure the mailer reported without raising stays so
+        if message.result is not None and message.result.status == "unknown":
+            tally.unknown = tally.unknown or error
+            return
+        if self.fail_silently:
+            return
+        if isinstance(error, SendError):
+            error.sent, error.message = tally.sent, message
+        self.stop_batch(batch[index + 1 :], error)
+        raise error
+
+    def _finish(self, tally: _Tally) -> int:
+        if tally.unknown is not None and not self.fail_silently:
+            if isinstance(tally.unknown, SendError):
+                tally.unknown.sent = tally.sent
+            raise tally.unknown
+        return tally.sent
 
     def _send_one(self, message: EmailMessage) -> BaseException | None:
         """Send ``message`` through the first mailer that takes it (setting its result);
@@ -328,18 +348,39 @@ class CompositeBackend(BaseEmailBackend):
         for index in self._candidates():
             child = self._child(index)
             error, opening = self._attempt(index, child, message)
-            if error is None:
-                self._mark(index, failed=False)
-                return None
-            if getattr(error, "outcome_unknown", False):
-                self._mark(index, failed=True)  # its connection broke: not re-sent
-                if message.result is not None:
-                    message.result = dataclasses.replace(message.result, status="unknown")
-                return error
-            if not moves_on(error, child.transport_errors, opening=opening):
-                return error  # the message's own failure: it would fail everywhere
-            answers[self.labels[index]] = error
-            self._mark(index, failed=True)
+            done, outcome = self._judge(index, child, message, error, opening, answers)
+            if done:
+                return outcome
+        return self._all_failed(message, answers)
+
+    def _judge(
+        self,
+        index: int,
+        child: BaseEmailBackend,
+        message: EmailMessage,
+        error: BaseException | None,
+        opening: bool,
+        answers: dict[str, BaseException],
+    ) -> tuple[bool, BaseException | None]:
+        """After one mailer's attempt: whether the message is done (else it moves on to
+        the next mailer), and the error to report. Marks the mailer up or down."""
+        if error is None:
+            self._mark(index, failed=False)
+            return True, None
+        if getattr(error, "outcome_unknown", False):
+            self._mark(index, failed=True)  # its connection broke: not re-sent
+            if message.result is not None:
+                message.result = dataclasses.replace(message.result, status="unknown")
+            return True, error
+        if not moves_on(error, child.transport_errors, opening=opening):
+            return True, error  # the message's own failure: it would fail everywhere
+        answers[self.labels[index]] = error
+        self._mark(index, failed=True)
+        return False, None
+
+    def _all_failed(
+        self, message: EmailMessage, answers: dict[str, BaseException]
+    ) -> MailersFailedError:
         text = "every mailer failed: " + "; ".join(f"{k}: {v}" for k, v in answers.items())
         failure = MailersFailedError(text, answers, message=message)
         message.result = SendResult("failed", error=failure)
@@ -358,14 +399,120 @@ class CompositeBackend(BaseEmailBackend):
             opening = False
             child.send_messages([message])
         except child.transport_errors as exc:
-            if message.result is None or message.result.sent:
-                message.result = SendResult("failed", error=exc, mailer=self.labels[index])
+            self._attempt_failed(index, message, exc)
             if index in state.opened:  # a broken connection is not used again
                 state.opened.discard(index)
                 with contextlib.suppress(Exception):
                     child.close()
             return exc, opening
         return None, False
+
+    def _attempt_failed(self, index: int, message: EmailMessage, exc: BaseException) -> None:
+        if message.result is None or message.result.sent:
+            message.result = SendResult("failed", error=exc, mailer=self.labels[index])
+
+    # -- async ---------------------------------------------------------------------------
+
+    def _async_state(self) -> _Session:
+        """The async session of this instance, shared by its tasks."""
+        state: _Session | None = self.__dict__.get("_astate")
+        if state is None:
+            state = self.__dict__["_astate"] = _Session(len(self.labels))
+        return state
+
+    async def aopen(self) -> bool:
+        """:meth:`open` for async code: a session whose connections to the mailers are
+        opened (``aopen``) when first used and kept until :meth:`aclose`; the instance's
+        tasks share it. True when this call started it."""
+        state = self._async_state()
+        if state.session:
+            return False
+        state.session = True
+        return True
+
+    async def aclose(self) -> None:
+        """End the async session, closing its connections to the mailers (``aclose``)."""
+        state = self._async_state()
+        state.session = False
+        await self._aclose_children(state)
+
+    @staticmethod
+    async def _aclose_children(state: _Session) -> None:
+        opened = sorted(state.opened)
+        state.opened.clear()
+        for index in opened:
+            child = state.children[index]
+            if child is not None:
+                with contextlib.suppress(Exception):
+                    await child.aclose()
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """:meth:`send_messages` for async code: the same order, marks (the down state is
+        the sync path's) and results, each mailer sent to with its ``asend_messages``.
+
+        Inside a session (:meth:`aopen`) its connections are used; otherwise this call
+        has its own, closed when it returns, so concurrent calls never share one.
+        """
+        session = self._async_state()
+        if session.session:
+            return await self.adeliver_batch(
+                messages, _opened_nothing, functools.partial(self._asend_all, session)
+            )
+        state = _Session(len(self.labels))
+        try:
+            return await self.adeliver_batch(
+                messages, _opened_nothing, functools.partial(self._asend_all, state)
+            )
+        finally:
+            await self._aclose_children(state)
+
+    async def _asend_all(self, state: _Session, batch: list[EmailMessage]) -> int:
+        tally = _Tally()
+        for index, message in enumerate(batch):
+            self._after_message(tally, batch, index, await self._asend_one(state, message))
+        return self._finish(tally)
+
+    async def _asend_one(self, state: _Session, message: EmailMessage) -> BaseException | None:
+        answers: dict[str, BaseException] = {}
+        for index in self._candidates():
+            child = state.children[index]
+            if child is None:
+                child = state.children[index] = self._make(index)
+            error, opening = await self._aattempt(state, index, child, message)
+            done, outcome = self._judge(index, child, message, error, opening, answers)
+            if done:
+                return outcome
+        return self._all_failed(message, answers)
+
+    async def _aattempt(
+        self, state: _Session, index: int, child: BaseEmailBackend, message: EmailMessage
+    ) -> tuple[BaseException | None, bool]:
+        opening = index not in state.opened
+        try:
+            if opening and await child.aopen():
+                state.opened.add(index)
+            opening = False
+            await child.asend_messages([message])
+        except child.transport_errors as exc:
+            self._attempt_failed(index, message, exc)
+            if index in state.opened:  # a broken connection is not used again
+                state.opened.discard(index)
+                with contextlib.suppress(Exception):
+                    await child.aclose()
+            return exc, opening
+        return None, False
+
+
+async def _opened_nothing() -> bool:
+    return False
+
+
+@dataclasses.dataclass
+class _Tally:
+    """A batch's progress: messages sent, and the first error of an unknown outcome."""
+
+    sent: int = 0
+    unknown: BaseException | None = None
 
 
 class FailoverBackend(CompositeBackend):

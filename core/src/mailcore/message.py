@@ -543,6 +543,18 @@ class EmailMessage:
         connection = self.connection or get_connection(fail_silently=fail_silently, using=using)
         return connection.send_messages([self])
 
+    async def asend(self, fail_silently: bool = False, *, using: str | None = None) -> int:
+        """:meth:`send` for async code (through the backend's ``asend_messages``): the
+        same arguments and result."""
+        if self.connection is not None and using is not None:
+            raise TypeError("asend() takes using= only for a message without a connection")
+        if not self.recipients():
+            return 0
+        from mailcore.sending import get_connection
+
+        connection = self.connection or get_connection(fail_silently=fail_silently, using=using)
+        return await connection.asend_messages([self])
+
     def __deepcopy__(self, memo: dict[int, Any]) -> EmailMessage:
         clone = copy.copy(self)
         memo[id(self)] = clone

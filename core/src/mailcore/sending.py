@@ -9,6 +9,7 @@ from mailcore.discovery import load_backend
 
 if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend
+    from mailcore.message import EmailMessage
 
 __all__ = ["get_connection", "mail_admins", "mail_managers", "send_mail", "send_mass_mail"]
 
@@ -79,6 +80,25 @@ def send_mail(
 
     ``using`` names the mailer to send with (not together with ``connection``).
     """
+    return _send_mail_message(
+        subject, message, from_email, recipient_list, fail_silently,
+        auth_user, auth_password, connection, html_message, using,
+    ).send()  # fmt: skip
+
+
+def _send_mail_message(
+    subject: str,
+    message: str,
+    from_email: str | None,
+    recipient_list: Sequence[str],
+    fail_silently: bool,
+    auth_user: str | None,
+    auth_password: str | None,
+    connection: BaseEmailBackend | None,
+    html_message: str | None,
+    using: str | None,
+) -> EmailMessage:
+    """The message :func:`send_mail` (and ``asend_mail``) sends, with its connection."""
     from mailcore.message import EmailMultiAlternatives
 
     connection = _connection(
@@ -89,7 +109,7 @@ def send_mail(
     )
     if html_message:
         mail.attach_alternative(html_message, "text/html")
-    return mail.send()
+    return mail
 
 
 def send_mass_mail(
@@ -103,6 +123,21 @@ def send_mass_mail(
 ) -> int:
     """Send one message per ``(subject, message, from_email, recipient_list)`` over one
     connection (or one made for the mailer ``using``); return how many were sent."""
+    connection, messages = _mass_mail_messages(
+        datatuple, fail_silently, auth_user, auth_password, connection, using
+    )
+    return connection.send_messages(messages)
+
+
+def _mass_mail_messages(
+    datatuple: Iterable[tuple[str, str, str | None, Sequence[str]]],
+    fail_silently: bool,
+    auth_user: str | None,
+    auth_password: str | None,
+    connection: BaseEmailBackend | None,
+    using: str | None,
+) -> tuple[BaseEmailBackend, list[EmailMessage]]:
+    """The connection and messages :func:`send_mass_mail` (and ``asend_mass_mail``) sends."""
     from mailcore.message import EmailMessage
 
     connection = _connection(
@@ -112,7 +147,7 @@ def send_mass_mail(
         EmailMessage(subject, body, sender, recipients, connection=connection)
         for subject, body, sender, recipients in datatuple
     ]
-    return connection.send_messages(messages)
+    return connection, messages
 
 
 def _mail_setting_list(
@@ -124,23 +159,43 @@ def _mail_setting_list(
     html_message: str | None,
     using: str | None,
 ) -> int:
+    mail = _setting_list_message(
+        setting, subject, message, fail_silently, connection, html_message, using
+    )
+    return 0 if mail is None else mail.send()
+
+
+def _setting_list_message(
+    setting: Literal["admins", "managers"],
+    subject: str,
+    message: str,
+    fail_silently: bool,
+    connection: BaseEmailBackend | None,
+    html_message: str | None,
+    using: str | None,
+    prefix: str = "",
+) -> EmailMessage | None:
+    """The message ``mail_admins``/``mail_managers`` (``a``-prefixed too) send, or
+    ``None`` when the setting lists nobody."""
     from mailcore.settings import get_settings
 
     if connection is not None and using is not None:
-        raise TypeError(f"mail_{setting}() takes a connection or using=, not both")
+        raise TypeError(f"{prefix}mail_{setting}() takes a connection or using=, not both")
     settings = get_settings()
     recipients = getattr(settings, setting)
     if not recipients:
-        return 0
-    return send_mail(
+        return None
+    return _send_mail_message(
         f"{settings.subject_prefix}{subject}",
         message,
         settings.server_email,
         recipients,
-        fail_silently=fail_silently,
-        connection=connection,
-        html_message=html_message,
-        using=using,
+        fail_silently,
+        None,
+        None,
+        connection,
+        html_message,
+        using,
     )
 
 

@@ -35,6 +35,7 @@ from mailcore.backend import BaseEmailBackend, _set_redirect
 from mailcore.errors import MailcoreError
 
 __all__ = [
+    "AsyncContractTests",
     "BackendContractTests",
     "PreviewClient",
     "PreviewError",
@@ -194,13 +195,13 @@ class PreviewClient:
 
 
 if TYPE_CHECKING:
-    from mailcore._contract_tests import BackendContractTests
+    from mailcore._contract_tests import AsyncContractTests, BackendContractTests
 
 
 def __getattr__(name: str) -> Any:
-    """:class:`BackendContractTests` is imported on first use: only it needs pytest."""
-    if name == "BackendContractTests":
-        from mailcore._contract_tests import BackendContractTests
+    """The contract test classes are imported on first use: only they need pytest."""
+    if name in ("AsyncContractTests", "BackendContractTests"):
+        from mailcore import _contract_tests
 
-        return BackendContractTests
+        return getattr(_contract_tests, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

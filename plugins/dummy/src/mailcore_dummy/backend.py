@@ -31,3 +31,14 @@ class DummyBackend(BaseEmailBackend):
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         return self.deliver_batch(messages, _connect, _discard)
+
+    async def aopen(self) -> bool:
+        """Nothing to open (no worker thread either)."""
+        return False
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """:meth:`send_messages` on the event loop: it does memory work only."""
+        return self.send_messages(messages)

@@ -23,6 +23,7 @@ connection was lost.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import smtplib
@@ -502,6 +503,12 @@ class SMTPBackend(BaseEmailBackend):
             smtp_code=code,
             smtp_reply=text if code is not None else None,
         )
+
+    def async_executor(self) -> concurrent.futures.Executor:
+        """The threads of this mailer's async calls (:mod:`mailcore_smtp.aio`)."""
+        from mailcore_smtp.aio import executor_for
+
+        return executor_for(self.pool)
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
         """:meth:`message_chunks`, after building the envelope, so that an address the

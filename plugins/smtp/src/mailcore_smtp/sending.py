@@ -15,9 +15,10 @@ import contextvars
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mailcore import SendResult
+from mailcore import SendError, SendResult
 from mailcore_smtp import pipelining
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError
 from mailcore_smtp.pool import Link, Pool
@@ -46,8 +47,11 @@ class _Work:
     """The batch shared by the workers: the next message to take, the count accepted,
     and the failure that stopped it."""
 
-    def __init__(self, messages: list[EmailMessage]) -> None:
+    def __init__(
+        self, messages: list[EmailMessage], cancelled: Callable[[], bool] = lambda: False
+    ) -> None:
         self.messages = messages
+        self.cancelled = cancelled
         self.sent = 0
         self.stopped: tuple[int, BaseException] | None = None
         self._next = 0
@@ -55,6 +59,9 @@ class _Work:
 
     def take(self) -> int | None:
         with self._lock:
+            if self.stopped is None and self._next < len(self.messages) and self.cancelled():
+                # the async caller was cancelled: the batch stops before this message
+                self.stopped = (self._next, SendError("the sending task was cancelled"))
             if self.stopped is not None or self._next >= len(self.messages):
                 return None
             self._next += 1
@@ -148,8 +155,8 @@ class Lease:
 
     def run(self, messages: list[EmailMessage]) -> int:
         """Send ``messages``; return how many were accepted (see the module doc)."""
-        work = _Work(messages)
         backend = self.backend
+        work = _Work(messages, backend.cancel_requested)
         extra = min(backend.options.max_connections, len(messages)) - 1
         threads = []
         failures: list[BaseException] = []
