@@ -12,7 +12,13 @@ from mailcore.cli import main
 from mailcore_celery.ledger import Ledger
 from tests.celery.conftest import backend, message
 from tests.celery.harness import Workers, wait_for
-from tests.support.smtp_servers import DROP, FaultAction, FaultStage, RecordingSMTPServer, SessionRecord
+from tests.support.smtp_servers import (
+    DROP,
+    FaultAction,
+    FaultStage,
+    RecordingSMTPServer,
+    SessionRecord,
+)
 
 
 def _counts(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
@@ -81,7 +87,9 @@ def test_retries_used_up_make_a_dead_letter_with_the_last_answer(
     start_workers(1)
     wait_for(lambda: ledger.counts()["failed"] == 1, 60, "retries used up")
     (letter,) = ledger.dead_letters().values()
-    assert letter["attempts"] == 3 and "452" in letter["error"] and "mailbox full" in letter["error"]
+    assert (
+        letter["attempts"] == 3 and "452" in letter["error"] and "mailbox full" in letter["error"]
+    )
     assert smtp_server.messages == []
 
 
