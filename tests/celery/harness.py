@@ -115,7 +115,7 @@ class Workers:
             sys.executable, "-m", "mailcore", "worker",
             "--pool", "solo",
             "--visibility-timeout", str(self.visibility_timeout),
-            "--loglevel", "WARNING",
+            "--loglevel", "INFO",
             *self.extra,
         ]  # fmt: skip
         with open(log, "wb") as out:
@@ -128,6 +128,14 @@ class Workers:
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [process for process in self.processes if process.poll() is None]
+
+    def ready(self) -> list[subprocess.Popen[bytes]]:
+        """The live workers that have said they are ready (consuming tasks)."""
+        return [
+            process
+            for process, log in zip(self.processes, self.logs, strict=True)
+            if process.poll() is None and log.exists() and b" ready." in log.read_bytes()
+        ]
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL one worker: whatever it was doing is cut short."""

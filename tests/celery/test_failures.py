@@ -14,6 +14,7 @@ from tests.celery.conftest import backend, message
 from tests.celery.harness import Workers, wait_for
 from tests.support.smtp_servers import (
     DROP,
+    STALL,
     FaultAction,
     FaultStage,
     RecordingSMTPServer,
@@ -122,3 +123,32 @@ def test_queue_status_prints_each_count(
     assert main(["queue", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["queued    3", "sent      0", "retrying  0", "failed    0", "unknown   0"]
+
+
+def test_a_task_lost_with_its_worker_is_delivered_again(
+    start_workers: Callable[..., Workers],
+    smtp_server: RecordingSMTPServer,
+    ledger: Ledger,
+) -> None:
+    stalled: list[int] = []
+
+    def stall_first_session(
+        stage: FaultStage, session: SessionRecord, argument: str
+    ) -> FaultAction:
+        if stage == "MAIL" and session.number == 1:
+            stalled.append(session.number)
+            return STALL  # the worker waits here until it is killed
+        return None
+
+    smtp_server.fault = stall_first_session
+    smtp_server.stall_seconds = 30
+    backend().send_messages([message(1)])
+    first = start_workers(1, visibility_timeout=3.0)
+    wait_for(lambda: bool(stalled), 30, "the first worker in the SMTP conversation")
+    first.kill(first.processes[0])  # SIGKILL: the task was not acknowledged
+    assert ledger.counts()["sent"] == 0
+    start_workers(1, visibility_timeout=3.0)
+    wait_for(lambda: ledger.counts()["sent"] == 1, 60, "the task delivered again and sent")
+    assert len(smtp_server.messages) == 1
+    # the lost attempt had started: it is counted, though the server never took it
+    assert ledger.counts()["unknown"] == 1

@@ -51,7 +51,12 @@ def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # look for the tasks of dead workers often enough for that timeout
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 2)),
+            "unacked_restore_throttle": 1,
+        },
         # a broker restarting while a task is retried: keep trying for about 60 s
         task_publish_retry_policy={
             "max_retries": 120,
