@@ -30,6 +30,10 @@ class Config:
     memory_rounds: int = 1
     #: Runs of each command in the cold-start benchmark.
     coldstart_runs: int = 10
+    #: Messages per worker pair in the queue benchmark's scale-out runs (x workers / 2).
+    queue_messages: int = 400
+    #: Messages of the queue benchmark's crash run (the broker restart run takes a fifth).
+    crash_messages: int = 5000
 
     def as_dict(self) -> dict[str, Any]:
         """The configuration as plain data (for the JSON results)."""
@@ -48,6 +52,8 @@ QUICK = Config(
     attachment_mib=5,
     memory_rounds=1,
     coldstart_runs=5,
+    queue_messages=40,
+    crash_messages=200,
 )
 
 

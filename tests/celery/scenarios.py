@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mailcore
 from mailcore_celery import CeleryBackend
 from mailcore_celery.ledger import Ledger
 from tests.celery.harness import RedisServer, Workers, wait_for
-from tests.support.smtp_servers import RecordingSMTPServer
+
+if TYPE_CHECKING:
+    from tests.support.smtp_servers import RecordingSMTPServer
+
+#: Makes a started SMTP server with ``port`` and ``messages`` (each with ``parsed()``).
+ServerFactory = Callable[[], "RecordingSMTPServer"]
+
+
+def _recording_server() -> RecordingSMTPServer:
+    from tests.support.smtp_servers import RecordingSMTPServer
+
+    return RecordingSMTPServer().start()
+
 
 __all__ = ["Outcome", "broker_restart_run", "crash_run"]
 
@@ -89,13 +103,14 @@ def crash_run(
     kill_every: float = 2.0,
     visibility_timeout: float = 5.0,
     timeout: float = 600.0,
+    server: ServerFactory = _recording_server,
 ) -> Outcome:
     """Enqueue ``messages``; run ``workers`` workers, SIGKILLing the oldest ready one (and
     starting a new one) every ``kill_every`` seconds until every message is recorded
     sent. A tick when no worker is ready yet (a loaded machine starts them slowly) kills
     nobody."""
     redis = RedisServer(directory / "redis").start()
-    smtp = RecordingSMTPServer().start()
+    smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout)
     try:
         ids = _enqueue(redis, messages)
@@ -123,12 +138,16 @@ def crash_run(
 
 
 def broker_restart_run(
-    directory: Path, messages: int, down_for: float = 5.0, timeout: float = 300.0
+    directory: Path,
+    messages: int,
+    down_for: float = 5.0,
+    timeout: float = 300.0,
+    server: ServerFactory = _recording_server,
 ) -> Outcome:
     """Enqueue ``messages`` into a persistent Redis; with 2 workers sending, stop Redis
     (SIGTERM) for ``down_for`` seconds once a tenth were sent, start it again."""
     redis = RedisServer(directory / "redis", persistent=True).start()
-    smtp = RecordingSMTPServer().start()
+    smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout=5.0)
     try:
         ids = _enqueue(redis, messages)
