@@ -101,3 +101,39 @@ def test_listing_and_making_the_backend_never_imports_celery() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+def test_queue_commands_report_an_unreachable_broker_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailcore.cli import main
+
+    monkeypatch.setenv("MAILCORE_CELERY_BROKER_URL", f"redis://:pw@127.0.0.1:{free_port()}/0")
+    mailcore.configure()
+    assert main(["queue", "status"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mailcore: error: cannot reach the broker at redis://127.0.0.1:")
+    assert len(err.splitlines()) == 1 and "pw" not in err and "Traceback" not in err
+
+
+def test_retry_failed_of_an_unknown_message_id_is_a_usage_error(
+    queue_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailcore.cli import main
+
+    assert main(["queue", "retry-failed", "--id", "<nope@example.com>"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mailcore: error: no dead letter with Message-ID <nope@example.com>"
+    )
+
+
+def test_worker_with_a_mailer_that_is_not_celery_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mailcore.cli import main
+
+    mailcore.configure(mailers={"tx": {"url": "locmem://"}})
+    assert main(["worker", "--mailer", "tx"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mailcore: error: mailer 'tx' does not use the celery backend"
+    )
