@@ -3,7 +3,11 @@ aiosmtpd server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from mailcore import EmailMessage, SerializedMessage
 from mailcore_celery import CeleryBackend
@@ -43,3 +47,31 @@ def test_workers_send_the_exact_bytes_the_web_process_built(
         f"rcpt{n}@example.com" for n in range(5)
     ]
     assert ledger.counts() == {"queued": 0, "sent": 5, "retrying": 0, "failed": 0, "unknown": 0}
+
+
+def test_celery_itself_runs_the_workers_app(
+    queue_env: dict[str, str],
+    smtp_server: RecordingSMTPServer,
+    ledger: Ledger,
+    isolated_settings: Path,
+) -> None:
+    """``celery -A mailcore_celery.app worker``: broker and queue from the settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MAILCORE_")}
+    command = [
+        sys.executable, "-m", "celery", "-A", "mailcore_celery.app", "worker",
+        "--pool", "solo", "-Q", "mailcore", "--loglevel", "WARNING",
+    ]  # fmt: skip
+    CeleryBackend().send_messages([message(1)])
+    worker = subprocess.Popen(
+        command,
+        env={**base, **queue_env},
+        cwd=isolated_settings,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: ledger.counts()["sent"] == 1, 60, "celery's worker to send it")
+    finally:
+        worker.terminate()
+        worker.wait(15)
+    assert [r.rcpt_tos for r in smtp_server.messages] == [["rcpt1@example.com"]]
