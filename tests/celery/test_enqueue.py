@@ -137,3 +137,15 @@ def test_worker_with_a_mailer_that_is_not_celery_is_a_usage_error(
     assert capsys.readouterr().err.strip() == (
         "mailcore: error: mailer 'tx' does not use the celery backend"
     )
+
+
+def test_a_batch_bigger_than_a_chunk_is_enqueued_whole(
+    queue_env: dict[str, str], redis_server: RedisServer, ledger: Ledger
+) -> None:
+    from mailcore_celery.backend import CHUNK
+
+    batch = [message(n) for n in range(2 * CHUNK + 7)]
+    assert CeleryBackend().send_messages(batch) == len(batch)
+    assert _enqueued(redis_server) == len(batch) == ledger.counts()["queued"]
+    assert len({m.result.message_id for m in batch}) == len(batch)  # type: ignore[union-attr]
+    assert {m.result.status for m in batch} == {"queued"}  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from mailcore import (
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from mailcore_celery.ledger import Ledger
 
 __all__ = ["BrokerError", "CeleryBackend", "QueuedMessageTooBigError"]
+
+#: Tasks published per Redis round trip.
+CHUNK = 100
 
 _apps: dict[str, Celery] = {}
 _apps_lock = threading.Lock()
@@ -163,50 +166,70 @@ class CeleryBackend(BaseEmailBackend):
         """Enqueue each message; return how many were enqueued (see the class docstring)."""
         return self.deliver_batch(messages, self._open, self._enqueue)
 
+    def _payload(self, message: EmailMessage) -> dict[str, Any]:
+        data = self.prepared(message)
+        options = self.options
+        return {
+            "message_id": data.message_id or "",
+            "envelope_from": message.envelope_from(),
+            "recipients": message.envelope_recipients(),
+            "data": base64.b64encode(data.to_bytes()).decode("ascii"),
+            "using": options.using,
+            "queue": options.queue,
+            "max_retries": options.max_retries,
+            "retry_backoff": options.retry_backoff,
+        }
+
     def _enqueue(self, messages: Sequence[EmailMessage]) -> int:
+        """Publish the tasks in pipelined chunks of :data:`CHUNK` (one round trip each).
+
+        A chunk that fails while it is built publishes nothing: its messages fail. One
+        whose pipeline fails may be partly in Redis: its messages are ``"unknown"``.
+        """
         from mailcore_celery.tasks import TASK_NAME
 
         assert self._app is not None and self._connection is not None
-        options = self.options
+        queue = self.options.queue
         published: list[str] = []
         with self._app.producer_or_acquire(None) as producer:
-            for message in messages:
-                data = self.prepared(message)
-                message_id = data.message_id or ""
-                payload = {
-                    "message_id": message_id,
-                    "envelope_from": message.envelope_from(),
-                    "recipients": message.envelope_recipients(),
-                    "data": base64.b64encode(data.to_bytes()).decode("ascii"),
-                    "using": options.using,
-                    "queue": options.queue,
-                    "max_retries": options.max_retries,
-                    "retry_backoff": options.retry_backoff,
-                }
-                task_id = str(uuid.uuid4())
+            for start in range(0, len(messages), CHUNK):
+                chunk = messages[start : start + CHUNK]
+                tasks: list[tuple[str, str]] = []
+                built = False
                 try:
-                    self._app.send_task(
-                        TASK_NAME,
-                        args=[payload],
-                        task_id=task_id,
-                        queue=options.queue,
-                        producer=producer,
-                        retry=False,
-                    )
+                    with producer.batch(max_size=4 * CHUNK):
+                        for message in chunk:
+                            payload = self._payload(message)
+                            task_id = str(uuid.uuid4())
+                            self._app.send_task(
+                                TASK_NAME,
+                                args=[payload],
+                                task_id=task_id,
+                                queue=queue,
+                                producer=producer,
+                                retry=False,
+                            )
+                            tasks.append((task_id, payload["message_id"]))
+                        built = True
                 except Exception as exc:
                     error = BrokerError(
-                        f"the broker at {where(self.broker_url)} refused the task: {exc}",
+                        f"the broker at {where(self.broker_url)} failed while "
+                        f"{len(chunk)} task(s) were enqueued: {exc}",
                         sent=len(published),
-                        message=message,
                     )
-                    message.result = SendResult("failed", error=error)
+                    status: Literal["failed", "unknown"] = "unknown" if built else "failed"
+                    for message in chunk:
+                        message.result = SendResult(status, error=error)
                     self._record(published)
+                    rest = messages[start + len(chunk) :]
                     if self.fail_silently:
-                        self.stop_batch([m for m in messages if m.result is None], error)
+                        self.stop_batch(rest, error)
                         return len(published)
+                    self.stop_batch(rest, error)
                     raise error from exc
-                published.append(message_id)
-                message.result = SendResult("queued", message_id=task_id)
+                for message, (task_id, message_id) in zip(chunk, tasks, strict=True):
+                    message.result = SendResult("queued", message_id=task_id)
+                    published.append(message_id)
         self._record(published)
         return len(published)
 
