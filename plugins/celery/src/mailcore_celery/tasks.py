@@ -56,6 +56,9 @@ def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float
             # look for the tasks of dead workers often enough for that timeout
             "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 2)),
             "unacked_restore_throttle": 1,
+            # the lock of that search: held by a worker killed (or a Redis stopped)
+            # mid-search, it would stop every search for kombu's default 300 s
+            "unacked_mutex_expire": 10,
         },
         # a broker restarting while a task is retried: keep trying for about 60 s
         task_publish_retry_policy={
