@@ -96,6 +96,33 @@ def _outcome(
     )
 
 
+class _Idle:
+    """True once nothing is left anywhere in the broker for the queue (the list, the
+    unacknowledged tasks, the attempts in flight, the retries) for twice the visibility
+    timeout and more: what is still "queued" then was lost by the broker."""
+
+    def __init__(self, ledger: Ledger, visibility_timeout: float) -> None:
+        self.ledger = ledger
+        self.wait = 2 * visibility_timeout + 10
+        self.since: float | None = None
+
+    def __call__(self) -> bool:
+        client = self.ledger.client
+        busy = (
+            client.llen("mailcore")
+            or client.hlen("unacked")
+            or client.hlen(self.ledger.sending_key)
+            or self.ledger.counts()["retrying"]
+        )
+        now = time.monotonic()
+        if busy:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = now
+        return now - self.since > self.wait
+
+
 def crash_run(
     directory: Path,
     messages: int,
@@ -118,7 +145,8 @@ def crash_run(
         started = time.monotonic()
         pool.start(workers)
         kills, next_kill = 0, time.monotonic() + kill_every
-        while ledger.counts()["sent"] < messages:
+        idle = _Idle(ledger, visibility_timeout)
+        while ledger.counts()["sent"] < messages and not idle():
             if time.monotonic() > started + timeout:
                 raise AssertionError(f"not done after {timeout} s: {ledger.counts()}")
             if time.monotonic() >= next_kill:
@@ -162,7 +190,8 @@ def broker_restart_run(
         redis.start()
         ledger = Ledger.from_url(redis.url, "mailcore", patience=0)
         deadline = started + timeout
-        while ledger.counts()["sent"] < messages:
+        idle = _Idle(ledger, 5.0)
+        while ledger.counts()["sent"] < messages and not idle():
             if time.monotonic() > deadline:
                 raise AssertionError(f"not done after {timeout} s: {ledger.counts()}")
             time.sleep(0.1)
