@@ -10,7 +10,7 @@ PROJECT_FILES := pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproje
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install postfix test lint format demo docs fuzz bench clean browser screenshots
+.PHONY: install postfix test lint format demo docs fuzz bench clean browser screenshots redis
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -59,7 +59,19 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM) ## Install Debian's chromium for the browser tests, if missing.
 
-test: lint docs $(CHROMIUM) ## Lint, build the docs, then the whole test suite.
+# The queued-delivery tests (tests/celery) start their own redis-server processes on free
+# loopback ports: Debian's package, installed the same way when missing.
+REDIS_SERVER := /usr/bin/redis-server
+
+$(REDIS_SERVER):
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "make: installing Debian's redis-server for the queued-delivery tests (apt-get)"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server; }
+
+redis: $(REDIS_SERVER) ## Install Debian's redis-server for the queued-delivery tests, if missing.
+
+test: lint docs $(CHROMIUM) $(REDIS_SERVER) ## Lint, build the docs, then the whole test suite.
 	$(BIN)/pytest -q
 
 screenshots: install $(CHROMIUM) ## Retake docs/images/preview-*.png from the browser tests.
@@ -95,7 +107,7 @@ $(BENCH_STAMP): $(UV) $(PROJECT_FILES) benchmarks/requirements.txt
 	$(UV) pip install --quiet --python $(BENCH_VENV)/bin/python $(BENCH_EDITABLES) -r benchmarks/requirements.txt
 	@touch $@
 
-bench: install $(BENCH_STAMP) ## mailcore against Django, in benchmarks/.venv (e.g. BENCH_ARGS=--quick).
+bench: install $(BENCH_STAMP) $(REDIS_SERVER) ## mailcore against Django, in benchmarks/.venv (e.g. BENCH_ARGS=--quick).
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
 clean:

@@ -37,6 +37,10 @@ class Config:
     wan_django_messages: int = 200
     #: Rounds of the ``wan`` and ``ses-wan`` benchmarks.
     wan_rounds: int = 3
+    #: Messages per worker pair in the queue benchmark's scale-out runs (x workers / 2).
+    queue_messages: int = 400
+    #: Messages of the queue benchmark's crash run (the broker restart run takes a fifth).
+    crash_messages: int = 5000
 
     def as_dict(self) -> dict[str, Any]:
         """The configuration as plain data (for the JSON results)."""
@@ -58,6 +62,8 @@ QUICK = Config(
     wan_messages=200,
     wan_django_messages=20,
     wan_rounds=1,
+    queue_messages=40,
+    crash_messages=200,
 )
 
 

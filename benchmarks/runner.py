@@ -15,6 +15,7 @@ from benchmarks.coldstart import run_coldstart
 from benchmarks.config import Config, resolve_config
 from benchmarks.corpus import make_corpus
 from benchmarks.memory import run_memory
+from benchmarks.queue import run_queue
 from benchmarks.report import BenchResult, format_result, machine_info, write_json
 from benchmarks.ses_wan import run_ses_wan
 from benchmarks.smtp import run_smtp
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Config], BenchResult]] = {
     "ses-wan": run_ses_wan,
     "memory": run_memory,
     "coldstart": run_coldstart,
+    "queue": run_queue,
 }
 
 RESULTS = Path(__file__).resolve().parent / "results"

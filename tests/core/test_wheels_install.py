@@ -18,6 +18,7 @@ from tests.support.venvs import REPO, build_wheels, empty_venv, run_python, uv, 
 
 DISTRIBUTIONS = {
     "mailkern",
+    "mailkern-celery",
     "mailkern-console",
     "mailkern-dummy",
     "mailkern-file",

@@ -15,7 +15,8 @@ class SendResult:
     - ``status``: ``"sent"`` only when the transport accepted the message for at least
       one recipient; ``"unknown"`` when a ``failover`` or ``roundrobin`` backend cannot
       tell (the connection was lost after the content was sent; ``error`` says so);
-      ``"failed"`` otherwise.
+      ``"queued"`` when a queueing backend (``celery``) stored it for a worker to send
+      (``message_id`` is then the task's id); ``"failed"`` otherwise.
     - ``message_id``: the identifier the transport gave back (an SMTP queue id from the
       final reply, SES's ``MessageId``), or ``None`` when it gave none.
     - ``message_id_header``: the value of the ``Message-ID`` header of the bytes the
@@ -26,7 +27,7 @@ class SendResult:
       backend made without one (``get_connection("smtp")``).
     """
 
-    status: Literal["sent", "failed", "unknown"]
+    status: Literal["sent", "queued", "failed", "unknown"]
     message_id: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     error: BaseException | None = None

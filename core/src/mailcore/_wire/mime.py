@@ -15,6 +15,7 @@ import base64
 import binascii
 import copy
 import email
+import email.parser
 import email.policy
 import functools
 import io
@@ -553,6 +554,16 @@ class SerializedMessage:
         self._chunk_size = chunk_size
         #: The value of the top-level Message-ID header, ``None`` when there is none.
         self.message_id = _message_id(part)
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, linesep: str = "\n", chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> SerializedMessage:
+        """A message serialized earlier (``to_bytes()`` of one), to be sent again as it is:
+        only its line ends become ``linesep``. Its headers are read for ``message_id``;
+        nothing is re-encoded (the foreign-part path of :func:`foreign_part`, unchecked)."""
+        head = email.parser.BytesHeaderParser(policy=STDLIB_POLICY).parsebytes(data)
+        return cls(ForeignPart(head, _normalize_newlines(data)), linesep, chunk_size)
 
     def __iter__(self) -> Iterator[bytes]:
         newline, chunk_size = self._newline, self._chunk_size

@@ -1,0 +1,222 @@
+"""The queue benchmark: the celery backend with a real redis-server and real workers.
+
+1. Enqueue cost in the web process: ``send_messages()`` of 20 KB messages, per message,
+   in one batch and one message per call (goal: at most 1 ms per message).
+2. Scale-out: messages through 1, 2 and 4 ``mailcore worker`` processes (solo pool) to an
+   SMTP sink that answers MAIL, RCPT and DATA after 20 ms each, as a remote server
+   would (goal: 4 workers at least 3.5x one).
+3. The crash run at full size: 5,000 messages, 3 workers, one SIGKILLed and restarted
+   every 2 s (0 lost, duplicates <= outcome unknown), and a broker restart (Redis down
+   5 s, persistence on).
+
+Needs Debian's ``redis-server`` (``make bench`` installs it when missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from benchmarks.config import Config
+from benchmarks.report import BenchResult, Ratio, Row
+from benchmarks.timing import median
+
+__all__ = ["LatencySink", "run_queue"]
+
+LATENCY = 0.020
+BODY_20KB = ("A line of the newsletter, about sixty-four characters long....\n" * 320)[:20_000]
+
+
+@dataclass(frozen=True)
+class _Received:
+    data: bytes
+
+    def parsed(self) -> Message:
+        return email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(self.data)
+
+
+class _SlowHandler:
+    def __init__(self, sink: LatencySink) -> None:
+        self.sink = sink
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:  # fmt: skip
+        await asyncio.sleep(self.sink.latency)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:  # fmt: skip
+        await asyncio.sleep(self.sink.latency)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.sink.latency)
+        self.sink.messages.append(_Received(envelope.original_content or b""))
+        return "250 2.0.0 accepted"
+
+
+class LatencySink:
+    """An aiosmtpd server on 127.0.0.1 (in a thread) that waits ``latency`` seconds before
+    each reply to MAIL, RCPT and DATA, and keeps what it received (``messages``)."""
+
+    def __init__(self, latency: float = LATENCY) -> None:
+        self.latency = latency
+        self.messages: list[_Received] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="latency-sink", daemon=True)
+
+    def _run(self) -> None:
+        from aiosmtpd.smtp import SMTP
+
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        handler = _SlowHandler(self)
+
+        def protocol() -> SMTP:
+            return SMTP(handler, data_size_limit=None, hostname="latency-sink", loop=loop)
+
+        server = loop.run_until_complete(loop.create_server(protocol, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        loop.run_forever()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+
+    def start(self) -> LatencySink:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def _enqueue_cost(directory: Path, count: int) -> list[Row]:
+    import mailcore
+    from mailcore_celery import CeleryBackend
+    from tests.celery.harness import RedisServer
+
+    redis = RedisServer(directory / "enqueue-redis").start()
+    try:
+        backend = CeleryBackend(using="tx", broker_url=redis.url)
+
+        def batch() -> list[mailcore.EmailMessage]:
+            return [
+                mailcore.EmailMessage(
+                    f"Newsletter {n}", BODY_20KB, "news@example.com", [f"r{n}@example.com"]
+                )
+                for n in range(count)
+            ]
+
+        backend.send_messages(batch()[:20])  # warm: imports, connection
+        rows = []
+        batched, single = [], []
+        for _ in range(3):
+            messages = batch()
+            start = time.perf_counter()
+            assert backend.send_messages(messages) == count
+            batched.append((time.perf_counter() - start) / count * 1000)
+            messages = batch()
+            with backend:
+                start = time.perf_counter()
+                for message in messages:
+                    assert backend.send_messages([message]) == 1
+                single.append((time.perf_counter() - start) / count * 1000)
+        rows.append(Row(f"enqueue 20 KB, {count} per call", {"ms/msg": median(batched)}))
+        rows.append(Row("enqueue 20 KB, 1 per call", {"ms/msg": median(single)}))
+        return rows
+    finally:
+        redis.stop()
+
+
+def _throughput(directory: Path, workers: int, count: int) -> float:
+    """Messages per second through ``workers`` worker processes to the latency sink."""
+    import mailcore
+    from mailcore_celery import CeleryBackend
+    from mailcore_celery.ledger import Ledger
+    from tests.celery.harness import RedisServer, Workers, wait_for
+
+    run = directory / f"scale-{workers}"
+    run.mkdir()
+    redis = RedisServer(run / "redis").start()
+    sink = LatencySink().start()
+    env = {
+        "MAILCORE_CELERY_BROKER_URL": redis.url,
+        "MAILCORE_MAILERS_TX": f"smtp://127.0.0.1:{sink.port}",
+    }
+    pool = Workers(env, run)
+    try:
+        pool.start(workers)
+        wait_for(lambda: len(pool.ready()) == workers, 120, f"{workers} workers ready")
+        backend = CeleryBackend(using="tx", broker_url=redis.url)
+        messages = [
+            mailcore.EmailMessage(f"Scale {n}", "Hello.\n", "a@example.com", [f"r{n}@example.com"])
+            for n in range(count)
+        ]
+        ledger = Ledger.from_url(redis.url, "mailcore", patience=0)
+        start = time.perf_counter()
+        backend.send_messages(messages)
+        wait_for(lambda: ledger.counts()["sent"] == count, 600, f"{count} sent")
+        elapsed = time.perf_counter() - start
+        if len(sink.messages) < count:
+            raise AssertionError(f"the sink received {len(sink.messages)} of {count}")
+        return count / elapsed
+    finally:
+        pool.stop()
+        sink.stop()
+        redis.stop()
+
+
+def run_queue(config: Config) -> BenchResult:
+    """Enqueue cost, scale-out throughput, and the full-size crash and restart runs."""
+    from tests.celery.scenarios import broker_restart_run, crash_run
+
+    result = BenchResult("queue", "celery backend: enqueue cost, scale-out, crash runs")
+    with tempfile.TemporaryDirectory(prefix="mailcore-bench-queue-") as name:
+        directory = Path(name)
+        result.rows += _enqueue_cost(directory, min(500, config.queue_messages))
+        rates: dict[int, float] = {}
+        for workers in (1, 2, 4):
+            rates[workers] = _throughput(directory, workers, config.queue_messages * workers // 2)
+            result.rows.append(
+                Row(f"{workers} worker process(es), 20 ms sink", {"msgs/s": rates[workers]})
+            )
+        speedup = rates[4] / rates[1]
+        result.ratios.append(Ratio("4 workers / 1 worker", speedup, ">= 3.5", speedup >= 3.5))
+        enqueue = result.rows[0].values["ms/msg"]
+        assert isinstance(enqueue, float)
+        result.ratios.append(
+            Ratio("enqueue ms per 20 KB message (batch)", enqueue, "<= 1", enqueue <= 1.0)
+        )
+        crash = crash_run(directory / "crash", config.crash_messages, server=_recording_sink)
+        result.notes.append(f"crash run: {crash}")
+        ok = crash.lost == 0 and crash.duplicates <= crash.unknown and crash.states_match
+        result.ratios.append(Ratio("crash run: lost", float(crash.lost), "0", ok))
+        restart = broker_restart_run(
+            directory / "restart", max(100, config.crash_messages // 5), server=_recording_sink
+        )
+        result.notes.append(f"broker restart: {restart}")
+        result.ratios.append(
+            Ratio("broker restart: lost", float(restart.lost), "0", restart.lost == 0)
+        )
+        if not ok or restart.lost:
+            result.error = "a queued message was lost or a duplicate was not counted"
+    return result
+
+
+def _recording_sink() -> Any:
+    """The crash runs' server: no latency, keeps every message."""
+    return LatencySink(latency=0).start()

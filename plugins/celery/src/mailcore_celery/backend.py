@@ -1,0 +1,240 @@
+"""The celery backend: each message is serialized once and enqueued for a worker.
+
+Celery and redis are imported on the first send (or :meth:`CeleryBackend.open`), never
+when the backend is listed or made.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from mailcore import (
+    BaseEmailBackend,
+    ConfigurationError,
+    EmailMessage,
+    SendError,
+    SendResult,
+    SerializedMessage,
+)
+from mailcore_celery.options import CELERY_URL_SCHEMES, CeleryOptions
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from mailcore_celery.ledger import Ledger
+
+__all__ = ["BrokerError", "CeleryBackend", "QueuedMessageTooBigError"]
+
+#: Tasks published per Redis round trip.
+CHUNK = 100
+
+_apps: dict[str, Celery] = {}
+_apps_lock = threading.Lock()
+
+
+class BrokerError(SendError):
+    """The Redis broker could not be reached or refused a task."""
+
+
+class QueuedMessageTooBigError(SendError):
+    """A message is bigger than ``max_message_size``: it is not enqueued."""
+
+
+def where(broker_url: str) -> str:
+    """The broker's host and port (never its password), for error texts."""
+    parts = urlsplit(broker_url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+def celery_app(broker_url: str, queue: str) -> Celery:
+    """The Celery application that publishes to ``broker_url`` (one per process and URL)."""
+    with _apps_lock:
+        if broker_url not in _apps:
+            from mailcore_celery.tasks import make_app
+
+            _apps[broker_url] = make_app(broker_url, queue)
+        return _apps[broker_url]
+
+
+class CeleryBackend(BaseEmailBackend):
+    """Enqueues each message for a worker (``mailcore worker``) to send with the mailer
+    ``using``.
+
+    Every message of a batch is validated and serialized first (7-bit, CRLF: what the
+    workers send whatever their mailer's backend; the Message-ID is fixed now); one that
+    is invalid or bigger than ``max_message_size`` raises and nothing is enqueued. Then
+    one task per message is published to ``queue``; ``message.result`` is
+    ``SendResult("queued", message_id=<task id>)`` with ``message_id_header`` set, and the
+    number enqueued is returned. ``mailcore queue status`` tells what became of them.
+    """
+
+    name = "celery"
+    options_model = CeleryOptions
+    url_schemes = CELERY_URL_SCHEMES
+    options: CeleryOptions
+    #: False only for reading the settings of the workers and ``mailcore queue``.
+    require_using: ClassVar[bool] = True
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **options)
+        if self.require_using and not self.options.using:
+            raise ConfigurationError(
+                "the celery backend needs the option 'using': the alias of the mailer the "
+                "workers send with (MAILCORE_CELERY_USING, [celery] using, celery://?using=)"
+            )
+        self._app: Celery | None = None
+        self._ledger: Ledger | None = None
+        self._connection: Any = None
+        self._lock = threading.RLock()
+
+    @property
+    def broker_url(self) -> str:
+        """The broker URL (it may hold a password: never print it)."""
+        return self.options.broker_url.get_secret_value()
+
+    def ledger(self) -> Ledger:
+        """The delivery records of this backend's queue."""
+        from mailcore_celery.ledger import Ledger
+
+        if self._ledger is None:
+            self._ledger = Ledger.from_url(self.broker_url, self.options.queue, patience=0)
+        return self._ledger
+
+    def open(self) -> bool:
+        """Connect to the broker; True only if this call connected. An unreachable broker
+        raises :class:`BrokerError` (False with ``fail_silently``)."""
+        return self.open_quietly(self._open)
+
+    def _open(self) -> bool:
+        with self._lock:
+            if self._connection is not None:
+                return False
+            app = celery_app(self.broker_url, self.options.queue)
+            connection = app.connection_for_write()
+            try:
+                connection.ensure_connection(max_retries=1, timeout=5)
+                self.ledger().client.ping()
+            except Exception as exc:
+                connection.release()
+                raise BrokerError(
+                    f"cannot reach the broker at {where(self.broker_url)}: {exc}"
+                ) from exc
+            self._app, self._connection = app, connection
+            return True
+
+    def close(self) -> None:
+        """Release the broker connection. Safe to call twice."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.release()
+
+    def check(self) -> str:
+        """Connect to the broker and report the queue's counts (sends nothing)."""
+        opened = self.open()
+        try:
+            counts = self.ledger().counts()
+        finally:
+            if opened:
+                self.close()
+        summary = ", ".join(f"{count} {state}" for state, count in counts.items())
+        return f"broker {where(self.broker_url)} reachable; queue {self.options.queue!r}: {summary}"
+
+    def prepare_message(self, message: EmailMessage) -> SerializedMessage:
+        """The bytes a worker will send: 7-bit, CRLF; refused when too big or without
+        recipients (the envelope is fixed now, too)."""
+        data = message.iter_serialized("\r\n", allow_8bit=False)
+        size, limit = len(data), self.options.max_message_size
+        if size > limit:
+            raise QueuedMessageTooBigError(
+                f"the message is {size} bytes, more than the celery backend's "
+                f"max_message_size of {limit} bytes: it was not enqueued",
+                message=message,
+            )
+        message.envelope_from()
+        if not message.envelope_recipients():
+            raise SendError("the message has no recipients: it was not enqueued", message=message)
+        return data
+
+    def send_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """Enqueue each message; return how many were enqueued (see the class docstring)."""
+        return self.deliver_batch(messages, self._open, self._enqueue)
+
+    def _payload(self, message: EmailMessage) -> dict[str, Any]:
+        data = self.prepared(message)
+        options = self.options
+        return {
+            "message_id": data.message_id or "",
+            "envelope_from": message.envelope_from(),
+            "recipients": message.envelope_recipients(),
+            "data": base64.b64encode(data.to_bytes()).decode("ascii"),
+            "using": options.using,
+            "queue": options.queue,
+            "max_retries": options.max_retries,
+            "retry_backoff": options.retry_backoff,
+        }
+
+    def _enqueue(self, messages: Sequence[EmailMessage]) -> int:
+        """Publish the tasks in pipelined chunks of :data:`CHUNK` (one round trip each).
+
+        A chunk that fails while it is built publishes nothing: its messages fail. One
+        whose pipeline fails may be partly in Redis: its messages are ``"unknown"``.
+        """
+        from mailcore_celery.tasks import TASK_NAME
+
+        assert self._app is not None and self._connection is not None
+        queue = self.options.queue
+        published: list[str] = []
+        with self._app.producer_or_acquire(None) as producer:
+            for start in range(0, len(messages), CHUNK):
+                chunk = messages[start : start + CHUNK]
+                tasks: list[tuple[str, str]] = []
+                built = False
+                try:
+                    with producer.batch(max_size=4 * CHUNK):
+                        for message in chunk:
+                            payload = self._payload(message)
+                            task_id = str(uuid.uuid4())
+                            self._app.send_task(
+                                TASK_NAME,
+                                args=[payload],
+                                task_id=task_id,
+                                queue=queue,
+                                producer=producer,
+                                retry=False,
+                            )
+                            tasks.append((task_id, payload["message_id"]))
+                        built = True
+                except Exception as exc:
+                    error = BrokerError(
+                        f"the broker at {where(self.broker_url)} failed while "
+                        f"{len(chunk)} task(s) were enqueued: {exc}",
+                        sent=len(published),
+                    )
+                    status: Literal["failed", "unknown"] = "unknown" if built else "failed"
+                    for message in chunk:
+                        message.result = SendResult(status, error=error)
+                    self._record(published)
+                    rest = messages[start + len(chunk) :]
+                    if self.fail_silently:
+                        self.stop_batch(rest, error)
+                        return len(published)
+                    self.stop_batch(rest, error)
+                    raise error from exc
+                for message, (task_id, message_id) in zip(chunk, tasks, strict=True):
+                    message.result = SendResult("queued", message_id=task_id)
+                    published.append(message_id)
+        self._record(published)
+        return len(published)
+
+    def _record(self, message_ids: list[str]) -> None:
+        if message_ids:
+            # the workers' records are the ones that matter: theirs are never overwritten
+            with contextlib.suppress(Exception):
+                self.ledger().queued(message_ids)

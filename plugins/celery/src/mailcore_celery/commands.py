@@ -1,0 +1,157 @@
+"""``mailcore worker`` and ``mailcore queue``: the plugin's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from mailcore import ConfigurationError, mailers
+from mailcore_celery.backend import BrokerError, CeleryBackend, celery_app, where
+
+__all__ = ["register_queue", "register_worker", "settings_backend"]
+
+
+class _Settings(CeleryBackend):
+    """The celery backend's settings without ``using`` (the workers read it per task)."""
+
+    require_using = False
+
+
+def settings_backend(mailer: str | None, **options: Any) -> CeleryBackend:
+    """The celery backend of the mailer ``mailer``, or of the ``[celery]`` settings."""
+    if mailer is None:
+        return _Settings(**options)
+    backend = mailers.create(mailer, **options)
+    if not isinstance(backend, CeleryBackend):
+        raise ConfigurationError(f"mailer {mailer!r} does not use the celery backend")
+    return backend
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mailer",
+        metavar="ALIAS",
+        help="take broker_url and queue from this celery mailer (default: the [celery] settings)",
+    )
+    parser.add_argument("--queue", metavar="Q", help="the Celery queue (default: the settings')")
+
+
+def _backend(args: argparse.Namespace) -> CeleryBackend:
+    options = {"queue": args.queue} if args.queue else {}
+    return settings_backend(args.mailer, **options)
+
+
+def register_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """Add the ``worker`` arguments to ``parser``; return the command's handler."""
+    parser.description = (
+        "Run a Celery worker that sends the messages the celery backend enqueued, each "
+        "through the mailer named when it was enqueued, with these mailcore settings."
+    )
+    _common(parser)
+    parser.add_argument(
+        "--concurrency", type=int, default=None, metavar="N", help="processes (default: CPUs)"
+    )
+    parser.add_argument(
+        "--pool",
+        choices=["prefork", "solo", "threads"],
+        default="prefork",
+        help="Celery's execution pool (default prefork)",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="redeliver a task taken by a worker that died, after this long (default 300)",
+    )
+    parser.add_argument("--loglevel", default="WARNING", help="Celery's log level")
+    return _worker
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from mailcore_celery.tasks import make_app
+
+    backend = _backend(args)
+    queue = backend.options.queue
+    app = make_app(backend.broker_url, queue, args.visibility_timeout)
+    argv = ["worker", "-Q", queue, "--pool", args.pool, "--loglevel", args.loglevel]
+    if args.concurrency:
+        argv += ["--concurrency", str(args.concurrency)]
+    print(
+        f"mailcore worker: queue {queue!r} on {where(backend.broker_url)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    app.worker_main(argv)
+    return 0
+
+
+def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """Add ``queue status|failed|retry-failed`` to ``parser``; return the handler."""
+    parser.description = "What became of the messages the celery backend enqueued."
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", help="count queued, sent, retrying, failed, unknown")
+    status.add_argument("--json", action="store_true", help="print the counts as JSON")
+    failed = actions.add_parser("failed", help="list the dead letters with their errors")
+    failed.add_argument("--json", action="store_true", help="print them as JSON")
+    retry = actions.add_parser("retry-failed", help="enqueue the dead letters again")
+    retry.add_argument(
+        "--id",
+        action="append",
+        dest="ids",
+        metavar="MESSAGE_ID",
+        help="only this Message-ID (repeatable; default: every dead letter)",
+    )
+    for sub in (status, failed, retry):
+        _common(sub)
+    return _queue
+
+
+def _queue(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    ledger = backend.ledger()
+    try:
+        ledger.client.ping()
+    except Exception as exc:
+        raise BrokerError(
+            f"cannot reach the broker at {where(backend.broker_url)}: {exc}"
+        ) from None
+    if args.action == "status":
+        counts = ledger.counts()
+        if args.json:
+            print(json.dumps(counts))
+        else:
+            for state, count in counts.items():
+                print(f"{state:<9} {count}")
+        return 0
+    letters = ledger.dead_letters()
+    if args.action == "failed":
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        mid: {k: v for k, v in letter.items() if k != "payload"}
+                        for mid, letter in letters.items()
+                    }
+                )
+            )
+        for message_id, letter in sorted(letters.items()):
+            if not args.json:
+                print(f"{message_id}  attempts {letter['attempts']}  {letter['error']}")
+        return 0
+    chosen = args.ids or sorted(letters)
+    missing = [message_id for message_id in chosen if message_id not in letters]
+    if missing:
+        raise ConfigurationError(f"no dead letter with Message-ID {missing[0]}")
+    from mailcore_celery.tasks import TASK_NAME
+
+    app = celery_app(backend.broker_url, backend.options.queue)
+    for message_id in chosen:
+        payload = letters[message_id]["payload"]
+        ledger.take_dead(message_id)
+        app.send_task(TASK_NAME, args=[payload], queue=payload["queue"])
+    print(f"{len(chosen)} message(s) enqueued again")
+    return 0
