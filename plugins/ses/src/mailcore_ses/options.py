@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from mailcore import BackendOptions, URLScheme
+from mailcore import BackendOptions, PerSecond, URLScheme
 
 __all__ = ["SES_URL_SCHEMES", "SESOptions"]
 
@@ -30,7 +30,8 @@ class SESOptions(BackendOptions):
       (``FromEmailAddressIdentityArn``, for SES sending authorization).
     - ``max_connections``: how many ``SendEmail`` calls a batch makes at once, over the
       backend's one (thread-safe) boto3 client (1: one after the other).
-    - ``max_per_second``: at most this many messages a second (a float), shared by every
+    - ``max_per_second``: at most this many messages a second (a float from 1/3600 to
+      1000000; ``inf`` is refused: leave it unset), shared by every
       backend with the same region, endpoint and limit in the process; ``None``: no
       limit. ``mailcore check --backend ses`` prints the account's ``MaxSendRate``.
     """
@@ -41,7 +42,7 @@ class SESOptions(BackendOptions):
     tags: dict[str, str] = Field(default_factory=dict)
     from_arn: str | None = None
     max_connections: Annotated[int, Field(ge=1, le=100)] = 1
-    max_per_second: Annotated[float, Field(gt=0)] | None = None
+    max_per_second: PerSecond | None = None
 
     @field_validator("endpoint_url")
     @classmethod
