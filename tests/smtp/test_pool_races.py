@@ -243,3 +243,19 @@ def test_a_connection_given_back_above_max_connections_is_closed_not_kept() -> N
             assert wait_until(lambda: outer.pool.open_connections == 1)
             assert wait_until(lambda: server.open_now == 1)
         assert len(server.messages) == 2
+
+
+def test_an_idle_timeout_of_one_day_runs_the_idle_reaper() -> None:
+    # idle_timeout=inf used to pass validation, then kill the reaper thread with an
+    # OverflowError; the longest now taken is one day, which a timer waits for fine.
+    with RecordingSMTPServer() as server:
+        options = server.backend_options(timeout=5, max_connections=2, idle_timeout=86400)
+        with SMTPBackend(**options) as outer:
+            assert SMTPBackend(**options).send_messages(messages(2)) == 2
+            reaper = outer.pool._reaper
+            assert reaper is not None and reaper.is_alive()
+            assert reaper.interval == 86400
+            assert len(outer.pool._idle) == 1
+            reaper.cancel()
+            outer.pool._reaper = None
+        assert wait_until(lambda: server.open_now == 0)

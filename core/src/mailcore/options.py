@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretBytes,
     SecretStr,
-    AfterValidator,
     ValidationInfo,
     field_validator,
 )
@@ -43,7 +43,6 @@ MIN_PER_SECOND = 1 / 3600
 MAX_PER_SECOND = 1_000_000.0
 
 
-
 def _rate_in_range(value: float) -> float:
     if value < MIN_PER_SECOND:
         raise PydanticCustomError(
@@ -55,8 +54,7 @@ def _rate_in_range(value: float) -> float:
     if value > MAX_PER_SECOND:
         raise PydanticCustomError(
             "rate_too_high",
-            "must be at most 1000000 messages a second, not {value}; leave it unset "
-            "for no limit",
+            "must be at most 1000000 messages a second, not {value}; leave it unset for no limit",
             {"value": value},
         )
     return value
