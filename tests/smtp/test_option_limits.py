@@ -33,7 +33,7 @@ def test_smtp_seconds_options_take_up_to_one_day(option: str) -> None:
 
 @pytest.mark.parametrize("value", [math.inf, math.nan, 3601, 1e300])
 def test_retry_backoff_refuses_inf_nan_and_more_than_an_hour(value: float) -> None:
-    with pytest.raises(ConfigurationError, match="'smtp.retry_backoff'"):
+    with pytest.raises(ConfigurationError, match=r"'smtp\.retry_backoff'"):
         mailcore.get_connection("smtp", host="127.0.0.1", retry_backoff=value)
 
 
