@@ -140,20 +140,21 @@ def test_close_while_a_batch_uses_the_instances_connection_does_not_wait_for_it(
 
 def test_open_again_while_the_old_batch_still_runs_keeps_only_the_new_connection() -> None:
     with RecordingSMTPServer() as server:
-        options = server.backend_options(timeout=10, max_connections=2)
+        options = server.backend_options(timeout=10, max_connections=3)
         backend = SMTPBackend(**options)
         backend.open()
         first = backend.held_link
         sending, closed = pause_at_second_message(backend)
-        sender, sent = run_with_close(backend, messages(3), sending)
+        # 2 messages over 2 connections: the third is left for open() below
+        sender, sent = run_with_close(backend, messages(2), sending)
         assert backend.open() is True
         second = backend.held_link
         assert second is not None and second is not first
         closed.set()
         sender.join(20)
-        assert sent == [3]
+        assert sent == [2]
         assert backend.held_link is second and second.alive  # the old batch left it alone
-        assert backend.pool._idle == [first]  # the old connection went back to the pool
+        assert first in backend.pool._idle  # the old connection went back to the pool
         backend.close()
         assert_pool_left(backend, server)
 
