@@ -44,12 +44,14 @@ from mailcore.stream import StreamEmailBackend
 from mailcore.urls import URLScheme
 
 if TYPE_CHECKING:
-    from mailcore.options import BackendOptions
+    from mailcore.options import BackendOptions, PerSecond, Seconds
     from mailcore.settings import configure, get_settings
 
 #: Names whose modules import pydantic, loaded on first use to keep start-up fast.
 _LAZY = {
     "BackendOptions": "mailcore.options",
+    "PerSecond": "mailcore.options",
+    "Seconds": "mailcore.options",
     "configure": "mailcore.settings",
     "get_settings": "mailcore.settings",
 }
@@ -83,8 +85,10 @@ __all__ = [
     "MailcoreError",
     "MailerDoesNotExist",
     "MailersFailedError",
+    "PerSecond",
     "RateLimiter",
     "RecipientsRefusedError",
+    "Seconds",
     "SendError",
     "SendResult",
     "SerializedMessage",

@@ -9,11 +9,64 @@ import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretBytes,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-__all__ = ["MASK", "BackendOptions", "argument_only_names", "is_secret"]
+__all__ = [
+    "MASK",
+    "MAX_PER_SECOND",
+    "MAX_SECONDS",
+    "MIN_PER_SECOND",
+    "BackendOptions",
+    "PerSecond",
+    "Seconds",
+    "argument_only_names",
+    "is_secret",
+]
+
+#: The longest wait a ``Seconds`` option takes: one day.
+MAX_SECONDS = 86400.0
+#: The slowest rate a ``PerSecond`` option takes: one message an hour.
+MIN_PER_SECOND = 1 / 3600
+#: The fastest rate a ``PerSecond`` option takes.
+MAX_PER_SECOND = 1_000_000.0
+
+
+def _rate_in_range(value: float) -> float:
+    if value < MIN_PER_SECOND:
+        raise PydanticCustomError(
+            "rate_too_low",
+            "must be at least 1/3600 (one message an hour), not {value}; leave it unset "
+            "for no limit",
+            {"value": value},
+        )
+    if value > MAX_PER_SECOND:
+        raise PydanticCustomError(
+            "rate_too_high",
+            "must be at most 1000000 messages a second, not {value}; leave it unset for no limit",
+            {"value": value},
+        )
+    return value
+
+
+#: A number of seconds for an option (a timeout, an idle time): finite, above 0 and at
+#: most :data:`MAX_SECONDS` (one day); ``inf`` and ``nan`` are refused.
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+#: A rate in messages a second for an option (``max_per_second``): finite, from
+#: :data:`MIN_PER_SECOND` (one an hour) to :data:`MAX_PER_SECOND`; ``inf`` and ``nan``
+#: are refused (leave the option unset for no limit).
+PerSecond = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_rate_in_range)]
 
 #: What a secret value is shown as.
 MASK = "********"

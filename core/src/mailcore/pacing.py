@@ -19,10 +19,13 @@ WINDOW_MARGIN = 0.03
 class RateLimiter:
     """At most ``rate`` message starts a second, shared by every thread that calls
     :meth:`wait`: starts are spaced ``1/rate`` apart, and no 1-second window ever holds
-    more than ``rate`` of them. ``rate`` ``None``: no limit. :meth:`pause` holds every
+    more than ``rate`` of them. ``rate`` ``None``: no limit (``inf``, ``nan`` or a rate
+    not above 0: ``ValueError``; options use :data:`mailcore.PerSecond`). :meth:`pause` holds every
     start back (a provider's throttling answer)."""
 
     def __init__(self, rate: float | None) -> None:
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"a rate must be a finite number above 0, not {rate!r}")
         self.rate = rate
         self._lock = threading.Lock()
         self._next = 0.0

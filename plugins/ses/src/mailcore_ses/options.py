@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from mailcore import BackendOptions, URLScheme
+from mailcore import BackendOptions, PerSecond, Seconds, URLScheme
 
 __all__ = ["SES_URL_SCHEMES", "SESOptions"]
 
@@ -35,7 +35,8 @@ class SESOptions(BackendOptions):
       (``FromEmailAddressIdentityArn``, for SES sending authorization).
     - ``max_connections``: how many ``SendEmail`` calls a batch makes at once, over the
       backend's one (thread-safe) boto3 client (1: one after the other).
-    - ``max_per_second``: at most this many messages a second (a float), shared by every
+    - ``max_per_second``: at most this many messages a second (a float from 1/3600 to
+      1000000; ``inf`` is refused: leave it unset), shared by every
       backend with the same region, endpoint and limit in the process; ``None``: no
       limit. ``mailcore check --backend ses`` prints the account's ``MaxSendRate``.
     - ``connect_timeout``: seconds to wait for the connection to the endpoint (10).
@@ -49,9 +50,9 @@ class SESOptions(BackendOptions):
     tags: dict[str, str] = Field(default_factory=dict)
     from_arn: str | None = None
     max_connections: Annotated[int, Field(ge=1, le=100)] = 1
-    max_per_second: Annotated[float, Field(gt=0)] | None = None
-    connect_timeout: Annotated[float, Field(gt=0)] = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: Annotated[float, Field(gt=0)] = DEFAULT_READ_TIMEOUT
+    max_per_second: PerSecond | None = None
+    connect_timeout: Seconds = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: Seconds = DEFAULT_READ_TIMEOUT
 
     @field_validator("endpoint_url")
     @classmethod

@@ -135,6 +135,8 @@ class SMTPBackend(BaseEmailBackend):
         super().__init__(fail_silently=fail_silently, **options)
         self.connection: smtplib.SMTP | None = None
         self._held: Link | None = None
+        #: Between open() and close(): the instance holds the pool (pool.hold()).
+        self._opened = False
         #: Taken by the one call at a time that sends on this instance's own connection.
         self.held_busy = threading.Lock()
         self._lock = threading.RLock()
@@ -176,7 +178,7 @@ class SMTPBackend(BaseEmailBackend):
 
     def _connect_unless_open(self) -> bool:
         with self._lock:
-            if self._held is not None:
+            if self._opened:
                 return False
             self.pool.hold()
             try:
@@ -185,6 +187,7 @@ class SMTPBackend(BaseEmailBackend):
                 self.pool.unhold()
                 raise
             assert link is not None
+            self._opened = True
             self.set_held(link)
             return True
 
@@ -194,15 +197,26 @@ class SMTPBackend(BaseEmailBackend):
         When no other instance or thread uses the same pool, that closes every
         connection of it (QUIT; errors while quitting are ignored, the messages were
         already accepted or reported); connections other users are sending on are never
-        cut. Safe to call twice.
+        cut. Safe to call twice, and from another thread while a batch is being sent on
+        this instance: close() does not wait for that batch; it goes on, and gives the
+        connection back to the pool when it ends.
         """
         with self._lock:
-            link = self._held
-            if link is None:
+            if not self._opened:
                 return
-            with self.held_busy:
-                self.set_held(None)
+            self._opened = False
+            link = None
+            if self.held_busy.acquire(blocking=False):
+                try:
+                    link = self._held
+                    self.set_held(None)
+                finally:
+                    self.held_busy.release()
+            # else a send on the connection is in progress: end_held_use() gives it back
+        try:
+            if link is not None:
                 self.pool.release(link)
+        finally:
             self.pool.unhold()
 
     def wait_before_retry(self, retry: int, error: SMTPError) -> None:
@@ -415,6 +429,31 @@ class SMTPBackend(BaseEmailBackend):
         """Make ``link`` this instance's own connection (it replaced the old one)."""
         self._held = link
         self.connection = None if link is None else link.smtp
+
+    def replace_held(self, old: Link | None, new: Link | None) -> None:
+        """A send on the instance's own connection replaced ``old`` by ``new``: the
+        instance follows, unless it was closed (and maybe opened again) meanwhile."""
+        with self._lock:
+            if self._held is old:
+                self.set_held(new)
+
+    def end_held_use(self, link: Link | None) -> None:
+        """The send holding ``held_busy`` is done with ``link`` (the instance's own
+        connection when it began, or its replacement): keep it for the instance if it is
+        still its open connection and alive, else give it back to the pool; then free
+        ``held_busy``. So a close() from another thread meanwhile loses nothing."""
+        with self._lock:
+            try:
+                if link is not None:
+                    current = self._held is link
+                    if current and self._opened and link.alive:
+                        link.idle_since = time.monotonic()
+                    else:
+                        if current:
+                            self.set_held(None)
+                        self.pool.release(link, keep=link.alive)
+            finally:
+                self.held_busy.release()
 
     def connect_link(self) -> Link:
         """A new connection (:meth:`_connect`) as a pool :class:`Link`."""

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from mailcore import BackendOptions, ConfigurationError, URLScheme
+from mailcore import BackendOptions, ConfigurationError, PerSecond, Seconds, URLScheme
 
 __all__ = [
     "DEFAULT_DATA_TIMEOUT",
@@ -117,7 +117,8 @@ class SMTPOptions(BackendOptions):
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
     - ``timeout``: seconds to wait for the server while connecting, for its greeting
       and for each reply, the whole reply (or TLS handshake) however slowly it
-      trickles in (30 s).
+      trickles in (30 s). Every option in seconds is a finite number above 0 and at
+      most one day (86400).
     - ``data_timeout``: seconds to wait for the server's whole reply to a message's content,
       while it may scan the message (600 s, as RFC 5321 advises).
     - ``ssl_certfile``, ``ssl_keyfile``: a client certificate (PEM) for TLS.
@@ -136,8 +137,9 @@ class SMTPOptions(BackendOptions):
     - ``max_messages_per_connection``: a connection is replaced after this many
       messages (100).
     - ``idle_timeout``: seconds a pooled connection may sit unused before it is closed (30).
-    - ``max_per_second``: at most this many messages a second (a float), shared by every
-      thread and connection of the pool; ``None`` (the default): no limit.
+    - ``max_per_second``: at most this many messages a second (a float from 1/3600, one
+      an hour, to 1000000), shared by every thread and connection of the pool; ``None``
+      (the default): no limit (``inf`` is refused: leave it unset).
     """
 
     host: str = "localhost"
@@ -146,19 +148,19 @@ class SMTPOptions(BackendOptions):
     password: SecretStr | None = None
     use_tls: bool = False
     use_ssl: bool = False
-    timeout: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT
-    data_timeout: Annotated[float, Field(gt=0)] = DEFAULT_DATA_TIMEOUT
+    timeout: Seconds = DEFAULT_TIMEOUT
+    data_timeout: Seconds = DEFAULT_DATA_TIMEOUT
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     local_hostname: str | None = None
     allow_plaintext_auth: bool = False
     retries: Annotated[int, Field(ge=0, le=100)] = 0
-    retry_backoff: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    retry_backoff: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 1.0
     pipelining: bool = True
     max_connections: Annotated[int, Field(ge=1, le=1000)] = 1
     max_messages_per_connection: Annotated[int, Field(ge=1)] = 100
-    idle_timeout: Annotated[float, Field(gt=0)] = 30.0
-    max_per_second: Annotated[float, Field(gt=0)] | None = None
+    idle_timeout: Seconds = 30.0
+    max_per_second: PerSecond | None = None
 
     @field_validator("host")
     @classmethod

@@ -15,8 +15,12 @@ always did. A connection idle longer than ``idle_timeout`` is closed, one that c
 sat idle is noticed and replaced before a message is given to it.
 
 A thread waits for a free connection when ``max_connections`` are in use, except when
-it holds every busy one itself (an instance it opened, then a send through another
-instance configured alike): it would wait for itself, so it gets one more instead.
+the wait could never end: when every busy connection is held by threads that are
+themselves waiting for one (one thread that opened an instance and sends through another
+configured alike; or two threads, each in a ``with get_connection()`` block, each then
+calling ``send_mail()``). Then it gets one more connection instead, so
+``max_connections`` is exceeded by one for that send; a connection given back while
+more than ``max_connections`` are open is closed, not kept.
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ class Pool:
         self._users = 0
         #: Connections in use (or being opened), by the thread that took them.
         self._owned: collections.Counter[int] = collections.Counter()
+        #: Threads waiting in :meth:`acquire`.
+        self._waiting: set[int] = set()
         self._reaper: threading.Timer | None = None
 
     @property
@@ -165,17 +171,18 @@ class Pool:
                             self._owned[me] += 1
                     if link is not None or stale:
                         break
-                    # This thread holding every busy connection (an open instance, then
-                    # a send through another one) would wait for itself: one more, then.
-                    waits_for_itself = self._owned[me] >= self._open - len(self._idle)
-                    if self._open < self.max_connections or (wait and waits_for_itself):
+                    if self._open < self.max_connections or (wait and self._would_deadlock(me)):
                         self._open += 1
                         self._owned[me] += 1
                         opening = True
                         break
                     if not wait:
                         return None
-                    self._cond.wait()
+                    self._waiting.add(me)
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._waiting.discard(me)
             if stale:
                 for old in stale:
                     log.debug("replacing a pooled connection that was idle too long or closed")
@@ -201,14 +208,26 @@ class Pool:
                 link.owner = me
                 return link
 
+    def _would_deadlock(self, me: int) -> bool:
+        """Whether thread ``me`` waiting would wait for ever: every busy connection is
+        held by a thread waiting in :meth:`acquire` (or by ``me``), so none is given back.
+        Each waiter checks this before it waits, so the last one to come breaks the cycle.
+        Called with the lock held."""
+        holders = {thread for thread, count in self._owned.items() if count > 0}
+        held = sum(self._owned[thread] for thread in holders)
+        # one being closed (counted open until it is) frees a place soon: no deadlock
+        busy = self._open - len(self._idle)
+        return 0 < held >= busy and holders <= self._waiting | {me}
+
     def release(self, link: Link, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
-        ``max_messages_per_connection`` and the pool is in use; else closed."""
+        ``max_messages_per_connection``, the pool is in use and no more than
+        ``max_connections`` are open; else closed."""
         keep = keep and link.alive and link.pending is None and link.smtp.sock is not None
         keep = keep and link.transactions < self.max_messages
         with self._cond:
             self._owned[link.owner] -= 1
-            if keep and self._users > 0:
+            if keep and self._users > 0 and self._open <= self.max_connections:
                 link.idle_since = time.monotonic()
                 self._idle.append(link)
                 self._cond.notify_all()

@@ -122,36 +122,32 @@ class Lease:
             self.primary = held
             return False
         # idle too long, or the server closed it while it sat idle: replace it
-        backend.set_held(None)
+        backend.replace_held(held, None)
         self.pool.release(held, keep=False)
         self.primary = self.pool.acquire(connect)
-        backend.set_held(self.primary)
+        backend.replace_held(None, self.primary)
         return False
 
     def end(self) -> None:
         """Give the connections back (the instance keeps its own) and leave the pool."""
         primary, self.primary = self.primary, None
-        if self.using_held:
-            self.using_held = False
-            if primary is not None and not primary.alive:
-                # a dead connection is not kept for the instance's next call
-                self.backend.set_held(None)
-                self.pool.release(primary, keep=False)
+        try:
+            if self.using_held:
+                self.using_held = False
+                self.backend.end_held_use(primary)
             elif primary is not None:
-                primary.idle_since = time.monotonic()
-            self.backend.held_busy.release()
-        elif primary is not None:
-            self.pool.release(primary)
-        if self.holding:
-            self.holding = False
-            self.pool.unhold()
+                self.pool.release(primary)
+        finally:
+            if self.holding:
+                self.holding = False
+                self.pool.unhold()
 
     def replaced(self, old: Link | None, new: Link | None, primary: bool) -> None:
         """A worker's connection changed; the instance's own follows its replacement."""
         if primary:
             self.primary = new
             if self.using_held:
-                self.backend.set_held(new)
+                self.backend.replace_held(old, new)
 
     def run(self, messages: list[EmailMessage]) -> int:
         """Send ``messages``; return how many were accepted (see the module doc)."""
