@@ -10,7 +10,9 @@ from tests.celery.scenarios import broker_restart_run, crash_run
 
 
 @pytest.mark.timeout(150)
-def test_sigkilled_workers_lose_nothing_silently_and_every_duplicate_is_counted(tmp_path: Path) -> None:
+def test_sigkilled_workers_lose_nothing_silently_and_every_duplicate_is_counted(
+    tmp_path: Path,
+) -> None:
     outcome = crash_run(tmp_path, messages=600, workers=3, kill_every=2.0)
     print(outcome)
     assert outcome.kills >= 1  # ready workers SIGKILLed while sending (more under load)
