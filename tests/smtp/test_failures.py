@@ -266,19 +266,20 @@ def test_a_non_ascii_local_part_gets_the_cores_error_before_connecting(
 def test_a_non_ascii_local_part_in_a_message_read_from_a_file_is_refused_before_connecting() -> (
     None
 ):
-    """A file's headers are sent as they are, so only the envelope meets the rule: the
-    backend builds it before connecting."""
+    """A file's addresses go through the core's address parser when the message is
+    built from it, so the refusal comes before any backend exists or connects."""
     import email
     import email.policy
 
     from mailcore.cli.eml import FileMessage
 
     raw = b"From: ann@example.com\nTo: j\xc3\xb6rg@example.com\nSubject: Hi\n\nBody\n"
-    message = FileMessage(email.message_from_bytes(raw, policy=email.policy.default))
     with silent_server() as (host, port):
         backend = SMTPBackend(host=host, port=port, timeout=5)
         with pytest.raises(InvalidAddressError) as caught:
-            backend.send_messages([message])
+            backend.send_messages(
+                [FileMessage(email.message_from_bytes(raw, policy=email.policy.default))]
+            )
         assert backend.connection is None
 
     assert str(caught.value).endswith(
