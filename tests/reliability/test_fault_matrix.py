@@ -191,9 +191,11 @@ def run_case(
 
     want = expected(case)
     if max_connections > 1:
+        # Over several connections the server's Nth transaction, where the fault fires,
+        # is whichever message reached it Nth: the faulted outcome must be among them.
         target = 0 if case.step.connection else TARGET - 1
-        if outcomes[target] != want.outcomes[target]:
-            problems.append(f"outcomes {outcomes}, expected {want.outcomes[target]} at {target}")
+        if want.outcomes[target] not in outcomes:
+            problems.append(f"outcomes {outcomes}, expected {want.outcomes[target]} among them")
         return figures, problems
     if tuple(outcomes) != want.outcomes:
         problems.append(f"outcomes {outcomes}, expected {list(want.outcomes)}")
