@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["REPO_ROOT", "child_env", "last_line"]
+__all__ = ["REPO_ROOT", "child_env", "last_line", "start_json_child", "stop_json_child"]
 
 #: The repository root (the folder that holds ``benchmarks/``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,3 +30,35 @@ def last_line(text: str, default: str = "no output") -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     line = lines[-1] if lines else default
     return line if len(line) <= 160 else line[:157] + "..."
+
+
+def start_json_child(script: str, args: list[str], what: str) -> tuple[subprocess.Popen[str], Any]:
+    """Run ``script`` as a child process and return it with the JSON of its first output
+    line (where it says what it bound); ``what`` names it in the error if it dies first."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(script).resolve()), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait()
+        process.stdout.close()
+        raise RuntimeError(f"{what} exited with {process.returncode} at start")
+    return process, json.loads(line)
+
+
+def stop_json_child(process: subprocess.Popen[str]) -> Any:
+    """SIGTERM a child of :func:`start_json_child`; the JSON of its last output line, or
+    ``None`` when it printed nothing more."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    lines = out.strip().splitlines()
+    return json.loads(lines[-1]) if lines else None

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -101,19 +100,11 @@ class Sink:
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> Sink:
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), self.host],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line:
-            self._process.wait()
-            self._process.stdout.close()
-            raise RuntimeError(f"the SMTP sink exited with {self._process.returncode} at start")
-        self.port = int(json.loads(line)["port"])
+        # imported here: this file also runs as the child script, where it cannot be
+        from benchmarks.processes import start_json_child
+
+        self._process, started = start_json_child(__file__, [self.host], "the SMTP sink")
+        self.port = int(started["port"])
         return self
 
     def __exit__(
@@ -125,16 +116,11 @@ class Sink:
         process, self._process = self._process, None
         if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise
-        lines = out.strip().splitlines()
-        if lines:
-            self.stats = json.loads(lines[-1])
+        from benchmarks.processes import stop_json_child
+
+        stats = stop_json_child(process)
+        if stats is not None:
+            self.stats = stats
 
 
 def main(argv: list[str]) -> int:

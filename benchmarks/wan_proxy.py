@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from types import TracebackType
 
 __all__ = ["WanProxy"]
@@ -134,19 +133,13 @@ class WanProxy:
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> WanProxy:
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), str(self.target_port), str(self.delay)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
+        # imported here: this file also runs as the child script, where it cannot be
+        from benchmarks.processes import start_json_child
+
+        self._process, started = start_json_child(
+            __file__, [str(self.target_port), str(self.delay)], "the WAN proxy"
         )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
-        if not line:
-            self._process.wait()
-            self._process.stdout.close()
-            raise RuntimeError(f"the WAN proxy exited with {self._process.returncode} at start")
-        self.port = int(json.loads(line)["port"])
+        self.port = int(started["port"])
         return self
 
     def __exit__(
@@ -158,16 +151,10 @@ class WanProxy:
         process, self._process = self._process, None
         if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise
-        lines = out.strip().splitlines()
-        if lines:
-            stats = json.loads(lines[-1])
+        from benchmarks.processes import stop_json_child
+
+        stats = stop_json_child(process)
+        if stats is not None:
             self.turns, self.connections = stats["turns"], stats["connections"]
             self.cpu_seconds = stats["cpu"]
 
