@@ -43,7 +43,7 @@ def test_async_column_equals_the_sync_one(
 ) -> None:
     cases = FAILOVER_CASES if column == "failover" else CASES
     # the failover cases configure() the process's mailers: one at a time
-    with ThreadPoolExecutor(max_workers=1 if column == "failover" else 16) as pool:
+    with ThreadPoolExecutor(max_workers=1 if column == "failover" else 8) as pool:
         runs = list(pool.map(lambda case: _both(case, certs, column == "failover"), cases))
     figures = {"sync": Figures(), "async": Figures()}
     problems: list[str] = []
