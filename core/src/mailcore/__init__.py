@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mailcore import hooks
 from mailcore._wire.mime import SerializedMessage
 from mailcore.asending import amail_admins, amail_managers, asend_mail, asend_mass_mail
 from mailcore.backend import BaseEmailBackend
@@ -14,6 +15,7 @@ from mailcore.errors import (
     BackendLoadError,
     BackendNotFoundError,
     BadHeaderError,
+    CancelSend,
     ConfigurationError,
     ConfigurationWarning,
     InvalidAddressError,
@@ -74,6 +76,7 @@ __all__ = [
     "BackendOptions",
     "BadHeaderError",
     "BaseEmailBackend",
+    "CancelSend",
     "ConfigurationError",
     "ConfigurationWarning",
     "EmailAlternative",
@@ -101,6 +104,7 @@ __all__ = [
     "configure",
     "get_connection",
     "get_settings",
+    "hooks",
     "mail_admins",
     "mail_managers",
     "mailers",

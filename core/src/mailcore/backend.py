@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from mailcore import hooks
 from mailcore.errors import SendError
 from mailcore.results import SendResult
 
@@ -65,8 +66,7 @@ def _set_redirect(target: type[BaseEmailBackend] | None) -> type[BaseEmailBacken
 
 
 def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
-    @functools.wraps(send)
-    def send_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
+    def redirected(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
         if target is None or isinstance(self, target):
             return send(self, messages)
@@ -74,6 +74,10 @@ def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
         stand_in.stands_in_for = self
         stand_in.alias = self.stand_in_alias()
         return stand_in.send_messages(messages)
+
+    @functools.wraps(send)
+    def send_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
+        return hooks.send(self, messages, functools.partial(redirected, self))
 
     send_messages.__mailcore_guarded__ = True  # type: ignore[attr-defined]
     return send_messages
@@ -92,8 +96,7 @@ def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
 
 
 def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable[int]]:
-    @functools.wraps(send)
-    async def asend_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
+    async def redirected(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
         if target is None or isinstance(self, target):
             return await send(self, messages)
@@ -101,6 +104,10 @@ def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable
         stand_in.stands_in_for = self
         stand_in.alias = self.stand_in_alias()
         return await stand_in.asend_messages(messages)
+
+    @functools.wraps(send)
+    async def asend_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
+        return await hooks.asend(self, messages, functools.partial(redirected, self))
 
     asend_messages.__mailcore_guarded__ = True  # type: ignore[attr-defined]
     return asend_messages
@@ -524,8 +531,12 @@ class BaseEmailBackend:
         """:meth:`send_messages` for async code: same arguments, results and errors.
 
         The default runs :meth:`send_messages` in a worker thread, so every backend
-        works unchanged without blocking the event loop.
+        works unchanged without blocking the event loop (the send hooks run on the
+        event loop, before and after).
         """
+        return await hooks.asend(self, messages, self._asend_in_thread)
+
+    async def _asend_in_thread(self, messages: Iterable[EmailMessage]) -> int:
         result: int = await self.run_sync(self.send_messages, messages)
         return result
 

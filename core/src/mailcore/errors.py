@@ -6,6 +6,7 @@ __all__ = [
     "BackendLoadError",
     "BackendNotFoundError",
     "BadHeaderError",
+    "CancelSend",
     "ConfigurationError",
     "ConfigurationWarning",
     "InvalidAddressError",
@@ -60,6 +61,15 @@ class BackendNotFoundError(ConfigurationError):
 
 class BackendLoadError(ConfigurationError):
     """A backend plugin is installed but failed to import."""
+
+
+class CancelSend(MailcoreError):
+    """Raised by a before-send hook to cancel one message: it is not sent, and its result
+    has status ``"cancelled"`` with this error (whose text is ``reason``)."""
+
+    def __init__(self, reason: str = "cancelled by a before-send hook") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SendError(MailcoreError):

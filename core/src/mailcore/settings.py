@@ -56,8 +56,11 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG_FILE",
     "ORDER",
+    "POLICY_KEYS",
     "CoreSettings",
+    "MailerPolicy",
     "MailerSpec",
+    "SendPolicy",
     "Source",
     "check_no_options",
     "check_variables",
@@ -79,7 +82,69 @@ ORDER: tuple[Source, ...] = ("argument", "configure", "environment", ".env", "to
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-class CoreSettings(BaseModel):
+class SendPolicy(BaseModel):
+    """What runs around every send: the settings a mailer may also set for itself.
+
+    - ``hooks``: before-send hooks, import paths (``"myapp.mail:add_footer"``) of
+      callables ``fn(message, mailer)`` (see :mod:`mailcore.hooks`).
+    - ``after_send_hooks``: after-send hooks, import paths of callables
+      ``fn(message, result, mailer)``.
+    - ``always_to``: staging: send every message to these addresses only (To rewritten,
+      Cc and Bcc dropped, the originals in ``X-Original-To``/``X-Original-Cc``).
+    - ``allowed_recipients``: staging: patterns (``"*@example.com"``); recipients matching
+      none are dropped and reported as cancelled (see :mod:`mailcore.staging`).
+
+    Import paths are imported and addresses and patterns checked when the settings are
+    built. A mailer's hooks run after the top-level ones; its ``always_to`` and
+    ``allowed_recipients``, when set (``[]`` included), replace the top-level ones.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hooks: list[str] = []
+    after_send_hooks: list[str] = []
+    always_to: list[str] = []
+    allowed_recipients: list[str] = []
+
+    @field_validator("hooks", "after_send_hooks")
+    @classmethod
+    def _importable(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        from mailcore.hooks import import_hook
+
+        for path in value or []:
+            import_hook(path, str(info.field_name))
+        return value
+
+    @field_validator("always_to")
+    @classmethod
+    def _recipients(cls, value: list[str] | None) -> list[str] | None:
+        from mailcore.staging import check_addresses
+
+        return None if value is None else check_addresses(value)
+
+    @field_validator("allowed_recipients")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        from mailcore.staging import check_patterns
+
+        return None if value is None else check_patterns(value)
+
+
+class MailerPolicy(SendPolicy):
+    """A mailer's own :class:`SendPolicy`: a field left out (``None``) is the top-level
+    setting's."""
+
+    hooks: list[str] | None = None  # type: ignore[assignment]
+    after_send_hooks: list[str] | None = None  # type: ignore[assignment]
+    always_to: list[str] | None = None  # type: ignore[assignment]
+    allowed_recipients: list[str] | None = None  # type: ignore[assignment]
+
+
+#: Keys of a named mailer's definition that are its :class:`MailerPolicy`.
+POLICY_KEYS = tuple(SendPolicy.model_fields)
+
+
+class CoreSettings(SendPolicy):
     """The settings of the core, independent of any backend.
 
     - ``backend``: the backend ``get_connection()`` uses when none is named: a short
@@ -93,6 +158,8 @@ class CoreSettings(BaseModel):
     - ``managers``: the recipients of ``mail_managers()``, in the same form.
     - ``default_charset``: the character set of messages whose ``encoding`` is not set.
     - ``default_mailer``: the alias of the mailer used when none is named (``"default"``).
+    - ``hooks``, ``after_send_hooks``, ``always_to``, ``allowed_recipients``: see
+      :class:`SendPolicy` (a mailer may set them too).
 
     Addresses, the charset and the subject prefix (no line break, as in any header) are
     checked when the settings are built.
@@ -558,6 +625,8 @@ class MailerSpec:
     legacy: bool = False
     #: The aliases a composite mailer (``failover``, ``roundrobin``) sends through.
     references: tuple[str, ...] = ()
+    #: The mailer's own hooks and staging override (:class:`MailerPolicy`), if any.
+    policy: MailerPolicy | None = None
 
     def describe(self, source: Source) -> str:
         """Where a value from ``source`` was given, for a person."""
@@ -680,7 +749,9 @@ def _make_spec(
             raise InvalidMailer(
                 f"invalid 'backend' of mailer {alias!r} ({where.get(origin['backend'])}): {problem}"
             )
-    layers = [(s, {k: v for k, v in d.items() if k not in _DEFINITION_KEYS}) for s, d in raw]
+    policy = _mailer_policy(alias, merged, origin, where)
+    own = (*_DEFINITION_KEYS, *POLICY_KEYS)
+    layers = [(s, {k: v for k, v in d.items() if k not in own}) for s, d in raw]
     url = merged.get("url")
     if url is not None:
         problem = None
@@ -705,8 +776,34 @@ def _make_spec(
     if named is None:
         named = backend_class.name or f"{backend_class.__module__}:{backend_class.__qualname__}"
     return MailerSpec(
-        alias, named, backend_class.name, tuple((s, d) for s, d in layers if d), where, path
+        alias,
+        named,
+        backend_class.name,
+        tuple((s, d) for s, d in layers if d),
+        where,
+        path,
+        policy=policy,
     )
+
+
+def _mailer_policy(
+    alias: str, merged: Mapping[str, Any], origin: Mapping[str, Source], where: Mapping[str, str]
+) -> MailerPolicy | None:
+    """The mailer's own hooks and staging override (``None`` when it sets none)."""
+    given = {key: merged[key] for key in POLICY_KEYS if key in merged}
+    if not given:
+        return None
+    problem = None
+    try:
+        return MailerPolicy.model_validate(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else ""
+        cause = error.get("ctx", {}).get("error")
+        given_in = where.get(origin.get(key, "configure"))
+        reason = str(cause) if isinstance(cause, Exception) else error["msg"]
+        problem = f"invalid {key!r} of mailer {alias!r} ({given_in}): {reason}"
+    raise InvalidMailer(problem)
 
 
 def validate_spec(spec: MailerSpec) -> MailerSpec:
@@ -799,7 +896,24 @@ def _build_mailers(
                     f"{', '.join(sorted(specs))})"
                 )
     _check_cycles(specs)
+    _check_children(specs)
     return specs
+
+
+def _check_children(specs: Mapping[str, MailerSpec]) -> None:
+    """Refuse hooks or a staging override on a mailer a composite sends through: they run
+    once per message, at the mailer the code sends through, so there they never would."""
+    for spec in specs.values():
+        for reference in spec.references:
+            policy = specs[reference].policy
+            if policy is None:
+                continue
+            keys = ", ".join(sorted(policy.model_dump(exclude_none=True)))
+            raise InvalidMailer(
+                f"mailer {reference!r} sets {keys}, but mailer {spec.alias!r} sends through "
+                "it, and hooks and the staging override run only at the mailer the code sends "
+                f"through: set them on {spec.alias!r} (or at the top level)"
+            )
 
 
 def _check_cycles(specs: Mapping[str, MailerSpec]) -> None:

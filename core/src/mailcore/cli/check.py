@@ -36,6 +36,7 @@ from mailcore.settings import (
     DEFAULT_CONFIG_FILE,
     CoreSettings,
     MailerSpec,
+    SendPolicy,
     Source,
     check_no_options,
     config_file,
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     print("\nCore settings:")
     print(settings_table(None, core, core_sources, path))
     specs = get_mailers()
+    _warn_staging(core, specs)
     if using or (not args.backend and any(not s.legacy for s in specs.values())):
         return _run_mailers(args, specs, using or core.default_mailer, path)
 
@@ -166,6 +168,25 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
 
     return _check_backend(args, backend_class(**arguments), label)
+
+
+def _warn_staging(core: CoreSettings, specs: dict[str, MailerSpec]) -> None:
+    """Say loudly, on stderr, where a staging override keeps mail from its recipients."""
+    found: list[tuple[str, SendPolicy]] = [("top-level settings", core)]
+    found += [(f"mailer {a!r}", s.policy) for a, s in specs.items() if s.policy is not None]
+    for where, policy in found:
+        if policy.always_to:
+            print(
+                f"mailcore: WARNING: staging override ({where}): always_to sends every message "
+                f"only to {', '.join(policy.always_to)}, never to its own recipients",
+                file=sys.stderr,
+            )
+        if policy.allowed_recipients:
+            print(
+                f"mailcore: WARNING: staging override ({where}): allowed_recipients drops "
+                f"every recipient not matching {', '.join(policy.allowed_recipients)}",
+                file=sys.stderr,
+            )
 
 
 def _run_mailers(
