@@ -82,9 +82,14 @@ def make_venv(where: Path, *distributions: Path | str) -> Path:
 
 
 def make_plugin_distribution(
-    where: Path, distribution: str, entry_points: dict[str, str], modules: dict[str, str]
+    where: Path,
+    distribution: str,
+    entry_points: dict[str, str],
+    modules: dict[str, str],
+    group: str = "mailcore.backends",
 ) -> Path:
-    """Write a minimal third-party plugin project (hatchling) and return its folder."""
+    """Write a minimal third-party plugin project (hatchling) whose ``entry_points`` are in
+    ``group``, and return its folder."""
     package = distribution.replace("-", "_")
     project = where / distribution
     source = project / "src" / package
@@ -101,7 +106,7 @@ def make_plugin_distribution(
             version = "1.2.3"
             dependencies = ["mailkern"]
 
-            [project.entry-points."mailcore.backends"]
+            [project.entry-points."{group}"]
             """
         )
         + lines
