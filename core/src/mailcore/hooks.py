@@ -95,14 +95,15 @@ def name_of(fn: Hook) -> str:
     return f"{module}:{getattr(fn, '__qualname__', type(fn).__qualname__)}"
 
 
-def import_hook(path: str, setting: str = "hooks") -> Hook:
+def import_hook(path: str) -> Hook:
     """The callable at ``path`` (``"package.module:function"``); raises
-    :class:`~mailcore.ConfigurationError` naming ``setting`` and what is wrong."""
+    :class:`~mailcore.ConfigurationError` naming the path and what is wrong (the caller
+    names the setting)."""
     module_name, sep, attr = path.partition(":") if isinstance(path, str) else ("", "", "")
     if not sep:
         module_name, _, attr = str(path).rpartition(".")
     if not module_name or not attr:
-        raise ConfigurationError(f"{setting}: {path!r} is no import path ('package.module:hook')")
+        raise ConfigurationError(f"{path!r} is no import path ('package.module:hook')")
     problem = None
     try:
         target: Any = importlib.import_module(module_name)
@@ -113,9 +114,9 @@ def import_hook(path: str, setting: str = "hooks") -> Hook:
     except AttributeError:
         problem = f"module {module_name!r} has no attribute {attr!r}"
     if problem is not None:
-        raise ConfigurationError(f"{setting}: {path!r}: {problem}")
+        raise ConfigurationError(f"{path!r}: {problem}")
     if not callable(target):
-        raise ConfigurationError(f"{setting}: {path!r} is not callable")
+        raise ConfigurationError(f"{path!r} is not callable")
     return target  # type: ignore[no-any-return]
 
 
@@ -211,8 +212,8 @@ def chain_for(backend: BaseEmailBackend) -> Chain:
     plugged_before, plugged_after = _entry_point_hooks()
 
     def paths(name: str) -> list[Hook]:
-        found = [import_hook(p, name) for p in getattr(settings, name)]
-        return found + [import_hook(p, name) for p in (getattr(own, name, None) or [])]
+        found = [import_hook(p) for p in getattr(settings, name)]
+        return found + [import_hook(p) for p in (getattr(own, name, None) or [])]
 
     def chosen(name: str) -> tuple[str, ...]:
         value = getattr(own, name, None)

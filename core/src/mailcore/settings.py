@@ -108,11 +108,11 @@ class SendPolicy(BaseModel):
 
     @field_validator("hooks", "after_send_hooks")
     @classmethod
-    def _importable(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+    def _importable(cls, value: list[str] | None) -> list[str] | None:
         from mailcore.hooks import import_hook
 
         for path in value or []:
-            import_hook(path, str(info.field_name))
+            import_hook(path)
         return value
 
     @field_validator("always_to")
@@ -144,26 +144,8 @@ class MailerPolicy(SendPolicy):
 POLICY_KEYS = tuple(SendPolicy.model_fields)
 
 
-class CoreSettings(SendPolicy):
-    """The settings of the core, independent of any backend.
-
-    - ``backend``: the backend ``get_connection()`` uses when none is named: a short
-      name (``"smtp"``, ``"console"``) or an import path (``"myapp.mail:Backend"``);
-      when set, it must be installed (or importable).
-    - ``default_from_email``: the sender of messages that name none.
-    - ``server_email``: the sender of ``mail_admins()`` and ``mail_managers()``.
-    - ``subject_prefix``: put before the subject by ``mail_admins()`` and
-      ``mail_managers()``.
-    - ``admins``: the recipients of ``mail_admins()``: addresses or ``"Name <address>"``.
-    - ``managers``: the recipients of ``mail_managers()``, in the same form.
-    - ``default_charset``: the character set of messages whose ``encoding`` is not set.
-    - ``default_mailer``: the alias of the mailer used when none is named (``"default"``).
-    - ``hooks``, ``after_send_hooks``, ``always_to``, ``allowed_recipients``: see
-      :class:`SendPolicy` (a mailer may set them too).
-
-    Addresses, the charset and the subject prefix (no line break, as in any header) are
-    checked when the settings are built.
-    """
+class _CoreBasics(BaseModel):
+    """The core settings other than the :class:`SendPolicy` (which come after them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -208,6 +190,37 @@ class CoreSettings(SendPolicy):
 
         resolve_charset(value)
         return value
+
+
+class CoreSettings(SendPolicy, _CoreBasics):
+    """The settings of the core, independent of any backend.
+
+    - ``backend``: the backend ``get_connection()`` uses when none is named: a short
+      name (``"smtp"``, ``"console"``) or an import path (``"myapp.mail:Backend"``);
+      when set, it must be installed (or importable).
+    - ``default_from_email``: the sender of messages that name none.
+    - ``server_email``: the sender of ``mail_admins()`` and ``mail_managers()``.
+    - ``subject_prefix``: put before the subject by ``mail_admins()`` and
+      ``mail_managers()``.
+    - ``admins``: the recipients of ``mail_admins()``: addresses or ``"Name <address>"``.
+    - ``managers``: the recipients of ``mail_managers()``, in the same form.
+    - ``default_charset``: the character set of messages whose ``encoding`` is not set.
+    - ``default_mailer``: the alias of the mailer used when none is named (``"default"``).
+    - ``hooks``: before-send hooks: import paths (``"myapp.mail:add_footer"``) of
+      ``fn(message, mailer)``, run before every message is sent (see Send hooks).
+    - ``after_send_hooks``: after-send hooks: import paths of
+      ``fn(message, result, mailer)``, run after every message.
+    - ``always_to``: staging: send every message to these addresses only (the original
+      To and Cc kept in ``X-Original-To``/``X-Original-Cc``).
+    - ``allowed_recipients``: staging: drop (and report as cancelled) every recipient
+      matching none of these patterns (``"*@example.com"``).
+
+    Addresses, the charset, the subject prefix (no line break, as in any header), the
+    hooks' import paths and the patterns are checked when the settings are built. A
+    mailer may set the last four for itself (:class:`SendPolicy`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def env_var_name(section: str | None, field: str, model: type[BaseModel] | None = None) -> str:

@@ -44,10 +44,9 @@ def _pattern(text: str) -> tuple[str, str]:
     """``(local pattern, domain pattern)`` of one ``allowed_recipients`` entry; raises
     :class:`ConfigurationError` naming it."""
     local, at, domain = text.rpartition("@")
-    if not isinstance(text, str) or not at or not local or not domain:
+    if not at or not local or not domain:
         raise ConfigurationError(
-            f"allowed_recipients: {text!r} is no pattern of the form 'local@domain' "
-            "('*@example.com')"
+            f"{text!r} is no pattern of the form 'local@domain' ('*@example.com')"
         )
     labels = []
     for label in domain.split("."):
@@ -57,7 +56,7 @@ def _pattern(text: str) -> tuple[str, str]:
         try:
             labels.append(ascii_domain(label).lower())
         except ValueError as exc:
-            raise ConfigurationError(f"allowed_recipients: {text!r}: {exc}") from None
+            raise ConfigurationError(f"{text!r}: {exc}") from None
     return local, ".".join(labels)
 
 
