@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from email.message import EmailMessage as ParsedMessage
 from typing import ClassVar
 
 import pytest
 
+from mailcore import hooks
 from mailcore.backend import BaseEmailBackend
-from mailcore.errors import BadHeaderError
+from mailcore.errors import BadHeaderError, CancelSend
 from mailcore.message import EmailMessage, EmailMultiAlternatives
+from mailcore.results import SendResult
 
 __all__ = ["AsyncContractTests", "BackendContractTests"]
+
+
+@contextlib.contextmanager
+def _contract_hooks() -> Iterator[list[tuple[str, str]]]:
+    """Hooks registered for one test: the one before-send adds ``X-Hooked`` and cancels
+    the message whose subject is "cancelled"; the after-send one records each result."""
+    seen: list[tuple[str, str]] = []
+
+    def before(message: EmailMessage, mailer: BaseEmailBackend) -> None:
+        if message.subject == "cancelled":
+            raise CancelSend("cancelled by the contract test")
+        message.extra_headers["X-Hooked"] = "yes"
+
+    def after(message: EmailMessage, result: SendResult, mailer: BaseEmailBackend) -> None:
+        seen.append((message.subject, result.status))
+
+    hooks.before_send(before)
+    hooks.after_send(after)
+    try:
+        yield seen
+    finally:
+        hooks.remove(before)
+        hooks.remove(after)
+
+
+def _check_hooked(received: list[ParsedMessage] | None) -> None:
+    """The transport got the kept message as the hook changed it, and nothing else."""
+    if received is not None:
+        assert [(m["Subject"], m["X-Hooked"]) for m in received] == [("kept", "yes")]
 
 
 class AsyncContractTests:
@@ -80,6 +112,15 @@ class AsyncContractTests:
         subjects = self._delivered_subjects(backend)
         if subjects is not None:
             assert subjects == ["one", "two"]
+
+    def test_async_send_hooks_change_cancel_and_see_every_result(
+        self, backend: BaseEmailBackend
+    ) -> None:
+        messages = [self.make_message("kept"), self.make_message("cancelled")]
+        with _contract_hooks() as seen:
+            assert asyncio.run(backend.asend_messages(messages)) == 1
+        assert seen == [("kept", self.accepted_status), ("cancelled", "cancelled")]
+        _check_hooked(self.delivered(backend))
 
     def test_async_aclose_without_aopen_is_harmless(self, backend: BaseEmailBackend) -> None:
         asyncio.run(backend.aclose())
@@ -261,6 +302,15 @@ class BackendContractTests(AsyncContractTests):
         message.connection = backend
         assert message.send() == 1
         assert message.result is not None and message.result.status == self.accepted_status
+
+    def test_send_hooks_change_cancel_and_see_every_result(self, backend: BaseEmailBackend) -> None:
+        messages = [self.make_message("kept"), self.make_message("cancelled")]
+        with _contract_hooks() as seen:
+            assert backend.send_messages(messages) == 1
+        assert seen == [("kept", self.accepted_status), ("cancelled", "cancelled")]
+        assert messages[1].result is not None
+        assert isinstance(messages[1].result.error, CancelSend)
+        _check_hooked(self.delivered(backend))
 
     def test_repr_shows_no_secret(self, backend: BaseEmailBackend) -> None:
         text = repr(backend) + str(backend.options) + repr(backend.options)
