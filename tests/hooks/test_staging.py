@@ -147,3 +147,21 @@ def test_mailcore_check_warns_loudly_of_a_staging_override(isolated_settings: Pa
         "mailcore: WARNING: staging override (mailer 'default'): allowed_recipients drops "
         "every recipient not matching *@example.com",
     ]
+
+
+def test_always_to_replaces_a_to_header_given_in_headers(server: RecordingSMTPServer) -> None:
+    staged_mailer(server, always_to=["qa@example.com", "qa2@example.com"])
+    mail = EmailMessage(
+        "List mail",
+        "Body.",
+        "news@example.com",
+        ["ann@customer.org", "bob@customer.org"],
+        headers={"To": "Our customers <customers@customer.org>"},
+    )
+    assert mail.send() == 1
+
+    [received] = server.messages
+    assert received.rcpt_tos == ["qa@example.com", "qa2@example.com"]
+    assert received.parsed()["To"] == "qa@example.com, qa2@example.com"
+    assert received.parsed()["X-Original-To"] == "Our customers <customers@customer.org>"
+    assert received.parsed()["X-Original-Cc"] is None
