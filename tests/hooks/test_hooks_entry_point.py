@@ -10,6 +10,10 @@ from tests.support.venvs import make_plugin_distribution, make_venv, run_python
 
 TRACKING = """\
 import itertools
+import os
+
+if os.environ.get("ACME_BREAK"):
+    raise ImportError("no tracking server configured")
 
 _numbers = itertools.count(1)
 
@@ -57,3 +61,19 @@ def test_an_installed_distribution_s_hooks_run_by_entry_point_name(tmp_path: Pat
         "[stamped] Hi t-1",
         "[stamped] Again t-2",
     ]
+
+    broken = run_python(
+        python,
+        """
+        import mailcore
+        try:
+            mailcore.send_mail("Hi", "Body", "a@example.com", ["b@example.com"])
+        except mailcore.ConfigurationError as error:
+            print(error)
+        """,
+        env={**env, "MAILCORE_BACKEND": "locmem", "ACME_BREAK": "1"},
+    )
+    assert broken.stdout.strip() == (
+        "hook 'tracking' (acme_tracking.tracking, entry-point group mailcore.hooks) failed "
+        "to load: ImportError: no tracking server configured"
+    )

@@ -322,3 +322,31 @@ def test_a_bad_hook_path_is_a_configuration_error_when_the_settings_are_built(
     with pytest.raises(mailcore.InvalidMailer, match=problem) as own:
         mailcore.configure(mailers={"bulk": {"url": "locmem://", "after_send_hooks": [path]}})
     assert "'after_send_hooks' of mailer 'bulk'" in str(own.value)
+
+
+def test_under_redirect_backends_hooks_run_with_the_mailer_the_code_chose() -> None:
+    from mailcore.testing import redirect_backends
+    from mailcore_locmem import LocmemBackend
+
+    chosen: list[tuple[str | None, str | None]] = []
+    hooks.before_send(lambda message, mailer: chosen.append((mailer.name, mailer.alias)))
+    mailcore.configure(
+        mailers={"default": {"url": "smtp://127.0.0.1:1"}},  # nothing listens there
+        allowed_recipients=["*@example.com"],
+    )
+    with redirect_backends(LocmemBackend):
+        mail = EmailMessage("Hi", "Body.", "from@example.com", ["to@example.com", "x@other.org"])
+        assert mail.send() == 1
+
+    assert chosen == [("smtp", "default")]  # once, with the SMTP mailer, not the stand-in
+    assert [m.recipients() for m in mailcore.outbox] == [["to@example.com"]]
+
+
+def test_hooks_from_the_environment_are_a_json_list(
+    hook_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILCORE_HOOKS", '["myhooks:tag"]')
+    monkeypatch.setenv("MAILCORE_AFTER_SEND_HOOKS", '["myhooks:record"]')
+    mailcore.configure(backend="locmem")
+    mailcore.send_mail("A", "Body.", None, ["to@example.com"])
+    assert hook_module.calls == [("top", "A"), ("after", "sent", "default")]
