@@ -51,9 +51,7 @@ def message(**kwargs: object) -> EmailMessage:
     )
 
 
-def test_a_signed_message_verifies_and_a_changed_one_does_not(
-    key: DKIMKey, tmp_path: Path
-) -> None:
+def test_a_signed_message_verifies_and_a_changed_one_does_not(key: DKIMKey, tmp_path: Path) -> None:
     backend = get_connection("file", file_path=str(tmp_path), dkim=key.options)
     sent = message(cc=["Björn <bjorn@example.net>"])
     sent.attach("report.csv", "a,b\n1,2\n", "text/csv")
@@ -136,7 +134,7 @@ def test_a_key_of_the_other_algorithm_fails_when_the_mailer_is_built(
 
 
 def test_a_broken_private_key_fails_without_showing_it(tmp_path: Path) -> None:
-    secret = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"
+    secret = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----"
     options = {"domain": DOMAIN, "selector": SELECTOR, "private_key": secret}
     with pytest.raises(ConfigurationError) as caught:
         get_connection("file", file_path=str(tmp_path), dkim=options)

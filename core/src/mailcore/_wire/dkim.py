@@ -95,7 +95,9 @@ def _ed25519_key(options: DKIMOptions, text: bytes) -> Any:
     if pem is not None:
         der = pem[1]
         if not der.startswith(_ED25519_PKCS8) or len(der) != len(_ED25519_PKCS8) + 32:
-            raise _fail(options, "is not an ed25519 key (an RSA key?), but algorithm is ed25519-sha256")
+            raise _fail(
+                options, "is not an ed25519 key (an RSA key?), but algorithm is ed25519-sha256"
+            )
         seed = der[len(_ED25519_PKCS8) :]
     else:
         try:
