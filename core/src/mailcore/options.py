@@ -224,6 +224,12 @@ class BackendOptions(_MaskedModel):
     #: setting ``dkim`` applies, if set.
     dkim: DKIMOptions | None = None
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # ``dkim`` comes first (a field of the base): shown only when set
+        for name, value in super().__repr_args__():
+            if name != "dkim" or value is not None:
+                yield name, value
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:

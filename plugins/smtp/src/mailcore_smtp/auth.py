@@ -68,7 +68,7 @@ def load_token_provider(path: str) -> TokenProvider:
         ) from None
     if not callable(target):
         raise ConfigurationError(f"smtp: oauth_token_provider {path!r} is not callable")
-    return target  # type: ignore[return-value]
+    return target
 
 
 @dataclass(frozen=True)
