@@ -164,7 +164,6 @@ def test_backend_options_follow_the_same_order(
         "port": ".env",
         "tags": "environment",
         "password": "argument",
-        "dkim": "default",  # every backend's option
     }
 
 
@@ -422,7 +421,6 @@ def test_arguments_beat_configure_which_beats_the_environment(
         "port": "argument",
         "password": "default",
         "tags": "default",
-        "dkim": "default",
     }
 
 

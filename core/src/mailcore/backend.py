@@ -120,8 +120,11 @@ def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitab
 
 
 def _signer_for(options: BackendOptions) -> Signer | None:
-    """The DKIM signer of a backend with ``options``: its ``dkim`` option, else the core
-    ``dkim`` setting; the key is read and checked now (a bad one raises here)."""
+    """The DKIM signer of a backend whose options have ``dkim`` (one that sends the
+    message's bytes: SMTP, SES, file): its ``dkim`` option, else the core ``dkim``
+    setting; the key is read and checked now (a bad one raises here)."""
+    if "dkim" not in type(options).model_fields:
+        return None
     from mailcore.settings import get_settings
 
     dkim = getattr(options, "dkim", None) or get_settings().dkim

@@ -220,16 +220,6 @@ class BackendOptions(_MaskedModel):
 
     env_names: ClassVar[Mapping[str, str]] = {}
 
-    #: Sign every message with DKIM (see :class:`DKIMOptions`); ``None``: the core
-    #: setting ``dkim`` applies, if set.
-    dkim: DKIMOptions | None = None
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        # ``dkim`` comes first (a field of the base): shown only when set
-        for name, value in super().__repr_args__():
-            if name != "dkim" or value is not None:
-                yield name, value
-
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:

@@ -10,7 +10,14 @@ from typing import Annotated, Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from mailcore import BackendOptions, ConfigurationError, PerSecond, Seconds, URLScheme
+from mailcore import (
+    BackendOptions,
+    ConfigurationError,
+    DKIMOptions,
+    PerSecond,
+    Seconds,
+    URLScheme,
+)
 from mailcore_smtp.auth import AuthMethod, load_token_provider
 
 __all__ = [
@@ -148,6 +155,9 @@ class SMTPOptions(BackendOptions):
     - ``max_per_second``: at most this many messages a second (a float from 1/3600, one
       an hour, to 1000000), shared by every thread and connection of the pool; ``None``
       (the default): no limit (``inf`` is refused: leave it unset).
+    - ``dkim``: sign every message with DKIM (a table: ``domain``, ``selector``,
+      ``private_key_file`` or ``private_key``, ``headers``, ``algorithm``; see
+      :class:`mailcore.DKIMOptions`); unset: the core ``dkim`` setting applies, if any.
     """
 
     host: str = "localhost"
@@ -172,6 +182,7 @@ class SMTPOptions(BackendOptions):
     max_messages_per_connection: Annotated[int, Field(ge=1)] = 100
     idle_timeout: Seconds = 30.0
     max_per_second: PerSecond | None = None
+    dkim: DKIMOptions | None = None
 
     @field_validator("host")
     @classmethod
