@@ -4,14 +4,12 @@ test), with and without PIPELINING, sync and async; a server without 8BITMIME ge
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mailcore_smtp import SMTPBackend
-from tests.smtp.async_driver import drive_async
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import make_message
 from tests.support.dkim_keys import DKIMKey, make_key
 from tests.support.smtp_servers import LimitedSMTPServer, RecordingSMTPServer
@@ -19,12 +17,7 @@ from tests.support.smtp_servers import LimitedSMTPServer, RecordingSMTPServer
 BODY = "Grüße aus Köln: the café's naïve menu.\n"
 
 
-@pytest.fixture(autouse=True, params=["sync", "async"])
-def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    if request.param == "async":
-        yield from drive_async(monkeypatch, sys.modules[__name__])
-    else:
-        yield
+api = sync_and_async(__name__)  # each test: through the sync API, then the async one
 
 
 @pytest.fixture(scope="module", params=["rsa-sha256", "ed25519-sha256"])

@@ -8,14 +8,14 @@ from __future__ import annotations
 import base64
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from mailcore import ConfigurationError
 from mailcore_smtp import SMTPAuthError, SMTPBackend
-from tests.smtp.async_driver import drive_async
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import make_message
 from tests.support.oauth_server import USER, OAuthServer
 
@@ -23,12 +23,7 @@ GOOD = "ya29.good-access-token-0001"
 STALE = "ya29.stale-access-token-9999"
 
 
-@pytest.fixture(autouse=True, params=["sync", "async"])
-def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    if request.param == "async":
-        yield from drive_async(monkeypatch, sys.modules[__name__])
-    else:
-        yield
+api = sync_and_async(__name__)  # each test: through the sync API, then the async one
 
 
 class Provider:

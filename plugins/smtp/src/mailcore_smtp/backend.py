@@ -332,14 +332,7 @@ class SMTPBackend(BaseEmailBackend):
                         exc.smtp_code,
                     )
                     attempt = following
-        except TokenError as exc:
-            raise SMTPAuthError(
-                f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
-                host=self.options.host,
-                port=self.options.port,
-                stage="auth",
-            ) from exc
-        except smtplib.SMTPException as exc:
+        except (TokenError, smtplib.SMTPException) as exc:
             if isinstance(exc, smtplib.SMTPServerDisconnected | SMTPError):
                 raise
             raise SMTPAuthError(
