@@ -1,4 +1,5 @@
-"""Secrets stay secret: the SMTP password and the AWS secret key appear nowhere.
+"""Secrets stay secret: the SMTP password, OAuth2 tokens, a DKIM private key and the AWS
+secret key appear nowhere.
 
 Not in any log line (every logger captured at DEBUG, mailcore's, smtplib's neighbours,
 botocore's and moto's included), not in ``repr``/``str`` of a backend or its options,
@@ -46,12 +47,15 @@ AWS_SECRET = "Aws/s3cret+Key-5d2e8b9c0f1a2b3c4d5e6f7a8b9c"
 
 
 def forms(secret: str, username: str = USERNAME) -> list[str]:
-    """``secret`` as it is, base64 (alone, and in an AUTH PLAIN token), URL-quoted."""
+    """``secret`` as it is, base64 (alone, in an AUTH PLAIN token, and in an XOAUTH2
+    initial response), URL-quoted."""
     plain_token = f"\0{username}\0{secret}".encode()
+    xoauth2 = f"user={username}\x01auth=Bearer {secret}\x01\x01".encode()
     return [
         secret,
         base64.b64encode(secret.encode()).decode(),
         base64.b64encode(plain_token).decode(),
+        base64.b64encode(xoauth2).decode(),
         urllib.parse.quote(secret, safe=""),
     ]
 
@@ -128,6 +132,80 @@ def test_send_mail_auth_password_in_no_error(debug_logs: pytest.LogCaptureFixtur
             )  # fmt: skip
     assert "535" in str(caught.value)
     assert_hidden(error_text(caught.value) + logged(debug_logs), WRONG_PASSWORD)
+
+
+# -- OAuth2 tokens and a DKIM private key, in process -----------------------------------------
+
+OAUTH_TOKENS = ["ya29.Oauth-s3cret-first-8d1e", "ya29.Oauth-s3cret-fresh-2c7a"]
+
+
+def first_then_fresh_token() -> str:
+    """The token provider of the test below: a refused token, then another refused one."""
+    first_then_fresh_token.calls += 1  # type: ignore[attr-defined]
+    return OAUTH_TOKENS[min(first_then_fresh_token.calls, 2) - 1]  # type: ignore[attr-defined]
+
+
+def test_oauth2_tokens_in_no_log_repr_or_error(debug_logs: pytest.LogCaptureFixture) -> None:
+    from tests.support.oauth_server import USER, OAuthServer
+
+    first_then_fresh_token.calls = 0  # type: ignore[attr-defined]
+    with OAuthServer(set()) as server:  # no token is good
+        fixed = SMTPBackend(
+            **server.options(username=USER, auth_method="xoauth2", oauth_token=OAUTH_TOKENS[0])
+        )
+        provided = SMTPBackend(
+            **server.options(
+                username=USER,
+                auth_method="xoauth2",
+                oauth_token_provider=f"{__name__}:first_then_fresh_token",
+            )
+        )
+        shown = [repr(fixed), repr(fixed.options), repr(fixed.options.model_dump())]
+        message = EmailMessage("Hi", "Body.\n", SENDER, ["to@example.com"])
+        with pytest.raises(SMTPAuthError) as caught_fixed:
+            fixed.send_messages([message])
+        with pytest.raises(SMTPAuthError) as caught_provided:
+            provided.open()
+    assert server.tokens == [OAUTH_TOKENS[0], *OAUTH_TOKENS]  # each refused, the fresh one too
+    assert "trying a fresh one" in logged(debug_logs)
+    shown += [error_text(caught_fixed.value), error_text(caught_provided.value)]
+    shown += [repr(message.result)]
+    for token in OAUTH_TOKENS:
+        for form in forms(token, USER):
+            assert form not in "\n".join(shown) + logged(debug_logs), form
+
+
+def test_a_dkim_private_key_in_no_repr_error_or_check_output(
+    tmp_path: Path, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    from tests.support.dkim_keys import make_key
+
+    key = make_key("rsa-sha256", tmp_path)
+    pem = key.path.read_text()
+    lines = pem.splitlines()[1:-1]  # the base64 lines of the key
+    dkim = {"domain": "example.com", "selector": "s1", "private_key": pem}
+    backend = mailcore.get_connection("file", file_path=str(tmp_path / "out"), dkim=dkim)
+    backend.send_messages([EmailMessage("Hi", "Body.\n", SENDER, ["to@example.com"])])
+    shown = [repr(backend), repr(backend.options), repr(backend.dkim_signer)]
+    with pytest.raises(mailcore.ConfigurationError) as caught:  # the key, damaged
+        mailcore.get_connection(
+            "file", file_path=str(tmp_path), dkim={**dkim, "private_key": pem.replace("A", "!")}
+        )
+    assert_no_copy(caught.value, *lines)
+    env = {
+        "MAILCORE_BACKEND": "file",
+        "MAILCORE_FILE_PATH": str(tmp_path / "out"),
+        "MAILCORE_FILE_DKIM": json.dumps(dkim),
+    }
+    check = run_mailcore("check", "--debug", env=env)
+    assert check.status == 0, check
+    assert setting_rows(check.stdout, "Backend file")["dkim"] == (
+        "********",
+        "environment (MAILCORE_FILE_DKIM)",
+    )
+    text = "\n".join([*shown, error_text(caught.value), check.stdout, check.stderr])
+    for line in lines:
+        assert line not in text + logged(debug_logs)
 
 
 def exception_chain(error: BaseException) -> list[BaseException]:

@@ -6,6 +6,7 @@ with every ``open``/``send_messages``/``close``/``with`` of the backend going th
 from __future__ import annotations
 
 import asyncio
+import sys
 import types
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -66,3 +67,17 @@ def drive_async(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType) -> It
             monkeypatch.setattr(module, "send_mail", send_mail)
         yield
         monkeypatch.undo()
+
+
+def sync_and_async(module_name: str) -> Any:
+    """An autouse fixture for ``module_name`` (assign it to a name there): each test runs
+    twice, through the sync API, and through the async one (:func:`drive_async`)."""
+
+    @pytest.fixture(autouse=True, params=["sync", "async"])
+    def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        if request.param == "async":
+            yield from drive_async(monkeypatch, sys.modules[module_name])
+        else:
+            yield
+
+    return api

@@ -46,12 +46,13 @@ from mailcore.stream import StreamEmailBackend
 from mailcore.urls import URLScheme
 
 if TYPE_CHECKING:
-    from mailcore.options import BackendOptions, PerSecond, Seconds
+    from mailcore.options import BackendOptions, DKIMOptions, PerSecond, Seconds
     from mailcore.settings import configure, get_settings
 
 #: Names whose modules import pydantic, loaded on first use to keep start-up fast.
 _LAZY = {
     "BackendOptions": "mailcore.options",
+    "DKIMOptions": "mailcore.options",
     "PerSecond": "mailcore.options",
     "Seconds": "mailcore.options",
     "configure": "mailcore.settings",
@@ -79,6 +80,7 @@ __all__ = [
     "CancelSend",
     "ConfigurationError",
     "ConfigurationWarning",
+    "DKIMOptions",
     "EmailAlternative",
     "EmailAttachment",
     "EmailMessage",

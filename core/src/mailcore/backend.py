@@ -25,6 +25,7 @@ from mailcore.results import SendResult
 if TYPE_CHECKING:
     import concurrent.futures
 
+    from mailcore._wire.dkim import Signer
     from mailcore._wire.mime import SerializedMessage
     from mailcore.message import EmailMessage
     from mailcore.options import BackendOptions
@@ -125,6 +126,22 @@ def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitab
     return aopen
 
 
+def _signer_for(options: BackendOptions) -> Signer | None:
+    """The DKIM signer of a backend whose options have ``dkim`` (one that sends the
+    message's bytes: SMTP, SES, file): its ``dkim`` option, else the core ``dkim``
+    setting; the key is read and checked now (a bad one raises here)."""
+    if "dkim" not in type(options).model_fields:
+        return None
+    from mailcore.settings import get_settings
+
+    dkim = getattr(options, "dkim", None) or get_settings().dkim
+    if dkim is None:
+        return None
+    from mailcore._wire.dkim import load_signer
+
+    return load_signer(dkim)
+
+
 def _name_message(exc: BaseException, index: int, total: int) -> None:
     """Put "message N of M (nothing was sent)" in front of ``exc``'s text."""
     if total > 1 and exc.args and isinstance(exc.args[0], str):
@@ -169,6 +186,8 @@ class BaseEmailBackend:
 
     options: BackendOptions | None
     option_sources: dict[str, Source]
+    #: Signs what this backend sends (the ``dkim`` option or setting), else ``None``.
+    dkim_signer: Signer | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Route every subclass's ``send_messages`` and ``open`` through the redirect
@@ -197,6 +216,7 @@ class BaseEmailBackend:
         from mailcore.settings import load_options
 
         self.options, self.option_sources = load_options(self.name, self.options_model, options)
+        self.dkim_signer = _signer_for(self.options)
 
     def open(self) -> bool:
         """Open a long-lived connection; return True only if this call opened one."""
@@ -255,10 +275,19 @@ class BaseEmailBackend:
     def prepared(self, message: EmailMessage) -> SerializedMessage:
         """Inside :meth:`deliver_batch`: the bytes :meth:`prepare_message` made for
         ``message`` before the connection was opened (so it is not built twice, and its
-        Message-ID is the one reported); elsewhere, prepared now."""
+        Message-ID is the one reported), signed by :meth:`sign_message`; elsewhere,
+        prepared and signed now."""
         batch = _current_batch.get()
         data = None if batch is None else batch.data.get(id(message))
-        return data if data is not None else self.prepare_message(message)
+        return data if data is not None else self.sign_message(self.prepare_message(message))
+
+    def sign_message(self, data: SerializedMessage) -> SerializedMessage:
+        """``data`` as it goes out: with a DKIM signature on top when this mailer signs
+        (the ``dkim`` option, else the ``dkim`` setting), else as it is. The frame signs
+        every prepared message; a backend that serializes a message again before sending
+        it (SMTP's 7-bit form for a server without 8BITMIME) signs those bytes here too."""
+        signer = self.dkim_signer
+        return data if signer is None else signer.sign(data)
 
     def batch_stopped_error(self, cause: BaseException) -> SendError:
         """The error of a message not attempted because ``cause`` stopped the batch: a
@@ -433,7 +462,7 @@ class BaseEmailBackend:
         prepared: dict[int, SerializedMessage] = {}
         for index, message in enumerate(batch):
             try:
-                prepared[id(message)] = self.prepare_message(message)
+                prepared[id(message)] = self.sign_message(self.prepare_message(message))
             except Exception as exc:
                 _name_message(exc, index, len(batch))
                 self.stop_batch([m for m in batch if m is not message], exc)

@@ -9,7 +9,8 @@ import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +21,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_SECONDS",
     "MIN_PER_SECOND",
     "BackendOptions",
+    "DKIMOptions",
     "PerSecond",
     "Seconds",
     "argument_only_names",
@@ -88,12 +91,24 @@ def _types(annotation: Any) -> Iterator[Any]:
         yield annotation
 
 
+def _holds_secret(kind: Any) -> bool:
+    """A secret type, or a model with a secret field (``dkim``'s ``private_key``)."""
+    if kind in (SecretStr, SecretBytes):
+        return True
+    return (
+        isinstance(kind, type)
+        and issubclass(kind, BaseModel)
+        and any(is_secret(kind, name) for name in kind.model_fields)
+    )
+
+
 def is_secret(model: type[BaseModel] | None, field: str) -> bool:
     """Whether a setting's value must never be shown: its type is ``SecretStr`` or
-    ``SecretBytes``, or its name contains password, secret, token, credential or ends in
-    key. The one rule used by errors, ``repr``, logs and ``mailcore check``."""
+    ``SecretBytes`` (or a model with such a field: the whole table is hidden), or its
+    name contains password, secret, token, credential or ends in key. The one rule used
+    by errors, ``repr``, logs and ``mailcore check``."""
     info = model.model_fields.get(field) if model is not None else None
-    if info is not None and any(t in (SecretStr, SecretBytes) for t in _types(info.annotation)):
+    if info is not None and any(_holds_secret(t) for t in _types(info.annotation)):
         return True
     return bool(_SECRET_NAME.search(field))
 
@@ -122,7 +137,79 @@ class _Masked:
         return repr(MASK)
 
 
-class BackendOptions(BaseModel):
+class _MaskedModel(BaseModel):
+    """A frozen model refusing unknown names whose ``repr`` masks every secret field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            hidden = name is not None and value is not None and is_secret(type(self), name)
+            yield name, _Masked() if hidden else value
+
+
+#: A DKIM selector or a domain: dot-separated labels of letters, digits, ``-`` and ``_``.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_DKIM_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+class DKIMOptions(_MaskedModel):
+    """How a mailer signs its messages with DKIM (the ``dkim`` option; RFC 6376).
+
+    - ``domain``, ``selector``: the signing domain (``d=``) and selector (``s=``); the
+      public key is published at ``<selector>._domainkey.<domain>``.
+    - ``private_key_file`` or ``private_key``: the private key, in PEM (PKCS#1 or PKCS#8),
+      or for ed25519 also the bare base64 seed dkimpy's ``dknewkey`` writes. Exactly one
+      of the two; ``private_key`` is a secret, never shown.
+    - ``headers``: the header fields to sign (default: those RFC 6376 recommends that the
+      message has, From twice so none can be added).
+    - ``algorithm``: ``rsa-sha256`` (default) or ``ed25519-sha256``.
+
+    The key is read, and checked against the algorithm, when the mailer is built.
+    """
+
+    domain: str
+    selector: str
+    private_key_file: Path | None = None
+    private_key: SecretStr | None = None
+    headers: list[str] | None = None
+    algorithm: Literal["rsa-sha256", "ed25519-sha256"] = "rsa-sha256"
+
+    @field_validator("domain", "selector")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        if not _DKIM_NAME.fullmatch(value):
+            raise ValueError(
+                "must be a DNS name of letters, digits, '-' and '_' (an international "
+                "domain in its ASCII form, xn--...)"
+            )
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        names = [name.strip().lower() for name in value]
+        bad = [name for name in names if not re.fullmatch(r"[!-9;-~]+", name)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a header field name")
+        if "from" not in names:
+            raise ValueError("must include 'from' (RFC 6376 requires From to be signed)")
+        return names
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Self:
+        if (self.private_key is None) == (self.private_key_file is None):
+            from mailcore.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "dkim: set exactly one of private_key_file and private_key (the key in PEM)"
+            )
+        return self
+
+
+class BackendOptions(_MaskedModel):
     """Base of a backend's options model: unknown options are refused, values are frozen.
 
     A boolean is refused where a number is expected (``port=True`` is not port 1). The
@@ -130,8 +217,6 @@ class BackendOptions(BaseModel):
     option to an environment variable other than the usual ``MAILCORE_<SHORTNAME>_<OPTION>``
     (the file backend's ``MAILCORE_FILE_PATH``).
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     env_names: ClassVar[Mapping[str, str]] = {}
 
@@ -143,8 +228,3 @@ class BackendOptions(BaseModel):
             if bool not in allowed and allowed & {int, float}:
                 raise ValueError(f"must be a number, not a boolean ({value})")
         return value
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        for name, value in super().__repr_args__():
-            hidden = name is not None and value is not None and is_secret(type(self), name)
-            yield name, _Masked() if hidden else value

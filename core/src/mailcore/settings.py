@@ -50,7 +50,7 @@ from mailcore.errors import (
     InvalidMailer,
     MailcoreError,
 )
-from mailcore.options import is_secret
+from mailcore.options import DKIMOptions, is_secret
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -157,6 +157,7 @@ class _CoreBasics(BaseModel):
     managers: list[str] = []
     default_charset: str = "utf-8"
     default_mailer: str = "default"
+    dkim: DKIMOptions | None = None
 
     @field_validator("backend")
     @classmethod
@@ -206,6 +207,8 @@ class CoreSettings(SendPolicy, _CoreBasics):
     - ``managers``: the recipients of ``mail_managers()``, in the same form.
     - ``default_charset``: the character set of messages whose ``encoding`` is not set.
     - ``default_mailer``: the alias of the mailer used when none is named (``"default"``).
+    - ``dkim``: DKIM signing for every mailer without a ``dkim`` option of its own (a
+      ``[dkim]`` table; see :class:`mailcore.options.DKIMOptions`).
     - ``hooks``: before-send hooks: import paths (``"myapp.mail:add_footer"``) of
       ``fn(message, mailer)``, run before every message is sent (see Send hooks).
     - ``after_send_hooks``: after-send hooks: import paths of
@@ -465,8 +468,10 @@ def _check_names(
 def _toml_table(
     section: str | None, model: type[BaseModel], path: Path | None, document: dict[str, Any]
 ) -> dict[str, Any]:
-    if section is None:
-        table = {k: v for k, v in document.items() if not isinstance(v, dict)}
+    if section is None:  # the core's keys; its tables ([dkim]) are named by its fields
+        table = {
+            k: v for k, v in document.items() if not isinstance(v, dict) or k in model.model_fields
+        }
     else:
         raw = document.get(section, {})
         if not isinstance(raw, dict):
@@ -482,7 +487,7 @@ def _toml_table(
 
 def _check_tables(path: Path | None, document: dict[str, Any], sections: set[str]) -> None:
     for name, value in document.items():
-        if isinstance(value, dict) and name not in sections:
+        if isinstance(value, dict) and name not in sections | CoreSettings.model_fields.keys():
             hint = suggest(name, sections, "backends")
             raise ConfigurationError(f"{path}: unknown backend table {name!r}{hint}")
 

@@ -583,6 +583,21 @@ class SerializedMessage:
     def __repr__(self) -> str:
         return f"<SerializedMessage of {len(self)} bytes>"
 
+    @property
+    def newline(self) -> bytes:
+        """The line separator of the chunks (``b"\\r\\n"`` or ``b"\\n"``)."""
+        return self._newline
+
+    def prepended(self, lines: bytes) -> SerializedMessage:
+        """This message with ``lines`` (header fields, each ending in :attr:`newline`) put
+        before its first line; the bodies are shared, not copied."""
+        copy = object.__new__(SerializedMessage)
+        copy._segments = [lines, *self._segments]
+        copy._newline = self._newline
+        copy._chunk_size = self._chunk_size
+        copy.message_id = self.message_id
+        return copy
+
     def isascii(self) -> bool:
         """True when every byte of the message is ASCII (no ``8bit`` content)."""
         return all(segment.isascii() for segment in self._segments)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from mailcore import (
     BackendOptions,
     ConfigurationError,
+    DKIMOptions,
     EmailMessage,
     StreamEmailBackend,
     URLScheme,
@@ -37,6 +38,9 @@ class FileOptions(BackendOptions):
 
     #: Directory the session files are written to (created if missing).
     file_path: Path | None = None
+    #: Sign every message with DKIM (see :class:`mailcore.DKIMOptions`); unset: the
+    #: core ``dkim`` setting applies, if any.
+    dkim: DKIMOptions | None = None
 
 
 class FileBackend(StreamEmailBackend):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from mailcore import BackendOptions, PerSecond, Seconds, URLScheme
+from mailcore import BackendOptions, DKIMOptions, PerSecond, Seconds, URLScheme
 
 __all__ = ["SES_URL_SCHEMES", "SESOptions"]
 
@@ -42,6 +42,9 @@ class SESOptions(BackendOptions):
     - ``connect_timeout``: seconds to wait for the connection to the endpoint (10).
     - ``read_timeout``: seconds to wait for each read of an answer from the endpoint (30);
       boto3 retries a timed-out call (``mailcore check`` does not: one attempt).
+    - ``dkim``: sign every message with DKIM (a table: ``domain``, ``selector``,
+      ``private_key_file`` or ``private_key``, ``headers``, ``algorithm``; see
+      :class:`mailcore.DKIMOptions`); unset: the core ``dkim`` setting applies, if any.
     """
 
     region: str | None = None
@@ -53,6 +56,7 @@ class SESOptions(BackendOptions):
     max_per_second: PerSecond | None = None
     connect_timeout: Seconds = DEFAULT_CONNECT_TIMEOUT
     read_timeout: Seconds = DEFAULT_READ_TIMEOUT
+    dkim: DKIMOptions | None = None
 
     @field_validator("endpoint_url")
     @classmethod

@@ -38,6 +38,7 @@ from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
 )
+from mailcore_smtp.auth import Attempt, TokenError, login_attempts, retry_after
 from mailcore_smtp.deadline import DeadlineSMTP, handshake
 from mailcore_smtp.errors import (
     MESSAGE_STAGES,
@@ -247,9 +248,9 @@ class SMTPBackend(BaseEmailBackend):
                 self._starttls(connection, context)
                 stage = "ehlo"
                 self._ehlo(connection)
-            if options.username is not None and options.password is not None:
+            if options.username is not None:
                 stage = "auth"
-                self._login(connection, options.username, options.password.get_secret_value())
+                self._login(connection)
         except BaseException as exc:
             connection.close()
             if isinstance(exc, SMTPError):
@@ -297,7 +298,10 @@ class SMTPBackend(BaseEmailBackend):
         connection.esmtp_features = {}
         connection.does_esmtp = False
 
-    def _login(self, connection: smtplib.SMTP, username: str, password: str) -> None:
+    def _login(self, connection: smtplib.SMTP) -> None:
+        """Log in as :func:`mailcore_smtp.auth.login_attempts` says: with a token
+        provider, a refused token is replaced by a fresh one once."""
+        username = self.options.username
         if not connection.has_extn("auth"):
             raise SMTPAuthError(
                 f"SMTP server {self.address} does not offer AUTH, so user {username!r} "
@@ -307,18 +311,29 @@ class SMTPBackend(BaseEmailBackend):
                 port=self.options.port,
                 stage="auth",
             )
+        attempts = login_attempts(self.options)
         try:
-            connection.login(username, password)
-        except smtplib.SMTPResponseException as exc:
-            self.fail_reply(
-                SMTPAuthError,
-                "auth",
-                exc.smtp_code,
-                exc.smtp_error,
-                f"refused the login of user {username!r}",
-            )
-        except smtplib.SMTPException as exc:
-            if isinstance(exc, smtplib.SMTPServerDisconnected):
+            attempt = next(attempts)
+            while True:
+                try:
+                    self._authenticate(connection, attempt)
+                    return
+                except smtplib.SMTPResponseException as exc:
+                    following = None
+                    if retry_after(attempt, exc.smtp_code):
+                        following = next(attempts, None)  # calls the token provider
+                    if following is None:
+                        self._refused_login(attempt, exc)
+                    log.info(
+                        "%s refused the %s token of %r (%d); trying a fresh one",
+                        self.address,
+                        attempt.mechanism,
+                        username,
+                        exc.smtp_code,
+                    )
+                    attempt = following
+        except (TokenError, smtplib.SMTPException) as exc:
+            if isinstance(exc, smtplib.SMTPServerDisconnected | SMTPError):
                 raise
             raise SMTPAuthError(
                 f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
@@ -326,6 +341,24 @@ class SMTPBackend(BaseEmailBackend):
                 port=self.options.port,
                 stage="auth",
             ) from exc
+
+    @staticmethod
+    def _authenticate(connection: smtplib.SMTP, attempt: Attempt) -> None:
+        if attempt.mechanism is None:  # auto: smtplib picks CRAM-MD5, PLAIN or LOGIN
+            connection.login(attempt.username, attempt.secret)
+        else:
+            connection.auth(attempt.mechanism, attempt.respond, initial_response_ok=True)
+
+    def _refused_login(self, attempt: Attempt, exc: smtplib.SMTPResponseException) -> NoReturn:
+        how = f"{attempt.mechanism} login" if attempt.mechanism else "login"
+        again = " (and a fresh token from oauth_token_provider too)" if attempt.retried else ""
+        self.fail_reply(
+            SMTPAuthError,
+            "auth",
+            exc.smtp_code,
+            exc.smtp_error,
+            f"refused the {how} of user {attempt.username!r}{again}",
+        )
 
     def fail_reply(
         self,

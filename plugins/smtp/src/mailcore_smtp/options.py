@@ -10,7 +10,15 @@ from typing import Annotated, Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from mailcore import BackendOptions, ConfigurationError, PerSecond, Seconds, URLScheme
+from mailcore import (
+    BackendOptions,
+    ConfigurationError,
+    DKIMOptions,
+    PerSecond,
+    Seconds,
+    URLScheme,
+)
+from mailcore_smtp.auth import AuthMethod, load_token_provider
 
 __all__ = [
     "DEFAULT_DATA_TIMEOUT",
@@ -113,6 +121,13 @@ class SMTPOptions(BackendOptions):
     - ``host``, ``port``: the server (``localhost``, 25).
     - ``username``, ``password``: log in with these (AUTH PLAIN, LOGIN or CRAM-MD5, as
       the server offers); the password is a secret, never shown.
+    - ``auth_method``: how to log in: ``auto`` (the default: as the server offers),
+      ``plain``, ``login`` or ``xoauth2`` (OAuth2, as Microsoft 365 and Gmail want:
+      ``username`` and ``oauth_token`` or ``oauth_token_provider``, no password).
+    - ``oauth_token``: an OAuth2 access token for ``xoauth2``; a secret, never shown.
+    - ``oauth_token_provider``: the import path (``"myapp.mail:token"``) of a function
+      returning a fresh access token, called for each connection; when the server
+      refuses a token, it is called once more and the login tried again.
     - ``use_tls``: STARTTLS after connecting (port 587); the server must offer it.
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
     - ``timeout``: seconds to wait for the server while connecting, for its greeting
@@ -140,12 +155,18 @@ class SMTPOptions(BackendOptions):
     - ``max_per_second``: at most this many messages a second (a float from 1/3600, one
       an hour, to 1000000), shared by every thread and connection of the pool; ``None``
       (the default): no limit (``inf`` is refused: leave it unset).
+    - ``dkim``: sign every message with DKIM (a table: ``domain``, ``selector``,
+      ``private_key_file`` or ``private_key``, ``headers``, ``algorithm``; see
+      :class:`mailcore.DKIMOptions`); unset: the core ``dkim`` setting applies, if any.
     """
 
     host: str = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 25
     username: str | None = None
     password: SecretStr | None = None
+    auth_method: AuthMethod = "auto"
+    oauth_token: SecretStr | None = None
+    oauth_token_provider: str | None = None
     use_tls: bool = False
     use_ssl: bool = False
     timeout: Seconds = DEFAULT_TIMEOUT
@@ -161,6 +182,7 @@ class SMTPOptions(BackendOptions):
     max_messages_per_connection: Annotated[int, Field(ge=1)] = 100
     idle_timeout: Seconds = 30.0
     max_per_second: PerSecond | None = None
+    dkim: DKIMOptions | None = None
 
     @field_validator("host")
     @classmethod
@@ -188,7 +210,7 @@ class SMTPOptions(BackendOptions):
             )
         return value
 
-    @field_validator("username", "password", mode="before")
+    @field_validator("username", "password", "oauth_token", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         if value == "" or (isinstance(value, SecretStr) and not value.get_secret_value()):
@@ -214,16 +236,7 @@ class SMTPOptions(BackendOptions):
                 "smtp: use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually "
                 "exclusive; set only one (use_ssl for port 465, use_tls for port 587)"
             )
-        if (self.username is None) != (self.password is None):
-            given, missing = (
-                ("username", "password")
-                if self.password is None
-                else (
-                    "password",
-                    "username",
-                )
-            )
-            raise ConfigurationError(f"smtp: {given} is set but {missing} is not; set both")
+        self._check_login()
         if self.ssl_keyfile is not None and self.ssl_certfile is None:
             raise ConfigurationError("smtp: ssl_keyfile is set but ssl_certfile is not")
         if self.ssl_certfile is not None and not (self.use_tls or self.use_ssl):
@@ -232,6 +245,7 @@ class SMTPOptions(BackendOptions):
                 "a client certificate needs TLS"
             )
         encrypted = self.use_tls or self.use_ssl
+        secret = "OAuth2 token" if self.auth_method == "xoauth2" else "password"
         if (
             self.username is not None
             and not encrypted
@@ -239,8 +253,41 @@ class SMTPOptions(BackendOptions):
             and not is_loopback_host(self.host)
         ):
             raise ConfigurationError(
-                f"smtp: refusing to send the password for {self.username!r} unencrypted to "
+                f"smtp: refusing to send the {secret} for {self.username!r} unencrypted to "
                 f"{self.host}:{self.port}; set use_tls=True (STARTTLS) or use_ssl=True, or "
                 "allow_plaintext_auth=True if you really mean it"
             )
         return self
+
+    def _check_login(self) -> None:
+        """The login options fit ``auth_method``: a username with a password, or for
+        ``xoauth2`` with exactly one of ``oauth_token`` and ``oauth_token_provider``."""
+        oauth = [n for n in ("oauth_token", "oauth_token_provider") if getattr(self, n) is not None]
+        if self.auth_method != "xoauth2":
+            if oauth:
+                raise ConfigurationError(
+                    f"smtp: {oauth[0]} is set but auth_method is {self.auth_method!r}; "
+                    "set auth_method = 'xoauth2' to log in with OAuth2"
+                )
+            if (self.username is None) != (self.password is None):
+                given, missing = (
+                    ("username", "password") if self.password is None else ("password", "username")
+                )
+                raise ConfigurationError(f"smtp: {given} is set but {missing} is not; set both")
+            if self.auth_method != "auto" and self.username is None:
+                raise ConfigurationError(
+                    f"smtp: auth_method is {self.auth_method!r} but username and password "
+                    "are not set"
+                )
+            return
+        if self.username is None or len(oauth) != 1:
+            raise ConfigurationError(
+                "smtp: auth_method 'xoauth2' needs username and exactly one of oauth_token "
+                "and oauth_token_provider" + (" (both are set)" if len(oauth) == 2 else "")
+            )
+        if self.password is not None:
+            raise ConfigurationError(
+                "smtp: auth_method 'xoauth2' logs in with a token: unset password"
+            )
+        if self.oauth_token_provider is not None:
+            load_token_provider(self.oauth_token_provider)  # its import fails now, not later

@@ -68,8 +68,9 @@ class Transaction:
         data: SerializedMessage = backend.prepared(message)
         self.message_id_header: str | None = None
         if not eight_bit and not data.isascii():
-            # built before EHLO with 8-bit parts: this server takes 7-bit only
-            data = backend.message_chunks(message, allow_8bit=False)
+            # built before EHLO with 8-bit parts: this server takes 7-bit only (and a
+            # DKIM signature must cover these bytes, not the 8-bit ones)
+            data = backend.sign_message(backend.message_chunks(message, allow_8bit=False))
             self.message_id_header = data.message_id
         self.data = data
         #: With pipelining, a small message's content as it goes on the wire, built

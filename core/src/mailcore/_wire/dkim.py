@@ -1,0 +1,219 @@
+"""DKIM signatures (RFC 6376) on the exact bytes a backend sends, with dkimpy.
+
+:func:`load_signer` reads and checks the key when a mailer is built, so a key that
+cannot be read, or is not of the configured algorithm, is a configuration error then.
+:meth:`Signer.sign` puts a ``DKIM-Signature`` field on top of a serialized message.
+The body is hashed here, chunk by chunk as the message is encoded (canonicalization
+``relaxed/simple``: its body rule is simple to apply on a stream), so a large
+attachment is never held encoded; dkimpy canonicalizes and signs the header fields.
+dkimpy is imported only when a key is loaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from mailcore.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mailcore._wire.mime import SerializedMessage
+    from mailcore.options import DKIMOptions
+
+__all__ = ["Signer", "load_signer"]
+
+_CRLF = b"\r\n"
+#: The PKCS#8 (RFC 8410) DER of an ed25519 private key: this prefix, then the 32-byte seed.
+_ED25519_PKCS8 = bytes.fromhex("302e020100300506032b657004220420")
+#: The algorithm identifier of an ed25519 key (OID 1.3.101.112) inside any DER.
+_ED25519_OID = bytes.fromhex("06032b6570")
+_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+#: Shorter RSA keys are refused by verifiers (dkimpy's ``minkey``; RFC 8301).
+_MIN_RSA_BITS = 1024
+
+
+def _fail(options: DKIMOptions, problem: str) -> ConfigurationError:
+    where = (
+        f"private_key_file {str(options.private_key_file)!r}"
+        if options.private_key_file is not None
+        else "private_key"
+    )
+    return ConfigurationError(f"dkim: {where}: {problem}")
+
+
+def _key_text(options: DKIMOptions) -> bytes:
+    if options.private_key is not None:
+        return options.private_key.get_secret_value().encode("ascii", "replace")
+    assert options.private_key_file is not None
+    try:
+        return options.private_key_file.expanduser().read_bytes()
+    except OSError as exc:
+        raise _fail(options, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _pem_der(text: bytes) -> tuple[str, bytes] | None:
+    """The label and DER of the first PEM block of ``text``, if it has one."""
+    found = _PEM.search(text)
+    if found is None:
+        return None
+    try:
+        return found[1].decode("ascii"), base64.b64decode(b"".join(found[2].split()))
+    except binascii.Error:
+        return None
+
+
+def _rsa_key(options: DKIMOptions, text: bytes) -> dict[str, int]:
+    from dkim.crypto import UnparsableKeyError, parse_private_key
+
+    pem = _pem_der(text)
+    if pem is None:
+        raise _fail(options, "is not a private key in PEM form (-----BEGIN PRIVATE KEY-----)")
+    label, der = pem
+    if _ED25519_OID in der[:32]:
+        raise _fail(options, "is an ed25519 key, but algorithm is rsa-sha256")
+    try:
+        key: dict[str, int] = parse_private_key(der)
+    except (UnparsableKeyError, IndexError, ValueError):
+        raise _fail(
+            options, f"is not an RSA private key (PKCS#1 or PKCS#8; found {label})"
+        ) from None
+    bits = key["modulus"].bit_length()
+    if bits < _MIN_RSA_BITS:
+        raise _fail(options, f"is a {bits}-bit RSA key; verifiers need at least 1024 (use 2048)")
+    return key
+
+
+def _ed25519_key(options: DKIMOptions, text: bytes) -> Any:
+    import nacl.signing
+
+    pem = _pem_der(text)
+    if pem is not None:
+        der = pem[1]
+        if not der.startswith(_ED25519_PKCS8) or len(der) != len(_ED25519_PKCS8) + 32:
+            raise _fail(
+                options, "is not an ed25519 key (an RSA key?), but algorithm is ed25519-sha256"
+            )
+        seed = der[len(_ED25519_PKCS8) :]
+    else:
+        try:
+            seed = base64.b64decode(b"".join(text.split()), validate=True)
+        except binascii.Error:
+            seed = b""
+        if len(seed) != 32:
+            raise _fail(
+                options,
+                "is not an ed25519 private key (PEM, or the base64 seed dknewkey writes)",
+            )
+    return nacl.signing.SigningKey(seed)
+
+
+def load_signer(options: DKIMOptions) -> Signer:
+    """A :class:`Signer` for ``options``; raises :class:`ConfigurationError` when the key
+    cannot be read or does not fit the algorithm (the key is never in the message)."""
+    text = _key_text(options)
+    if options.algorithm == "rsa-sha256":
+        key = _rsa_key(options, text)
+    else:
+        key = _ed25519_key(options, text)
+    del text
+    return Signer(options, key)
+
+
+class _SimpleBodyHash:
+    """SHA-256 of a body under the ``simple`` body canonicalization, fed chunk by chunk:
+    the body with its trailing empty lines removed, ending in one CRLF. Line ends held
+    back (maybe trailing) are hashed once something else follows them."""
+
+    __slots__ = ("_hash", "_held")
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._held: list[bytes] = []
+
+    def update(self, data: bytes) -> None:
+        content = data.rstrip(b"\r\n")
+        if content:
+            for held in self._held:
+                self._hash.update(held)
+            self._held.clear()
+            self._hash.update(content)
+        if len(content) < len(data):
+            self._held.append(data[len(content) :])
+
+    def digest(self) -> bytes:
+        self._hash.update(_CRLF)
+        return self._hash.digest()
+
+
+def _crlf_chunks(chunks: Iterator[bytes], newline: bytes) -> Iterator[bytes]:
+    if newline == _CRLF:
+        return chunks
+    return (chunk.replace(newline, _CRLF) for chunk in chunks)
+
+
+def _split_head(chunks: Iterator[bytes]) -> tuple[bytes, bytes]:
+    """The header block (its last CRLF included) and the body bytes read with it."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        end = head.find(b"\r\n\r\n")
+        if end >= 0:
+            return head[: end + 2], head[end + 4 :]
+    return head, b""
+
+
+class Signer:
+    """Signs serialized messages with one key (made by :func:`load_signer`)."""
+
+    __slots__ = ("_algorithm", "_domain", "_headers", "_key", "_selector")
+
+    def __init__(self, options: DKIMOptions, key: Any) -> None:
+        self._key = key
+        self._algorithm = options.algorithm.encode("ascii")
+        self._domain = options.domain.encode("ascii")
+        self._selector = options.selector.encode("ascii")
+        self._headers = None if options.headers is None else [h.encode() for h in options.headers]
+
+    def __repr__(self) -> str:
+        return f"<DKIM signer {self._selector.decode()}._domainkey.{self._domain.decode()}>"
+
+    def sign(self, data: SerializedMessage) -> SerializedMessage:
+        """``data`` with a ``DKIM-Signature`` field on top, computed over its bytes as they
+        are; its body is read once, a chunk at a time."""
+        import dkim
+        from dkim.canonicalization import CanonicalizationPolicy
+        from dkim.crypto import HASH_ALGORITHMS
+
+        newline = data.newline
+        chunks = _crlf_chunks(iter(data), newline)
+        head, body_start = _split_head(chunks)
+        body = _SimpleBodyHash()
+        body.update(body_start)
+        del body_start
+        for chunk in chunks:
+            body.update(chunk)
+        signer = dkim.DKIM(head + _CRLF, signature_algorithm=self._algorithm, linesep=newline)
+        include = tuple(self._headers or signer.default_sign_headers())
+        include = tuple(name.lower() for name in include)
+        policy = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
+        fields = [
+            (b"v", b"1"),
+            (b"a", self._algorithm),
+            (b"c", policy.to_c_value()),
+            (b"d", self._domain),
+            (b"i", b"@" + self._domain),
+            (b"q", b"dns/txt"),
+            (b"s", self._selector),
+            (b"t", str(int(time.time())).encode("ascii")),
+            (b"h", b" : ".join(include)),
+            (b"bh", base64.b64encode(body.digest())),
+            (b"b", b"0" * 60),  # as dkimpy: b= folds onto its own line
+        ]
+        signer.hasher = HASH_ALGORITHMS[self._algorithm]
+        value = signer.gen_header(fields, include, policy, b"DKIM-Signature", self._key)
+        return data.prepended(b"DKIM-Signature: " + value)
