@@ -64,11 +64,17 @@ def _set_redirect(target: type[BaseEmailBackend] | None) -> type[BaseEmailBacken
     return previous
 
 
+def _redirected(backend: BaseEmailBackend, target: type[BaseEmailBackend] | None) -> bool:
+    """Whether ``backend`` hands its messages to ``target`` now: a redirect is set, the
+    backend is not already a ``target``, and the target takes over (:meth:`takes_over`)."""
+    return target is not None and not isinstance(backend, target) and target.takes_over(backend)
+
+
 def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(send)
     def send_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if not _redirected(self, target):
             return send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
@@ -83,7 +89,7 @@ def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
     @functools.wraps(open_)
     def open(self: BaseEmailBackend) -> bool:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if not _redirected(self, target):
             return open_(self)
         return False  # a stand-in connects nowhere
 
@@ -95,7 +101,7 @@ def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable
     @functools.wraps(send)
     async def asend_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if not _redirected(self, target):
             return await send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
@@ -110,7 +116,7 @@ def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitab
     @functools.wraps(open_)
     async def aopen(self: BaseEmailBackend) -> bool:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if not _redirected(self, target):
             return await open_(self)
         return False  # a stand-in connects nowhere
 
@@ -162,6 +168,13 @@ class BaseEmailBackend:
 
     options: BackendOptions | None
     option_sources: dict[str, Source]
+
+    @classmethod
+    def takes_over(cls, backend: BaseEmailBackend) -> bool:
+        """As the target of :func:`mailcore.testing.redirect_backends`: whether this class
+        takes over ``backend``'s delivery now (always, by default; a target may decline,
+        e.g. Django's outbox only while Django's test environment is set up)."""
+        return True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Route every subclass's ``send_messages`` and ``open`` through the redirect
