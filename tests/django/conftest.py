@@ -22,14 +22,30 @@ def venv(request: pytest.FixtureRequest) -> DjangoVenv:
     return django_venv(str(request.param))
 
 
+def _clean_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILCORE_", "DJANGO_"))}
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run_django_test(
+    venv: DjangoVenv, project: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``python -m django test`` (Django's test runner) in ``project``, with ``env``."""
+    return subprocess.run(
+        [str(venv.python), "-m", "django", "test", "-v", "1"],
+        cwd=project, env={**_clean_environment(), **env}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
 def run_inside(
     venv: DjangoVenv, script: str, *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> Any:
     """Run ``inside/<script>`` with the venv's python in ``cwd`` (no ``MAILCORE_*``
     variables unless ``env`` gives some); return the JSON it wrote to ``result.json``."""
     output = cwd / "result.json"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MAILCORE_", "DJANGO_"))}
-    clean.pop("PYTHONPATH", None)
+    clean = _clean_environment()
     done = subprocess.run(
         [str(venv.python), str(INSIDE / script), *args, str(output)],
         cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120,

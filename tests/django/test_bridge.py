@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.django.conftest import run_inside
+from tests.django.conftest import run_django_test, run_inside
 from tests.django.venvs import DjangoVenv
 from tests.support.smtp_servers import RecordingSMTPServer
 
@@ -32,3 +32,100 @@ def test_the_bridge_sends_the_bytes_and_envelope_djangos_smtp_backend_sends(
     assert b"hidden@example.com" not in bcc.data
     assert by_bridge.messages[1].rcpt_tos == ["to@example.com", "b@xn--4ca9at.com"]
     assert by_bridge.messages[5].mail_from == "bounce@example.com"
+
+
+def _project(tmp_path: Path, settings: str) -> dict[str, str]:
+    """A minimal project's settings module in ``tmp_path``; the environment to use it."""
+    (tmp_path / "site_settings.py").write_text(
+        'SECRET_KEY = "not secret"\nINSTALLED_APPS = ["mailcore_django"]\n'
+        'DATABASES = {}\nUSE_TZ = True\n' + settings
+    )
+    return {"DJANGO_SETTINGS_MODULE": "site_settings", "PYTHONPATH": str(tmp_path)}
+
+
+def test_a_project_swaps_email_backend_and_keeps_its_email_settings(
+    venv: DjangoVenv, tmp_path: Path
+) -> None:
+    with RecordingSMTPServer(credentials={"site": "s3cret"}) as server:
+        env = _project(
+            tmp_path,
+            'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
+            f'EMAIL_HOST = "127.0.0.1"\nEMAIL_PORT = {server.port}\n'
+            'EMAIL_HOST_USER = "site"\nEMAIL_HOST_PASSWORD = "s3cret"\nEMAIL_TIMEOUT = 10\n',
+        )
+        report = run_inside(venv, "project.py", cwd=tmp_path, env=env)
+
+    assert report == {"sent": 1, "status": "sent", "mailer": None, "asent": 1}
+    assert [(m.mail_from, m.rcpt_tos) for m in server.messages] == [
+        ("site@example.com", ["ann@example.com"]),
+        ("site@example.com", ["bob@example.com"]),
+    ]
+    assert [s.login for s in server.sessions] == ["site", "site"]
+    assert server.messages[1].parsed()["Subject"] == "Async"
+
+
+def test_a_project_sends_through_a_failover_mailer_of_two_servers(
+    venv: DjangoVenv, tmp_path: Path
+) -> None:
+    def down(stage: str, session: object, argument: str) -> str | None:
+        return "451 4.3.0 try later" if stage == "MAIL" else None
+
+    with RecordingSMTPServer(fault=down) as first, RecordingSMTPServer() as second:
+        mailcore = (
+            'MAILCORE = {"default_mailer": "tx", "mailers": {"tx": {"backend": "failover", '
+            f'"mailers": ["smtp://127.0.0.1:{first.port}", "smtp://127.0.0.1:{second.port}"]}}}}}}\n'
+        )
+        if venv.version.startswith("5."):
+            backend = 'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
+        else:  # Django 6.1: a MAILERS entry naming the mailcore mailer
+            backend = (
+                'MAILERS = {"default": {"BACKEND": "mailcore_django.EmailBackend", '
+                '"OPTIONS": {"using": "tx"}}}\n'
+            )
+        report = run_inside(venv, "project.py", cwd=tmp_path, env=_project(tmp_path, mailcore + backend))
+
+    assert report["sent"] == report["asent"] == 1
+    assert report["status"] == "sent"
+    assert report["mailer"] == f"smtp://127.0.0.1:{second.port}"
+    assert first.messages == []
+    assert [m.rcpt_tos for m in second.messages] == [["ann@example.com"], ["bob@example.com"]]
+
+
+OUTBOX_TESTS = '''
+import mailcore
+from django.core import mail
+from django.test import SimpleTestCase
+
+
+class OneOutbox(SimpleTestCase):
+    def test_mail_sent_through_django_and_through_mailcore_lands_in_one_outbox(self):
+        mail.send_mail("Via Django", "Body", "site@example.com", ["ann@example.com"])
+        mailcore.send_mail("Via mailcore", "Body", "site@example.com", ["bob@example.com"])
+        self.assertEqual([m.subject for m in mail.outbox], ["Via Django", "Via mailcore"])
+        self.assertEqual(mail.outbox[1].to, ["bob@example.com"])
+'''
+
+
+def test_under_djangos_test_runner_mailcore_mail_lands_in_djangos_outbox(
+    venv: DjangoVenv, tmp_path: Path
+) -> None:
+    # mailcore's own mailer points at a port where nothing listens: only the outbox works
+    with RecordingSMTPServer() as server:
+        closed_port = server.port
+    env = _project(
+        tmp_path,
+        'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
+        f'MAILCORE = {{"smtp": {{"host": "127.0.0.1", "port": {closed_port}}}}}\n',
+    )
+    (tmp_path / "test_outbox.py").write_text(OUTBOX_TESTS)
+
+    done = run_django_test(venv, tmp_path, env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Ran 1 test" in done.stderr and "OK" in done.stderr
+
+
+def test_the_core_and_its_backends_never_import_django(venv: DjangoVenv, tmp_path: Path) -> None:
+    report = run_inside(venv, "no_django.py", cwd=tmp_path)
+
+    assert report == {"sent": 1, "django_modules": []}
