@@ -38,7 +38,7 @@ def _project(tmp_path: Path, settings: str) -> dict[str, str]:
     """A minimal project's settings module in ``tmp_path``; the environment to use it."""
     (tmp_path / "site_settings.py").write_text(
         'SECRET_KEY = "not secret"\nINSTALLED_APPS = ["mailcore_django"]\n'
-        'DATABASES = {}\nUSE_TZ = True\n' + settings
+        "DATABASES = {}\nUSE_TZ = True\n" + settings
     )
     return {"DJANGO_SETTINGS_MODULE": "site_settings", "PYTHONPATH": str(tmp_path)}
 
@@ -82,7 +82,9 @@ def test_a_project_sends_through_a_failover_mailer_of_two_servers(
                 'MAILERS = {"default": {"BACKEND": "mailcore_django.EmailBackend", '
                 '"OPTIONS": {"using": "tx"}}}\n'
             )
-        report = run_inside(venv, "project.py", cwd=tmp_path, env=_project(tmp_path, mailcore + backend))
+        report = run_inside(
+            venv, "project.py", cwd=tmp_path, env=_project(tmp_path, mailcore + backend)
+        )
 
     assert report["sent"] == report["asent"] == 1
     assert report["status"] == "sent"
@@ -91,7 +93,7 @@ def test_a_project_sends_through_a_failover_mailer_of_two_servers(
     assert [m.rcpt_tos for m in second.messages] == [["ann@example.com"], ["bob@example.com"]]
 
 
-OUTBOX_TESTS = '''
+OUTBOX_TESTS = """
 import mailcore
 from django.core import mail
 from django.test import SimpleTestCase
@@ -103,7 +105,7 @@ class OneOutbox(SimpleTestCase):
         mailcore.send_mail("Via mailcore", "Body", "site@example.com", ["bob@example.com"])
         self.assertEqual([m.subject for m in mail.outbox], ["Via Django", "Via mailcore"])
         self.assertEqual(mail.outbox[1].to, ["bob@example.com"])
-'''
+"""
 
 
 def test_under_djangos_test_runner_mailcore_mail_lands_in_djangos_outbox(

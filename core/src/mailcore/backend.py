@@ -64,17 +64,17 @@ def _set_redirect(target: type[BaseEmailBackend] | None) -> type[BaseEmailBacken
     return previous
 
 
-def _redirected(backend: BaseEmailBackend, target: type[BaseEmailBackend] | None) -> bool:
-    """Whether ``backend`` hands its messages to ``target`` now: a redirect is set, the
-    backend is not already a ``target``, and the target takes over (:meth:`takes_over`)."""
-    return target is not None and not isinstance(backend, target) and target.takes_over(backend)
+def _redirected(backend: BaseEmailBackend, target: type[BaseEmailBackend]) -> bool:
+    """Whether ``backend`` hands its messages to the redirect ``target`` now: it is not
+    already a ``target``, and the target takes over (:meth:`~BaseEmailBackend.takes_over`)."""
+    return not isinstance(backend, target) and target.takes_over(backend)
 
 
 def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(send)
     def send_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
-        if not _redirected(self, target):
+        if target is None or not _redirected(self, target):
             return send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
@@ -89,7 +89,7 @@ def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
     @functools.wraps(open_)
     def open(self: BaseEmailBackend) -> bool:
         target = _redirect
-        if not _redirected(self, target):
+        if target is None or not _redirected(self, target):
             return open_(self)
         return False  # a stand-in connects nowhere
 
@@ -101,7 +101,7 @@ def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable
     @functools.wraps(send)
     async def asend_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
-        if not _redirected(self, target):
+        if target is None or not _redirected(self, target):
             return await send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
@@ -116,7 +116,7 @@ def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitab
     @functools.wraps(open_)
     async def aopen(self: BaseEmailBackend) -> bool:
         target = _redirect
-        if not _redirected(self, target):
+        if target is None or not _redirected(self, target):
             return await open_(self)
         return False  # a stand-in connects nowhere
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import unittest
-from typing import Any
+from typing import Any, ClassVar
 
 import django
 from django.conf import settings
@@ -67,7 +67,7 @@ class Backend:
     email_backend = "mailcore_django.EmailBackend"  # Django 5.2
     backend_class = EmailBackend  # Django 6.x
     #: The options a MAILERS entry needs to reach this route's mailer (Django 6.x).
-    mailer_options: dict[str, Any] = {}
+    mailer_options: ClassVar[dict[str, Any]] = {}
 
     if MODERN:
         # The bridge keeps fail_silently, as Django's SMTP backend does: Django's test of
@@ -90,7 +90,7 @@ class Backend:
 class MailcoreLocmemRouteTests(Backend, Shared, SimpleTestCase):
     """The bridge delivering through mailcore's locmem backend (``MAILCORE`` setting)."""
 
-    mailer_options = {"url": "locmem://"}
+    mailer_options: ClassVar[dict[str, Any]] = {"url": "locmem://"}
 
     @classmethod
     def setUpClass(cls) -> None:

@@ -30,31 +30,49 @@ PNG = bytes(range(256)) * 4
 
 
 def fixed(number: int) -> dict[str, str]:
-    return {"Date": "Mon, 30 Nov 2026 09:00:00 +0000", "Message-ID": f"<corpus-{number}@example.com>"}
+    return {
+        "Date": "Mon, 30 Nov 2026 09:00:00 +0000",
+        "Message-ID": f"<corpus-{number}@example.com>",
+    }
 
 
 def corpus() -> list[EmailMessage]:
-    plain = EmailMessage("Plain", "Just text.\n", "from@example.com", ["to@example.com"],
-                         headers=fixed(1))
-    unicode = EmailMessage("Chère maman ✉", "Je t'aime très fort. Ünïcödé ✓\n" * 3,
-                           '"Firstname Sürname" <from@example.com>',
-                           ['"Jörg Müller" <to@example.com>', "b@öäü.com"], headers=fixed(2))
-    alternatives = EmailMultiAlternatives("Alternatives", "Text part\n", "from@example.com",
-                                          ["to@example.com"], headers=fixed(3))
+    plain = EmailMessage(
+        "Plain", "Just text.\n", "from@example.com", ["to@example.com"], headers=fixed(1)
+    )
+    unicode = EmailMessage(
+        "Chère maman ✉",
+        "Je t'aime très fort. Ünïcödé ✓\n" * 3,
+        '"Firstname Sürname" <from@example.com>',
+        ['"Jörg Müller" <to@example.com>', "b@öäü.com"],
+        headers=fixed(2),
+    )
+    alternatives = EmailMultiAlternatives(
+        "Alternatives", "Text part\n", "from@example.com", ["to@example.com"], headers=fixed(3)
+    )
     alternatives.attach_alternative("<p>HTML <b>part</b> é</p>", "text/html")
-    attachments = EmailMultiAlternatives("Attachments", "See attached.\n", "from@example.com",
-                                         ["to@example.com"], headers=fixed(4))
+    attachments = EmailMultiAlternatives(
+        "Attachments", "See attached.\n", "from@example.com", ["to@example.com"], headers=fixed(4)
+    )
     attachments.attach_alternative("<p>See attached.</p>", "text/html")
     attachments.attach("notes.txt", "Some notes, ü.\n", "text/plain")
     attachments.attach("pixel.png", PNG, "image/png")
     attachments.attach("résumé.pdf", b"%PDF-1.4 fake", "application/pdf")
-    bcc = EmailMessage("Bcc", "Blind copies.\n", "from@example.com", ["to@example.com"],
-                       cc=["cc@example.com"], bcc=["hidden@example.com", "other@example.org"],
-                       reply_to=["reply@example.com"], headers=fixed(5))
+    bcc = EmailMessage(
+        "Bcc",
+        "Blind copies.\n",
+        "from@example.com",
+        ["to@example.com"],
+        cc=["cc@example.com"],
+        bcc=["hidden@example.com", "other@example.org"],
+        reply_to=["reply@example.com"],
+        headers=fixed(5),
+    )
     custom = EmailMessage("Custom headers", "Long line " * 120 + "\n", "bounce@example.com",
                           ["list@example.com"], headers={
                               **fixed(6), "From": "News <news@example.com>",
-                              "X-Campaign": "spring-2026", "List-Unsubscribe": "<mailto:u@example.com>",
+                              "X-Campaign": "spring-2026",
+                              "List-Unsubscribe": "<mailto:u@example.com>",
                           })  # fmt: skip
     return [plain, unicode, alternatives, attachments, bcc, custom]
 

@@ -16,4 +16,10 @@ sent = mailcore.get_connection("locmem").send_messages(
 mailcore.get_connection("smtp", host="127.0.0.1")  # made, options checked; never connects
 assert mailcore_locmem and mailcore_smtp
 with open(sys.argv[1], "w") as out:
-    json.dump({"sent": sent, "django_modules": sorted(m for m in sys.modules if m.split(".")[0] == "django")}, out)
+    json.dump(
+        {
+            "sent": sent,
+            "django_modules": sorted(m for m in sys.modules if m.split(".")[0] == "django"),
+        },
+        out,
+    )

@@ -27,7 +27,9 @@ __all__ = ["DjangoOutboxBackend", "bridge_delivery", "django_outbox_active"]
 
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 
-_bridge: contextvars.ContextVar[bool] = contextvars.ContextVar("mailcore_django_bridge", default=False)
+_bridge: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mailcore_django_bridge", default=False
+)
 
 
 @contextlib.contextmanager
@@ -67,7 +69,7 @@ class DjangoOutboxBackend(BaseEmailBackend):
         return self.send_messages(messages)
 
     def _store(self, messages: list[EmailMessage]) -> int:
-        outbox = django_mail.outbox  # type: ignore[attr-defined]
+        outbox = django_mail.outbox
         for message in messages:
             header = self.prepared(message).message_id
             message.result = SendResult("sent", message_id_header=header, mailer=self.alias)

@@ -34,8 +34,7 @@ def _envelope(django_message: Any) -> tuple[str, list[str]]:
 
     encoding = django_message.encoding or settings.DEFAULT_CHARSET
     return _addr_spec(sanitize_address(django_message.from_email, encoding)), [
-        _addr_spec(sanitize_address(address, encoding))
-        for address in django_message.recipients()
+        _addr_spec(sanitize_address(address, encoding)) for address in django_message.recipients()
     ]
 
 
