@@ -131,3 +131,25 @@ def test_the_core_and_its_backends_never_import_django(venv: DjangoVenv, tmp_pat
     report = run_inside(venv, "no_django.py", cwd=tmp_path)
 
     assert report == {"sent": 1, "django_modules": []}
+
+
+def test_each_django_message_gets_its_mailcore_result_and_fail_silently_holds(
+    venv: DjangoVenv, tmp_path: Path
+) -> None:
+    refuse = {"nobody@example.com": (550, "5.1.1 No such user")}
+    with RecordingSMTPServer(refuse=refuse) as server:
+        report = run_inside(venv, "results.py", str(server.port), cwd=tmp_path)
+
+    assert report["batch"] == 3
+    assert report["batch_results"] == [
+        {"status": "sent", "message_id": "MC00001", "refused": []},
+        {"status": "sent", "message_id": "MC00002", "refused": ["nobody@example.com"]},
+        {"status": "sent", "message_id": "MC00003", "refused": []},
+    ]
+    assert server.sessions[0].messages == 3  # one connection for the batch
+    assert report["silent"] == 0
+    assert report["silent_result"] == {
+        "status": "failed", "message_id": None, "refused": ["nobody@example.com"],
+    }  # fmt: skip
+    assert report["raised"] == ["SMTPRecipientsRefusedError", True]
+    assert report["no_recipients"] == [0, None]

@@ -9,7 +9,8 @@ skipped as Django's SMTP backend skips it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core import mail as django_mail
@@ -65,54 +66,45 @@ class EmailBackend(DjangoBaseEmailBackend):  # type: ignore[misc]
                 text = f"Unknown options {unknown}." if unknown else str(exc)
                 raise django_mail.InvalidMailer(text, alias=alias) from exc
             raise
-        self._opened = False
 
     def open(self) -> bool:
         """Open the mailer's connection; True only when this call opened it."""
         with bridge_delivery():
-            opened = bool(self.mailer.open())
-        self._opened = self._opened or opened
-        return opened
+            return bool(self.mailer.open())
 
     def close(self) -> None:
         """Close the mailer's connection, if open. Safe to call twice."""
-        self._opened = False
         self.mailer.close()
 
     def _render(self, messages: Iterable[Any]) -> tuple[list[Any], list[StoredMessage]]:
         """Every message rendered before any is sent (a bad header raises first)."""
-        given = list(messages)
-        pairs = [(message, stored_message(message)) for message in given]
+        pairs = [(message, stored_message(message)) for message in messages]
         for message, _ in pairs:
             message.mailcore_result = None
         kept = [(m, s) for m, s in pairs if s is not None]
         return [m for m, _ in kept], [s for _, s in kept]
 
-    def send_messages(self, email_messages: Iterable[Any]) -> int:
-        """Send Django's messages; return how many the mailer's transport accepted."""
-        if not email_messages:
-            return 0
-        messages, stored = self._render(email_messages)
-        if not stored:
-            return 0
+    @contextlib.contextmanager
+    def _delivering(self, email_messages: Iterable[Any]) -> Iterator[list[StoredMessage]]:
+        """The rendered messages to hand to the mailer (none for an empty batch); each
+        Django message gets its ``mailcore_result`` afterwards, whatever happened."""
+        messages, stored = self._render(email_messages) if email_messages else ([], [])
         try:
             with bridge_delivery():
-                return int(self.mailer.send_messages(stored))
+                yield stored
         finally:
-            _report(messages, stored)
+            for message, sent in zip(messages, stored, strict=True):
+                message.mailcore_result = sent.result
+
+    def send_messages(self, email_messages: Iterable[Any]) -> int:
+        """Send Django's messages; return how many the mailer's transport accepted."""
+        with self._delivering(email_messages) as stored:
+            return int(self.mailer.send_messages(stored)) if stored else 0
 
     async def asend_messages(self, email_messages: Iterable[Any]) -> int:
         """:meth:`send_messages` for async code, through the mailer's async API."""
-        if not email_messages:
-            return 0
-        messages, stored = self._render(email_messages)
-        if not stored:
-            return 0
-        try:
-            with bridge_delivery():
-                return int(await self.mailer.asend_messages(stored))
-        finally:
-            _report(messages, stored)
+        with self._delivering(email_messages) as stored:
+            return int(await self.mailer.asend_messages(stored)) if stored else 0
 
 
 #: Options a Django 6.1 ``get_connection(**kwargs)`` passes that the mailer may use.
@@ -131,8 +123,3 @@ def _unknown_options(
     model = type(mailer).options_model
     known = set(model.model_fields) if model is not None else set()
     return ", ".join(repr(name) for name in options if name not in known | _KNOWN_SHARED)
-
-
-def _report(messages: list[Any], stored: list[StoredMessage]) -> None:
-    for message, sent in zip(messages, stored, strict=True):
-        message.mailcore_result = sent.result
