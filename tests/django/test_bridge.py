@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.django.conftest import run_django_test, run_inside
 from tests.django.venvs import DjangoVenv
 from tests.support.smtp_servers import RecordingSMTPServer
@@ -153,3 +155,38 @@ def test_each_django_message_gets_its_mailcore_result_and_fail_silently_holds(
     }  # fmt: skip
     assert report["raised"] == ["SMTPRecipientsRefusedError", True]
     assert report["no_recipients"] == [0, None]
+
+
+@pytest.mark.parametrize("source", ["environment", "mailcore.toml"])
+def test_mailcore_configuration_outside_django_settings_wins_over_email_settings(
+    venv: DjangoVenv, tmp_path: Path, source: str
+) -> None:
+    with (
+        RecordingSMTPServer() as default,
+        RecordingSMTPServer() as bulk,
+        RecordingSMTPServer() as email_settings,
+    ):
+        env = _project(
+            tmp_path,
+            'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
+            f'EMAIL_HOST = "127.0.0.1"\nEMAIL_PORT = {email_settings.port}\n',
+        )
+        urls = {
+            "default": f"smtp://127.0.0.1:{default.port}",
+            "bulk": f"smtp://127.0.0.1:{bulk.port}",
+        }
+        if source == "environment":
+            env |= {f"MAILCORE_MAILERS_{alias.upper()}": url for alias, url in urls.items()}
+        else:
+            (tmp_path / "mailcore.toml").write_text(
+                "".join(f'[mailers.{alias}]\nurl = "{url}"\n' for alias, url in urls.items())
+            )
+        report = run_inside(venv, "project.py", "bulk", cwd=tmp_path, env=env)
+
+    assert report == {
+        "sent": 1, "status": "sent", "mailer": "default", "asent": 1,
+        "using": 1, "using_mailer": "bulk",
+    }  # fmt: skip
+    assert [m.rcpt_tos for m in default.messages] == [["ann@example.com"], ["bob@example.com"]]
+    assert [m.rcpt_tos for m in bulk.messages] == [["cy@example.com"]]
+    assert email_settings.messages == []
