@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.celery.conftest import settings_env
+from tests.celery.harness import RedisServer, Workers, wait_for
 from tests.django.conftest import run_django_test, run_inside
-from tests.django.venvs import DjangoVenv
+from tests.django.venvs import DjangoVenv, django_venv
 from tests.docs.examples import read_page
 from tests.support.smtp_servers import RecordingSMTPServer
 from tests.support.venvs import REPO
@@ -209,3 +211,33 @@ def test_the_docs_examples_of_results_and_async_views_run(venv: DjangoVenv, tmp_
         ("shop@example.com", ["ann@example.com"], "Receipt"),
         ("site@example.com", ["ann@example.com"], "Welcome"),
     ]
+
+
+def test_a_message_queued_through_the_bridge_is_sent_by_a_worker_as_django_rendered_it(
+    tmp_path: Path,
+) -> None:
+    venv = django_venv("6.1")  # one Django is enough: the worker runs no Django
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        with RecordingSMTPServer() as by_worker, RecordingSMTPServer() as by_django:
+            env = _project(
+                tmp_path,
+                'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
+                'MAILCORE = {"default_mailer": "queued", "mailers": {"queued": {'
+                f'"backend": "celery", "broker_url": "{redis.url}", "using": "tx"}}}}}}\n',
+            )
+            report = run_inside(venv, "queued.py", str(by_django.port), cwd=tmp_path, env=env)
+            workers = Workers(settings_env(redis, by_worker), tmp_path).start()
+            try:
+                wait_for(lambda: len(by_worker.messages) == 1, 60, "the worker's delivery")
+            finally:
+                workers.stop()
+    finally:
+        redis.stop()
+
+    assert report == {"queued": 1, "status": "queued", "mailer": "queued"}
+    (sent,) = by_worker.messages
+    (reference,) = by_django.messages
+    assert sent.data == reference.data
+    assert (sent.mail_from, sent.rcpt_tos) == (reference.mail_from, reference.rcpt_tos)
+    assert sent.rcpt_tos == ["ann@example.com", "audit@example.com"]

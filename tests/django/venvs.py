@@ -3,8 +3,8 @@
 Django is no dependency of the workspace's venv. Each series gets a venv under
 ``$XDG_CACHE_HOME/mailkern-tests`` (``~/.cache`` by default) with Django (installed once
 with uv, online the first time, from uv's cache after), aiosmtpd, and this checkout's
-core, SMTP, locmem and Django bridge distributions installed editable (from the workspace
-sources, never from an index). Beside it, ``tests/mail`` of the installed Django's source
+core, SMTP, locmem, celery and Django bridge distributions installed editable (from the
+workspace sources, never from an index). Beside it, ``tests/mail`` of the installed Django's source
 distribution (Django's own mail tests, not shipped in its wheel), downloaded once with
 pip. A stamp file says what was built; a venv whose stamp differs is built again. A lock
 file keeps two test runs from building the same venv at once.
@@ -33,8 +33,9 @@ SERIES = {
     "6.1": ("django>=6.1,<6.2", "3.13"),
 }
 
-#: This checkout's distributions installed in each venv (editable).
-DISTRIBUTIONS = ("core", "plugins/smtp", "plugins/locmem", "plugins/django")
+#: This checkout's distributions installed in each venv (editable); celery for the
+#: queued route (django-celery-email's replacement).
+DISTRIBUTIONS = ("core", "plugins/smtp", "plugins/locmem", "plugins/celery", "plugins/django")
 
 
 @dataclass(frozen=True)
