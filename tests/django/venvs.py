@@ -7,7 +7,8 @@ core, SMTP, locmem, celery and Django bridge distributions installed editable (f
 workspace sources, never from an index). Beside it, ``tests/mail`` of the installed Django's source
 distribution (Django's own mail tests, not shipped in its wheel), downloaded once with
 pip. A stamp file says what was built; a venv whose stamp differs is built again. A lock
-file keeps two test runs from building the same venv at once.
+file keeps two test runs from building the same venv at once. Each checkout (a CI clone
+in a new folder) has its own venvs; those of a checkout that is gone are removed.
 """
 
 from __future__ import annotations
@@ -115,6 +116,17 @@ def _django_mail_tests(python: str, version: str, into: Path) -> None:
             target.write_bytes(source.read())
 
 
+def _remove_venvs_of_removed_checkouts(cache: Path) -> None:
+    for stamp in cache.glob("django-*-*/stamp.json"):
+        try:
+            repo = Path(json.loads(stamp.read_text())["repo"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if not repo.exists():
+            shutil.rmtree(stamp.parent, ignore_errors=True)
+            (cache / f"{stamp.parent.name}.lock").unlink(missing_ok=True)
+
+
 def django_venv(series: str) -> DjangoVenv:
     """The venv of Django ``series`` (``"5.2"``, ``"6.1"``), built when missing or stale."""
     stamp = _stamp(series)
@@ -128,6 +140,7 @@ def django_venv(series: str) -> DjangoVenv:
         except (OSError, ValueError):
             built = {}
         if {k: built.get(k) for k in stamp} != stamp:
+            _remove_venvs_of_removed_checkouts(where.parent)
             _build(where, series, stamp)
             built = json.loads((where / "stamp.json").read_text())
     return DjangoVenv(where / "venv" / "bin" / "python", built["version"], where / "django-tests")
