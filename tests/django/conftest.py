@@ -31,9 +31,10 @@ def _clean_environment() -> dict[str, str]:
 def run_django_test(
     venv: DjangoVenv, project: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m django test`` (Django's test runner) in ``project``, with ``env``."""
+    """``python -W error -m django test`` (Django's test runner, warnings as errors) in
+    ``project``, with ``env``."""
     return subprocess.run(
-        [str(venv.python), "-m", "django", "test", "-v", "1"],
+        [str(venv.python), "-W", "error", "-m", "django", "test", "-v", "1"],
         cwd=project, env={**_clean_environment(), **env}, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip

@@ -112,10 +112,13 @@ def test_under_djangos_test_runner_mailcore_mail_lands_in_djangos_outbox(
     # mailcore's own mailer points at a port where nothing listens: only the outbox works
     with RecordingSMTPServer() as server:
         closed_port = server.port
+    if venv.version.startswith("5."):
+        backend = 'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
+    else:  # Django 6.1 deprecates EMAIL_BACKEND (a warning: an error here) for MAILERS
+        backend = 'MAILERS = {"default": {"BACKEND": "mailcore_django.EmailBackend"}}\n'
     env = _project(
         tmp_path,
-        'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
-        f'MAILCORE = {{"smtp": {{"host": "127.0.0.1", "port": {closed_port}}}}}\n',
+        backend + f'MAILCORE = {{"smtp": {{"host": "127.0.0.1", "port": {closed_port}}}}}\n',
     )
     (tmp_path / "test_outbox.py").write_text(_docs_example("class SignupTests"))
 

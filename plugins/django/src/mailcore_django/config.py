@@ -18,6 +18,7 @@ Other keyword arguments are the mailer's options (over its settings), as for
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.conf import settings
 import mailcore
 from mailcore import BaseEmailBackend
 
-__all__ = ["apply_settings", "connect", "django_email_options"]
+__all__ = ["apply_settings", "connect", "django_email_options", "email_setting"]
 
 #: Django's ``EMAIL_*`` settings and the mailcore SMTP options they become.
 EMAIL_SETTINGS = {
@@ -66,6 +67,16 @@ def apply_settings() -> None:
         _applied = value
 
 
+def email_setting(name: str) -> Any:
+    """Django's ``EMAIL_*`` setting ``name`` (``None`` when unset), read without Django
+    6.1's deprecation warning of these settings: Django warns about them once, where the
+    project defines them; the bridge reads them for the project, as Django's own
+    backends do without a warning (a test run with warnings as errors keeps working)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=rf"The {name} setting is deprecated")
+        return getattr(settings, name, None)
+
+
 def django_email_options() -> dict[str, Any]:
     """Django's ``EMAIL_*`` settings as mailcore SMTP options (those set, ``None`` left out).
 
@@ -74,7 +85,7 @@ def django_email_options() -> dict[str, Any]:
         return {}
     options: dict[str, Any] = {}
     for setting, option in EMAIL_SETTINGS.items():
-        value = getattr(settings, setting, None)
+        value = email_setting(setting)
         if value is not None and value != "":
             options[option] = value
     return options

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core import mail as django_mail
 
 from mailcore import BaseEmailBackend, EmailMessage, SendResult
+from mailcore_django.config import email_setting
 
 __all__ = ["DjangoOutboxBackend", "bridge_delivery", "django_outbox_active"]
 
@@ -49,7 +50,7 @@ def django_outbox_active() -> bool:
     mailers = getattr(settings, "MAILERS", None)
     if mailers is not None:  # Django 6.1 with MAILERS: its default mailer
         return bool(mailers.get("default", {}).get("BACKEND") == LOCMEM)
-    return bool(settings.EMAIL_BACKEND == LOCMEM)
+    return bool(email_setting("EMAIL_BACKEND") == LOCMEM)
 
 
 class DjangoOutboxBackend(BaseEmailBackend):
