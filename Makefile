@@ -17,7 +17,9 @@ $(UV):
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 $(STAMP): $(UV) $(PROJECT_FILES)
-	$(UV) sync --all-packages --quiet
+	@# Django stays out of .venv (mailkern-django needs it): the Django tests build
+	@# their own venvs, one per Django version (tests/django/venvs.py).
+	$(UV) sync --all-packages --quiet --no-install-package django
 	@# Tests install core and plugins into throwaway venvs with --offline; one online
 	@# install here records in uv's cache the wheel metadata those resolutions read.
 	@probe=$$(mktemp -d) && $(UV) venv --quiet $$probe/venv && \

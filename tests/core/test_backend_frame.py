@@ -227,3 +227,28 @@ def test_redirect_covers_a_backend_with_its_own_loop(monkeypatch: pytest.MonkeyP
     assert [m.subject for m in mailcore.outbox] == ["kept"]
     assert backend.send_messages(_messages("real")) == 1
     assert OwnLoop.delivered == ["real"]
+
+
+class OutboxWhileOn(LocmemBackend):
+    """A redirect target that takes a backend over only while ``on`` is true."""
+
+    on: ClassVar[bool] = False
+
+    @classmethod
+    def takes_over(cls, backend: BaseEmailBackend) -> bool:
+        return cls.on
+
+
+def test_a_redirect_target_may_decline_and_the_backend_delivers_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mailcore, "outbox", [], raising=False)
+    monkeypatch.setattr(OwnLoop, "delivered", [])
+    backend = OwnLoop()
+    with redirect_backends(OutboxWhileOn):
+        assert backend.send_messages(_messages("declined")) == 1
+        monkeypatch.setattr(OutboxWhileOn, "on", True)
+        assert backend.open() is False
+        assert backend.send_messages(_messages("taken over")) == 1
+    assert OwnLoop.delivered == ["declined"]
+    assert [m.subject for m in mailcore.outbox] == ["taken over"]

@@ -20,6 +20,7 @@ DISTRIBUTIONS = {
     "mailkern",
     "mailkern-celery",
     "mailkern-console",
+    "mailkern-django",
     "mailkern-dummy",
     "mailkern-file",
     "mailkern-locmem",
@@ -80,6 +81,8 @@ def test_every_distribution_builds_and_the_plugins_depend_on_mailkern(
         assert not any(dep.startswith("mailcore") for dep in depends_on), (name, depends_on)
         if name != "mailkern":
             assert "mailkern" in depends_on, name
+        # only the Django bridge needs Django
+        assert ("django" in depends_on) == (name == "mailkern-django"), (name, depends_on)
 
 
 def test_a_plugin_wheel_gets_this_repositorys_core(wheels: dict[str, Path], tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from mailcore.message import (
     EmailMultiAlternatives,
 )
 from mailcore.pacing import RateLimiter
-from mailcore.registry import mailers
+from mailcore.registry import connection_from_url, mailers
 from mailcore.results import SendResult
 from mailcore.sending import (
     get_connection,
@@ -42,6 +42,7 @@ from mailcore.sending import (
     send_mail,
     send_mass_mail,
 )
+from mailcore.stored import StoredMessage
 from mailcore.stream import StreamEmailBackend
 from mailcore.urls import URLScheme
 
@@ -97,6 +98,7 @@ __all__ = [
     "SendError",
     "SendResult",
     "SerializedMessage",
+    "StoredMessage",
     "StreamEmailBackend",
     "URLScheme",
     "amail_admins",
@@ -104,6 +106,7 @@ __all__ = [
     "asend_mail",
     "asend_mass_mail",
     "configure",
+    "connection_from_url",
     "get_connection",
     "get_settings",
     "hooks",

@@ -66,10 +66,16 @@ def _set_redirect(target: type[BaseEmailBackend] | None) -> type[BaseEmailBacken
     return previous
 
 
+def _redirected(backend: BaseEmailBackend, target: type[BaseEmailBackend]) -> bool:
+    """Whether ``backend`` hands its messages to the redirect ``target`` now: it is not
+    already a ``target``, and the target takes over (:meth:`~BaseEmailBackend.takes_over`)."""
+    return not isinstance(backend, target) and target.takes_over(backend)
+
+
 def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
     def redirected(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if target is None or not _redirected(self, target):
             return send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
@@ -88,7 +94,7 @@ def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
     @functools.wraps(open_)
     def open(self: BaseEmailBackend) -> bool:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if target is None or not _redirected(self, target):
             return open_(self)
         return False  # a stand-in connects nowhere
 
@@ -99,7 +105,7 @@ def _guard_open(open_: Callable[..., bool]) -> Callable[..., bool]:
 def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable[int]]:
     async def redirected(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if target is None or not _redirected(self, target):
             return await send(self, messages)
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
@@ -118,7 +124,7 @@ def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitab
     @functools.wraps(open_)
     async def aopen(self: BaseEmailBackend) -> bool:
         target = _redirect
-        if target is None or isinstance(self, target):
+        if target is None or not _redirected(self, target):
             return await open_(self)
         return False  # a stand-in connects nowhere
 
@@ -188,6 +194,13 @@ class BaseEmailBackend:
     option_sources: dict[str, Source]
     #: Signs what this backend sends (the ``dkim`` option or setting), else ``None``.
     dkim_signer: Signer | None = None
+
+    @classmethod
+    def takes_over(cls, backend: BaseEmailBackend) -> bool:
+        """As the target of :func:`mailcore.testing.redirect_backends`: whether this class
+        takes over ``backend``'s delivery now (always, by default; a target may decline,
+        e.g. Django's outbox only while Django's test environment is set up)."""
+        return True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Route every subclass's ``send_messages`` and ``open`` through the redirect
