@@ -31,6 +31,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -427,8 +428,25 @@ class SMTPBackend(BaseEmailBackend):
 
     def set_held(self, link: Link | None) -> None:
         """Make ``link`` this instance's own connection (it replaced the old one)."""
+        if self._held is not None:
+            self._held.holder = None
         self._held = link
         self.connection = None if link is None else link.smtp
+        if link is not None:
+            link.holder = weakref.ref(self)
+
+    def surrender_held(self, link: Link) -> bool:
+        """The pool takes ``link``, this instance's own connection, back: the thread
+        that opened it ended without ``close()``. Refused (False) while a send uses it;
+        the next send takes a connection from the pool."""
+        with self._lock:
+            if self._held is not link or not self.held_busy.acquire(blocking=False):
+                return False
+            try:
+                self.set_held(None)
+            finally:
+                self.held_busy.release()
+            return True
 
     def replace_held(self, old: Link | None, new: Link | None) -> None:
         """A send on the instance's own connection replaced ``old`` by ``new``: the
