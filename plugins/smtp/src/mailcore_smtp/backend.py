@@ -136,6 +136,8 @@ class SMTPBackend(BaseEmailBackend):
         super().__init__(fail_silently=fail_silently, **options)
         self.connection: smtplib.SMTP | None = None
         self._held: Link | None = None
+        #: Gives the held connection back if the instance is collected while open.
+        self._collected: weakref.finalize[Any, Any] | None = None
         #: Between open() and close(): the instance holds the pool (pool.hold()).
         self._opened = False
         #: Taken by the one call at a time that sends on this instance's own connection.
@@ -430,10 +432,16 @@ class SMTPBackend(BaseEmailBackend):
         """Make ``link`` this instance's own connection (it replaced the old one)."""
         if self._held is not None:
             self._held.holder = None
+        if self._collected is not None:
+            self._collected.detach()
+            self._collected = None
         self._held = link
         self.connection = None if link is None else link.smtp
         if link is not None:
             link.holder = weakref.ref(self)
+            # collected while open (no close()): the pool gets the connection back
+            self._collected = weakref.finalize(self, self.pool.abandon, link)
+            self._collected.atexit = False
 
     def surrender_held(self, link: Link) -> bool:
         """The pool takes ``link``, this instance's own connection, back: the thread

@@ -295,23 +295,27 @@ class Pool:
 
     def _reclaim(self, orphans: list[Link]) -> None:
         """Take back connections whose thread ended: one kept by a live instance only if
-        it gives it up (no send is using it); one whose instance was collected, with that
-        instance's use of the pool; one taken by no instance is closed (its state is
-        unknown). Called without the lock (an instance's own lock is taken)."""
+        it gives it up (no send is using it); one taken by no instance is closed (its
+        state is unknown). One whose instance was collected is left to
+        :meth:`abandon`, which its finalizer calls. Called without the lock (an
+        instance's own lock is taken)."""
         for link in orphans:
             ref = link.holder
-            holder = ref() if ref is not None else None
-            if holder is not None:
-                if holder.surrender_held(link):
-                    log.debug("took back a connection kept open by a thread that ended")
-                    self.release(link)
-            elif ref is not None:
-                log.debug("took back a connection of an instance collected while open")
-                link.holder = None
-                self.release(link)
-                self.unhold()
-            else:
+            if ref is None:
                 self.release(link, keep=False)
+                continue
+            holder = ref()
+            if holder is not None and holder.surrender_held(link):
+                log.debug("took back a connection kept open by a thread that ended")
+                self.release(link)
+
+    def abandon(self, link: Link) -> None:
+        """The instance keeping ``link`` was collected while open (no ``close()``): the
+        connection is given back and the instance's use of the pool ends."""
+        log.debug("an instance was collected while open; its connection is given back")
+        link.holder = None
+        self.release(link)
+        self.unhold()
 
     def _timeout_error(self) -> SMTPPoolTimeoutError:
         held = sum(1 for link in self._busy if link.holder is not None)
