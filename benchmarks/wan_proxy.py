@@ -140,7 +140,9 @@ async def _serve(target_port: int, delay: float) -> _Counts:
     loop = asyncio.get_running_loop()
     counts = _Counts()
 
-    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter):
+    async def handle(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         counts.connections += 1
         counts.turns += 1  # the TCP handshake: one round trip before anything flows
         try:
