@@ -138,6 +138,8 @@ class SMTPBackend(BaseEmailBackend):
         self._held: Link | None = None
         #: Gives the held connection back if the instance is collected while open.
         self._collected: weakref.finalize[Any, Any] | None = None
+        #: The thread that called :meth:`open`.
+        self._opened_by: weakref.ref[threading.Thread] | None = None
         #: Between open() and close(): the instance holds the pool (pool.hold()).
         self._opened = False
         #: Taken by the one call at a time that sends on this instance's own connection.
@@ -191,6 +193,7 @@ class SMTPBackend(BaseEmailBackend):
                 raise
             assert link is not None
             self._opened = True
+            self._opened_by = weakref.ref(threading.current_thread())
             self.set_held(link)
             return True
 
@@ -439,6 +442,7 @@ class SMTPBackend(BaseEmailBackend):
         self.connection = None if link is None else link.smtp
         if link is not None:
             link.holder = weakref.ref(self)
+            link.thread = self._opened_by  # its life is the opening thread's
             # collected while open (no close()): the pool gets the connection back
             self._collected = weakref.finalize(self, self.pool.abandon, link)
             self._collected.atexit = False
