@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,18 @@ def messages(count: int, tag: str) -> list[EmailMessage]:
     ]
 
 
-def run_in_thread(target: object) -> None:
-    thread = threading.Thread(target=target)  # type: ignore[arg-type]
+def open_send_and_end_thread(options: dict[str, Any], keep: list[SMTPBackend] | None) -> None:
+    """In a thread that then ends: open an instance, send one message, never close()
+    it; the instance is appended to ``keep`` (so it lives on), or dropped."""
+
+    def worker() -> None:
+        backend = SMTPBackend(**options)
+        backend.open()
+        backend.send_messages(messages(1, "worker"))
+        if keep is not None:
+            keep.append(backend)
+
+    thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
 
@@ -36,14 +47,7 @@ def test_the_connection_of_an_instance_opened_by_a_thread_that_ended_is_taken_ba
     kept: list[SMTPBackend] = []
     with RecordingSMTPServer() as server:
         options = server.backend_options(timeout=5, max_connections=1)
-
-        def worker() -> None:
-            backend = SMTPBackend(**options)
-            backend.open()
-            backend.send_messages(messages(1, "worker"))
-            kept.append(backend)  # no close()
-
-        run_in_thread(worker)
+        open_send_and_end_thread(options, keep=kept)
         started = time.monotonic()
         assert SMTPBackend(**options).send_messages(messages(1, "main")) == 1
         assert time.monotonic() - started < 2  # not the 5 s timeout: taken back at once
@@ -65,13 +69,7 @@ def test_the_connection_of_an_instance_collected_while_open_is_given_back() -> N
     and the next caller connects anew."""
     with RecordingSMTPServer() as server:
         options = server.backend_options(timeout=5, max_connections=1)
-
-        def worker() -> None:
-            backend = SMTPBackend(**options)
-            backend.open()
-            backend.send_messages(messages(1, "worker"))
-
-        run_in_thread(worker)
+        open_send_and_end_thread(options, keep=None)
         gc.collect()
         assert wait_until(lambda: server.open_now == 0)
         assert SMTPBackend(**options).send_messages(messages(1, "main")) == 1
