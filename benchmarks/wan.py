@@ -166,9 +166,9 @@ def run_wan(config: Config) -> BenchResult:
                 "client CPU ms/msg": 1000 * cpu.get(name, 0.0) / sent,
                 "proxy CPU ms/msg": 1000 * proxy.cpu_seconds / sent,
                 # the proxy's view of each turn (means, ms): see the note below
-                "server answer ms": proxy.waits["server"].get("mean", float("nan")),
-                "client answer ms": proxy.waits["client"].get("mean", float("nan")),
-                "proxy late ms": proxy.waits["late"].get("mean", float("nan")),
+                "server answer ms": proxy.mean_ms("server"),
+                "client answer ms": proxy.mean_ms("client"),
+                "proxy late ms": proxy.mean_ms("late"),
             },
         )
         result.rows.append(row)
@@ -244,8 +244,7 @@ def _allowed_by_link_and_sink(proxy: WanProxy, connections: int) -> float:
     """Messages a second ``connections`` connections could carry through ``proxy`` with
     a client that answered at once: each turn is the round trip, the sink's answer and
     the proxy's lateness each way (the proxy's measured means)."""
-    server = proxy.waits["server"].get("mean", 0.0) / 1000
-    late = proxy.waits["late"].get("mean", 0.0) / 1000
+    server, late = proxy.mean_ms("server") / 1000, proxy.mean_ms("late") / 1000
     return connections / (2 * DELAY + server + 2 * late)
 
 

@@ -194,6 +194,11 @@ class WanProxy:
         self.waits: dict[str, dict[str, float]] = {}
         self._process: subprocess.Popen[str] | None = None
 
+    def mean_ms(self, what: str) -> float:
+        """The mean of :attr:`waits` ``what`` (``server``, ``client``, ``late``) in ms;
+        NaN when the proxy timed none."""
+        return self.waits.get(what, {}).get("mean", float("nan"))
+
     def __enter__(self) -> WanProxy:
         # imported here: this file also runs as the child script, where it cannot be
         from benchmarks.processes import start_json_child
