@@ -128,6 +128,37 @@ def test_a_retiring_connection_says_quit_with_its_last_message() -> None:
     assert [m.mail_from for m in server.messages] == [f"m{n}@example.com" for n in range(4)]
 
 
+@pytest.mark.parametrize(
+    ("reply", "status"), [("451 4.3.0 try later", "sent"), ("554 5.7.1 rejected", "failed")]
+)
+def test_the_last_message_of_a_retiring_connection_is_judged_as_any_other(
+    reply: str, status: str
+) -> None:
+    """Its QUIT went out with its content, yet a refusal of it counts: a temporary one is
+    tried again on the next connection (received once), a permanent one fails it."""
+    script = FaultScript(Fault("DATA", reply, match=("m1@example.com",), times=1))
+    with RecordingSMTPServer(pipelining=True, fault=script) as server:
+        backend = SMTPBackend(
+            max_messages_per_connection=2,
+            retries=1,
+            retry_backoff=0,
+            fail_silently=True,
+            **server.backend_options(timeout=10),
+        )
+        batch = messages(4)
+        assert backend.send_messages(batch) == (4 if status == "sent" else 3)
+    assert script.fired == [1]
+    assert [m.result.status if m.result else None for m in batch] == [
+        "sent",
+        status,
+        "sent",
+        "sent",
+    ]
+    received = Counter(m.mail_from for m in server.messages)
+    assert received["m1@example.com"] == (1 if status == "sent" else 0)
+    assert all(received[f"m{n}@example.com"] == 1 for n in (0, 2, 3))
+
+
 def test_closing_the_pool_quits_every_connection_in_one_round_trip() -> None:
     """close() of the last user QUITs every pooled connection: all the QUITs are written
     before any reply is awaited, so over a 100 ms round trip closing 4 connections takes
