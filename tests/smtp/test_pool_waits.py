@@ -1,6 +1,6 @@
 """Waiting for a pooled connection: connections kept by a thread that ended are taken
 back, a wait behind busy connections that send nothing ends with a clear error after
-``timeout`` seconds, and a wait behind a long batch lasts as long as the batch."""
+``timeout`` seconds, and a wait behind a send lasts as long as the send."""
 
 from __future__ import annotations
 
@@ -115,19 +115,20 @@ def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout()
     assert server.messages == []
 
 
-def test_waiting_behind_a_long_batch_lasts_as_long_as_the_batch() -> None:
-    """The deadline counts time without progress: a batch on the only connection that
-    takes longer than ``timeout`` (a server taking 0.1 s per message) delivers a message
-    now and then, so a caller waiting behind it waits it out and then sends."""
+def test_waiting_behind_a_send_lasts_as_long_as_the_send() -> None:
+    """While a send uses the busy connection, the deadline is ``data_timeout``: a server
+    taking 0.7 s to store each message (longer than ``timeout``, 0.5 s, but within
+    ``data_timeout``) makes a 3-message batch on the only connection last about 2 s, and
+    a caller waiting behind it waits it out and then sends, without an error."""
 
     def slow(stage: FaultStage, session: SessionRecord, argument: str) -> None:
         if stage == "QUEUED":
-            time.sleep(0.1)  # the server takes its time storing each message
+            time.sleep(0.7)  # the server takes its time storing each message
         return None
 
     with RecordingSMTPServer(fault=slow) as server:
-        options = server.backend_options(timeout=0.5, max_connections=1)
-        long_batch = messages(12, "long")
+        options = server.backend_options(timeout=0.5, data_timeout=5, max_connections=1)
+        long_batch = messages(3, "long")
         sender = threading.Thread(target=SMTPBackend(**options).send_messages, args=(long_batch,))
         sender.start()
         try:
@@ -139,5 +140,5 @@ def test_waiting_behind_a_long_batch_lasts_as_long_as_the_batch() -> None:
             sender.join()
     assert waited > 0.5  # longer than the timeout, without an error
     assert all(m.result is not None and m.result.sent for m in long_batch)
-    assert server.messages[-1].mail_from == "after0@example.com"
+    assert [m.mail_from for m in server.messages][-1] == "after0@example.com"
     assert server.max_open == 1

@@ -447,6 +447,10 @@ class SMTPBackend(BaseEmailBackend):
             self._collected = weakref.finalize(self, self.pool.abandon, link)
             self._collected.atexit = False
 
+    def sending_on_held(self) -> bool:
+        """Whether a send is using this instance's own connection now."""
+        return self.held_busy.locked()
+
     def surrender_held(self, link: Link) -> bool:
         """The pool takes ``link``, this instance's own connection, back: the thread
         that opened it ended without ``close()``. Refused (False) while a send uses it;

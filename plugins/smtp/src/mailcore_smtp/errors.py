@@ -127,8 +127,8 @@ class SMTPConnectionError(SMTPError, ConnectionError):
 
 class SMTPPoolTimeoutError(SMTPConnectionError):
     """No pooled connection became free in time: all ``max_connections`` stayed busy,
-    and nothing was sent on them, for ``timeout`` seconds (``stage`` ``"connect"``:
-    nothing of the batch was sent)."""
+    and nothing was sent on them, for ``timeout`` seconds (``data_timeout`` while a
+    send used one). ``stage`` is ``"connect"``: nothing of the batch was sent."""
 
 
 class SMTPSecurityError(SMTPError):

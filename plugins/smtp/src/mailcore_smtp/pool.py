@@ -23,7 +23,9 @@ calling ``send_mail()``). Then it gets one more connection instead, so
 more than ``max_connections`` are open is closed, not kept.
 
 A wait has a deadline: ``timeout`` seconds during which the pool made no progress (no
-connection given back, opened or closed, no message handed to a busy connection); then
+connection given back, opened or closed, no message handed to a busy connection) while
+no send used a busy connection (all kept, unused, by open instances); ``data_timeout``
+(if longer) while a send uses one, since a send's own waits end within that. Then
 :class:`~mailcore_smtp.SMTPPoolTimeoutError` is raised. A long batch on another thread
 makes progress with every message, so waiting behind it never times out. A connection
 held by an instance whose opening thread has ended (``open()`` without ``close()``), or
@@ -65,6 +67,10 @@ class Holder(Protocol):
 
     def surrender_held(self, link: Link) -> bool:
         """Let the pool take ``link`` back, unless a send is using it (then False)."""
+        ...
+
+    def sending_on_held(self) -> bool:
+        """Whether a send is using the instance's own connection now."""
         ...
 
 
@@ -144,6 +150,16 @@ def quit_all(links: Iterable[Link]) -> None:
         link.discard()
 
 
+def _in_a_send(link: Link) -> bool:
+    """Whether a send is using ``link`` (one kept by no instance is only ever taken for
+    a send; an instance's own one, while a send holds it)."""
+    ref = link.holder
+    if ref is None:
+        return True
+    holder = ref()
+    return holder is not None and holder.sending_on_held()
+
+
 class Pool:
     """Connections to one server with one configuration (see the module doc)."""
 
@@ -154,6 +170,7 @@ class Pool:
         idle_timeout: float,
         max_per_second: float | None,
         wait_timeout: float = 30.0,
+        send_timeout: float = 600.0,
         host: str = "localhost",
         port: int = 25,
     ) -> None:
@@ -161,8 +178,11 @@ class Pool:
         self.max_messages = max_messages
         self.idle_timeout = idle_timeout
         self.limiter = RateLimiter(max_per_second)
-        #: Seconds a wait for a free connection may last without progress (``timeout``).
+        #: Seconds a wait for a free connection may last without progress: while every
+        #: busy connection is kept by an open instance and unused (``timeout``), and
+        #: while a send uses one (the longer of ``timeout`` and ``data_timeout``).
         self.wait_timeout = wait_timeout
+        self.send_timeout = max(send_timeout, wait_timeout)
         self.host = host
         self.port = port
         self._cond = threading.Condition()
@@ -211,7 +231,7 @@ class Pool:
         without progress for ``timeout`` seconds (:class:`SMTPPoolTimeoutError`)."""
         me = threading.get_ident()
         progress: tuple[int, int] | None = None
-        deadline = 0.0
+        progress_at = 0.0
         tried: set[Link] = set()  # orphans whose instance kept them (a send used them)
         while True:
             stale: list[Link] = []
@@ -243,14 +263,16 @@ class Pool:
                         return None
                     seen = (self._changes, sum(busy.transactions for busy in self._busy))
                     if seen != progress:
-                        progress, deadline = seen, now + self.wait_timeout
+                        progress, progress_at = seen, now
                         tried.clear()
                     orphans = [b for b in self._busy if b not in tried and b.owner_ended()]
                     if orphans:
                         tried.update(orphans)
                         break
+                    sending = any(_in_a_send(busy) for busy in self._busy)
+                    deadline = progress_at + (self.send_timeout if sending else self.wait_timeout)
                     if now >= deadline:
-                        raise self._timeout_error()
+                        raise self._timeout_error(sending)
                     self._waiting.add(me)
                     try:
                         self._cond.wait(min(deadline - now, _RECHECK))
@@ -317,12 +339,15 @@ class Pool:
         self.release(link)
         self.unhold()
 
-    def _timeout_error(self) -> SMTPPoolTimeoutError:
+    def _timeout_error(self, sending: bool) -> SMTPPoolTimeoutError:
         held = sum(1 for link in self._busy if link.holder is not None)
+        seconds, option = (
+            (self.send_timeout, "data_timeout") if sending else (self.wait_timeout, "timeout")
+        )
         where = f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
         return SMTPPoolTimeoutError(
             f"SMTP server {where}: no pooled connection became free within "
-            f"{self.wait_timeout:g} s (timeout): all {self._open} (max_connections="
+            f"{seconds:g} s ({option}): all {self._open} (max_connections="
             f"{self.max_connections}) stayed busy and sent nothing meanwhile, {held} of "
             "them kept by open instances; close() each instance you open(), or raise "
             "max_connections",
@@ -429,6 +454,7 @@ def pool_for(options: SMTPOptions) -> Pool:
                 options.idle_timeout,
                 options.max_per_second,
                 wait_timeout=options.timeout,
+                send_timeout=options.data_timeout,
                 host=options.host,
                 port=options.port,
             )
