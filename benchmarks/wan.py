@@ -10,6 +10,7 @@ the round trips its messages cost. The physical limit of ``n`` connections is
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -88,6 +89,7 @@ def run_wan(config: Config) -> BenchResult:
         + ", ".join(f"{name} {n:,}" for name, n in counts.items()),
     )
     specs = make_corpus(max(counts.values()))
+    loads = [os.getloadavg()[0]]
     with_django = django_available()
     if with_django:
         setup_django()
@@ -141,6 +143,7 @@ def run_wan(config: Config) -> BenchResult:
         finally:
             for proxy in proxies.values():
                 proxy.__exit__(None, None, None)
+    loads.append(os.getloadavg()[0])
     expected = sum(counts[name] * config.wan_rounds for name in names)
     received = sink.stats.get("messages")
     if received != expected:
@@ -162,6 +165,10 @@ def run_wan(config: Config) -> BenchResult:
                 "connections": proxy.connections,
                 "client CPU ms/msg": 1000 * cpu.get(name, 0.0) / sent,
                 "proxy CPU ms/msg": 1000 * proxy.cpu_seconds / sent,
+                # the proxy's view of each turn (means, ms): see the note below
+                "server answer ms": proxy.mean_ms("server"),
+                "client answer ms": proxy.mean_ms("client"),
+                "proxy late ms": proxy.mean_ms("late"),
             },
         )
         result.rows.append(row)
@@ -200,6 +207,14 @@ def run_wan(config: Config) -> BenchResult:
                 met=value >= 0.8,
             )
         )
+        allowed = _allowed_by_link_and_sink(proxies["mailcore max_connections=8"], 8)
+        result.ratios.append(
+            Ratio(
+                f"best: mailcore 8 connections / what this link and sink allow "
+                f"({allowed:.0f} msgs/s)",
+                eight / allowed,
+            )
+        )
     sink_cpu = sink.stats.get("cpu_ms")
     if sink_cpu and received:
         result.notes.append(
@@ -212,7 +227,25 @@ def run_wan(config: Config) -> BenchResult:
         "round trips/msg: turns counted by the proxy (the client sending after the server "
         "spoke) over the messages sent, connection set-up and QUIT included"
     )
+    result.notes.append(
+        "the proxy's view of each turn (means): server answer ms, from the client's bytes "
+        "reaching the sink to the last chunk of its answer; client answer ms, from the "
+        "answer reaching the client to its next bytes; proxy late ms, how late the proxy "
+        f"forwarded a chunk after its {DELAY * 1000:g} ms (waiting for a CPU). What the "
+        "link and sink allow: n connections / (round trip + server answer + 2 x late), "
+        "a client that answers at once and never reconnects"
+    )
+    start, end = loads
+    result.notes.append(f"load average (1 min) at the start and end: {start:.2f}, {end:.2f}")
     return result
+
+
+def _allowed_by_link_and_sink(proxy: WanProxy, connections: int) -> float:
+    """Messages a second ``connections`` connections could carry through ``proxy`` with
+    a client that answered at once: each turn is the round trip, the sink's answer and
+    the proxy's lateness each way (the proxy's measured means)."""
+    server, late = proxy.mean_ms("server") / 1000, proxy.mean_ms("late") / 1000
+    return connections / (2 * DELAY + server + 2 * late)
 
 
 def _rate_check(result: BenchResult, specs: list[Any], config: Config) -> None:

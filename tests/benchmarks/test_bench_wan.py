@@ -20,9 +20,8 @@ def test_the_wan_benchmark_runs_and_counts_round_trips(tmp_path: Path) -> None:
     status = main(["wan", *arguments, "--json", str(out)])
 
     assert status == 0
-    rows = {
-        row["label"]: row for row in json.loads(out.read_text())["benchmarks"]["smtp-wan"]["rows"]
-    }
+    wan = json.loads(out.read_text())["benchmarks"]["smtp-wan"]
+    rows = {row["label"]: row for row in wan["rows"]}
     one, eight = rows["mailcore max_connections=1"], rows["mailcore max_connections=8"]
     # pipelined: about one round trip a message (+ handshake, EHLO, the last reply, QUIT)
     assert one["values"]["round trips/msg"] == pytest.approx((1 + 1 + 6 + 1 + 1) / 6)
@@ -40,3 +39,9 @@ def test_the_wan_benchmark_runs_and_counts_round_trips(tmp_path: Path) -> None:
     assert paced["most in 1 s at the sink"] <= 50
     if not django_available():
         assert rows["django"]["unavailable"] == "Django is not installed"
+    # the proxy's view of each turn: each side's answer time and its own lateness (ms)
+    for name in ("server answer ms", "client answer ms", "proxy late ms"):
+        assert 0 <= eight["values"][name] < 1000
+    ratios = {ratio["label"].split(" (")[0]: ratio for ratio in wan["ratios"]}
+    allowed = ratios["best: mailcore 8 connections / what this link and sink allow"]
+    assert allowed["value"] > 0

@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from benchmarks.wan_proxy import WanProxy
 from mailcore import EmailMessage
 from mailcore_smtp import SMTPBackend
 from mailcore_smtp.replies import means_throttled
@@ -106,6 +107,76 @@ def test_a_connection_is_replaced_after_max_messages_per_connection() -> None:
             backend = SMTPBackend(max_messages_per_connection=3, **server.backend_options())
             assert backend.send_messages(messages(10)) == 10
         assert [s.messages for s in server.sessions] == [3, 3, 3, 1]
+
+
+def test_a_retiring_connection_says_quit_with_its_last_message() -> None:
+    """With pipelining, the QUIT of a connection replaced after
+    ``max_messages_per_connection`` goes out with its last message's content: the proxy
+    counts 5 round trips for it (handshake, EHLO, the first MAIL/RCPT/DATA, the first
+    content with the second's commands, the second content with QUIT), not 6."""
+    with (
+        RecordingSMTPServer(pipelining=True) as server,
+        WanProxy(server.port, delay=0.002) as proxy,
+    ):
+        backend = SMTPBackend(
+            host=proxy.host, port=proxy.port, max_messages_per_connection=2, timeout=10
+        )
+        assert backend.send_messages(messages(4)) == 4
+    # the second connection ends as a batch does: its last content, then QUIT
+    assert proxy.turns == 5 + 6
+    assert [s.messages for s in server.sessions] == [2, 2]
+    assert [m.mail_from for m in server.messages] == [f"m{n}@example.com" for n in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"), [("451 4.3.0 try later", "sent"), ("554 5.7.1 rejected", "failed")]
+)
+def test_the_last_message_of_a_retiring_connection_is_judged_as_any_other(
+    reply: str, status: str
+) -> None:
+    """Its QUIT went out with its content, yet a refusal of it counts: a temporary one is
+    tried again on the next connection (received once), a permanent one fails it."""
+    script = FaultScript(Fault("DATA", reply, match=("m1@example.com",), times=1))
+    with RecordingSMTPServer(pipelining=True, fault=script) as server:
+        backend = SMTPBackend(
+            max_messages_per_connection=2,
+            retries=1,
+            retry_backoff=0,
+            fail_silently=True,
+            **server.backend_options(timeout=10),
+        )
+        batch = messages(4)
+        assert backend.send_messages(batch) == (4 if status == "sent" else 3)
+    assert script.fired == [1]
+    assert [m.result.status if m.result else None for m in batch] == [
+        "sent",
+        status,
+        "sent",
+        "sent",
+    ]
+    received = Counter(m.mail_from for m in server.messages)
+    assert received["m1@example.com"] == (1 if status == "sent" else 0)
+    assert all(received[f"m{n}@example.com"] == 1 for n in (0, 2, 3))
+
+
+def test_closing_the_pool_quits_every_connection_in_one_round_trip() -> None:
+    """close() of the last user QUITs every pooled connection: all the QUITs are written
+    before any reply is awaited, so over a 100 ms round trip closing 4 connections takes
+    one round trip, not four."""
+    with (
+        RecordingSMTPServer(pipelining=True) as server,
+        WanProxy(server.port, delay=0.05) as proxy,
+    ):
+        backend = SMTPBackend(host=proxy.host, port=proxy.port, max_connections=4, timeout=10)
+        backend.open()
+        assert backend.send_messages(messages(24)) == 24
+        assert len(server.sessions) == 4 and server.open_now == 4
+        started = time.monotonic()
+        backend.close()
+        closing = time.monotonic() - started
+        assert wait_until(lambda: server.open_now == 0)
+    assert 0.1 <= closing < 0.25  # one round trip (4 one after another: 0.4 s)
+    assert all(s.closed for s in server.sessions)
 
 
 def test_a_pooled_connection_idle_longer_than_idle_timeout_is_closed() -> None:

@@ -31,6 +31,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -136,6 +137,10 @@ class SMTPBackend(BaseEmailBackend):
         super().__init__(fail_silently=fail_silently, **options)
         self.connection: smtplib.SMTP | None = None
         self._held: Link | None = None
+        #: Gives the held connection back if the instance is collected while open.
+        self._collected: weakref.finalize[Any, Any] | None = None
+        #: The thread that called :meth:`open`.
+        self._opened_by: weakref.ref[threading.Thread] | None = None
         #: Between open() and close(): the instance holds the pool (pool.hold()).
         self._opened = False
         #: Taken by the one call at a time that sends on this instance's own connection.
@@ -189,6 +194,7 @@ class SMTPBackend(BaseEmailBackend):
                 raise
             assert link is not None
             self._opened = True
+            self._opened_by = weakref.ref(threading.current_thread())
             self.set_held(link)
             return True
 
@@ -460,8 +466,36 @@ class SMTPBackend(BaseEmailBackend):
 
     def set_held(self, link: Link | None) -> None:
         """Make ``link`` this instance's own connection (it replaced the old one)."""
+        if self._held is not None:
+            self._held.holder = None
+        if self._collected is not None:
+            self._collected.detach()
+            self._collected = None
         self._held = link
         self.connection = None if link is None else link.smtp
+        if link is not None:
+            link.holder = weakref.ref(self)
+            link.thread = self._opened_by  # its life is the opening thread's
+            # collected while open (no close()): the pool gets the connection back
+            self._collected = weakref.finalize(self, self.pool.abandon, link)
+            self._collected.atexit = False
+
+    def sending_on_held(self) -> bool:
+        """Whether a send is using this instance's own connection now."""
+        return self.held_busy.locked()
+
+    def surrender_held(self, link: Link) -> bool:
+        """The pool takes ``link``, this instance's own connection, back: the thread
+        that opened it ended without ``close()``. Refused (False) while a send uses it;
+        the next send takes a connection from the pool."""
+        with self._lock:
+            if self._held is not link or not self.held_busy.acquire(blocking=False):
+                return False
+            try:
+                self.set_held(None)
+            finally:
+                self.held_busy.release()
+            return True
 
     def replace_held(self, old: Link | None, new: Link | None) -> None:
         """A send on the instance's own connection replaced ``old`` by ``new``: the

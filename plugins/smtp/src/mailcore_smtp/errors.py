@@ -35,6 +35,7 @@ __all__ = [
     "SMTPConnectionError",
     "SMTPError",
     "SMTPMessageTooBigError",
+    "SMTPPoolTimeoutError",
     "SMTPRecipientsRefusedError",
     "SMTPReplyError",
     "SMTPSecurityError",
@@ -122,6 +123,12 @@ class SMTPConnectionError(SMTPError, ConnectionError):
 
     Also a :class:`ConnectionError`, as the failure of Django's SMTP backend is.
     """
+
+
+class SMTPPoolTimeoutError(SMTPConnectionError):
+    """No pooled connection became free in time: all ``max_connections`` stayed busy,
+    and nothing was sent on them, for ``timeout`` seconds (``data_timeout`` while a
+    send used one). ``stage`` is ``"connect"``: nothing of the batch was sent."""
 
 
 class SMTPSecurityError(SMTPError):

@@ -132,7 +132,8 @@ class SMTPOptions(BackendOptions):
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
     - ``timeout``: seconds to wait for the server while connecting, for its greeting
       and for each reply, the whole reply (or TLS handshake) however slowly it
-      trickles in (30 s). Every option in seconds is a finite number above 0 and at
+      trickles in, and a wait for a free pooled connection while the pool makes no
+      progress (30 s). Every option in seconds is a finite number above 0 and at
       most one day (86400).
     - ``data_timeout``: seconds to wait for the server's whole reply to a message's content,
       while it may scan the message (600 s, as RFC 5321 advises).

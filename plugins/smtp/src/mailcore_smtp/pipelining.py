@@ -15,6 +15,7 @@ message's replies, it was not accepted, at the stage whose reply was missing.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 
 from mailcore import SendError, SendResult
@@ -26,10 +27,14 @@ from mailcore_smtp.transmit import send_content
 __all__ = ["step"]
 
 
-def step(link: Link, tx: Transaction | None) -> list[Done]:
+def step(link: Link, tx: Transaction | None, then_quit: bool = False) -> list[Done]:
     """Send the pending content (if any) with ``tx``'s commands (if any) in one write and
     read their replies. Returns the transactions that ended, in order; ``tx`` becomes
-    ``link.pending`` when its DATA got ``354``. A dead connection is discarded."""
+    ``link.pending`` when its DATA got ``354``. A dead connection is discarded.
+
+    ``then_quit`` (with no ``tx``): QUIT goes out right after the pending content's
+    final dot, and the connection is closed once both replies are read: retiring a
+    connection costs no round trip of its own."""
     smtp = link.smtp
     previous, link.pending = link.pending, None
     done: list[Done] = []
@@ -39,6 +44,9 @@ def step(link: Link, tx: Transaction | None) -> list[Done]:
         )
         tx = None
     group = b"".join(f"{c}\r\n".encode("ascii") for c in tx.commands()) if tx else b""
+    then_quit = then_quit and tx is None and previous is not None
+    if then_quit:
+        group = b"QUIT\r\n"
     owner = previous if previous is not None else tx
     if owner is None:
         return done
@@ -74,6 +82,11 @@ def step(link: Link, tx: Transaction | None) -> list[Done]:
                 done.append(Done(tx, error=backend.translate(exc, "mail")))
             return done
         done.append(previous.finish(code, reply))
+    if then_quit:
+        # the message's outcome is known; a lost goodbye changes nothing
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            smtp.getreply()
+        link.discard()
     if tx is not None:
         ended = _read_group(link, tx)
         if ended is not None:

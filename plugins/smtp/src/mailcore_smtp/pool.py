@@ -21,6 +21,18 @@ configured alike; or two threads, each in a ``with get_connection()`` block, eac
 calling ``send_mail()``). Then it gets one more connection instead, so
 ``max_connections`` is exceeded by one for that send; a connection given back while
 more than ``max_connections`` are open is closed, not kept.
+
+A wait has a deadline: ``timeout`` seconds during which the pool made no progress (no
+connection given back, opened or closed, no message handed to a busy connection) while
+no send used a busy connection (all kept, unused, by open instances); ``data_timeout``
+(if longer) while a send uses one, since a send's own waits end within that. Then
+:class:`~mailcore_smtp.SMTPPoolTimeoutError` is raised. A long batch on another thread
+makes progress with every message, so waiting behind it never times out. A connection
+held by an instance whose opening thread has ended (``open()`` without ``close()``), or
+by an instance that was garbage-collected, is taken back for a waiter: from an instance
+still alive only while no send uses it; the instance takes a new one on its next send.
+Closing several connections (the last user leaving, the idle reaper) writes every QUIT
+first and then reads the replies: one round trip for all, not one each.
 """
 
 from __future__ import annotations
@@ -32,18 +44,34 @@ import smtplib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from mailcore import RateLimiter
+from mailcore_smtp.errors import SMTPPoolTimeoutError
 
 if TYPE_CHECKING:
     from mailcore_smtp.options import SMTPOptions
     from mailcore_smtp.transaction import Transaction
 
-__all__ = ["Link", "Pool", "pool_for", "pool_key"]
+__all__ = ["Holder", "Link", "Pool", "pool_for", "pool_key", "quit_all"]
 
 log = logging.getLogger("mailcore.smtp")
+
+#: Seconds between two looks, while waiting, at threads that may have ended meanwhile.
+_RECHECK = 0.2
+
+
+class Holder(Protocol):
+    """An instance that keeps a connection between ``open()`` and ``close()``."""
+
+    def surrender_held(self, link: Link) -> bool:
+        """Let the pool take ``link`` back, unless a send is using it (then False)."""
+        ...
+
+    def sending_on_held(self) -> bool:
+        """Whether a send is using the instance's own connection now."""
+        ...
 
 
 class Link:
@@ -62,10 +90,18 @@ class Link:
         self.transactions = 0
         self.since_checkout = 0
         self.reused = False
-        #: The thread that took it from the pool.
+        #: The thread that took it from the pool (its ident, and the thread itself).
         self.owner = 0
+        self.thread: weakref.ref[threading.Thread] | None = None
+        #: The instance keeping it between ``open()`` and ``close()``, if any.
+        self.holder: weakref.ref[Holder] | None = None
         self.idle_since = time.monotonic()
         self.alive = True
+
+    def owner_ended(self) -> bool:
+        """True when the thread that took it has ended."""
+        thread = self.thread() if self.thread is not None else None
+        return thread is None or not thread.is_alive()
 
     def looks_closed(self) -> bool:
         """True when the server has closed it or spoke unasked (a ``421`` before closing):
@@ -89,12 +125,39 @@ class Link:
     def quit(self) -> None:
         """Say QUIT and close; errors while quitting are ignored. Inside DATA (a
         pending message) it only closes: a QUIT there would be taken as content."""
-        if self.alive and self.pending is None and self.smtp.sock is not None:
+        quit_all([self])
+
+
+def quit_all(links: Iterable[Link]) -> None:
+    """QUIT on every link, then close them: every QUIT is written before any reply is
+    read, so closing many costs one round trip. Errors are ignored; a link inside DATA
+    (a pending message) is only closed (a QUIT there would be taken as content)."""
+    asked: list[Link] = []
+    for link in links:
+        if link.alive and link.pending is None and link.smtp.sock is not None:
             try:
-                self.smtp.quit()
+                link.smtp.putcmd("quit")
+                asked.append(link)
+                continue
             except (smtplib.SMTPException, OSError) as exc:
                 log.debug("QUIT failed (ignored): %s", exc)
-        self.discard()
+        link.discard()
+    for link in asked:
+        try:
+            link.smtp.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            log.debug("QUIT failed (ignored): %s", exc)
+        link.discard()
+
+
+def _in_a_send(link: Link) -> bool:
+    """Whether a send is using ``link`` (one kept by no instance is only ever taken for
+    a send; an instance's own one, while a send holds it)."""
+    ref = link.holder
+    if ref is None:
+        return True
+    holder = ref()
+    return holder is not None and holder.sending_on_held()
 
 
 class Pool:
@@ -106,13 +169,28 @@ class Pool:
         max_messages: int,
         idle_timeout: float,
         max_per_second: float | None,
+        wait_timeout: float = 30.0,
+        send_timeout: float = 600.0,
+        host: str = "localhost",
+        port: int = 25,
     ) -> None:
         self.max_connections = max_connections
         self.max_messages = max_messages
         self.idle_timeout = idle_timeout
         self.limiter = RateLimiter(max_per_second)
+        #: Seconds a wait for a free connection may last without progress: while every
+        #: busy connection is kept by an open instance and unused (``timeout``), and
+        #: while a send uses one (the longer of ``timeout`` and ``data_timeout``).
+        self.wait_timeout = wait_timeout
+        self.send_timeout = max(send_timeout, wait_timeout)
+        self.host = host
+        self.port = port
         self._cond = threading.Condition()
         self._idle: list[Link] = []
+        #: Connections taken by a user (not idle, not being opened).
+        self._busy: set[Link] = set()
+        #: Bumped when a connection is given back, opened or closed.
+        self._changes = 0
         self._open = 0
         self._users = 0
         #: Connections in use (or being opened), by the thread that took them.
@@ -139,22 +217,27 @@ class Pool:
             idle = self._idle if self._users == 0 else []
             if idle:
                 self._idle = []
-        for link in idle:
-            link.quit()
+        quit_all(idle)
         if idle:
             with self._cond:
                 self._open -= len(idle)
+                self._changes += 1
                 self._cond.notify_all()
 
     def acquire(self, connect: Callable[[], Link], wait: bool = True) -> Link | None:
         """A connection for one user: an idle one that still looks open, else a new one
         (``connect()``) if fewer than ``max_connections`` are open; else wait for one
-        (``wait``) or return ``None``. A failed ``connect()`` raises."""
+        (``wait``) or return ``None``. A failed ``connect()`` raises; so does a wait
+        without progress for ``timeout`` seconds (:class:`SMTPPoolTimeoutError`)."""
+        me = threading.get_ident()
+        progress: tuple[int, int] | None = None
+        progress_at = 0.0
+        tried: set[Link] = set()  # orphans whose instance kept them (a send used them)
         while True:
             stale: list[Link] = []
+            orphans: list[Link] = []
             link = None
             opening = False
-            me = threading.get_ident()
             with self._cond:
                 while True:
                     now = time.monotonic()
@@ -178,23 +261,38 @@ class Pool:
                         break
                     if not wait:
                         return None
+                    seen = (self._changes, sum(busy.transactions for busy in self._busy))
+                    if seen != progress:
+                        progress, progress_at = seen, now
+                        tried.clear()
+                    orphans = [b for b in self._busy if b not in tried and b.owner_ended()]
+                    if orphans:
+                        tried.update(orphans)
+                        break
+                    sending = any(_in_a_send(busy) for busy in self._busy)
+                    deadline = progress_at + (self.send_timeout if sending else self.wait_timeout)
+                    if now >= deadline:
+                        raise self._timeout_error(sending)
                     self._waiting.add(me)
                     try:
-                        self._cond.wait()
+                        self._cond.wait(min(deadline - now, _RECHECK))
                     finally:
                         self._waiting.discard(me)
+                if link is not None:
+                    self._take(link, me)
             if stale:
+                log.debug("replacing pooled connections that were idle too long or closed")
                 for old in stale:
-                    log.debug("replacing a pooled connection that was idle too long or closed")
                     if old.looks_closed():
                         old.discard()
-                    else:
-                        old.quit()
+                quit_all(stale)
                 with self._cond:
                     self._open -= len(stale)
+                    self._changes += 1
                     self._cond.notify_all()
+            if orphans:
+                self._reclaim(orphans)
             if link is not None:
-                link.owner = me
                 return link
             if opening:
                 try:
@@ -203,10 +301,60 @@ class Pool:
                     with self._cond:
                         self._open -= 1
                         self._owned[me] -= 1
+                        self._changes += 1
                         self._cond.notify_all()
                     raise
-                link.owner = me
+                with self._cond:
+                    self._take(link, me)
+                    self._changes += 1
                 return link
+
+    def _take(self, link: Link, me: int) -> None:
+        """``link`` goes to thread ``me`` (lock held)."""
+        link.owner = me
+        link.thread = weakref.ref(threading.current_thread())
+        self._busy.add(link)
+
+    def _reclaim(self, orphans: list[Link]) -> None:
+        """Take back connections whose thread ended: one kept by a live instance only if
+        it gives it up (no send is using it); one taken by no instance is closed (its
+        state is unknown). One whose instance was collected is left to
+        :meth:`abandon`, which its finalizer calls. Called without the lock (an
+        instance's own lock is taken)."""
+        for link in orphans:
+            ref = link.holder
+            if ref is None:
+                self.release(link, keep=False)
+                continue
+            holder = ref()
+            if holder is not None and holder.surrender_held(link):
+                log.debug("took back a connection kept open by a thread that ended")
+                self.release(link)
+
+    def abandon(self, link: Link) -> None:
+        """The instance keeping ``link`` was collected while open (no ``close()``): the
+        connection is given back and the instance's use of the pool ends."""
+        log.debug("an instance was collected while open; its connection is given back")
+        link.holder = None
+        self.release(link)
+        self.unhold()
+
+    def _timeout_error(self, sending: bool) -> SMTPPoolTimeoutError:
+        held = sum(1 for link in self._busy if link.holder is not None)
+        seconds, option = (
+            (self.send_timeout, "data_timeout") if sending else (self.wait_timeout, "timeout")
+        )
+        where = f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
+        return SMTPPoolTimeoutError(
+            f"SMTP server {where}: no pooled connection became free within "
+            f"{seconds:g} s ({option}): all {self._open} (max_connections="
+            f"{self.max_connections}) stayed busy and sent nothing meanwhile, {held} of "
+            "them kept by open instances; close() each instance you open(), or raise "
+            "max_connections",
+            host=self.host,
+            port=self.port,
+            stage="connect",
+        )
 
     def _would_deadlock(self, me: int) -> bool:
         """Whether thread ``me`` waiting would wait for ever: every busy connection is
@@ -226,7 +374,11 @@ class Pool:
         keep = keep and link.alive and link.pending is None and link.smtp.sock is not None
         keep = keep and link.transactions < self.max_messages
         with self._cond:
+            self._busy.discard(link)
             self._owned[link.owner] -= 1
+            if self._owned[link.owner] <= 0:
+                del self._owned[link.owner]
+            self._changes += 1
             if keep and self._users > 0 and self._open <= self.max_connections:
                 link.idle_since = time.monotonic()
                 self._idle.append(link)
@@ -254,11 +406,11 @@ class Pool:
             self._idle = [link for link in self._idle if link not in expired]
             if self._idle:
                 self._schedule_reaper()
-        for link in expired:
-            link.quit()
+        quit_all(expired)
         if expired:
             with self._cond:
                 self._open -= len(expired)
+                self._changes += 1
                 self._cond.notify_all()
 
 
@@ -304,5 +456,9 @@ def pool_for(options: SMTPOptions) -> Pool:
                 options.max_messages_per_connection,
                 options.idle_timeout,
                 options.max_per_second,
+                wait_timeout=options.timeout,
+                send_timeout=options.data_timeout,
+                host=options.host,
+                port=options.port,
             )
         return pool

@@ -239,7 +239,7 @@ class _Worker:
         if link is not None and (
             not link.alive or link.transactions >= self.lease.pool.max_messages
         ):
-            self._flush()
+            self._flush(then_quit=True)
             self._swap(None)
             link = None
         if link is None:
@@ -285,10 +285,10 @@ class _Worker:
             raise
         self._handle(index, result, None)
 
-    def _flush(self) -> None:
+    def _flush(self, then_quit: bool = False) -> None:
         link = self.link
         if link is not None and link.pending is not None:
-            for done in pipelining.step(link, None):
+            for done in pipelining.step(link, None, then_quit):
                 self._handle_done(done)
 
     def _abandon_pending(self) -> None:
