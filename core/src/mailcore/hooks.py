@@ -339,7 +339,7 @@ class _Run:
                 self.stop(index, exc)
                 raise
             if staged is None:
-                reason = "not sent: no recipient is in allowed_recipients"
+                reason = "no recipient is in allowed_recipients"
                 self.cancel(message, CancelSend(reason), cancelled_recipients=dropped)
                 continue
             self.handed[id(message)] = staged, dropped
