@@ -165,3 +165,22 @@ def test_always_to_replaces_a_to_header_given_in_headers(server: RecordingSMTPSe
     assert received.parsed()["To"] == "qa@example.com, qa2@example.com"
     assert received.parsed()["X-Original-To"] == "Our customers <customers@customer.org>"
     assert received.parsed()["X-Original-Cc"] is None
+
+
+def test_mailcore_check_using_a_mailer_that_turns_the_override_off_warns_of_nothing(
+    isolated_settings: Path,
+) -> None:
+    (isolated_settings / "mailcore.toml").write_text(
+        'always_to = ["qa@example.com"]\n\n'
+        '[mailers.default]\nurl = "locmem://"\n\n'
+        '[mailers.live]\nurl = "locmem://"\nalways_to = []\n'
+    )
+    live = run_mailcore("check", "--using", "live")
+    assert live.status == 0, live
+    assert live.error_lines == []
+
+    every = run_mailcore("check")  # every mailer: 'default' takes the top-level one
+    assert every.error_lines == [
+        "mailcore: WARNING: staging override (top-level settings): always_to sends every "
+        "message only to qa@example.com, never to its own recipients",
+    ]
