@@ -122,8 +122,11 @@ def test_a_before_hook_whose_mail_triggers_it_again_is_refused_and_nothing_is_se
     assert str(refused.value) == (
         "mail sent by send hooks is nested 4 deep (tests.hooks.test_nested_sends:"
         + " -> tests.hooks.test_nested_sends:".join(
-            ["test_a_before_hook_whose_mail_triggers_it_again_is_refused_and_nothing_is_sent"
-             ".<locals>.echo"] * 4
+            [
+                "test_a_before_hook_whose_mail_triggers_it_again_is_refused_and_nothing_is_sent"
+                ".<locals>.echo"
+            ]
+            * 4
         )
         + "): a hook sends mail whose hooks send mail again; at most 3 are allowed"
     )

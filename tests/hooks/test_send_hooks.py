@@ -386,9 +386,7 @@ def test_a_hook_registered_twice_or_also_in_the_settings_runs_once(
     hooks.before_send(hook_module.tag)
     hooks.before_send(hook_module.tag)
     hooks.after_send(hook_module.record)
-    mailcore.configure(
-        hooks=["myhooks:tag"], mailers={"default": {"url": smtp_url(server)}}
-    )
+    mailcore.configure(hooks=["myhooks:tag"], mailers={"default": {"url": smtp_url(server)}})
     mailcore.send_mail("A", "Body.", None, ["to@example.com"])
 
     assert hook_module.calls == [("top", "A"), ("after", "sent", "default")]

@@ -4,9 +4,9 @@ Every mistake is one line on stderr (``mailcore: error: ...``) and a non-zero ex
 2 for a mistake in the command or the configuration, 1 when the work itself failed (a
 refused connection or message). ``--debug`` also prints the traceback. A warning (an
 unknown ``MAILCORE_*`` environment variable) is one line, ``mailcore: warning: ...``,
-given once; so is what mailcore logs at WARNING and up (a failed after-send hook). When standard output is a pipe that the reader closed (``mailcore check |
-head -3``), the command stops quietly with status 141, as a Unix tool stopped by SIGPIPE
-does.
+given once; so is what mailcore logs at WARNING and up (a failed after-send hook). When
+standard output is a pipe that the reader closed (``mailcore check | head -3``), the
+command stops quietly with status 141, as a Unix tool stopped by SIGPIPE does.
 
 Only the chosen subcommand's module is imported: ``mailcore --help`` lists the others from
 :data:`BUILTIN_COMMANDS` and the plugins' entry-point metadata.
