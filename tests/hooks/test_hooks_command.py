@@ -7,7 +7,6 @@ server on 127.0.0.1."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,6 @@ HOOKS = """\
     def no_sundays(message, mailer):
         raise mailcore.CancelSend("no mail on sundays")
 """
-
-
-@pytest.fixture
-def server() -> Iterator[RecordingSMTPServer]:
-    with RecordingSMTPServer() as running:
-        yield running
 
 
 @pytest.fixture

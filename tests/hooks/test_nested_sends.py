@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 import mailcore
 from mailcore import BaseEmailBackend, EmailMessage, SendResult, hooks
 from tests.support.smtp_servers import RecordingSMTPServer
-
-
-@pytest.fixture
-def server() -> Iterator[RecordingSMTPServer]:
-    with RecordingSMTPServer() as running:
-        yield running
 
 
 def staging_system(server: RecordingSMTPServer) -> None:

@@ -19,12 +19,6 @@ from mailcore import BaseEmailBackend, CancelSend, EmailMessage, SendResult, hoo
 from tests.support.smtp_servers import RecordingSMTPServer
 
 
-@pytest.fixture
-def server() -> Iterator[RecordingSMTPServer]:
-    with RecordingSMTPServer() as running:
-        yield running
-
-
 def smtp_url(server: RecordingSMTPServer) -> str:
     return f"smtp://{server.host}:{server.port}"
 

@@ -5,7 +5,6 @@ reports) every recipient outside its patterns; ``mailcore check`` warns of both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,6 @@ import mailcore
 from mailcore import BaseEmailBackend, CancelSend, EmailMessage, hooks
 from tests.cli.command import run_mailcore
 from tests.support.smtp_servers import RecordingSMTPServer
-
-
-@pytest.fixture
-def server() -> Iterator[RecordingSMTPServer]:
-    with RecordingSMTPServer() as running:
-        yield running
 
 
 def staged_mailer(server: RecordingSMTPServer, **policy: list[str]) -> None:
