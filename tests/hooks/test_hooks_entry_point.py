@@ -4,6 +4,7 @@ in a throwaway virtual environment, its hooks run with no line of the user's cod
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from tests.support.venvs import make_plugin_distribution, make_venv, run_python
@@ -11,6 +12,7 @@ from tests.support.venvs import make_plugin_distribution, make_venv, run_python
 TRACKING = """\
 import itertools
 import os
+import subprocess
 
 if os.environ.get("ACME_BREAK"):
     raise ImportError("no tracking server configured")
@@ -77,3 +79,19 @@ def test_an_installed_distribution_s_hooks_run_by_entry_point_name(tmp_path: Pat
         "hook 'tracking' (acme_tracking.tracking, entry-point group mailcore.hooks) failed "
         "to load: ImportError: no tracking server configured"
     )
+
+    # `mailcore check` loads the hooks a send would run: the broken one fails it
+    check = subprocess.run(
+        [str(python.with_name("mailcore")), "check"],
+        capture_output=True,
+        text=True,
+        env={**env, "MAILCORE_BACKEND": "locmem", "ACME_BREAK": "1"},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 2, check
+    assert check.stderr.splitlines() == [
+        "mailcore: error: hook 'tracking' (acme_tracking.tracking, entry-point group "
+        "mailcore.hooks) failed to load: ImportError: no tracking server configured"
+    ]

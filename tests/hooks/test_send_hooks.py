@@ -19,12 +19,6 @@ from mailcore import BaseEmailBackend, CancelSend, EmailMessage, SendResult, hoo
 from tests.support.smtp_servers import RecordingSMTPServer
 
 
-@pytest.fixture
-def server() -> Iterator[RecordingSMTPServer]:
-    with RecordingSMTPServer() as running:
-        yield running
-
-
 def smtp_url(server: RecordingSMTPServer) -> str:
     return f"smtp://{server.host}:{server.port}"
 
@@ -350,3 +344,47 @@ def test_hooks_from_the_environment_are_a_json_list(
     mailcore.configure(backend="locmem")
     mailcore.send_mail("A", "Body.", None, ["to@example.com"])
     assert hook_module.calls == [("top", "A"), ("after", "sent", "default")]
+
+
+# -- what a hook returns, and registering twice -------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_before_hook_returning_a_new_message_is_an_error_naming_it(
+    server: RecordingSMTPServer, path: str
+) -> None:
+    @hooks.before_send
+    def rewrite(message: EmailMessage, mailer: BaseEmailBackend) -> EmailMessage:
+        return EmailMessage("Rewritten", "Body.", "from@example.com", ["to@example.com"])
+
+    connection = mailcore.get_connection("smtp", host=server.host, port=server.port)
+    mail = message("original")
+    with pytest.raises(mailcore.ConfigurationError) as error:
+        if path == "sync":
+            connection.send_messages([mail])
+        else:
+            asyncio.run(connection.asend_messages([mail]))
+
+    assert str(error.value) == (
+        "before-send hook tests.hooks.test_send_hooks:test_a_before_hook_returning_a_new_"
+        "message_is_an_error_naming_it.<locals>.rewrite returned EmailMessage, which is "
+        "ignored: before_send hooks change the message in place and return None"
+    )
+    assert server.messages == []  # neither the original nor the new one went out
+    assert mail.result is not None and mail.result.status == "failed"
+
+
+def test_a_hook_registered_twice_or_also_in_the_settings_runs_once(
+    hook_module: Any, server: RecordingSMTPServer
+) -> None:
+    hooks.before_send(hook_module.tag)
+    hooks.before_send(hook_module.tag)
+    hooks.after_send(hook_module.record)
+    mailcore.configure(hooks=["myhooks:tag"], mailers={"default": {"url": smtp_url(server)}})
+    mailcore.send_mail("A", "Body.", None, ["to@example.com"])
+
+    assert hook_module.calls == [("top", "A"), ("after", "sent", "default")]
+    hooks.remove(hook_module.tag)  # one remove is enough
+    mailcore.configure(mailers={"default": {"url": smtp_url(server)}})
+    mailcore.send_mail("B", "Body.", None, ["to@example.com"])
+    assert hook_module.calls[2:] == [("after", "sent", "default")]

@@ -5,7 +5,6 @@ reports) every recipient outside its patterns; ``mailcore check`` warns of both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,6 @@ import mailcore
 from mailcore import BaseEmailBackend, CancelSend, EmailMessage, hooks
 from tests.cli.command import run_mailcore
 from tests.support.smtp_servers import RecordingSMTPServer
-
-
-@pytest.fixture
-def server() -> Iterator[RecordingSMTPServer]:
-    with RecordingSMTPServer() as running:
-        yield running
 
 
 def staged_mailer(server: RecordingSMTPServer, **policy: list[str]) -> None:
@@ -124,6 +117,9 @@ def test_a_mailer_s_own_override_replaces_the_top_level_one(server: RecordingSMT
     [
         ("allowed_recipients", ["example.com"], "no pattern of the form 'local@domain'"),
         ("always_to", ["not an address"], "invalid address 'not an address' in always_to"),
+        # each would match no address at all: refused rather than silently dropping all
+        ("allowed_recipients", [" *@example.com"], "' \\*@example.com': a pattern holds no"),
+        ("allowed_recipients", ["a@b@c"], "'a@b@c' is no pattern of the form 'local@domain'"),
     ],
 )
 def test_a_wrong_override_is_refused_when_the_settings_are_built(
@@ -165,3 +161,58 @@ def test_always_to_replaces_a_to_header_given_in_headers(server: RecordingSMTPSe
     assert received.parsed()["To"] == "qa@example.com, qa2@example.com"
     assert received.parsed()["X-Original-To"] == "Our customers <customers@customer.org>"
     assert received.parsed()["X-Original-Cc"] is None
+
+
+def test_mailcore_check_using_a_mailer_that_turns_the_override_off_warns_of_nothing(
+    isolated_settings: Path,
+) -> None:
+    (isolated_settings / "mailcore.toml").write_text(
+        'always_to = ["qa@example.com"]\n\n'
+        '[mailers.default]\nurl = "locmem://"\n\n'
+        '[mailers.live]\nurl = "locmem://"\nalways_to = []\n'
+    )
+    live = run_mailcore("check", "--using", "live")
+    assert live.status == 0, live
+    assert live.error_lines == []
+
+    every = run_mailcore("check")  # every mailer: 'default' takes the top-level one
+    assert every.error_lines == [
+        "mailcore: WARNING: staging override (top-level settings): always_to sends every "
+        "message only to qa@example.com, never to its own recipients",
+    ]
+
+
+def test_only_star_and_question_mark_are_special_in_a_pattern(
+    server: RecordingSMTPServer,
+) -> None:
+    staged_mailer(server, allowed_recipients=["[a-z]*@example.com", "ops-?@example.com"])
+    mail = EmailMessage(
+        "Hi", "Body.", None, ["ann@example.com", "ops-1@example.com", "ops-12@example.com"]
+    )
+    assert mail.send() == 1
+
+    assert server.messages[0].rcpt_tos == ["ops-1@example.com"]  # [a-z] is no class
+    assert mail.result is not None
+    assert sorted(mail.result.cancelled_recipients) == ["ann@example.com", "ops-12@example.com"]
+
+
+def test_always_to_replaces_x_original_headers_the_message_brought(
+    server: RecordingSMTPServer,
+) -> None:
+    staged_mailer(server, always_to=["qa@example.com"])
+    mail = EmailMessage(
+        "Hi",
+        "Body.",
+        None,
+        ["Jörg <joerg@bücher.de>"],
+        headers={"X-Original-To": "forged@x.org", "x-original-cc": "forged-cc@x.org"},
+    )
+    assert mail.send() == 1
+
+    received = server.messages[0].parsed()
+    # the real To, written as a To header is: the domain IDNA-encoded, the name RFC 2047
+    assert received.get_all("X-Original-To") == ["Jörg <joerg@xn--bcher-kva.de>"]
+    raw = server.messages[0].data
+    assert b"X-Original-To: =?utf-8?b?SsO2cmc=?= <joerg@xn--bcher-kva.de>" in raw
+    assert received.get_all("X-Original-Cc") is None  # the message had no Cc
+    assert b"forged" not in raw

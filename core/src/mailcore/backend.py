@@ -80,7 +80,8 @@ def _guard_send(send: Callable[..., int]) -> Callable[..., int]:
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
         stand_in.alias = self.stand_in_alias()
-        return stand_in.send_messages(messages)
+        with hooks.delegating(stand_in):  # the hooks ran, with the mailer chosen
+            return stand_in.send_messages(messages)
 
     @functools.wraps(send)
     def send_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:
@@ -110,7 +111,8 @@ def _guard_asend(send: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable
         stand_in = target(fail_silently=self.fail_silently)
         stand_in.stands_in_for = self
         stand_in.alias = self.stand_in_alias()
-        return await stand_in.asend_messages(messages)
+        with hooks.delegating(stand_in):
+            return await stand_in.asend_messages(messages)
 
     @functools.wraps(send)
     async def asend_messages(self: BaseEmailBackend, messages: Iterable[EmailMessage]) -> int:

@@ -33,6 +33,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from mailcore import hooks
 from mailcore.backend import BaseEmailBackend
 from mailcore.errors import (
     ConfigurationError,
@@ -397,7 +398,8 @@ class CompositeBackend(BaseEmailBackend):
             if opening and child.open():
                 state.opened.add(index)
             opening = False
-            child.send_messages([message])
+            with hooks.delegating(child):  # the hooks ran here, once per message
+                child.send_messages([message])
         except child.transport_errors as exc:
             self._attempt_failed(index, message, exc)
             if index in state.opened:  # a broken connection is not used again
@@ -492,7 +494,8 @@ class CompositeBackend(BaseEmailBackend):
             if opening and await child.aopen():
                 state.opened.add(index)
             opening = False
-            await child.asend_messages([message])
+            with hooks.delegating(child):
+                await child.asend_messages([message])
         except child.transport_errors as exc:
             self._attempt_failed(index, message, exc)
             if index in state.opened:  # a broken connection is not used again

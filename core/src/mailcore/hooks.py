@@ -11,22 +11,28 @@ name). Hooks come from, in this order (the order they run in):
    the mailer's own;
 3. code: :func:`before_send` and :func:`after_send`, in the order they were called.
 
-They run once per message at the backend the code sends through (a ``failover``
-mailer's children run none), after them the staging override
-(:mod:`mailcore.staging`), then the backend prepares and sends the message. An
+A hook registered twice, or named in several places, runs once (at its first place).
+They run once per message at the backend the code sends through (the backends it
+hands the message to, :func:`delegating`, run none: a ``failover`` mailer's children,
+a test's stand-in), after them the staging override (:mod:`mailcore.staging`), then
+the backend prepares and sends the message. Mail a hook sends runs the whole chain
+again, hooks and staging override; sends nested more than :data:`MAX_NESTED_SENDS`
+deep (a hook that sends mail which triggers it again) are refused. Hooks change the
+message in place and return ``None``: any other return value is an error. An
 ``async def`` hook is awaited on the async path (``asend_messages``, ``asend_mail``);
 the sync path refuses it with a :class:`~mailcore.ConfigurationError` before sending.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import importlib
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,7 +44,15 @@ if TYPE_CHECKING:
     from mailcore.backend import BaseEmailBackend
     from mailcore.message import EmailMessage
 
-__all__ = ["GROUP", "after_send", "before_send", "import_hook", "remove"]
+__all__ = [
+    "GROUP",
+    "MAX_NESTED_SENDS",
+    "after_send",
+    "before_send",
+    "delegating",
+    "import_hook",
+    "remove",
+]
 
 #: The entry-point group through which a distribution adds hooks.
 GROUP = "mailcore.hooks"
@@ -52,9 +66,41 @@ _registered: dict[str, list[Hook]] = {"before": [], "after": []}
 #: Bumped whenever the hooks registered in code change (the cached chains are stale).
 _version = 0
 
-#: Set while the hooks of a send run: a backend sent through by another (a failover
-#: mailer's children, a test's stand-in) runs none.
-_active: contextvars.ContextVar[bool] = contextvars.ContextVar("mailcore_hooks", default=False)
+#: The backend a send whose hooks already ran hands its messages to (see
+#: :func:`delegating`): a send through it runs no hooks.
+_delegate: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "mailcore_hooks_delegate", default=None
+)
+#: The hooks running, outermost first, each inside the one before (a hook sending mail).
+_calling: contextvars.ContextVar[tuple[Hook, ...]] = contextvars.ContextVar(
+    "mailcore_hooks_calling", default=()
+)
+
+#: How many sends made by hooks may run one inside another (a hook's mail whose hooks
+#: send mail ...): one more is refused with a :class:`~mailcore.ConfigurationError`.
+MAX_NESTED_SENDS = 3
+
+
+@contextlib.contextmanager
+def delegating(backend: BaseEmailBackend) -> Iterator[None]:
+    """Within the block, a send through ``backend`` carries messages whose hooks and
+    staging override already ran (``backend`` is a composite's child, a stand-in): it
+    runs none. Any other send, from a hook say, runs them all."""
+    token = _delegate.set(backend)
+    try:
+        yield
+    finally:
+        _delegate.reset(token)
+
+
+def _refuse_deep_nesting() -> None:
+    calling = _calling.get()
+    if len(calling) > MAX_NESTED_SENDS:
+        chain = " -> ".join(name_of(hook) for hook in calling)
+        raise ConfigurationError(
+            f"mail sent by send hooks is nested {len(calling)} deep ({chain}): a hook "
+            f"sends mail whose hooks send mail again; at most {MAX_NESTED_SENDS} are allowed"
+        )
 
 
 def _register(kind: str, fn: HookT) -> HookT:
@@ -62,8 +108,9 @@ def _register(kind: str, fn: HookT) -> HookT:
     if not callable(fn):
         raise TypeError(f"a {kind}-send hook must be callable, not {type(fn).__name__}")
     with _lock:
-        _registered[kind].append(fn)
-        _version += 1
+        if fn not in _registered[kind]:  # registering twice runs it once
+            _registered[kind].append(fn)
+            _version += 1
     return fn
 
 
@@ -107,12 +154,14 @@ def import_hook(path: str) -> Hook:
     problem = None
     try:
         target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except ImportError as exc:
+    except Exception as exc:  # ImportError, and whatever its code raised (SyntaxError ...)
         problem = f"cannot import {module_name!r} ({type(exc).__name__}: {exc})"
-    except AttributeError:
-        problem = f"module {module_name!r} has no attribute {attr!r}"
+    else:
+        try:
+            for part in attr.split("."):
+                target = getattr(target, part)
+        except AttributeError:
+            problem = f"module {module_name!r} has no attribute {attr!r}"
     if problem is not None:
         raise ConfigurationError(f"{path!r}: {problem}")
     if not callable(target):
@@ -222,13 +271,22 @@ def chain_for(backend: BaseEmailBackend) -> Chain:
     with _lock:
         registered = {kind: tuple(hooks) for kind, hooks in _registered.items()}
     chain = Chain(
-        (*plugged_before, *paths("hooks"), *registered["before"]),
-        (*plugged_after, *paths("after_send_hooks"), *registered["after"]),
+        _once(*plugged_before, *paths("hooks"), *registered["before"]),
+        _once(*plugged_after, *paths("after_send_hooks"), *registered["after"]),
         Staging(chosen("always_to"), chosen("allowed_recipients")),
     )
     with _lock:
         _chains[key] = chain
     return chain
+
+
+def _once(*found: Hook) -> tuple[Hook, ...]:
+    """``found`` without repeats, each hook at its first place."""
+    kept: list[Hook] = []
+    for hook in found:
+        if hook not in kept:
+            kept.append(hook)
+    return tuple(kept)
 
 
 # -- one send ------------------------------------------------------------------------------
@@ -281,7 +339,7 @@ class _Run:
                 self.stop(index, exc)
                 raise
             if staged is None:
-                reason = "not sent: no recipient is in allowed_recipients"
+                reason = "no recipient is in allowed_recipients"
                 self.cancel(message, CancelSend(reason), cancelled_recipients=dropped)
                 continue
             self.handed[id(message)] = staged, dropped
@@ -309,13 +367,32 @@ class _Run:
         )
 
 
+def _returned(kind: str, hook: Hook, value: object) -> None:
+    if value is not None:
+        raise ConfigurationError(
+            f"{kind}-send hook {name_of(hook)} returned {type(value).__name__}, which is "
+            f"ignored: {kind}_send hooks change the message in place and return None"
+        )
+
+
+@contextlib.contextmanager
+def _calling_hook(hook: Hook) -> Iterator[None]:
+    token = _calling.set((*_calling.get(), hook))
+    try:
+        yield
+    finally:
+        _calling.reset(token)
+
+
 def _sync_call(kind: str, hook: Hook, *args: Any) -> None:
-    outcome = hook(*args)
+    with _calling_hook(hook):
+        outcome = hook(*args)
     if inspect.isawaitable(outcome):
         close = getattr(outcome, "close", None)
         if callable(close):
             close()  # never awaited: no "coroutine was never awaited" warning
         raise ConfigurationError(_async_refused(kind, hook))
+    _returned(kind, hook, outcome)
 
 
 def send(
@@ -323,36 +400,35 @@ def send(
     messages: Iterable[EmailMessage],
     inner: Callable[[Sequence[EmailMessage]], int],
 ) -> int:
-    """``inner(messages)`` (the backend's own send) with the hooks around it, unless
-    another send's hooks are already running (then just ``inner``)."""
-    if _active.get():
+    """``inner(messages)`` (the backend's own send) with the hooks and the staging
+    override around it; just ``inner`` when ``backend`` is delegated to
+    (:func:`delegating`)."""
+    if _delegate.get() is backend:
         return inner(list(messages))
     batch = list(messages)
     if not batch:
         return inner(batch)
-    token = _active.set(True)
-    try:
-        run = _Run(backend, batch, chain_for(backend))
-        run.chain.refuse_async()
-        for index, message in enumerate(batch):
-            message.result = None
-            try:
-                for hook in run.chain.before:
-                    _sync_call("before", hook, message, backend)
-            except CancelSend as exc:
-                run.cancel(message, exc)
-            except Exception as exc:
-                run.stop(index, exc)
-                _sync_after(run)
-                raise
-        outgoing = run.stage()
+    _refuse_deep_nesting()
+    run = _Run(backend, batch, chain_for(backend))
+    run.chain.refuse_async()
+    for index, message in enumerate(batch):
+        message.result = None
         try:
-            return inner(outgoing) if outgoing else 0
-        finally:
-            run.collect()
+            for hook in run.chain.before:
+                _sync_call("before", hook, message, backend)
+        except CancelSend as exc:
+            run.cancel(message, exc)
+        except Exception as exc:
+            run.stop(index, exc)
             _sync_after(run)
+            raise
+    outgoing = run.stage()
+    try:
+        with delegating(backend):  # its own send in a thread, a test's stand-in
+            return inner(outgoing) if outgoing else 0
     finally:
-        _active.reset(token)
+        run.collect()
+        _sync_after(run)
 
 
 def _sync_after(run: _Run) -> None:
@@ -370,45 +446,45 @@ async def asend(
     inner: Callable[[Sequence[EmailMessage]], Awaitable[int]],
 ) -> int:
     """:func:`send` for the async path: the same rules, ``async def`` hooks awaited."""
-    if _active.get():
+    if _delegate.get() is backend:
         return await inner(list(messages))
     batch = list(messages)
     if not batch:
         return await inner(batch)
-    token = _active.set(True)
-    try:
-        run = _Run(backend, batch, chain_for(backend))
-        for index, message in enumerate(batch):
-            message.result = None
-            try:
-                for hook in run.chain.before:
-                    await _async_call(hook, message, backend)
-            except CancelSend as exc:
-                run.cancel(message, exc)
-            except Exception as exc:
-                run.stop(index, exc)
-                await _async_after(run)
-                raise
-        outgoing = run.stage()
+    _refuse_deep_nesting()
+    run = _Run(backend, batch, chain_for(backend))
+    for index, message in enumerate(batch):
+        message.result = None
         try:
-            return await inner(outgoing) if outgoing else 0
-        finally:
-            run.collect()
+            for hook in run.chain.before:
+                await _async_call("before", hook, message, backend)
+        except CancelSend as exc:
+            run.cancel(message, exc)
+        except Exception as exc:
+            run.stop(index, exc)
             await _async_after(run)
+            raise
+    outgoing = run.stage()
+    try:
+        with delegating(backend):
+            return await inner(outgoing) if outgoing else 0
     finally:
-        _active.reset(token)
+        run.collect()
+        await _async_after(run)
 
 
-async def _async_call(hook: Hook, *args: Any) -> None:
-    outcome = hook(*args)
-    if inspect.isawaitable(outcome):
-        await outcome
+async def _async_call(kind: str, hook: Hook, *args: Any) -> None:
+    with _calling_hook(hook):
+        outcome = hook(*args)
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+    _returned(kind, hook, outcome)
 
 
 async def _async_after(run: _Run) -> None:
     for message in run.batch:
         for hook in run.chain.after:
             try:
-                await _async_call(hook, message, message.result, run.backend)
+                await _async_call("after", hook, message, message.result, run.backend)
             except Exception:
                 run.after_failed(hook, message)

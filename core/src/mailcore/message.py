@@ -79,6 +79,8 @@ ADDRESS_HEADERS = frozenset(
         "resent-to",
         "resent-cc",
         "resent-reply-to",
+        "x-original-to",  # written by the staging override (mailcore.staging)
+        "x-original-cc",
     }
 )
 # Generated headers that ``headers=`` may replace (matched case-insensitively).

@@ -8,16 +8,22 @@ a recipient matching none is dropped and reported in ``result.cancelled_recipien
 message left without a recipient is not sent (status ``"cancelled"``). The filter comes
 last, so it holds for ``always_to`` addresses too.
 
-Patterns: ``*`` any run of characters, ``?`` one character (:mod:`fnmatch`); the domain
-is compared case-insensitively and IDNA-encoded (``*@bücher.de`` matches
-``a@xn--bcher-kva.de``), the local part as written.
+Patterns: ``*`` any run of characters, ``?`` one character, every other character
+itself (``[a-z]`` is no class); the domain is compared case-insensitively and
+IDNA-encoded (``*@bücher.de`` matches ``a@xn--bcher-kva.de``), the local part as
+written. A pattern with white space or more than one ``@`` could match no address: it
+is refused when the settings are built.
+
+A message given ``X-Original-To`` or ``X-Original-Cc`` headers of its own has them
+replaced by ``always_to`` (they would hide where it was going); both are address headers,
+written as ``To`` is (IDNA domains, RFC 2047 names).
 """
 
 from __future__ import annotations
 
 import copy
-import fnmatch
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,13 +50,15 @@ def _pattern(text: str) -> tuple[str, str]:
     """``(local pattern, domain pattern)`` of one ``allowed_recipients`` entry; raises
     :class:`ConfigurationError` naming it."""
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain:
+    if not at or not local or not domain or "@" in local:
         raise ConfigurationError(
             f"{text!r} is no pattern of the form 'local@domain' ('*@example.com')"
         )
+    if any(c.isspace() for c in text):
+        raise ConfigurationError(f"{text!r}: a pattern holds no white space")
     labels = []
     for label in domain.split("."):
-        if any(c in label for c in "*?["):
+        if any(c in label for c in "*?"):
             labels.append(label.lower())
             continue
         try:
@@ -58,6 +66,13 @@ def _pattern(text: str) -> tuple[str, str]:
         except ValueError as exc:
             raise ConfigurationError(f"{text!r}: {exc}") from None
     return local, ".".join(labels)
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as a regular expression: ``*`` any run, ``?`` one character, the
+    rest literal."""
+    wild = {"*": ".*", "?": "."}
+    return re.compile("".join(wild.get(c) or re.escape(c) for c in pattern), re.DOTALL)
 
 
 def check_patterns(patterns: Sequence[str]) -> list[str]:
@@ -85,18 +100,19 @@ class Staging:
         return bool(self.always_to or self.allowed_recipients)
 
     @functools.cached_property
-    def _patterns(self) -> list[tuple[str, str]]:
-        return [_pattern(text) for text in self.allowed_recipients]
+    def _patterns(self) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
+        return [
+            (_compiled(local), _compiled(domain))
+            for local, domain in map(_pattern, self.allowed_recipients)
+        ]
 
     def allows(self, address: str) -> bool:
         """Whether the envelope address ``address`` (IDNA-encoded) matches a pattern."""
         local, domain = _split(address)
-        for local_pattern, domain_pattern in self._patterns:
-            if fnmatch.fnmatchcase(local, local_pattern) and fnmatch.fnmatchcase(
-                domain, domain_pattern
-            ):
-                return True
-        return False
+        return any(
+            local_pattern.fullmatch(local) and domain_pattern.fullmatch(domain)
+            for local_pattern, domain_pattern in self._patterns
+        )
 
     def apply(self, message: EmailMessage) -> tuple[EmailMessage | None, dict[str, str]]:
         """The message to send instead of ``message`` (a shallow copy; ``message`` is
@@ -128,8 +144,10 @@ class Staging:
             "X-Original-Cc": headers.pop(shown["cc"]) if "cc" in shown else staged.cc,
         }
         for name, value in originals.items():
+            given = shown.get(name.lower())
+            if given is not None:  # the message's own would hide where it was going
+                del headers[given]
             text = value if isinstance(value, str) else ", ".join(str(v) for v in value)
-            # already staged (a queued message, sent again by a worker): keep the first
-            if text and name.lower() not in shown:
+            if text:
                 headers[name] = text
         staged.to, staged.cc, staged.bcc = list(self.always_to), [], []

@@ -4,9 +4,9 @@ Every mistake is one line on stderr (``mailcore: error: ...``) and a non-zero ex
 2 for a mistake in the command or the configuration, 1 when the work itself failed (a
 refused connection or message). ``--debug`` also prints the traceback. A warning (an
 unknown ``MAILCORE_*`` environment variable) is one line, ``mailcore: warning: ...``,
-given once. When standard output is a pipe that the reader closed (``mailcore check |
-head -3``), the command stops quietly with status 141, as a Unix tool stopped by SIGPIPE
-does.
+given once; so is what mailcore logs at WARNING and up (a failed after-send hook). When
+standard output is a pipe that the reader closed (``mailcore check | head -3``), the
+command stops quietly with status 141, as a Unix tool stopped by SIGPIPE does.
 
 Only the chosen subcommand's module is imported: ``mailcore --help`` lists the others from
 :data:`BUILTIN_COMMANDS` and the plugins' entry-point metadata.
@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import warnings
 from collections.abc import Collection, Sequence
 from typing import TextIO
 
-from mailcore.cli.errors import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE, UsageError, report
+from mailcore.cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_PIPE_CLOSED,
+    EXIT_USAGE,
+    UsageError,
+    log_to_stderr,
+    report,
+)
 from mailcore.cli.parser import (
     COMMANDS_GROUP,
     CommandParser,
@@ -169,7 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("default")  # each warning once (the settings warn once too)
         warnings.showwarning = _show_warning
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        handler = log_to_stderr("--debug" in arguments)
+        try:
+            return _main(arguments)
+        finally:
+            logging.getLogger("mailcore").removeHandler(handler)
 
 
 def _main(arguments: list[str]) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mailcore import hooks
 from mailcore.backend import BaseEmailBackend
 from mailcore.cli.common import add_backend_arguments, option_arguments, refuse_argument_only
 from mailcore.cli.errors import (
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     print("\nCore settings:")
     print(settings_table(None, core, core_sources, path))
     specs = get_mailers()
-    _warn_staging(core, specs)
+    _warn_staging(core, specs, using)
     if using or (not args.backend and any(not s.legacy for s in specs.values())):
         return _run_mailers(args, specs, using or core.default_mailer, path)
 
@@ -170,10 +171,27 @@ def run(args: argparse.Namespace) -> int:
     return _check_backend(args, backend_class(**arguments), label)
 
 
-def _warn_staging(core: CoreSettings, specs: dict[str, MailerSpec]) -> None:
-    """Say loudly, on stderr, where a staging override keeps mail from its recipients."""
-    found: list[tuple[str, SendPolicy]] = [("top-level settings", core)]
-    found += [(f"mailer {a!r}", s.policy) for a, s in specs.items() if s.policy is not None]
+def _warn_staging(core: CoreSettings, specs: dict[str, MailerSpec], using: str | None) -> None:
+    """Say loudly, on stderr, where a staging override keeps mail from its recipients:
+    that of the mailer ``using`` names, else of every mailer (the top-level one only when
+    a mailer does not replace it with its own, ``[]`` included)."""
+    checked = {alias: spec for alias, spec in specs.items() if using in (None, alias)}
+
+    def inherited(name: str) -> list[str]:
+        top: list[str] = getattr(core, name)
+        mailers = [spec.policy for spec in checked.values()]
+        return top if any(getattr(p, name, None) is None for p in mailers or [None]) else []
+
+    found: list[tuple[str, SendPolicy]] = [
+        (
+            "top-level settings",
+            SendPolicy.model_construct(
+                always_to=inherited("always_to"),
+                allowed_recipients=inherited("allowed_recipients"),
+            ),
+        )
+    ]
+    found += [(f"mailer {a!r}", s.policy) for a, s in checked.items() if s.policy is not None]
     for where, policy in found:
         if policy.always_to:
             print(
@@ -227,7 +245,9 @@ def _run_mailers(
 def _check_backend(args: argparse.Namespace, backend: BaseEmailBackend, label: str) -> int:
     """Run ``backend.check()``; print what it found, or one error line: exit 1 when the
     connection failed, 2 for a mistake in the configuration (a missing SES region), as
-    ``mailcore send`` does."""
+    ``mailcore send`` does. The hooks a send through it would run are loaded first
+    (installed distributions' entry points included): one that fails is exit 2."""
+    hooks.chain_for(backend)
     try:
         found = backend.check()
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TextIO
 
@@ -16,6 +17,7 @@ __all__ = [
     "UsageError",
     "describe",
     "exit_status",
+    "log_to_stderr",
     "report",
 ]
 
@@ -71,3 +73,32 @@ def report(exc: BaseException, debug: bool, stream: TextIO | None = None) -> int
     hint = "" if expected or debug else " (this looks like a bug: run with --debug to see where)"
     print(f"mailcore: error: {describe(exc)}{hint}", file=stream)
     return exit_status(exc)
+
+
+class _OneLineHandler(logging.Handler):
+    """A record of mailcore's loggers (a failed after-send hook) as one line on stderr,
+    ``mailcore: warning: ...`` ending with its exception; ``--debug`` adds the
+    traceback. A warning: what was logged did not change the command's outcome."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__(logging.WARNING)
+        self.debug = debug
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = _one_line(record.getMessage())
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            text = f"{text}: {describe(exc)}"
+        if self.debug and exc is not None:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"mailcore: warning: {text}", file=sys.stderr)
+
+
+def log_to_stderr(debug: bool) -> logging.Handler:
+    """Show the records of the ``mailcore`` loggers as :class:`_OneLineHandler` does,
+    until :func:`logging.Logger.removeHandler` is given the handler returned."""
+    handler = _OneLineHandler(debug)
+    logging.getLogger("mailcore").addHandler(handler)
+    return handler

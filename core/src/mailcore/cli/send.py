@@ -20,6 +20,7 @@ from mailcore.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from mailcore.cli.parser import Handler
 from mailcore.errors import SendError
 from mailcore.message import EmailMessage, EmailMultiAlternatives
+from mailcore.results import SendResult
 from mailcore.sending import get_connection
 
 __all__ = ["register"]
@@ -145,6 +146,13 @@ def _from_file(args: argparse.Namespace, connection: BaseEmailBackend) -> EmailM
     return message
 
 
+def _dropped(result: SendResult | None) -> str:
+    """``ADDRESS (WHY), ...``: the recipients the staging override dropped (empty when
+    it dropped none)."""
+    dropped = result.cancelled_recipients if result is not None else {}
+    return ", ".join(f"{address} ({why})" for address, why in sorted(dropped.items()))
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the message, send it, and print the count and the message id."""
     for option in ("to", "cc", "bcc", "reply_to"):
@@ -165,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     sent = connection.send_messages([message])
     backend = connection.name or type(connection).__name__
     result = message.result
+    dropped = _dropped(result)
+    if not sent and result is not None and result.status == "cancelled":
+        listed = f" (dropped: {dropped})" if dropped else ""
+        raise SendError(f"the message was cancelled, not sent: {result.error}{listed}")
     if not sent:
         why = f": {result.error}" if result is not None and result.error else ""
         raise SendError(f"the {backend} backend did not accept the message{why}")
@@ -173,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Sent {sent} message through the {backend} backend{mailer}.")
     if result is not None and result.message_id:
         print(f"Message id: {result.message_id}")
+    if dropped:
+        print(f"Dropped by the staging override: {dropped}")
     if result is not None and result.refused:
         refused = sorted(result.refused.items())
         for address, (code, text) in refused:
