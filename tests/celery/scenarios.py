@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import mailcore
 from mailcore_celery import CeleryBackend
 from mailcore_celery.ledger import Ledger
+from mailcore_celery.tasks import grace
 from tests.celery.harness import RedisServer, Workers, wait_for
 
 if TYPE_CHECKING:
@@ -98,12 +99,12 @@ def _outcome(
 
 class _Idle:
     """True once nothing is left anywhere in the broker for the queue (the list, the
-    unacknowledged tasks, the attempts in flight, the retries) for twice the visibility
-    timeout and more: what is still "queued" then was lost by the broker."""
+    unacknowledged tasks, the attempts in flight, the retries) for twice the sweep's
+    grace period and more: what is still "queued" then was lost for good."""
 
     def __init__(self, ledger: Ledger, visibility_timeout: float) -> None:
         self.ledger = ledger
-        self.wait = 2 * visibility_timeout + 10
+        self.wait = 2 * grace(visibility_timeout) + 5
         self.since: float | None = None
 
     def __call__(self) -> bool:

@@ -3,12 +3,18 @@
 The task sends the stored bytes of one message through the named mailer, with late
 acknowledgement, and keeps the :class:`~mailcore_celery.ledger.Ledger` up to date:
 
-1. :meth:`Ledger.begin` first: a message already accepted is not sent again, and an
-   earlier attempt that never finished is counted as "outcome unknown";
+1. :meth:`Ledger.begin` first: it returns the stored message; one already accepted is
+   not sent again, nor one another task of which is being sent (a copy enqueued again
+   by the sweep), and an earlier attempt of this task that never finished is counted as
+   "outcome unknown";
 2. accepted: recorded ``sent`` before the task returns (and is acknowledged);
 3. a transient failure (a 4xx reply, a lost connection, a mailer misconfigured on this
    worker): retried by Celery after ``retry_backoff * 2**n`` seconds (+-50 % jitter) up to
    ``max_retries`` times, then a dead letter; a permanent one (5xx): a dead letter now.
+
+A task carries only the Message-ID and the queue; the message itself is stored in the
+ledger. The workers also run the ledger's sweep (:mod:`mailcore_celery.sweep`), which
+enqueues again the messages whose tasks the broker lost.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import base64
 import random
 import time
+import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mailcore import ConfigurationError, RecipientsRefusedError, SendError, mailers
@@ -25,7 +33,7 @@ from mailcore_celery.stored import StoredMessage
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-__all__ = ["TASK_NAME", "backoff", "is_transient", "make_app"]
+__all__ = ["TASK_NAME", "backoff", "grace", "is_transient", "make_app", "publish"]
 
 TASK_NAME = "mailcore.deliver"
 
@@ -54,7 +62,7 @@ def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
             # look for the tasks of dead workers often enough for that timeout
-            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 2)),
+            "unacked_restore_interval": _restore_interval(visibility_timeout),
             "unacked_restore_throttle": 1,
             # the lock of that search: held by a worker killed (or a Redis stopped)
             # mid-search, it would stop every search for kombu's default 300 s
@@ -69,7 +77,41 @@ def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float
         },
     )
     app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(deliver)
+    from mailcore_celery.sweep import SweepStep
+
+    app.steps["consumer"].add(SweepStep)
     return app
+
+
+def _restore_interval(visibility_timeout: float) -> float:
+    return max(1.0, min(10.0, visibility_timeout / 2))
+
+
+def grace(visibility_timeout: float) -> float:
+    """How long a message may stay unstarted after it left the broker's list before the
+    sweep takes its task for lost: kombu's own redelivery of the task of a dead worker
+    (the visibility timeout, then its next search) comes first."""
+    return visibility_timeout + _restore_interval(visibility_timeout) + 2.0
+
+
+def publish(
+    app: Celery, queue: str, messages: Iterable[tuple[str, int]], producer: Any = None
+) -> list[str]:
+    """Publish one task per ``(Message-ID, retry number)``; return the task ids."""
+    task_ids = []
+    for message_id, retries in messages:
+        task_id = str(uuid.uuid4())
+        app.send_task(
+            TASK_NAME,
+            args=[{"message_id": message_id, "queue": queue}],
+            task_id=task_id,
+            queue=queue,
+            producer=producer,
+            retries=retries,
+            retry=producer is None,
+        )
+        task_ids.append(task_id)
+    return task_ids
 
 
 def _ledger(broker_url: str, queue: str) -> Ledger:
@@ -104,13 +146,24 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" + (answer if code else "")
 
 
-def deliver(task: Task[Any, Any], payload: dict[str, Any]) -> str:
-    """Send one stored message through the mailer ``payload["using"]``; return its state."""
+def _letter(task: Task[Any, Any], error: str, attempts: int) -> dict[str, Any]:
+    return {"error": error, "task_id": task.request.id, "attempts": attempts,
+            "failed_at": time.time()}  # fmt: skip
+
+
+def deliver(task: Task[Any, Any], job: dict[str, Any]) -> str:
+    """Send the stored message ``job["message_id"]`` of the queue ``job["queue"]`` through
+    the mailer it was enqueued for; return its state (``"busy"``: another task has it)."""
     broker = str(task.app.conf.broker_url)
-    ledger = _ledger(broker, payload["queue"])
-    message_id = payload["message_id"]
-    if ledger.begin(message_id) == "sent":
-        return "sent"  # accepted by an earlier delivery of this task: never twice
+    ledger = _ledger(broker, job["queue"])
+    message_id = job["message_id"]
+    state, payload = ledger.begin(message_id, str(task.request.id))
+    if state in ("sent", "busy"):
+        return state  # accepted before, or in another task's hands: never twice
+    retries = int(task.request.retries or 0)
+    if payload is None:
+        ledger.failed(message_id, _letter(task, "the stored message is missing", retries + 1))
+        return "failed"
     message = StoredMessage(
         base64.b64decode(payload["data"]), payload["envelope_from"], payload["recipients"]
     )
@@ -128,18 +181,9 @@ def deliver(task: Task[Any, Any], payload: dict[str, Any]) -> str:
     unknown = bool(getattr(error, "outcome_unknown", False)) or (
         result is not None and result.status == "unknown"
     )
-    retries = int(task.request.retries or 0)
     if is_transient(error) and retries < int(payload["max_retries"]):
-        ledger.retrying(message_id, unknown)
-        raise task.retry(
-            countdown=backoff(float(payload["retry_backoff"]), retries), max_retries=None
-        )
-    letter = {
-        "error": _describe(error),
-        "task_id": task.request.id,
-        "attempts": retries + 1,
-        "failed_at": time.time(),
-        "payload": payload,
-    }
-    ledger.failed(message_id, letter, unknown)
+        delay = backoff(float(payload["retry_backoff"]), retries)
+        ledger.retrying(message_id, unknown, delay, retries + 1)
+        raise task.retry(countdown=delay, max_retries=None)
+    ledger.failed(message_id, _letter(task, _describe(error), retries + 1), unknown)
     return "failed"
