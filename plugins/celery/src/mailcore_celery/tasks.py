@@ -19,14 +19,23 @@ enqueues again the messages whose tasks the broker lost.
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from mailcore import ConfigurationError, RecipientsRefusedError, SendError, mailers
+from mailcore import (
+    BaseEmailBackend,
+    ConfigurationError,
+    RecipientsRefusedError,
+    SendError,
+    mailers,
+)
 from mailcore_celery.ledger import Ledger
 from mailcore_celery.stored import StoredMessage
 
@@ -38,6 +47,7 @@ __all__ = ["TASK_NAME", "backoff", "grace", "is_transient", "make_app", "publish
 TASK_NAME = "mailcore.deliver"
 
 _ledgers: dict[tuple[str, str], Ledger] = {}
+_senders: dict[str, BaseEmailBackend] = {}
 
 
 def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float = 300) -> Celery:
@@ -121,6 +131,34 @@ def _ledger(broker_url: str, queue: str) -> Ledger:
     return _ledgers[key]
 
 
+def _sender(using: str) -> BaseEmailBackend:
+    """The backend of the mailer ``using`` to send with. In a worker process's main
+    thread (the solo and prefork pools) one instance per mailer, kept open: its
+    connection carries the next task's message too. In a thread pool's threads, a new
+    instance per task (an open one would keep a pooled connection from the others)."""
+    if threading.current_thread() is not threading.main_thread():
+        return mailers[using]
+    backend = _senders.get(using)
+    if backend is None:
+        backend = mailers[using]
+        backend.open()
+        _senders[using] = backend
+    return backend
+
+
+def _forget_sender(using: str) -> None:
+    backend = _senders.pop(using, None)
+    if backend is not None:
+        with contextlib.suppress(Exception):  # it failed already: the next task opens anew
+            backend.close()
+
+
+@atexit.register
+def _close_senders() -> None:
+    for using in list(_senders):
+        _forget_sender(using)
+
+
 def backoff(retry_backoff: float, retries: int) -> float:
     """The delay before retry number ``retries + 1``: exponential with +-50 % jitter."""
     return float(retry_backoff * 2**retries * random.uniform(0.5, 1.5))
@@ -169,9 +207,10 @@ def deliver(task: Task[Any, Any], job: dict[str, Any]) -> str:
     )
     error: BaseException | None = None
     try:
-        mailers[payload["using"]].send_messages([message])
+        _sender(payload["using"]).send_messages([message])
     except Exception as exc:
         error = exc
+        _forget_sender(payload["using"])
     result = message.result
     if error is None and result is not None and result.sent:
         ledger.sent(message_id)
