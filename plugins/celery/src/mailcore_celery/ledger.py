@@ -51,17 +51,6 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 """
 
-# KEYS: state, payload, waiting, seq. ARGV: Message-ID, payload, Message-ID, payload, ...
-# A Message-ID already recorded keeps its record (a worker's state is never overwritten).
-_QUEUED = """
-for i = 1, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], 'queued') == 1 then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[i])
-  end
-end
-"""
-
 # KEYS: state, payload, waiting. ARGV: Message-IDs whose tasks were never published.
 _WITHDRAW = """
 for i = 1, #ARGV do
@@ -83,7 +72,12 @@ _BEGIN = (
     + """
 local id, task = ARGV[1], ARGV[2]
 local state = redis.call('HGET', KEYS[1], id)
-if state == 'sent' then return {'sent'} end
+if state == 'sent' then
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('ZREM', KEYS[6], id)
+  return {'sent'}
+end
 local current = redis.call('HGET', KEYS[2], id)
 if current then
   if string.sub(current, 1, #task + 1) ~= task .. ' ' then return {'busy'} end
@@ -205,7 +199,6 @@ class Ledger:
         self.seq_key, self.marks_key = prefix + "seq", prefix + "marks"
         self.due_key, self.retries_key = prefix + "due", prefix + "retries"
         self.lock_key = prefix + "sweeping"
-        self._queued = client.register_script(_QUEUED)
         self._withdraw = client.register_script(_WITHDRAW)
         self._begin = client.register_script(_BEGIN)
         self._finish = client.register_script(_FINISH)
@@ -235,11 +228,17 @@ class Ledger:
 
     def queued(self, records: Sequence[tuple[str, str]]) -> None:
         """Record ``(Message-ID, payload)`` pairs as queued with their payloads, in one
-        step, before their tasks are published (a Message-ID recorded before is kept)."""
-        if records:
-            args = [item for record in records for item in record]
-            self._queued(keys=[self.state_key, self.payload_key, self.waiting_key, self.seq_key],
-                         args=args)  # fmt: skip
+        transaction, before their tasks are published (the state of a Message-ID
+        recorded before is kept; a sent one's task cleans up when it begins)."""
+        if not records:
+            return
+        top = int(self.client.incrby(self.seq_key, len(records)))
+        pipe = self.client.pipeline(transaction=True)
+        for place, (message_id, payload) in enumerate(records, top - len(records) + 1):
+            pipe.hsetnx(self.state_key, message_id, "queued")
+            pipe.hset(self.payload_key, message_id, payload)
+            pipe.zadd(self.waiting_key, {message_id: place}, nx=True)
+        pipe.execute()
 
     def withdraw(self, message_ids: Iterable[str]) -> None:
         """Forget queued records whose tasks were never published."""
