@@ -14,7 +14,7 @@ import redis
 from mailcore.cli import main
 from mailcore_celery.backend import celery_app
 from mailcore_celery.ledger import Ledger
-from mailcore_celery.tasks import publish
+from mailcore_celery.tasks import grace, publish
 from tests.celery.conftest import backend, message
 from tests.celery.harness import RedisServer, Workers, wait_for
 from tests.support.smtp_servers import FaultAction, FaultStage, RecordingSMTPServer, SessionRecord
@@ -60,6 +60,11 @@ def test_a_retry_overdue_past_the_grace_period_is_found_with_its_number(ledger: 
     assert ledger.sweep(grace=60) == []
     assert ledger.sweep(grace=0) == [("<a@x>", 2)]
     assert ledger.counts()["retrying"] == 1
+
+
+def test_the_grace_period_leaves_kombu_its_own_redelivery_first() -> None:
+    # the visibility timeout, kombu's search interval for dead workers' tasks, and 2 s
+    assert (grace(5.0), grace(300.0)) == (9.5, 312.0)
 
 
 def test_a_task_the_broker_lost_is_enqueued_again_by_a_worker_and_sent_once(

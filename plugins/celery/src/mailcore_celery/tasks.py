@@ -116,8 +116,8 @@ def publish(
 
     The messages follow Celery's task message protocol 2, published straight through
     kombu's producer (``producer``: a batch of the caller's; else one of the app's,
-    retrying a lost broker connection by ``task_publish_retry_policy``): a tenth of the
-    work of ``send_task``, which routes and signals per task.
+    retrying a lost broker connection by ``task_publish_retry_policy``), without the
+    routing, argument formatting and signals ``send_task`` spends on each task.
     """
     task_ids = []
     origin = f"mailcore@{socket.gethostname()}"
