@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from mailcore.cli import main
-from mailcore_celery.backend import celery_app
+from mailcore_celery.backend import BrokerError, celery_app
 from mailcore_celery.ledger import Ledger
 from mailcore_celery.tasks import grace, publish
 from tests.celery.conftest import backend, message
@@ -136,3 +136,26 @@ def test_a_copy_enqueued_while_the_message_is_being_sent_is_not_sent_again(
     wait_for(lambda: ledger.counts()["sent"] == 1, 60, "the first attempt to finish")
     assert len(smtp_server.messages) == 1
     assert ledger.counts() == {"queued": 0, "sent": 1, "retrying": 0, "failed": 0, "unknown": 0}
+
+
+def test_tasks_the_broker_refused_while_publishing_are_unknown_then_recovered(
+    queue_env: dict[str, str],
+    redis_server: RedisServer,
+    ledger: Ledger,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    client.set("mailcore", "not a list")  # the broker refuses every LPUSH to the queue
+    batch = [message(1), message(2)]
+    with pytest.raises(BrokerError, match="failed while 2 task"):
+        backend().send_messages(batch)
+    assert [m.result.status for m in batch] == ["unknown", "unknown"]  # type: ignore[union-attr]
+    assert ledger.counts()["queued"] == 2  # the messages are stored all the same
+    client.delete("mailcore")
+
+    def recovered() -> int:
+        assert main(["queue", "recover", "--visibility-timeout", "0"]) == 0
+        return int(capsys.readouterr().out.split()[0])
+
+    wait_for(lambda: recovered() == 2, 30, "both enqueued again by the sweep")
+    assert client.llen("mailcore") == 2
