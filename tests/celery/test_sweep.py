@@ -20,6 +20,12 @@ from tests.celery.harness import RedisServer, Workers, wait_for
 from tests.support.smtp_servers import FaultAction, FaultStage, RecordingSMTPServer, SessionRecord
 
 
+def _recovered(capsys: pytest.CaptureFixture[str]) -> int:
+    """How many messages ``mailcore queue recover`` enqueued again (grace period 3 s)."""
+    assert main(["queue", "recover", "--visibility-timeout", "0"]) == 0
+    return int(capsys.readouterr().out.split()[0])
+
+
 def _payload(n: int) -> str:
     return f'{{"data": "bWVzc2FnZSB7bn0=", "n": {n}}}'
 
@@ -95,15 +101,11 @@ def test_queue_recover_enqueues_again_what_the_broker_lost(
     client = redis.Redis.from_url(redis_server.url)
     assert client.brpop(["mailcore"], 5) is not None and client.brpop(["mailcore"], 5)
 
-    def recovered() -> int:
-        assert main(["queue", "recover", "--visibility-timeout", "0"]) == 0
-        return int(capsys.readouterr().out.split()[0])
-
-    assert recovered() == 0  # just left the list: a worker may be about to begin them
-    wait_for(lambda: recovered() == 2, 30, "both taken for lost after the grace period")
+    assert _recovered(capsys) == 0  # just left the list: a worker may be about to begin them
+    wait_for(lambda: _recovered(capsys) == 2, 30, "both taken for lost after the grace period")
     assert client.llen("mailcore") == 2  # their tasks again, for any worker to send
     assert ledger.counts()["queued"] == 2
-    assert recovered() == 0  # enqueued again once, not at every sweep
+    assert _recovered(capsys) == 0  # enqueued again once, not at every sweep
 
 
 def test_a_copy_enqueued_while_the_message_is_being_sent_is_not_sent_again(
@@ -153,9 +155,5 @@ def test_tasks_the_broker_refused_while_publishing_are_unknown_then_recovered(
     assert ledger.counts()["queued"] == 2  # the messages are stored all the same
     client.delete("mailcore")
 
-    def recovered() -> int:
-        assert main(["queue", "recover", "--visibility-timeout", "0"]) == 0
-        return int(capsys.readouterr().out.split()[0])
-
-    wait_for(lambda: recovered() == 2, 30, "both enqueued again by the sweep")
+    wait_for(lambda: _recovered(capsys) == 2, 30, "both enqueued again by the sweep")
     assert client.llen("mailcore") == 2
