@@ -39,6 +39,8 @@ class Config:
     wan_rounds: int = 3
     #: Messages per worker pair in the queue benchmark's scale-out runs (x workers / 2).
     queue_messages: int = 400
+    #: Rounds of the queue benchmark's scale-out runs (the best of each is reported).
+    queue_rounds: int = 2
     #: Messages of the queue benchmark's crash run (the broker restart run takes a fifth).
     crash_messages: int = 5000
 
@@ -63,6 +65,7 @@ QUICK = Config(
     wan_django_messages=20,
     wan_rounds=1,
     queue_messages=40,
+    queue_rounds=1,
     crash_messages=200,
 )
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import mailcore
 from mailcore_celery import CeleryBackend
 from mailcore_celery.ledger import Ledger
+from mailcore_celery.tasks import grace
 from tests.celery.harness import RedisServer, Workers, wait_for
 
 if TYPE_CHECKING:
@@ -98,12 +99,12 @@ def _outcome(
 
 class _Idle:
     """True once nothing is left anywhere in the broker for the queue (the list, the
-    unacknowledged tasks, the attempts in flight, the retries) for twice the visibility
-    timeout and more: what is still "queued" then was lost by the broker."""
+    unacknowledged tasks, the attempts in flight, the retries) for twice the sweep's
+    grace period and more: what is still "queued" then was lost for good."""
 
     def __init__(self, ledger: Ledger, visibility_timeout: float) -> None:
         self.ledger = ledger
-        self.wait = 2 * visibility_timeout + 10
+        self.wait = 2 * grace(visibility_timeout) + 5
         self.since: float | None = None
 
     def __call__(self) -> bool:
@@ -131,11 +132,13 @@ def crash_run(
     visibility_timeout: float = 5.0,
     timeout: float = 600.0,
     server: ServerFactory = _recording_server,
+    lone: bool = False,
 ) -> Outcome:
     """Enqueue ``messages``; run ``workers`` workers, SIGKILLing the oldest ready one (and
     starting a new one) every ``kill_every`` seconds until every message is recorded
     sent. A tick when fewer than two workers are ready (a loaded machine starts them
-    slowly) kills nobody, so that the run always makes progress."""
+    slowly) kills nobody, so that the run always makes progress; with ``lone`` it kills
+    a lone ready worker too once it has been ready that long (a kill every tick)."""
     redis = RedisServer(directory / "redis").start()
     smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout)
@@ -145,15 +148,21 @@ def crash_run(
         started = time.monotonic()
         pool.start(workers)
         kills, next_kill = 0, time.monotonic() + kill_every
+        ready_since: dict[int, float] = {}
         idle = _Idle(ledger, visibility_timeout)
         while ledger.counts()["sent"] < messages and not idle():
-            if time.monotonic() > started + timeout:
+            now = time.monotonic()
+            if now > started + timeout:
                 raise AssertionError(f"not done after {timeout} s: {ledger.counts()}")
-            if time.monotonic() >= next_kill:
+            if now >= next_kill:
                 ready = pool.ready()
+                for process in ready:
+                    ready_since.setdefault(process.pid, now)
                 # a worker sending (one still starting has nothing to lose), while
-                # another one is ready (a loaded machine starts workers slowly)
-                if len(ready) >= 2:
+                # another one is ready, or (lone) after it sent for a whole tick
+                if len(ready) >= 2 or (
+                    lone and ready and now - ready_since[ready[0].pid] >= kill_every
+                ):
                     pool.kill(ready[0])
                     kills += 1
                     pool.start_one()

@@ -46,6 +46,8 @@ def test_workers_send_the_exact_bytes_the_web_process_built(
     assert sorted(r.rcpt_tos[0] for r in smtp_server.messages) == [
         f"rcpt{n}@example.com" for n in range(5)
     ]
+    # each worker keeps its SMTP connection open from one task to the next
+    assert len({r.session for r in smtp_server.messages}) <= 2
     assert ledger.counts() == {"queued": 0, "sent": 5, "retrying": 0, "failed": 0, "unknown": 0}
 
 

@@ -7,9 +7,8 @@ when the backend is listed or made.
 from __future__ import annotations
 
 import base64
-import contextlib
+import json
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -166,75 +165,69 @@ class CeleryBackend(BaseEmailBackend):
         """Enqueue each message; return how many were enqueued (see the class docstring)."""
         return self.deliver_batch(messages, self._open, self._enqueue)
 
-    def _payload(self, message: EmailMessage) -> dict[str, Any]:
+    def _record(self, message: EmailMessage) -> tuple[str, str]:
+        """The message's Message-ID and what the ledger stores for it (JSON)."""
         data = self.prepared(message)
         options = self.options
-        return {
-            "message_id": data.message_id or "",
+        payload = {
             "envelope_from": message.envelope_from(),
             "recipients": message.envelope_recipients(),
             "data": base64.b64encode(data.to_bytes()).decode("ascii"),
             "using": options.using,
-            "queue": options.queue,
             "max_retries": options.max_retries,
             "retry_backoff": options.retry_backoff,
         }
+        return data.message_id or "", json.dumps(payload)
 
     def _enqueue(self, messages: Sequence[EmailMessage]) -> int:
-        """Publish the tasks in pipelined chunks of :data:`CHUNK` (one round trip each).
+        """Per chunk of :data:`CHUNK` messages: record them ``queued`` with their stored
+        bytes in the ledger (one round trip), then publish their tasks (one more).
 
-        A chunk that fails while it is built publishes nothing: its messages fail. One
-        whose pipeline fails may be partly in Redis: its messages are ``"unknown"``.
+        A chunk whose tasks were not published is withdrawn from the ledger: its messages
+        fail. One whose publishing failed half-way (or whose records could not be
+        withdrawn) may be partly queued: its messages are ``"unknown"``; the sweep of the
+        workers sends those whose tasks are missing, so none is lost.
         """
-        from mailcore_celery.tasks import TASK_NAME
+        from mailcore_celery.tasks import publish
 
         assert self._app is not None and self._connection is not None
-        queue = self.options.queue
-        published: list[str] = []
+        ledger, queue = self.ledger(), self.options.queue
+        done = 0
         with self._app.producer_or_acquire(None) as producer:
             for start in range(0, len(messages), CHUNK):
                 chunk = messages[start : start + CHUNK]
-                tasks: list[tuple[str, str]] = []
-                built = False
+                records = [self._record(message) for message in chunk]
+                flushing = False
                 try:
+                    ledger.queued(records)
                     with producer.batch(max_size=4 * CHUNK):
-                        for message in chunk:
-                            payload = self._payload(message)
-                            task_id = str(uuid.uuid4())
-                            self._app.send_task(
-                                TASK_NAME,
-                                args=[payload],
-                                task_id=task_id,
-                                queue=queue,
-                                producer=producer,
-                                retry=False,
-                            )
-                            tasks.append((task_id, payload["message_id"]))
-                        built = True
+                        task_ids = publish(
+                            self._app, queue, [(mid, 0) for mid, _ in records], producer
+                        )
+                        flushing = True
                 except Exception as exc:
+                    failed = not flushing and self._withdrawn([mid for mid, _ in records])
                     error = BrokerError(
                         f"the broker at {where(self.broker_url)} failed while "
                         f"{len(chunk)} task(s) were enqueued: {exc}",
-                        sent=len(published),
+                        sent=done,
                     )
-                    status: Literal["failed", "unknown"] = "unknown" if built else "failed"
+                    status: Literal["failed", "unknown"] = "failed" if failed else "unknown"
                     for message in chunk:
                         message.result = SendResult(status, error=error)
-                    self._record(published)
-                    rest = messages[start + len(chunk) :]
+                    self.stop_batch(messages[start + len(chunk) :], error)
                     if self.fail_silently:
-                        self.stop_batch(rest, error)
-                        return len(published)
-                    self.stop_batch(rest, error)
+                        return done
                     raise error from exc
-                for message, (task_id, message_id) in zip(chunk, tasks, strict=True):
+                for message, task_id in zip(chunk, task_ids, strict=True):
                     message.result = SendResult("queued", message_id=task_id)
-                    published.append(message_id)
-        self._record(published)
-        return len(published)
+                done += len(chunk)
+        return done
 
-    def _record(self, message_ids: list[str]) -> None:
-        if message_ids:
-            # the workers' records are the ones that matter: theirs are never overwritten
-            with contextlib.suppress(Exception):
-                self.ledger().queued(message_ids)
+    def _withdrawn(self, message_ids: list[str]) -> bool:
+        """Whether the records of unpublished tasks could be withdrawn."""
+        try:
+            self.ledger().withdraw(message_ids)
+        except Exception:
+            return False
+        return True

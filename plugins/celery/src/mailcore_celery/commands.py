@@ -90,7 +90,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    """Add ``queue status|failed|retry-failed`` to ``parser``; return the handler."""
+    """Add ``queue status|failed|retry-failed|recover`` to ``parser``; return the handler."""
     parser.description = "What became of the messages the celery backend enqueued."
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     status = actions.add_parser("status", help="count queued, sent, retrying, failed, unknown")
@@ -105,7 +105,18 @@ def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
         metavar="MESSAGE_ID",
         help="only this Message-ID (repeatable; default: every dead letter)",
     )
-    for sub in (status, failed, retry):
+    recover = actions.add_parser(
+        "recover", help="enqueue again the messages whose tasks the broker lost"
+    )
+    recover.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the workers' visibility timeout (default 300): a message is taken for lost "
+        "once it stayed unstarted past it",
+    )
+    for sub in (status, failed, retry, recover):
         _common(sub)
     return _queue
 
@@ -127,17 +138,19 @@ def _queue(args: argparse.Namespace) -> int:
             for state, count in counts.items():
                 print(f"{state:<9} {count}")
         return 0
+    from mailcore_celery.tasks import grace, publish
+
+    app = celery_app(backend.broker_url, backend.options.queue)
+    if args.action == "recover":
+        from mailcore_celery.sweep import recover
+
+        count = recover(app, ledger, grace(args.visibility_timeout))
+        print(f"{count} lost message(s) enqueued again")
+        return 0
     letters = ledger.dead_letters()
     if args.action == "failed":
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        mid: {k: v for k, v in letter.items() if k != "payload"}
-                        for mid, letter in letters.items()
-                    }
-                )
-            )
+            print(json.dumps(letters))
         for message_id, letter in sorted(letters.items()):
             if not args.json:
                 print(f"{message_id}  attempts {letter['attempts']}  {letter['error']}")
@@ -146,12 +159,7 @@ def _queue(args: argparse.Namespace) -> int:
     missing = [message_id for message_id in chosen if message_id not in letters]
     if missing:
         raise ConfigurationError(f"no dead letter with Message-ID {missing[0]}")
-    from mailcore_celery.tasks import TASK_NAME
-
-    app = celery_app(backend.broker_url, backend.options.queue)
-    for message_id in chosen:
-        payload = letters[message_id]["payload"]
-        ledger.take_dead(message_id)
-        app.send_task(TASK_NAME, args=[payload], queue=payload["queue"])
-    print(f"{len(chosen)} message(s) enqueued again")
+    taken = ledger.requeue(chosen)
+    publish(app, backend.options.queue, [(message_id, 0) for message_id in taken])
+    print(f"{len(taken)} message(s) enqueued again")
     return 0

@@ -3,33 +3,55 @@
 The task sends the stored bytes of one message through the named mailer, with late
 acknowledgement, and keeps the :class:`~mailcore_celery.ledger.Ledger` up to date:
 
-1. :meth:`Ledger.begin` first: a message already accepted is not sent again, and an
-   earlier attempt that never finished is counted as "outcome unknown";
+1. :meth:`Ledger.begin` first: it returns the stored message; one already accepted is
+   not sent again, nor one another task of which is being sent (a copy enqueued again
+   by the sweep), and an earlier attempt of this task that never finished is counted as
+   "outcome unknown";
 2. accepted: recorded ``sent`` before the task returns (and is acknowledged);
 3. a transient failure (a 4xx reply, a lost connection, a mailer misconfigured on this
    worker): retried by Celery after ``retry_backoff * 2**n`` seconds (+-50 % jitter) up to
    ``max_retries`` times, then a dead letter; a permanent one (5xx): a dead letter now.
+
+A task carries only the Message-ID and the queue; the message itself is stored in the
+ledger. The workers also run the ledger's sweep (:mod:`mailcore_celery.sweep`), which
+enqueues again the messages whose tasks the broker lost.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import random
+import socket
+import threading
 import time
+import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from mailcore import ConfigurationError, RecipientsRefusedError, SendError, mailers
+from mailcore import (
+    BaseEmailBackend,
+    ConfigurationError,
+    RecipientsRefusedError,
+    SendError,
+    mailers,
+)
 from mailcore_celery.ledger import Ledger
 from mailcore_celery.stored import StoredMessage
 
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-__all__ = ["TASK_NAME", "backoff", "is_transient", "make_app"]
+__all__ = ["TASK_NAME", "backoff", "grace", "is_transient", "make_app", "publish"]
 
 TASK_NAME = "mailcore.deliver"
 
+#: The last part of a task message's body: no callbacks, chain or chord.
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
 _ledgers: dict[tuple[str, str], Ledger] = {}
+_senders: dict[str, BaseEmailBackend] = {}
 
 
 def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float = 300) -> Celery:
@@ -54,7 +76,7 @@ def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
             # look for the tasks of dead workers often enough for that timeout
-            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 2)),
+            "unacked_restore_interval": _restore_interval(visibility_timeout),
             "unacked_restore_throttle": 1,
             # the lock of that search: held by a worker killed (or a Redis stopped)
             # mid-search, it would stop every search for kombu's default 300 s
@@ -69,7 +91,59 @@ def make_app(broker_url: str, queue: str = "mailcore", visibility_timeout: float
         },
     )
     app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(deliver)
+    from mailcore_celery.sweep import SweepStep
+
+    app.steps["consumer"].add(SweepStep)
     return app
+
+
+def _restore_interval(visibility_timeout: float) -> float:
+    return max(1.0, min(10.0, visibility_timeout / 2))
+
+
+def grace(visibility_timeout: float) -> float:
+    """How long a message may stay unstarted after it left the broker's list before the
+    sweep takes its task for lost: kombu's own redelivery of the task of a dead worker
+    (the visibility timeout, then its next search) comes first."""
+    return visibility_timeout + _restore_interval(visibility_timeout) + 2.0
+
+
+def publish(
+    app: Celery, queue: str, messages: Iterable[tuple[str, int]], producer: Any = None
+) -> list[str]:
+    """Publish one delivery task per ``(Message-ID, retry number)`` to ``queue``; return
+    the task ids.
+
+    The messages follow Celery's task message protocol 2, published straight through
+    kombu's producer (``producer``: a batch of the caller's; else one of the app's,
+    retrying a lost broker connection by ``task_publish_retry_policy``), without the
+    routing, argument formatting and signals ``send_task`` spends on each task.
+    """
+    task_ids = []
+    origin = f"mailcore@{socket.gethostname()}"
+    with app.producer_or_acquire(producer) as chosen:
+        for message_id, retries in messages:
+            task_id = str(uuid.uuid4())
+            headers = {
+                "lang": "py", "task": TASK_NAME, "id": task_id, "shadow": None,
+                "eta": None, "expires": None, "group": None, "group_index": None,
+                "retries": retries, "timelimit": [None, None], "root_id": task_id,
+                "parent_id": None, "argsrepr": repr(message_id), "kwargsrepr": "{}",
+                "origin": origin, "ignore_result": True,
+            }  # fmt: skip
+            chosen.publish(
+                ([{"message_id": message_id, "queue": queue}], {}, _EMBED),
+                exchange="",
+                routing_key=queue,
+                serializer="json",
+                headers=headers,
+                correlation_id=task_id,
+                delivery_mode=2,
+                retry=producer is None,
+                retry_policy=app.conf.task_publish_retry_policy,
+            )
+            task_ids.append(task_id)
+    return task_ids
 
 
 def _ledger(broker_url: str, queue: str) -> Ledger:
@@ -77,6 +151,34 @@ def _ledger(broker_url: str, queue: str) -> Ledger:
     if key not in _ledgers:
         _ledgers[key] = Ledger.from_url(broker_url, queue)
     return _ledgers[key]
+
+
+def _sender(using: str) -> BaseEmailBackend:
+    """The backend of the mailer ``using`` to send with. In a worker process's main
+    thread (the solo and prefork pools) one instance per mailer, kept open: its
+    connection carries the next task's message too. In a thread pool's threads, a new
+    instance per task (an open one would keep a pooled connection from the others)."""
+    if threading.current_thread() is not threading.main_thread():
+        return mailers[using]
+    backend = _senders.get(using)
+    if backend is None:
+        backend = mailers[using]
+        backend.open()
+        _senders[using] = backend
+    return backend
+
+
+def _forget_sender(using: str) -> None:
+    backend = _senders.pop(using, None)
+    if backend is not None:
+        with contextlib.suppress(Exception):  # it failed already: the next task opens anew
+            backend.close()
+
+
+@atexit.register
+def _close_senders() -> None:
+    for using in list(_senders):
+        _forget_sender(using)
 
 
 def backoff(retry_backoff: float, retries: int) -> float:
@@ -104,21 +206,33 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" + (answer if code else "")
 
 
-def deliver(task: Task[Any, Any], payload: dict[str, Any]) -> str:
-    """Send one stored message through the mailer ``payload["using"]``; return its state."""
+def _letter(task: Task[Any, Any], error: str, attempts: int) -> dict[str, Any]:
+    return {"error": error, "task_id": task.request.id, "attempts": attempts,
+            "failed_at": time.time()}  # fmt: skip
+
+
+def deliver(task: Task[Any, Any], job: dict[str, Any]) -> str:
+    """Send the stored message ``job["message_id"]`` of the queue ``job["queue"]`` through
+    the mailer it was enqueued for; return its state (``"busy"``: another task has it)."""
     broker = str(task.app.conf.broker_url)
-    ledger = _ledger(broker, payload["queue"])
-    message_id = payload["message_id"]
-    if ledger.begin(message_id) == "sent":
-        return "sent"  # accepted by an earlier delivery of this task: never twice
+    ledger = _ledger(broker, job["queue"])
+    message_id = job["message_id"]
+    state, payload = ledger.begin(message_id, str(task.request.id))
+    if state in ("sent", "busy"):
+        return state  # accepted before, or in another task's hands: never twice
+    retries = int(task.request.retries or 0)
+    if payload is None:
+        ledger.failed(message_id, _letter(task, "the stored message is missing", retries + 1))
+        return "failed"
     message = StoredMessage(
         base64.b64decode(payload["data"]), payload["envelope_from"], payload["recipients"]
     )
     error: BaseException | None = None
     try:
-        mailers[payload["using"]].send_messages([message])
+        _sender(payload["using"]).send_messages([message])
     except Exception as exc:
         error = exc
+        _forget_sender(payload["using"])
     result = message.result
     if error is None and result is not None and result.sent:
         ledger.sent(message_id)
@@ -128,18 +242,9 @@ def deliver(task: Task[Any, Any], payload: dict[str, Any]) -> str:
     unknown = bool(getattr(error, "outcome_unknown", False)) or (
         result is not None and result.status == "unknown"
     )
-    retries = int(task.request.retries or 0)
     if is_transient(error) and retries < int(payload["max_retries"]):
-        ledger.retrying(message_id, unknown)
-        raise task.retry(
-            countdown=backoff(float(payload["retry_backoff"]), retries), max_retries=None
-        )
-    letter = {
-        "error": _describe(error),
-        "task_id": task.request.id,
-        "attempts": retries + 1,
-        "failed_at": time.time(),
-        "payload": payload,
-    }
-    ledger.failed(message_id, letter, unknown)
+        delay = backoff(float(payload["retry_backoff"]), retries)
+        ledger.retrying(message_id, unknown, delay, retries + 1)
+        raise task.retry(countdown=delay, max_retries=None)
+    ledger.failed(message_id, _letter(task, _describe(error), retries + 1), unknown)
     return "failed"
