@@ -60,6 +60,18 @@ def assert_refusal_names_a_field(error: ValueError, headers: list[str]) -> None:
     )
 )
 @example(sender=MailboxInput("(" * 1000 + "a@example.com", None))  # RecursionError
+@example(  # a word right after a run of blanks too long to quote lost its first character
+    sender=MailboxInput(
+        Address("\t" * 77 + "Bcc: evil@example.com", "a", "a"),
+        IntendedMailbox("\t" * 77 + "Bcc: evil@example.com", "a", "a"),
+    )
+)
+@example(
+    sender=MailboxInput(
+        Address("a " + "\t" * 80 + "b" + "\t" * 80, "a", "a"),
+        IntendedMailbox("a " + "\t" * 80 + "b" + "\t" * 80, "a", "a"),
+    )
+)
 @example(  # a local part a reader decodes as an encoded word (or fails on)
     sender=MailboxInput(Address("", "=??Q??=", "example.com"), None)
 )

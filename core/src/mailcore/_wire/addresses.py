@@ -139,13 +139,23 @@ def _encode_phrase(name: str, charset: str) -> str:
         _needs_encoded_word(token) if token[0] not in " \t" else _too_long_blank(token)
         for token in tokens
     ]
+    # A word right after an encoded run of blanks has no blank of its own to separate it
+    # from that run: it goes in the run.
+    for index in range(1, len(tokens)):
+        if encode[index - 1] and tokens[index - 1][0] in " \t" and tokens[index][0] not in " \t":
+            encode[index] = True
     pieces: list[tuple[bool, str]] = []  # (encoded, text), alternating
     index = 0
     while index < len(tokens):
         end = index + 1
         if encode[index]:
-            while end + 1 < len(tokens) and tokens[end] == " " and encode[end + 1]:
-                end += 2
+            while end < len(tokens):
+                if encode[end]:  # adjacent: a run of blanks and the word after it
+                    end += 1
+                elif tokens[end] == " " and end + 1 < len(tokens) and encode[end + 1]:
+                    end += 2
+                else:
+                    break
         else:
             while end < len(tokens) and not encode[end]:
                 end += 1
