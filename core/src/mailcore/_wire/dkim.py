@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import re
 import stat
 import time
@@ -39,6 +40,12 @@ _ED25519_OID = bytes.fromhex("06032b6570")
 #: The algorithm identifier of an elliptic-curve (ECDSA) key (OID 1.2.840.10045.2.1).
 _EC_OID = bytes.fromhex("06072a8648ce3d0201")
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+#: The From fields of a header block (with their folded lines).
+_FROM = re.compile(rb"^from[ \t]*:(.*(?:\r\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_DOMAIN = re.compile(rb"@([A-Za-z0-9._-]+)")
+_log = logging.getLogger("mailcore.dkim")
+#: (signing domain, From domain) pairs already warned about as not aligned.
+_unaligned: set[tuple[bytes, bytes]] = set()
 #: Shorter RSA keys are refused by verifiers (dkimpy's ``minkey``; RFC 8301).
 _MIN_RSA_BITS = 1024
 
@@ -207,6 +214,27 @@ def _split_head(chunks: Iterator[bytes]) -> tuple[bytes, bytes]:
     return head, b""
 
 
+def _oversigned(include: tuple[bytes, ...], head: bytes, domain: bytes) -> tuple[bytes, ...]:
+    """``include`` with ``from`` once more than the message has From fields, so that no
+    From can be added without breaking the signature (RFC 6376 section 5.4.2, as dkimpy's
+    defaults do); warns once per signing and From domain when they are not aligned."""
+    values = _FROM.findall(head)
+    for value in values:
+        found = _DOMAIN.findall(value)
+        author = found[-1].lower() if found else b""
+        aligned = author == domain.lower() or author.endswith(b"." + domain.lower())
+        if author and not aligned and (domain, author) not in _unaligned:
+            _unaligned.add((domain, author))
+            _log.warning(
+                "DKIM signs as d=%s a message From %s: not the same domain nor a subdomain, "
+                "so DMARC receivers do not count the signature as the author's",
+                domain.decode(),
+                author.decode(),
+            )
+    missing = len(values) + 1 - include.count(b"from")
+    return include + (b"from",) * max(missing, 0)
+
+
 class Signer:
     """Signs serialized messages with one key (made by :func:`load_signer`)."""
 
@@ -239,7 +267,7 @@ class Signer:
             body.update(chunk)
         signer = dkim.DKIM(head + _CRLF, signature_algorithm=self._algorithm, linesep=newline)
         include = tuple(self._headers or signer.default_sign_headers())
-        include = tuple(name.lower() for name in include)
+        include = _oversigned(tuple(name.lower() for name in include), head, self._domain)
         policy = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
         fields = [
             (b"v", b"1"),
