@@ -248,7 +248,8 @@ DKIM_ERROR = "invalid setting 'file.dkim' (given as an argument): "
         ),
         (
             {"domain": ".".join(["a" * 59] * 5)},
-            "domain: domain 'aaaaaaaaaaaaaaaaaaaa'... is 299 characters long; DNS takes at most 253",
+            "domain: domain 'aaaaaaaaaaaaaaaaaaaa'... is 299 characters long; DNS takes at "
+            "most 253",
         ),
         ({"domain": "127.0.0.1"}, "domain: domain '127.0.0.1' is an IP address (its last label"),
         ({"domain": "[127.0.0.1]"}, "domain: domain '[127.0.0.1]' is an address literal"),
@@ -258,7 +259,10 @@ DKIM_ERROR = "invalid setting 'file.dkim' (given as an argument): "
             "digits, '-' and '_', each of at most 63 characters",
         ),
         ({"selector": "s" * 64}, f"selector: '{'s' * 64}' is not a selector"),
-        ({"private_key_file": None, "private_key": 12345}, "private_key: Input should be a valid string"),
+        (
+            {"private_key_file": None, "private_key": 12345},
+            "private_key: Input should be a valid string",
+        ),
     ],
 )
 def test_each_dkim_key_is_named_in_its_error(
@@ -270,7 +274,8 @@ def test_each_dkim_key_is_named_in_its_error(
 def test_the_key_name_in_dns_must_fit_253_characters(tmp_path: Path) -> None:
     domain = ".".join(["d" * 60] * 4)  # 243 characters: a valid domain
     assert refusal(tmp_path, dkim_with("/unused.pem", domain=domain, selector="s" * 10)) == (
-        DKIM_ERROR + "dkim: the key's DNS name <selector>._domainkey.<domain> is 265 characters long; DNS "
+        DKIM_ERROR
+        + "dkim: the key's DNS name <selector>._domainkey.<domain> is 265 characters long; DNS "
         "takes at most 253 (shorten the selector)"
     )
 
@@ -290,7 +295,9 @@ def test_text_that_is_not_json_is_named_as_such(
     )
 
 
-def test_an_international_domain_signs_as_its_a_label(other_keys: dict[str, DKIMKey], tmp_path: Path) -> None:
+def test_an_international_domain_signs_as_its_a_label(
+    other_keys: dict[str, DKIMKey], tmp_path: Path
+) -> None:
     rsa = other_keys["rsa-sha256"]
     options = {**rsa.options, "domain": "bücher.example"}
     backend = get_connection("file", file_path=str(tmp_path), dkim=options)
@@ -299,7 +306,9 @@ def test_an_international_domain_signs_as_its_a_label(other_keys: dict[str, DKIM
     assert b"d=xn--bcher-kva.example;" in raw
 
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
-        return rsa.record if name == f"{SELECTOR}._domainkey.xn--bcher-kva.example.".encode() else None
+        return (
+            rsa.record if name == f"{SELECTOR}._domainkey.xn--bcher-kva.example.".encode() else None
+        )
 
     assert dkim.verify(raw, dnsfunc=dns)
 

@@ -186,7 +186,10 @@ def test_a_provider_returning_a_coroutine_fails_without_a_never_awaited_warning(
 def test_whitespace_around_a_token_is_dropped(use_provider: Callable[..., Provider]) -> None:
     use_provider(GOOD + "\n")  # as read from a token file
     with OAuthServer({GOOD}) as server:
-        for options in (xoauth2(oauth_token=f" {GOOD}\r\n"), xoauth2(oauth_token_provider=PROVIDER_PATH)):
+        for options in (
+            xoauth2(oauth_token=f" {GOOD}\r\n"),
+            xoauth2(oauth_token_provider=PROVIDER_PATH),
+        ):
             backend = SMTPBackend(**server.options(**options))
             assert backend.send_messages([make_message()]) == 1
     assert server.tokens == [GOOD, GOOD]
@@ -225,7 +228,10 @@ def test_a_token_with_a_control_character_is_refused_without_showing_it(
 def test_a_username_with_a_control_character_is_refused_for_xoauth2() -> None:
     with pytest.raises(ConfigurationError) as caught:
         SMTPBackend(
-            host="127.0.0.1", port=2525, auth_method="xoauth2", username="ana\x01auth=x",
+            host="127.0.0.1",
+            port=2525,
+            auth_method="xoauth2",
+            username="ana\x01auth=x",
             oauth_token=GOOD,
         )
     assert str(caught.value) == (

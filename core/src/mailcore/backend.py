@@ -138,7 +138,7 @@ def _signer_for(options: BackendOptions) -> Signer | None:
         return None
     from mailcore.settings import get_settings
 
-    dkim = getattr(options, "dkim", None) or getattr(get_settings(), "dkim")  # CORE_FALLBACKS
+    dkim = getattr(options, "dkim", None) or get_settings().dkim  # see CORE_FALLBACKS
     if dkim is None:
         return None
     from mailcore._wire.dkim import load_signer

@@ -192,6 +192,7 @@ class DKIMOptions(_MaskedModel):
                 "'-' and '_', each of at most 63 characters"
             )
         return value
+
     @field_validator("headers")
     @classmethod
     def _header_names(cls, value: list[str] | None) -> list[str] | None:

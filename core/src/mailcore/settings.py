@@ -520,13 +520,16 @@ def _problems(
             problems.append(reason if spec is None else f"mailer {spec.alias!r}: {reason}")
             continue
         source = sources.get(field, "default")
-        inner = ".".join(str(part) for part in error["loc"][1:])
+        inner = ".".join(part for part in error["loc"][1:] if isinstance(part, str))
         if inner and not isinstance(cause, MailcoreError):  # a key of a table: dkim.selector
             reason = f"{inner}: {reason}"
-        elif error["type"] in _NOT_STRUCTURED and isinstance(error.get("input"), str):
-            if source in ("argument", "environment", ".env"):  # text that was not JSON
-                wanted = "a list" if error["type"] == "list_type" else "an object"
-                reason = f"{EXPECTED_JSON} ({wanted}, not this text)"
+        elif (
+            error["type"] in _NOT_STRUCTURED
+            and isinstance(error.get("input"), str)
+            and source in ("argument", "environment", ".env")  # text that was not JSON
+        ):
+            wanted = "a list" if error["type"] == "list_type" else "an object"
+            reason = f"{EXPECTED_JSON} ({wanted}, not this text)"
         what = _describe(section, model, field, source, path, spec)
         given = repr(error.get("input"))
         # a secret is never shown; nor a value the reason already quotes

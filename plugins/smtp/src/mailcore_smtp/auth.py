@@ -114,7 +114,7 @@ def load_token_provider(path: str) -> TokenProvider:
 
 
 def _is_async(target: object) -> bool:
-    call = getattr(target, "__call__", None)  # an object with an async __call__
+    call = type(target).__call__  # an object with an async __call__
     return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(call)
 
 
@@ -169,8 +169,7 @@ def _fresh_token(provider: TokenProvider, path: str) -> str:
     if not isinstance(token, str):
         # the value is never shown: a token of the wrong type is still a secret
         raise TokenError(
-            f"oauth_token_provider {path!r} returned a {type(token).__name__}, not a token "
-            "(a str)"
+            f"oauth_token_provider {path!r} returned a {type(token).__name__}, not a token (a str)"
         )
     try:
         return clean_token(token, f"the token oauth_token_provider {path!r} returned")
