@@ -1,8 +1,11 @@
 """DKIM signatures (RFC 6376) on the exact bytes a backend sends, with dkimpy.
 
 :func:`load_signer` reads and checks the key when a mailer is built, so a key that
-cannot be read, or is not of the configured algorithm, is a configuration error then.
-:meth:`Signer.sign` puts a ``DKIM-Signature`` field on top of a serialized message.
+cannot be read, or is not of the configured algorithm, is a configuration error then; a
+key file must be a regular file of at most :data:`MAX_KEY_BYTES`.
+:meth:`Signer.sign` puts a ``DKIM-Signature`` field on top of a serialized message,
+signing From once more than the message has it (so none can be added) and warning once
+when the From domain is not aligned with the signing domain (DMARC).
 The body is hashed here, chunk by chunk as the message is encoded (canonicalization
 ``relaxed/simple``: its body rule is simple to apply on a stream), so a large
 attachment is never held encoded; dkimpy canonicalizes and signs the header fields.
@@ -44,8 +47,10 @@ _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTA
 _FROM = re.compile(rb"^from[ \t]*:(.*(?:\r\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 _DOMAIN = re.compile(rb"@([A-Za-z0-9._-]+)")
 _log = logging.getLogger("mailcore.dkim")
-#: (signing domain, From domain) pairs already warned about as not aligned.
+#: (signing domain, From domain) pairs already warned about as not aligned (at most
+#: :data:`_MAX_UNALIGNED`: then forgotten, and warned about again).
 _unaligned: set[tuple[bytes, bytes]] = set()
+_MAX_UNALIGNED = 1024
 #: Shorter RSA keys are refused by verifiers (dkimpy's ``minkey``; RFC 8301).
 _MIN_RSA_BITS = 1024
 
@@ -224,6 +229,8 @@ def _oversigned(include: tuple[bytes, ...], head: bytes, domain: bytes) -> tuple
         author = found[-1].lower() if found else b""
         aligned = author == domain.lower() or author.endswith(b"." + domain.lower())
         if author and not aligned and (domain, author) not in _unaligned:
+            if len(_unaligned) >= _MAX_UNALIGNED:
+                _unaligned.clear()
             _unaligned.add((domain, author))
             _log.warning(
                 "DKIM signs as d=%s a message From %s: not the same domain nor a subdomain, "
