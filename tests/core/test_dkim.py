@@ -11,6 +11,7 @@ import os
 import tracemalloc
 from pathlib import Path
 
+import dkim
 import pytest
 
 import mailcore
@@ -70,8 +71,10 @@ def test_the_chosen_headers_are_signed(key: DKIMKey, tmp_path: Path) -> None:
     backend = get_connection("file", file_path=str(tmp_path), dkim=options)
     backend.send_messages([message()])
     (raw,) = written(backend)
-    assert b"h=from : subject;" in raw
+    # From once more than the message has it: a From added later breaks the signature
+    assert b"h=from : subject : from;" in b" ".join(raw.split())  # unfolded
     assert key.verify(raw)
+    assert not key.verify(raw.replace(b"\nFrom: ", b"\nFrom: eve@example.net\nFrom: ", 1))
     # To is not signed: changing it keeps the signature valid
     assert key.verify(raw.replace(b"To: ana@example.org", b"To: eve@example.org"))
 
@@ -174,6 +177,154 @@ def test_bad_dkim_options_are_named(
     with pytest.raises(ConfigurationError, match="dkim") as caught:
         get_connection("file", file_path=str(tmp_path), dkim=options)
     assert problem in str(caught.value)
+
+
+def dkim_with(key_file: str | Path, **change: object) -> dict[str, object]:
+    return {"domain": DOMAIN, "selector": SELECTOR, "private_key_file": str(key_file), **change}
+
+
+def refusal(tmp_path: Path, options: dict[str, object]) -> str:
+    with pytest.raises(ConfigurationError) as caught:
+        get_connection("file", file_path=str(tmp_path / "out"), dkim=options)
+    return str(caught.value)
+
+
+def test_a_key_file_that_is_not_a_regular_file_is_refused_without_reading_it(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "key.pipe"
+    os.mkfifo(fifo)  # opening it would wait for a writer for ever
+    for path in ("/dev/zero", fifo, tmp_path):
+        assert refusal(tmp_path, dkim_with(path)) == (
+            f"dkim: private_key_file {str(path)!r}: is not a regular file (a device, a pipe "
+            "or a directory?)"
+        )
+
+
+def test_a_key_file_over_64_kib_is_refused_without_reading_it(tmp_path: Path) -> None:
+    big = tmp_path / "big.pem"
+    with big.open("wb") as file:
+        file.truncate(200 * MiB)  # sparse: 200 MB long, nothing written
+    assert refusal(tmp_path, dkim_with(big)) == (
+        f"dkim: private_key_file {str(big)!r}: is 209715200 bytes, more than the 64 KiB a "
+        "key file may have (a PEM key is a few KB: is it the right file?)"
+    )
+
+
+def test_an_ec_key_and_a_bare_ed25519_seed_are_named(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ec_file = tmp_path / "ec.pem"
+    ec_file.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    for algorithm in ALGORITHMS:
+        assert refusal(tmp_path, dkim_with(ec_file, algorithm=algorithm)) == (
+            f"dkim: private_key_file {str(ec_file)!r}: is an EC (ECDSA) key; DKIM signs "
+            "with RSA or ed25519 keys only"
+        )
+    seed = tmp_path / "seed.txt"  # what dknewkey writes for ed25519
+    seed.write_text("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=\n")
+    assert refusal(tmp_path, dkim_with(seed)) == (
+        f"dkim: private_key_file {str(seed)!r}: is an ed25519 key (a bare seed), but "
+        "algorithm is rsa-sha256"
+    )
+
+
+DKIM_ERROR = "invalid setting 'file.dkim' (given as an argument): "
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            {"domain": "a" * 64 + ".com"},
+            f"domain: domain '{'a' * 64}.com' has an empty label or one over 63 characters",
+        ),
+        (
+            {"domain": ".".join(["a" * 59] * 5)},
+            "domain: domain 'aaaaaaaaaaaaaaaaaaaa'... is 299 characters long; DNS takes at "
+            "most 253",
+        ),
+        ({"domain": "127.0.0.1"}, "domain: domain '127.0.0.1' is an IP address (its last label"),
+        ({"domain": "[127.0.0.1]"}, "domain: domain '[127.0.0.1]' is an address literal"),
+        (
+            {"selector": "mail 2026"},
+            "selector: 'mail 2026' is not a selector: dot-separated labels of ASCII letters, "
+            "digits, '-' and '_', each of at most 63 characters",
+        ),
+        ({"selector": "s" * 64}, f"selector: '{'s' * 64}' is not a selector"),
+        (
+            {"private_key_file": None, "private_key": 12345},
+            "private_key: Input should be a valid string",
+        ),
+    ],
+)
+def test_each_dkim_key_is_named_in_its_error(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    assert refusal(tmp_path, dkim_with("/unused.pem", **change)).startswith(DKIM_ERROR + problem)
+
+
+def test_the_key_name_in_dns_must_fit_253_characters(tmp_path: Path) -> None:
+    domain = ".".join(["d" * 60] * 4)  # 243 characters: a valid domain
+    assert refusal(tmp_path, dkim_with("/unused.pem", domain=domain, selector="s" * 10)) == (
+        DKIM_ERROR
+        + "dkim: the key's DNS name <selector>._domainkey.<domain> is 265 characters long; DNS "
+        "takes at most 253 (shorten the selector)"
+    )
+
+
+def test_text_that_is_not_json_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert refusal(tmp_path, '{"domain": "example.com",') == (  # type: ignore[arg-type]
+        DKIM_ERROR + "expected a JSON value (an object, not this text)"
+    )
+    monkeypatch.setenv("MAILCORE_DKIM", "not json")
+    with pytest.raises(ConfigurationError) as caught:
+        mailcore.configure()
+    assert str(caught.value) == (
+        "invalid setting 'dkim' (from environment variable MAILCORE_DKIM): expected a JSON "
+        "value (an object, not this text)"
+    )
+
+
+def test_an_international_domain_signs_as_its_a_label(
+    other_keys: dict[str, DKIMKey], tmp_path: Path
+) -> None:
+    rsa = other_keys["rsa-sha256"]
+    options = {**rsa.options, "domain": "bücher.example"}
+    backend = get_connection("file", file_path=str(tmp_path), dkim=options)
+    backend.send_messages([message(from_email="shop@bücher.example")])
+    (raw,) = written(backend)
+    assert b"d=xn--bcher-kva.example;" in raw
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return (
+            rsa.record if name == f"{SELECTOR}._domainkey.xn--bcher-kva.example.".encode() else None
+        )
+
+    assert dkim.verify(raw, dnsfunc=dns)
+
+
+def test_a_from_domain_the_signature_does_not_align_with_is_warned_of_once(
+    other_keys: dict[str, DKIMKey], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = {**other_keys["rsa-sha256"].options, "domain": "signer.example"}
+    backend = get_connection("file", file_path=str(tmp_path), dkim=options)
+    sent = [message(from_email="a@news.signer.example"), message(), message()]
+    backend.send_messages(sent)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "mailcore.dkim"]
+    assert warnings == [
+        "DKIM signs as d=signer.example a message From example.com: not the same domain nor a "
+        "subdomain, so DMARC receivers do not count the signature as the author's"
+    ]
 
 
 @pytest.mark.timeout(0)

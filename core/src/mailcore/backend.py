@@ -134,6 +134,10 @@ def _guard_aopen(open_: Callable[..., Awaitable[bool]]) -> Callable[..., Awaitab
     return aopen
 
 
+#: Options that a backend left unset takes from the core setting of the same name.
+CORE_FALLBACKS = ("dkim",)
+
+
 def _signer_for(options: BackendOptions) -> Signer | None:
     """The DKIM signer of a backend whose options have ``dkim`` (one that sends the
     message's bytes: SMTP, SES, file): its ``dkim`` option, else the core ``dkim``
@@ -142,7 +146,7 @@ def _signer_for(options: BackendOptions) -> Signer | None:
         return None
     from mailcore.settings import get_settings
 
-    dkim = getattr(options, "dkim", None) or get_settings().dkim
+    dkim = getattr(options, "dkim", None) or get_settings().dkim  # see CORE_FALLBACKS
     if dkim is None:
         return None
     from mailcore._wire.dkim import load_signer

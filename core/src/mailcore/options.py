@@ -148,16 +148,17 @@ class _MaskedModel(BaseModel):
             yield name, _Masked() if hidden else value
 
 
-#: A DKIM selector or a domain: dot-separated labels of letters, digits, ``-`` and ``_``.
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
-_DKIM_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+#: A DKIM selector: dot-separated labels of letters, digits, ``-`` and ``_``, each of at
+#: most 63 characters (a DNS label), no ``-`` first or last.
+_SELECTOR = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
 class DKIMOptions(_MaskedModel):
     """How a mailer signs its messages with DKIM (the ``dkim`` option; RFC 6376).
 
     - ``domain``, ``selector``: the signing domain (``d=``) and selector (``s=``); the
-      public key is published at ``<selector>._domainkey.<domain>``.
+      public key is published at ``<selector>._domainkey.<domain>``. An international
+      domain is signed in its ASCII form (``bücher.example``: ``xn--bcher-kva.example``).
     - ``private_key_file`` or ``private_key``: the private key, in PEM (PKCS#1 or PKCS#8),
       or for ed25519 also the bare base64 seed dkimpy's ``dknewkey`` writes. Exactly one
       of the two; ``private_key`` is a secret, never shown.
@@ -175,13 +176,20 @@ class DKIMOptions(_MaskedModel):
     headers: list[str] | None = None
     algorithm: Literal["rsa-sha256", "ed25519-sha256"] = "rsa-sha256"
 
-    @field_validator("domain", "selector")
+    @field_validator("domain")
     @classmethod
-    def _dns_name(cls, value: str) -> str:
-        if not _DKIM_NAME.fullmatch(value):
+    def _dns_domain(cls, value: str) -> str:
+        from mailcore._wire.domains import dns_name
+
+        return dns_name(value)  # its ValueError names the domain and the reason
+
+    @field_validator("selector")
+    @classmethod
+    def _dns_selector(cls, value: str) -> str:
+        if not all(_SELECTOR.fullmatch(label) for label in value.split(".")):
             raise ValueError(
-                "must be a DNS name of letters, digits, '-' and '_' (an international "
-                "domain in its ASCII form, xn--...)"
+                f"{value!r} is not a selector: dot-separated labels of ASCII letters, digits, "
+                "'-' and '_', each of at most 63 characters"
             )
         return value
 
@@ -200,11 +208,18 @@ class DKIMOptions(_MaskedModel):
 
     @model_validator(mode="after")
     def _one_key(self) -> Self:
-        if (self.private_key is None) == (self.private_key_file is None):
-            from mailcore.errors import ConfigurationError
+        from mailcore._wire.domains import MAX_DNS_NAME
+        from mailcore.errors import ConfigurationError
 
+        if (self.private_key is None) == (self.private_key_file is None):
             raise ConfigurationError(
                 "dkim: set exactly one of private_key_file and private_key (the key in PEM)"
+            )
+        record = f"{self.selector}._domainkey.{self.domain}"
+        if len(record) > MAX_DNS_NAME:
+            raise ConfigurationError(
+                f"dkim: the key's DNS name <selector>._domainkey.<domain> is {len(record)} "
+                f"characters long; DNS takes at most {MAX_DNS_NAME} (shorten the selector)"
             )
         return self
 

@@ -252,6 +252,13 @@ def _settings_class(section: str | None, model: type[BaseModel]) -> type[BaseSet
     return type(f"{model.__name__}Sources", (BaseSettings,), namespace)
 
 
+#: What a setting that takes a list or a table wants as text (an environment variable,
+#: a ``-o`` argument) when its text is not JSON.
+EXPECTED_JSON = "expected a JSON value"
+#: Pydantic's error types for a value that is not a list or a table.
+_NOT_STRUCTURED = {"dict_type", "list_type", "model_type", "model_attributes_type"}
+
+
 def _read_source(
     source: EnvSettingsSource, section: str | None, model: type[BaseModel], where: str
 ) -> dict[str, Any]:
@@ -268,7 +275,7 @@ def _read_source(
     dotted = field if section is None else f"{section}.{field}"
     raise ConfigurationError(
         f"invalid setting {dotted!r} (from {where} {env_var_name(section, field, model)}): "
-        "expected a JSON value"
+        + EXPECTED_JSON
     )
 
 
@@ -512,7 +519,18 @@ def _problems(
         if not field:  # the model's own check, already a sentence naming the options
             problems.append(reason if spec is None else f"mailer {spec.alias!r}: {reason}")
             continue
-        what = _describe(section, model, field, sources.get(field, "default"), path, spec)
+        source = sources.get(field, "default")
+        inner = ".".join(part for part in error["loc"][1:] if isinstance(part, str))
+        if inner and not isinstance(cause, MailcoreError):  # a key of a table: dkim.selector
+            reason = f"{inner}: {reason}"
+        elif (
+            error["type"] in _NOT_STRUCTURED
+            and isinstance(error.get("input"), str)
+            and source in ("argument", "environment", ".env")  # text that was not JSON
+        ):
+            wanted = "a list" if error["type"] == "list_type" else "an object"
+            reason = f"{EXPECTED_JSON} ({wanted}, not this text)"
+        what = _describe(section, model, field, source, path, spec)
         given = repr(error.get("input"))
         # a secret is never shown; nor a value the reason already quotes
         hidden = is_secret(model, field) or isinstance(cause, MailcoreError)

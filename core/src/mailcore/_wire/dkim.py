@@ -1,8 +1,11 @@
 """DKIM signatures (RFC 6376) on the exact bytes a backend sends, with dkimpy.
 
 :func:`load_signer` reads and checks the key when a mailer is built, so a key that
-cannot be read, or is not of the configured algorithm, is a configuration error then.
-:meth:`Signer.sign` puts a ``DKIM-Signature`` field on top of a serialized message.
+cannot be read, or is not of the configured algorithm, is a configuration error then; a
+key file must be a regular file of at most :data:`MAX_KEY_BYTES`.
+:meth:`Signer.sign` puts a ``DKIM-Signature`` field on top of a serialized message,
+signing From once more than the message has it (so none can be added) and warning once
+when the From domain is not aligned with the signing domain (DMARC).
 The body is hashed here, chunk by chunk as the message is encoded (canonicalization
 ``relaxed/simple``: its body rule is simple to apply on a stream), so a large
 attachment is never held encoded; dkimpy canonicalizes and signs the header fields.
@@ -14,7 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import re
+import stat
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,14 +30,27 @@ if TYPE_CHECKING:
     from mailcore._wire.mime import SerializedMessage
     from mailcore.options import DKIMOptions
 
-__all__ = ["Signer", "load_signer"]
+__all__ = ["MAX_KEY_BYTES", "Signer", "load_signer"]
+
+#: The largest key file read: a PEM key is a few KB (an 8192-bit RSA key about 6.5 KB).
+MAX_KEY_BYTES = 64 * 1024
 
 _CRLF = b"\r\n"
 #: The PKCS#8 (RFC 8410) DER of an ed25519 private key: this prefix, then the 32-byte seed.
 _ED25519_PKCS8 = bytes.fromhex("302e020100300506032b657004220420")
 #: The algorithm identifier of an ed25519 key (OID 1.3.101.112) inside any DER.
 _ED25519_OID = bytes.fromhex("06032b6570")
+#: The algorithm identifier of an elliptic-curve (ECDSA) key (OID 1.2.840.10045.2.1).
+_EC_OID = bytes.fromhex("06072a8648ce3d0201")
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+#: The From fields of a header block (with their folded lines).
+_FROM = re.compile(rb"^from[ \t]*:(.*(?:\r\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_DOMAIN = re.compile(rb"@([A-Za-z0-9._-]+)")
+_log = logging.getLogger("mailcore.dkim")
+#: (signing domain, From domain) pairs already warned about as not aligned (at most
+#: :data:`_MAX_UNALIGNED`: then forgotten, and warned about again).
+_unaligned: set[tuple[bytes, bytes]] = set()
+_MAX_UNALIGNED = 1024
 #: Shorter RSA keys are refused by verifiers (dkimpy's ``minkey``; RFC 8301).
 _MIN_RSA_BITS = 1024
 
@@ -47,13 +65,33 @@ def _fail(options: DKIMOptions, problem: str) -> ConfigurationError:
 
 
 def _key_text(options: DKIMOptions) -> bytes:
+    """The key's text: ``private_key``, or the regular file ``private_key_file`` of at most
+    :data:`MAX_KEY_BYTES` (a device or a pipe could be read for ever)."""
     if options.private_key is not None:
         return options.private_key.get_secret_value().encode("ascii", "replace")
     assert options.private_key_file is not None
+    path = options.private_key_file.expanduser()
     try:
-        return options.private_key_file.expanduser().read_bytes()
+        found = path.stat()
+        if not stat.S_ISREG(found.st_mode):
+            raise _fail(options, "is not a regular file (a device, a pipe or a directory?)")
+        if found.st_size > MAX_KEY_BYTES:
+            raise _too_big(options, found.st_size)
+        with path.open("rb") as file:
+            text = file.read(MAX_KEY_BYTES + 1)
     except OSError as exc:
         raise _fail(options, f"cannot be read: {exc.strerror or exc}") from None
+    if len(text) > MAX_KEY_BYTES:  # it grew since stat()
+        raise _too_big(options, len(text))
+    return text
+
+
+def _too_big(options: DKIMOptions, size: int) -> ConfigurationError:
+    return _fail(
+        options,
+        f"is {size} bytes, more than the {MAX_KEY_BYTES // 1024} KiB a key file may have "
+        "(a PEM key is a few KB: is it the right file?)",
+    )
 
 
 def _pem_der(text: bytes) -> tuple[str, bytes] | None:
@@ -67,15 +105,31 @@ def _pem_der(text: bytes) -> tuple[str, bytes] | None:
         return None
 
 
+def _base64(text: bytes) -> bytes:
+    """``text`` decoded as base64 (whitespace ignored), or ``b""`` when it is not base64."""
+    try:
+        return base64.b64decode(b"".join(text.split()), validate=True)
+    except binascii.Error:
+        return b""
+
+
+def _refuse_ec(options: DKIMOptions, label: str, der: bytes) -> None:
+    if label == "EC PRIVATE KEY" or _EC_OID in der[:32]:
+        raise _fail(options, "is an EC (ECDSA) key; DKIM signs with RSA or ed25519 keys only")
+
+
 def _rsa_key(options: DKIMOptions, text: bytes) -> dict[str, int]:
     from dkim.crypto import UnparsableKeyError, parse_private_key
 
     pem = _pem_der(text)
     if pem is None:
+        if len(_base64(text)) == 32:
+            raise _fail(options, "is an ed25519 key (a bare seed), but algorithm is rsa-sha256")
         raise _fail(options, "is not a private key in PEM form (-----BEGIN PRIVATE KEY-----)")
     label, der = pem
     if _ED25519_OID in der[:32]:
         raise _fail(options, "is an ed25519 key, but algorithm is rsa-sha256")
+    _refuse_ec(options, label, der)
     try:
         key: dict[str, int] = parse_private_key(der)
     except (UnparsableKeyError, IndexError, ValueError):
@@ -93,17 +147,15 @@ def _ed25519_key(options: DKIMOptions, text: bytes) -> Any:
 
     pem = _pem_der(text)
     if pem is not None:
-        der = pem[1]
+        label, der = pem
+        _refuse_ec(options, label, der)
         if not der.startswith(_ED25519_PKCS8) or len(der) != len(_ED25519_PKCS8) + 32:
             raise _fail(
                 options, "is not an ed25519 key (an RSA key?), but algorithm is ed25519-sha256"
             )
         seed = der[len(_ED25519_PKCS8) :]
     else:
-        try:
-            seed = base64.b64decode(b"".join(text.split()), validate=True)
-        except binascii.Error:
-            seed = b""
+        seed = _base64(text)
         if len(seed) != 32:
             raise _fail(
                 options,
@@ -167,6 +219,29 @@ def _split_head(chunks: Iterator[bytes]) -> tuple[bytes, bytes]:
     return head, b""
 
 
+def _oversigned(include: tuple[bytes, ...], head: bytes, domain: bytes) -> tuple[bytes, ...]:
+    """``include`` with ``from`` once more than the message has From fields, so that no
+    From can be added without breaking the signature (RFC 6376 section 5.4.2, as dkimpy's
+    defaults do); warns once per signing and From domain when they are not aligned."""
+    values = _FROM.findall(head)
+    for value in values:
+        found = _DOMAIN.findall(value)
+        author = found[-1].lower() if found else b""
+        aligned = author == domain.lower() or author.endswith(b"." + domain.lower())
+        if author and not aligned and (domain, author) not in _unaligned:
+            if len(_unaligned) >= _MAX_UNALIGNED:
+                _unaligned.clear()
+            _unaligned.add((domain, author))
+            _log.warning(
+                "DKIM signs as d=%s a message From %s: not the same domain nor a subdomain, "
+                "so DMARC receivers do not count the signature as the author's",
+                domain.decode(),
+                author.decode(),
+            )
+    missing = len(values) + 1 - include.count(b"from")
+    return include + (b"from",) * max(missing, 0)
+
+
 class Signer:
     """Signs serialized messages with one key (made by :func:`load_signer`)."""
 
@@ -199,7 +274,7 @@ class Signer:
             body.update(chunk)
         signer = dkim.DKIM(head + _CRLF, signature_algorithm=self._algorithm, linesep=newline)
         include = tuple(self._headers or signer.default_sign_headers())
-        include = tuple(name.lower() for name in include)
+        include = _oversigned(tuple(name.lower() for name in include), head, self._domain)
         policy = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
         fields = [
             (b"v", b"1"),

@@ -14,7 +14,10 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["ascii_domain"]
+__all__ = ["MAX_DNS_NAME", "ascii_domain", "dns_name"]
+
+#: The longest domain name DNS can look up, in characters (RFC 1035: 255 octets on the wire).
+MAX_DNS_NAME = 253
 
 # The common case, checked by one regular expression: LDH labels (and "_") of at most 63
 # characters, no hyphen first or last, no "--" anywhere (so no A-label to decode).
@@ -73,3 +76,24 @@ def _check_ascii(domain: str) -> None:
             raise ValueError(
                 f"domain {domain!r} has an A-label {label!r} refused by IDNA 2008 ({exc})"
             ) from None
+
+
+def dns_name(domain: str) -> str:
+    """``domain`` as a name to look up in DNS (a DKIM signing domain): as
+    :func:`ascii_domain` gives it (``bücher.example`` becomes ``xn--bcher-kva.example``),
+    and also at most :data:`MAX_DNS_NAME` characters, no ``[literal]`` and no all-numeric
+    last label (``127.0.0.1`` is an IP address, not a domain).
+
+    Raises ``ValueError`` naming the domain and the reason.
+    """
+    name = ascii_domain(domain)
+    if name.startswith("["):
+        raise ValueError(f"domain {domain!r} is an address literal, not a domain name")
+    if len(name) > MAX_DNS_NAME:
+        raise ValueError(
+            f"domain {domain[:20]!r}... is {len(name)} characters long; DNS takes at most "
+            f"{MAX_DNS_NAME}"
+        )
+    if name.rpartition(".")[2].isdigit():
+        raise ValueError(f"domain {domain!r} is an IP address (its last label is a number)")
+    return name

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mailcore import hooks
-from mailcore.backend import BaseEmailBackend
+from mailcore.backend import CORE_FALLBACKS, BaseEmailBackend
 from mailcore.cli.common import add_backend_arguments, option_arguments, refuse_argument_only
 from mailcore.cli.errors import (
     EXIT_FAILED,
@@ -120,8 +120,23 @@ def settings_table(
             label = _mailer_label(spec, source, path)
         else:
             label = _source_label(section, model, field, source, path)
+        fallback = _core_fallback(field, path) if section and value is None else None
+        if fallback is not None:  # unset here: the core setting is in force
+            shown, label = format_value(fallback[0], secret=True), fallback[1]
         rows.append([field, shown, label])
     return format_table(["setting", "value", "source"], rows, indent="  ")
+
+
+def _core_fallback(field: str, path: Path | None) -> tuple[Any, str] | None:
+    """The core setting a backend option left unset takes (``dkim``), with its source."""
+    if field not in CORE_FALLBACKS:
+        return None
+    core, sources = load_options(None, CoreSettings)
+    value = getattr(core, field)
+    if value is None:
+        return None
+    source = _source_label(None, CoreSettings, field, sources.get(field, "default"), path)
+    return value, f"core setting {field!r}: {source}"
 
 
 def _config_line(path: Path | None) -> str:

@@ -15,6 +15,8 @@ provider is called once per connection (and once more after a refusal).
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -29,9 +31,11 @@ __all__ = [
     "AuthMethod",
     "TokenError",
     "TokenProvider",
+    "clean_token",
     "load_token_provider",
     "login_attempts",
     "retry_after",
+    "username_problem",
 ]
 
 #: The ``auth_method`` option: ``auto`` lets the client pick among what the server offers.
@@ -48,6 +52,38 @@ _MECHANISM: dict[str, str | None] = {
 #: Replies to an XOAUTH2 login after which a fresh token is worth one more try: the
 #: error challenge (334, answered with an empty line) and the final refusal (535).
 _TOKEN_REJECTED = (334, 535)
+#: A control character (C0 or DEL): never in a user name, nor in a token (XOAUTH2
+#: separates its fields with \x01; a line end would end the SMTP command).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_token(token: str, what: str) -> str:
+    """``token`` without the whitespace around it (the final newline of a token file: an
+    OAuth2 token, RFC 6750's ``b64token``, has none); raises ``ValueError`` naming
+    ``what``, never the token, when it is empty or a control character or a space is
+    left inside."""
+    stripped = token.strip()
+    if not stripped:
+        raise ValueError(f"{what} is empty or only whitespace")
+    bad = re.search(r"[\x00-\x20\x7f]", stripped)
+    if bad is not None:
+        raise ValueError(
+            f"{what} has a control character or space ({bad[0]!r}) at position "
+            f"{bad.start() + 1}: an OAuth2 token is one word of printable characters "
+            "(the token is not shown)"
+        )
+    return stripped
+
+
+def username_problem(username: str) -> str | None:
+    """Why ``username`` cannot log in with XOAUTH2 (a control character), or ``None``."""
+    bad = _CONTROL.search(username)
+    if bad is None:
+        return None
+    return (
+        f"username {username!r} has a control character ({bad[0]!r}); XOAUTH2 separates "
+        "its fields with \\x01, so none may be in the user name"
+    )
 
 
 def load_token_provider(path: str) -> TokenProvider:
@@ -68,7 +104,18 @@ def load_token_provider(path: str) -> TokenProvider:
         ) from None
     if not callable(target):
         raise ConfigurationError(f"smtp: oauth_token_provider {path!r} is not callable")
+    if _is_async(target):
+        raise ConfigurationError(
+            f"smtp: oauth_token_provider {path!r} is an async function; it must be a plain "
+            "function returning the token (the client calls it from its thread, on the "
+            "async path too, and cannot await it)"
+        )
     return target
+
+
+def _is_async(target: object) -> bool:
+    call = type(target).__call__  # an object with an async __call__
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(call)
 
 
 @dataclass(frozen=True)
@@ -108,17 +155,26 @@ class TokenError(Exception):
 
 
 def _fresh_token(provider: TokenProvider, path: str) -> str:
+    """A token from ``provider``. Its exception's text is not shown (it may quote the
+    token); the exception stays the ``__cause__``, seen in a ``--debug`` traceback."""
     try:
-        token = provider()
+        token: object = provider()
     except Exception as exc:
         raise TokenError(
-            f"oauth_token_provider {path!r} failed: {type(exc).__name__}: {exc}"
+            f"oauth_token_provider {path!r} failed: it raised {type(exc).__name__} "
+            "(its text is not shown: it may hold a token)"
         ) from exc
-    if not isinstance(token, str) or not token:
+    if inspect.iscoroutine(token):
+        token.close()  # never awaited: closed, so no "never awaited" warning
+    if not isinstance(token, str):
         # the value is never shown: a token of the wrong type is still a secret
-        got = "an empty str" if token == "" else f"a {type(token).__name__}"
-        raise TokenError(f"oauth_token_provider {path!r} returned {got}, not a token (a str)")
-    return token
+        raise TokenError(
+            f"oauth_token_provider {path!r} returned a {type(token).__name__}, not a token (a str)"
+        )
+    try:
+        return clean_token(token, f"the token oauth_token_provider {path!r} returned")
+    except ValueError as exc:
+        raise TokenError(str(exc)) from None
 
 
 def login_attempts(options: SMTPOptions) -> Iterator[Attempt]:

@@ -18,7 +18,7 @@ from mailcore import (
     Seconds,
     URLScheme,
 )
-from mailcore_smtp.auth import AuthMethod, load_token_provider
+from mailcore_smtp.auth import AuthMethod, clean_token, load_token_provider, username_problem
 
 __all__ = [
     "DEFAULT_DATA_TIMEOUT",
@@ -125,9 +125,11 @@ class SMTPOptions(BackendOptions):
       ``plain``, ``login`` or ``xoauth2`` (OAuth2, as Microsoft 365 and Gmail want:
       ``username`` and ``oauth_token`` or ``oauth_token_provider``, no password).
     - ``oauth_token``: an OAuth2 access token for ``xoauth2``; a secret, never shown.
-    - ``oauth_token_provider``: the import path (``"myapp.mail:token"``) of a function
-      returning a fresh access token, called for each connection; when the server
-      refuses a token, it is called once more and the login tried again.
+      Whitespace around it (a token file's newline) is dropped; a control character
+      or space inside is refused.
+    - ``oauth_token_provider``: the import path (``"myapp.mail:token"``) of a plain (not
+      async) function returning a fresh access token, called for each connection; when
+      the server refuses a token, it is called once more and the login tried again.
     - ``use_tls``: STARTTLS after connecting (port 587); the server must offer it.
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
     - ``timeout``: seconds to wait for the server while connecting, for its greeting
@@ -218,6 +220,13 @@ class SMTPOptions(BackendOptions):
             return None
         return value
 
+    @field_validator("oauth_token")
+    @classmethod
+    def _one_word_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        return SecretStr(clean_token(value.get_secret_value(), "oauth_token"))
+
     @field_validator("local_hostname")
     @classmethod
     def _ehlo_name(cls, value: str | None) -> str | None:
@@ -290,5 +299,8 @@ class SMTPOptions(BackendOptions):
             raise ConfigurationError(
                 "smtp: auth_method 'xoauth2' logs in with a token: unset password"
             )
+        problem = username_problem(self.username)
+        if problem is not None:
+            raise ConfigurationError(f"smtp: {problem}")
         if self.oauth_token_provider is not None:
             load_token_provider(self.oauth_token_provider)  # its import fails now, not later
