@@ -67,7 +67,9 @@ report: dict[str, object] = {
         ).send()
     ),
     "header_colon": outcome(
-        lambda: EmailMessage("Colon", "Body", None, ["dan@example.com"], headers={"X:A": "v"}).send()
+        lambda: EmailMessage(
+            "Colon", "Body", None, ["dan@example.com"], headers={"X:A": "v"}
+        ).send()
     ),
     "utf8_local_part": outcome(lambda: mail.send_mail("Hi", "Body", None, ["jörg@example.com"])),
     "international_domain": outcome(lambda: mail.send_mail("Hi", "B", None, ["user@straße.de"])),

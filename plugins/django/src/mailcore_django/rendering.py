@@ -11,8 +11,8 @@ encoded word (``=?utf-8?b?...?=@example.com``, another mailbox), raises
 
 One check comes first that Django does not make: every extra header's name must be one
 mailcore accepts (no CR, LF, colon, space or other non-printable character), or a
-``BadHeaderError`` is raised (:func:`check_header_name`); Django refuses line breaks only in values, and a name
-``"X-A\r\nBcc"`` would put a Bcc line in the bytes.
+``BadHeaderError`` is raised (:func:`check_header_name`); Django refuses line breaks
+only in values, and a name ``"X-A\\r\\nBcc"`` would put a Bcc line in the bytes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ __all__ = ["stored_message"]
 #: Django's error for a bad header before Django 6.0, which deprecates it for ValueError.
 _DJANGO_BAD_HEADER: type[ValueError] | None = None
 if django.VERSION < (6,):
-    from django.core.mail import BadHeaderError as _DJANGO_BAD_HEADER
+    from django.core import mail as _mail
+
+    _DJANGO_BAD_HEADER = _mail.BadHeaderError
 
 #: Django 6.0 and later render with a policy and prepare addresses with ``prep_address``.
 _MODERN = hasattr(smtp.EmailBackend, "prep_address")

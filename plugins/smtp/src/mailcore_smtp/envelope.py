@@ -26,7 +26,7 @@ def _problem(address: str) -> str | None:
         return f"it holds the control character {found.group()!r}"
     if address.isascii():
         return None
-    local, _, domain = address.rpartition("@")
+    local = address.rpartition("@")[0]
     if not local.isascii():
         return "its local part is not ASCII (that would need SMTPUTF8)"
     return "its domain is not ASCII (an international domain goes in its IDNA form, xn--...)"
