@@ -121,11 +121,24 @@ def test_under_djangos_test_runner_mailcore_mail_lands_in_djangos_outbox(
         backend + f'MAILCORE = {{"smtp": {{"host": "127.0.0.1", "port": {closed_port}}}}}\n',
     )
     (tmp_path / "test_outbox.py").write_text(_docs_example("class SignupTests"))
+    (tmp_path / "test_named_mailer.py").write_text(
+        "from asgiref.sync import async_to_sync\n"
+        "from django.core import mail\n"
+        "from django.test import SimpleTestCase\n"
+        "import mailcore_django\n\n"
+        "class NamedMailerTests(SimpleTestCase):\n"
+        "    def test_asend_mail_to_a_url_lands_in_the_outbox_too(self):\n"
+        "        sent = async_to_sync(mailcore_django.asend_mail)(\n"
+        f'            "News", "Body", None, ["bob@example.com"], url="smtp://127.0.0.1:{closed_port}"\n'
+        "        )\n"
+        "        self.assertEqual(sent, 1)\n"
+        '        self.assertEqual([m.to for m in mail.outbox], [["bob@example.com"]])\n'
+    )
 
     done = run_django_test(venv, tmp_path, env)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Ran 1 test" in done.stderr and "OK" in done.stderr
+    assert "Ran 3 tests" in done.stderr and "OK" in done.stderr
 
 
 def test_the_core_and_its_backends_never_import_django(venv: DjangoVenv, tmp_path: Path) -> None:
@@ -244,3 +257,39 @@ def test_a_message_queued_through_the_bridge_is_sent_by_a_worker_as_django_rende
     assert sent.data == reference.data
     assert (sent.mail_from, sent.rcpt_tos) == (reference.mail_from, reference.rcpt_tos)
     assert sent.rcpt_tos == ["ann@example.com", "audit@example.com"]
+
+
+def test_a_new_users_trial_of_email_settings_and_hostile_input(
+    venv: DjangoVenv, tmp_path: Path
+) -> None:
+    with RecordingSMTPServer(credentials={"user": "s3cretPW"}) as server:
+        report = run_inside(venv, "trial.py", str(server.port), cwd=tmp_path)
+
+    # Django's shortcuts pass username=None, password=None: "as configured", as in Django
+    assert [report[k] for k in ("send_mail", "mail_admins", "send_mass_mail")] == [1, 1, 1]
+    assert report["get_connection"] == 1
+    # a header name that would add a Bcc line (or any invalid name): Django's BadHeaderError
+    assert report["header_name"][1:] == [
+        "BadHeaderError",  # Django's with Django 5.2, mailcore's (a ValueError) with 6.1
+        "header name 'X-A\\r\\nBcc' contains a newline",
+    ]
+    assert report["header_colon"][2] == (
+        "header name 'X:A' is invalid: use printable ASCII without spaces or ':'"
+    )
+    # a non-ASCII local part: refused (Django 5.2 would send an encoded word; 6.1 refuses)
+    assert report["utf8_local_part"][1] == (
+        "InvalidAddressError" if venv.version.startswith("5.") else "ValueError"
+    )
+    # Django's IDNA 2003: straße.de is strasse.de; duplicates go once to the server
+    assert report["international_domain"] == report["duplicates"] == 1
+    assert report["no_recipients"] == [0, False]  # Django returns before the backend
+    assert report["fallback_mailer"] is None  # no mailcore alias: Django's EMAIL_* settings
+    assert report["timeout"] == 30.0  # EMAIL_TIMEOUT = None: mailcore's default timeout
+    assert report["remote_without_tls"][:2] == ["mailcore", "ConfigurationError"]
+    assert "unencrypted to smtp.example.com" in report["remote_without_tls"][2]
+    assert [m.rcpt_tos for m in server.messages] == [
+        ["ann@example.com"], ["admin@example.com"], ["bob@example.com"], ["cy@example.com"],
+        ["user@strasse.de"], ["eve@example.com"], ["fay@example.com"],
+    ]  # fmt: skip
+    assert [s.login for s in server.sessions] == ["user"] * 7
+    assert all(b"Bcc" not in m.data for m in server.messages)

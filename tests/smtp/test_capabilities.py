@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from mailcore import InvalidAddressError
+from mailcore import InvalidAddressError, StoredMessage
 from mailcore_smtp import SMTPBackend, SMTPMessageTooBigError, SMTPReplyError
 from tests.smtp.helpers import make_message
 from tests.support.fault_server import Fault, FaultScript
@@ -74,6 +76,49 @@ def test_a_non_ascii_local_part_is_refused_naming_smtputf8(field: str) -> None:
     assert "'jörg@example.com'" in str(caught.value)
     assert "its local part is not ASCII (that would need SMTPUTF8)" in str(caught.value)
     assert server.messages == []
+
+
+STORED = b"From: a@example.com\r\nSubject: Stored\r\n\r\nRendered elsewhere.\r\n"
+
+
+LOCAL = "its local part is not ASCII (that would need SMTPUTF8)"
+DOMAIN = "its domain is not ASCII (an international domain goes in its IDNA form, xn--...)"
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipient", "problem"),
+    [
+        ("a@example.com", "jörg@example.com", LOCAL),
+        ("jörg@example.com", "b@example.com", LOCAL),
+        ("a@example.com", "b@straße.de", DOMAIN),
+        ("a@example.com", "b@example.com\r\nRCPT TO:<c@example.com>",
+         "it holds the control character '\\r'"),
+    ],
+    ids=["recipient", "sender", "domain", "line-break"],
+)  # fmt: skip
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_an_envelope_given_as_it_is_obeys_the_same_rule(
+    sender: str, recipient: str, problem: str, api: str
+) -> None:
+    """A :class:`StoredMessage` (a Celery worker's, Django's through the bridge) brings its
+    envelope as it is; the transport applies its rule to it all the same: nothing of the
+    batch is sent, and the server sees no connection."""
+    good = StoredMessage(STORED, "a@example.com", ["ok@example.com"])
+    bad = StoredMessage(STORED, sender, [recipient])
+    with RecordingSMTPServer() as server:
+        backend = SMTPBackend(**server.backend_options(timeout=5))
+        with pytest.raises(InvalidAddressError) as caught:
+            if api == "sync":
+                backend.send_messages([good, bad])
+            else:
+                asyncio.run(backend.asend_messages([good, bad]))
+
+    role = "sender" if sender != "a@example.com" else "recipient"
+    address = sender if role == "sender" else recipient
+    assert str(caught.value) == (
+        f"message 2 of 2 (nothing was sent): envelope {role} {address!r} cannot be sent: {problem}"
+    )
+    assert server.messages == [] and server.sessions == []
 
 
 def test_a_message_over_the_ehlo_size_limit_is_refused_before_mail_from() -> None:

@@ -12,7 +12,9 @@ In this order:
    whole migration.
 
 Other keyword arguments are the mailer's options (over its settings), as for
-:func:`mailcore.get_connection`.
+:func:`mailcore.get_connection`. One of Django's SMTP keyword arguments given as ``None``
+(``username=None``, as Django's ``send_mail`` passes it) means "as configured", as for
+Django's own SMTP backend: it is dropped, never passed on to override a setting.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ EMAIL_SETTINGS = {
     "EMAIL_SSL_CERTFILE": "ssl_certfile",
     "EMAIL_SSL_KEYFILE": "ssl_keyfile",
 }
+
+#: The keyword arguments of Django's SMTP backend for which ``None`` means "the setting".
+DJANGO_SMTP_KWARGS = frozenset(EMAIL_SETTINGS.values())
 
 _NOT_SET = object()
 _applied: Any = _NOT_SET
@@ -114,7 +119,11 @@ def connect(
     settings are read only with ``email_settings``); raises
     :class:`mailcore.ConfigurationError` naming what is wrong."""
     apply_settings()
-    options = dict(options or {})
+    options = {
+        name: value
+        for name, value in (options or {}).items()
+        if not (value is None and name in DJANGO_SMTP_KWARGS)
+    }
     if using is not None and url is not None:
         raise mailcore.ConfigurationError("give the bridge a mailer `using` or a `url`, not both")
     if url is not None:

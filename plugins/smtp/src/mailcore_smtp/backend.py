@@ -41,6 +41,7 @@ from mailcore import (
 )
 from mailcore_smtp.auth import Attempt, TokenError, login_attempts, retry_after
 from mailcore_smtp.deadline import DeadlineSMTP, handshake
+from mailcore_smtp.envelope import check_envelope
 from mailcore_smtp.errors import (
     MESSAGE_STAGES,
     SMTPAuthError,
@@ -617,10 +618,10 @@ class SMTPBackend(BaseEmailBackend):
         return executor_for(self.pool)
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
-        """:meth:`message_chunks`, after building the envelope, so that an address the
-        envelope cannot carry (the core refuses a non-ASCII local part, which would need
-        SMTPUTF8) is refused before connecting, even for a message sent as read from a
-        file, whose headers are not parsed again."""
-        message.envelope_from()
-        message.envelope_recipients()
+        """:meth:`message_chunks`, after checking the envelope, so that an address the
+        envelope cannot carry (a non-ASCII local part, which would need SMTPUTF8) is
+        refused before connecting, whatever built the envelope: the core from the
+        headers, or a :class:`~mailcore.StoredMessage` as given
+        (:mod:`mailcore_smtp.envelope`)."""
+        check_envelope(message.envelope_from(), message.envelope_recipients())
         return self.message_chunks(message)
