@@ -23,7 +23,6 @@ connection was lost.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import smtplib
@@ -50,6 +49,7 @@ from mailcore_smtp.errors import (
     SMTPSecurityError,
     Stage,
 )
+from mailcore_smtp.exchange import Cancelled
 from mailcore_smtp.options import SMTP_URL_SCHEMES, SMTPOptions
 from mailcore_smtp.pool import Link, pool_for
 from mailcore_smtp.retrying import is_retryable, retry_delay
@@ -220,11 +220,15 @@ class SMTPBackend(BaseEmailBackend):
             self.pool.unhold()
 
     def wait_before_retry(self, retry: int, error: SMTPError) -> None:
+        time.sleep(self.retry_pause(retry, error))
+
+    def retry_pause(self, retry: int, error: SMTPError) -> float:
+        """The pause before retry number ``retry`` after ``error`` (logged)."""
         delay = retry_delay(retry, self.options.retry_backoff)
         log.info(
             "%s; trying again in %.3g s (retry %d of %d)", error, delay, retry, self.options.retries
         )
-        time.sleep(delay)
+        return delay
 
     def _connect(self) -> smtplib.SMTP:
         options = self.options
@@ -263,17 +267,26 @@ class SMTPBackend(BaseEmailBackend):
         return connection
 
     def _ehlo(self, connection: smtplib.SMTP) -> None:
-        code, reply = connection.ehlo()
+        if not self.judge_ehlo(*connection.ehlo()):
+            self.judge_helo(*connection.helo())
+
+    def judge_ehlo(self, code: int, reply: bytes | str) -> bool:
+        """Whether EHLO was accepted; False: try HELO (an old server). Raises for a
+        temporary refusal."""
         if 200 <= code < 300:
-            return
+            return True
         if code < 500:  # a temporary refusal, not an old server without EHLO
             self.fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO")
-        code, reply = connection.helo()
+        return False
+
+    def judge_helo(self, code: int, reply: bytes | str) -> None:
+        """Raise unless HELO (after a refused EHLO) was accepted."""
         if not 200 <= code < 300:
             self.fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
 
-    def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
-        if not connection.has_extn("starttls"):
+    def require_starttls(self, offered: bool) -> None:
+        """With ``use_tls``: refuse to go on when the server does not offer STARTTLS."""
+        if not offered:
             raise SMTPSecurityError(
                 f"SMTP server {self.address} does not offer STARTTLS, and use_tls is set: "
                 "not continuing without encryption",
@@ -281,6 +294,36 @@ class SMTPBackend(BaseEmailBackend):
                 port=self.options.port,
                 stage="starttls",
             )
+
+    def require_auth(self, offered: bool, username: str) -> None:
+        """With a login: refuse to go on when the server does not offer AUTH."""
+        if not offered:
+            raise SMTPAuthError(
+                f"SMTP server {self.address} does not offer AUTH, so user {username!r} "
+                "cannot log in (unset username/password, or use the submission port "
+                "with use_tls)",
+                host=self.options.host,
+                port=self.options.port,
+                stage="auth",
+            )
+
+    def login_refused(self, code: int, reply: bytes | str, username: str) -> NoReturn:
+        """Raise the :class:`SMTPAuthError` of a refused login."""
+        self.fail_reply(
+            SMTPAuthError, "auth", code, reply, f"refused the login of user {username!r}"
+        )
+
+    def login_impossible(self, exc: Exception, username: str) -> SMTPAuthError:
+        """The :class:`SMTPAuthError` of a login that could not be tried (no common method)."""
+        return SMTPAuthError(
+            f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
+            host=self.options.host,
+            port=self.options.port,
+            stage="auth",
+        )
+
+    def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
+        self.require_starttls(connection.has_extn("starttls"))
         code, reply = connection.docmd("STARTTLS")
         if code != 220:
             self.fail_reply(SMTPSecurityError, "starttls", code, reply, "refused STARTTLS")
@@ -298,34 +341,15 @@ class SMTPBackend(BaseEmailBackend):
         connection.does_esmtp = False
 
     def _login(self, connection: smtplib.SMTP, username: str, password: str) -> None:
-        if not connection.has_extn("auth"):
-            raise SMTPAuthError(
-                f"SMTP server {self.address} does not offer AUTH, so user {username!r} "
-                "cannot log in (unset username/password, or use the submission port "
-                "with use_tls)",
-                host=self.options.host,
-                port=self.options.port,
-                stage="auth",
-            )
+        self.require_auth(connection.has_extn("auth"), username)
         try:
             connection.login(username, password)
         except smtplib.SMTPResponseException as exc:
-            self.fail_reply(
-                SMTPAuthError,
-                "auth",
-                exc.smtp_code,
-                exc.smtp_error,
-                f"refused the login of user {username!r}",
-            )
+            self.login_refused(exc.smtp_code, exc.smtp_error, username)
         except smtplib.SMTPException as exc:
             if isinstance(exc, smtplib.SMTPServerDisconnected):
                 raise
-            raise SMTPAuthError(
-                f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
-                host=self.options.host,
-                port=self.options.port,
-                stage="auth",
-            ) from exc
+            raise self.login_impossible(exc, username) from exc
 
     def fail_reply(
         self,
@@ -382,6 +406,12 @@ class SMTPBackend(BaseEmailBackend):
             return SMTPConnectionError(
                 f"SMTP server {address} did not answer within {seconds:g} s "
                 f"{where} ({option}){hint}",
+                **common,
+            )
+        if isinstance(exc, Cancelled):
+            return SMTPConnectionError(
+                f"SMTP server {address}: the sending task was cancelled {where} (the "
+                "connection was closed at once)",
                 **common,
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -467,10 +497,14 @@ class SMTPBackend(BaseEmailBackend):
             try:
                 return self.connect_link()
             except SMTPError as exc:
-                if retry >= self.options.retries or not is_retryable(exc):
+                if not self.may_retry_connect(retry, exc):
                     raise
                 retry += 1
                 self.wait_before_retry(retry, exc)
+
+    def may_retry_connect(self, retries_made: int, error: SMTPError) -> bool:
+        """Whether a failed connection attempt is tried again (``retries``, temporary)."""
+        return retries_made < self.options.retries and is_retryable(error)
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send ``messages``; return how many the server accepted.
@@ -543,11 +577,27 @@ class SMTPBackend(BaseEmailBackend):
             smtp_reply=text if code is not None else None,
         )
 
-    def async_executor(self) -> concurrent.futures.Executor:
-        """The threads of this mailer's async calls (:mod:`mailcore_smtp.aio`)."""
-        from mailcore_smtp.aio import executor_for
+    # -- async: native, on aiosmtplib (mailcore_smtp.aio) ---------------------------
 
-        return executor_for(self.pool)
+    async def aopen(self) -> bool:
+        """:meth:`open` for async code: takes a connection of the event loop's async pool
+        for this instance (see :mod:`mailcore_smtp.aio`)."""
+        from mailcore_smtp import aio
+
+        return await aio.aopen(self)
+
+    async def aclose(self) -> None:
+        """:meth:`close` for async code. Safe to call twice."""
+        from mailcore_smtp import aio
+
+        await aio.aclose(self)
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """:meth:`send_messages` for async code, natively (:mod:`mailcore_smtp.aio`):
+        the same options, results and errors, decided by the same code."""
+        from mailcore_smtp import aio
+
+        return await aio.asend_messages(self, messages)
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
         """:meth:`message_chunks`, after building the envelope, so that an address the

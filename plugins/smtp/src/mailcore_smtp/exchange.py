@@ -22,9 +22,17 @@ from mailcore import RateLimiter
 from mailcore_smtp.deadline import read_reply_within
 from mailcore_smtp.transmit import send_content
 
-__all__ = ["Content", "Pace", "Reply", "Request", "Send", "Steps", "drive"]
+__all__ = ["Cancelled", "Content", "Pace", "Reply", "Request", "Send", "Steps", "drive"]
 
 T = TypeVar("T")
+
+
+class Cancelled(smtplib.SMTPServerDisconnected):
+    """Thrown into the steps when the async task sending them was cancelled and the
+    connection closed: judged as a connection lost at that point."""
+
+    def __init__(self) -> None:
+        super().__init__("the sending task was cancelled")
 
 
 @dataclass(frozen=True)

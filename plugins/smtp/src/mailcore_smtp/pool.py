@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from mailcore_smtp.options import SMTPOptions
     from mailcore_smtp.transaction import Transaction
 
-__all__ = ["Link", "Pool", "pool_for", "pool_key"]
+__all__ = ["Link", "Pool", "pool_for", "pool_key", "would_deadlock"]
 
 log = logging.getLogger("mailcore.smtp")
 
@@ -209,15 +209,9 @@ class Pool:
                 return link
 
     def _would_deadlock(self, me: int) -> bool:
-        """Whether thread ``me`` waiting would wait for ever: every busy connection is
-        held by a thread waiting in :meth:`acquire` (or by ``me``), so none is given back.
-        Each waiter checks this before it waits, so the last one to come breaks the cycle.
+        """Whether thread ``me`` waiting would wait for ever (:func:`would_deadlock`).
         Called with the lock held."""
-        holders = {thread for thread, count in self._owned.items() if count > 0}
-        held = sum(self._owned[thread] for thread in holders)
-        # one being closed (counted open until it is) frees a place soon: no deadlock
-        busy = self._open - len(self._idle)
-        return 0 < held >= busy and holders <= self._waiting | {me}
+        return would_deadlock(self._owned, self._waiting, me, self._open, len(self._idle))
 
     def release(self, link: Link, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
@@ -260,6 +254,20 @@ class Pool:
             with self._cond:
                 self._open -= len(expired)
                 self._cond.notify_all()
+
+
+def would_deadlock(
+    owned: collections.Counter[int], waiting: set[int], me: int, open_count: int, idle: int
+) -> bool:
+    """Whether ``me`` (a thread, or an async pool's task) waiting for a connection would
+    wait for ever: every busy connection is held by waiters (or by ``me``), so none is
+    given back. Each waiter checks this before it waits, so the last one to come breaks
+    the cycle. ``owned``: connections in use by their holder; ``waiting``: the waiters."""
+    holders = {holder for holder, count in owned.items() if count > 0}
+    held = sum(owned[holder] for holder in holders)
+    # one being closed (counted open until it is) frees a place soon: no deadlock
+    busy = open_count - idle
+    return 0 < held >= busy and holders <= waiting | {me}
 
 
 #: Pools by :func:`pool_key`, while some backend refers to its pool.

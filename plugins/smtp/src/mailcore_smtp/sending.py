@@ -95,15 +95,24 @@ class Work:
             return
         self.stop(index, error)
 
-    def outcome(self) -> tuple[int, BaseException] | None:
-        """After the workers ended: the stop to raise (its error, with the batch's
-        progress), ``None`` when the batch went through."""
+    def settle(self, backend: SMTPBackend, failures: list[BaseException]) -> int:
+        """After the workers ended: mark the messages left not attempted, and return
+        how many were accepted, or raise what stopped the batch (with its progress);
+        ``failures``: what the workers raised (raised again)."""
+        unsent = [m for m in self.messages if m.result is None]
+        if failures:
+            cause = self.stopped[1] if self.stopped else failures[0]
+            backend.stop_batch(unsent, cause)
+            raise failures[0]
         if self.stopped is None:
-            return None
+            return self.sent
         index, error = self.stopped
         if isinstance(error, SMTPError):
             error.add_batch_progress(self.sent, len(self.messages), self.messages[index])
-        return self.stopped
+        backend.stop_batch(unsent, error)
+        if backend.fail_silently and isinstance(error, SMTPError):
+            return self.sent
+        raise error
 
 
 @dataclass(frozen=True)
@@ -252,19 +261,7 @@ class Lease:
             work.stop(len(messages), exc)  # the other connections take no more
         for thread in threads:
             thread.join()
-        unsent = [m for m in messages if m.result is None]
-        if failures:
-            cause = work.stopped[1] if work.stopped else failures[0]
-            backend.stop_batch(unsent, cause)
-            raise failures[0]
-        stopped = work.outcome()
-        if stopped is None:
-            return work.sent
-        error = stopped[1]
-        backend.stop_batch(unsent, error)
-        if backend.fail_silently and isinstance(error, SMTPError):
-            return work.sent
-        raise error
+        return work.settle(backend, failures)
 
     def _extra_worker(self, work: Work, failures: list[BaseException]) -> None:
         try:
