@@ -31,7 +31,7 @@ import collections
 import logging
 import smtplib
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiosmtplib
 
@@ -129,7 +129,7 @@ class _Replies(asyncio.Protocol):
                 raise self.lost
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError("timed out")
+                _timed_out("Connection unexpectedly closed: timed out")
             await self._sleep(loop, remaining)
         return self._replies.popleft()
 
@@ -166,8 +166,32 @@ class _Replies(asyncio.Protocol):
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError("timed out")
+                _timed_out("Server not connected")
             await self._sleep(loop, remaining)
+
+
+def _timed_out(text: str) -> NoReturn:
+    raise _disconnected_by_timeout(text)
+
+
+def _disconnected_by_timeout(text: str) -> smtplib.SMTPServerDisconnected:
+    """What :mod:`smtplib` raises when its socket times out while reading or writing: a
+    disconnection whose context is the :class:`TimeoutError` (so both paths' errors,
+    and their causes, are alike)."""
+    exc = smtplib.SMTPServerDisconnected(text)
+    exc.__context__ = TimeoutError("timed out")
+    return exc
+
+
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, closing at once: its ``close()`` closes a TLS transport
+    gracefully, waiting for the server's close_notify, which a stalled server never sends
+    (the socket would outlive the event loop)."""
+
+    def close(self) -> None:
+        if isinstance(self.transport, asyncio.Transport):
+            self.transport.abort()
+        super().close()
 
 
 class _Capabilities:
@@ -223,9 +247,7 @@ class AsyncLink:
                 await self.replies.reply(seconds)
             except (OSError, smtplib.SMTPException) as exc:
                 log.debug("QUIT failed (ignored): %s", exc)
-        self.alive = False
-        self.pending = None
-        self.transport.close()
+        self.discard()  # abort: a TLS close would wait for the server's close_notify
 
 
 async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
@@ -288,18 +310,23 @@ def _as_smtplib(exc: BaseException) -> tuple[BaseException, bool]:
     """``exc`` as :mod:`smtplib` (or the socket) would have raised it, for
     :meth:`SMTPBackend.translate`; and whether it broke the greeting (connected, then no
     complete greeting) rather than the connection itself."""
-    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
-        greeting = isinstance(exc.__cause__, aiosmtplib.SMTPReadTimeoutError)
-        return TimeoutError("timed out"), greeting
+    if isinstance(exc, aiosmtplib.SMTPReadTimeoutError) or (
+        isinstance(exc, aiosmtplib.SMTPConnectTimeoutError)
+        and isinstance(exc.__cause__, aiosmtplib.SMTPReadTimeoutError)
+    ):  # no (complete) reply in time
+        greeting = isinstance(exc, aiosmtplib.SMTPConnectTimeoutError)
+        return _disconnected_by_timeout("Connection unexpectedly closed: timed out"), greeting
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError):  # connecting, or a TLS handshake
+        return TimeoutError("timed out"), False
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return smtplib.SMTPResponseException(exc.code, exc.message), False
     if isinstance(exc, aiosmtplib.SMTPConnectError):
         cause = exc.__cause__
         if isinstance(cause, OSError) and not isinstance(cause, aiosmtplib.SMTPException):
             return cause, False
-        return smtplib.SMTPServerDisconnected(str(exc)), True
+        return smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), True
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        return smtplib.SMTPServerDisconnected(str(exc)), False
+        return smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), False
     if isinstance(exc, aiosmtplib.SMTPException):
         return smtplib.SMTPException(str(exc)), False
     return exc, False
@@ -312,7 +339,7 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
     encrypted = options.use_tls or options.use_ssl
     # loading the trust store reads files: not on the event loop
     context = await asyncio.to_thread(backend.ssl_context) if encrypted else None
-    client = aiosmtplib.SMTP(
+    client = _Client(
         hostname=options.host,
         port=options.port,
         local_hostname=local_hostname,
@@ -356,7 +383,7 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
         if stage == "connect" and greeting:
             stage = "greeting"  # connected, then no (or no complete) greeting
         if isinstance(low, (OSError, smtplib.SMTPException)):
-            raise backend.translate(low, stage) from exc
+            raise backend.translate(low, stage) from low
         raise
     capabilities = _Capabilities(client)
     link = AsyncLink(
