@@ -175,3 +175,32 @@ async def test_a_big_message_is_streamed_with_bounded_memory() -> None:
     assert sink.stats["bytes"] > 21 * 1024 * 1024
     print(f"async: peak of new allocations sending 16 MB: {peak / 2**20:.2f} MB")
     assert peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MB"
+
+
+async def test_a_session_and_a_send_through_another_instance_of_a_pool_of_1_never_deadlock(
+    server: RecordingSMTPServer,
+) -> None:
+    """The pool's waiting rule, as for threads: a task holding the only connection
+    (``async with``) that sends through another instance of the same mailer would wait
+    for itself for ever; it gets one more connection for that send instead."""
+    options = server.backend_options(timeout=10, max_connections=1)
+    async with SMTPBackend(**options) as session:
+        assert await session.asend_messages(batch(1)) == 1
+        other = SMTPBackend(**options)
+        async with asyncio.timeout(10):  # in this task (wait_for would make another)
+            assert await other.asend_messages(batch(1)) == 1
+    assert len(server.messages) == 2
+    assert server.max_open == 2
+
+
+async def test_max_connections_bounds_one_event_loops_async_connections(
+    server: RecordingSMTPServer,
+) -> None:
+    """Eight instances configured alike (one pool) send 40 batches at once with
+    ``max_connections=3``: the server never sees more than 3 connections."""
+    options = server.backend_options(timeout=10, max_connections=3)
+    batches = [batch(2) for _ in range(40)]
+    sent = await asyncio.gather(*(SMTPBackend(**options).asend_messages(b) for b in batches))
+    assert sent == [2] * 40
+    assert len(server.messages) == 80
+    assert 1 < server.max_open <= 3
