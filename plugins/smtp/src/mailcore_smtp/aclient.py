@@ -31,23 +31,29 @@ import collections
 import logging
 import smtplib
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiosmtplib
 
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError, SMTPSecurityError, Stage
 from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps
+from mailcore_smtp.transaction import Done
 from mailcore_smtp.transmit import content_writes
 
 if TYPE_CHECKING:
     from mailcore_smtp.backend import SMTPBackend
     from mailcore_smtp.transaction import Transaction
 
-__all__ = ["AsyncLink", "adrive", "open_link"]
+__all__ = ["AsyncLink", "adrive", "handoffs", "open_link"]
 
 log = logging.getLogger("mailcore.smtp")
 
 T = TypeVar("T")
+
+#: Transactions whose call handed their connection on with their content still to send
+#: (see :mod:`mailcore_smtp.aio`): the future their call awaits their end on.
+handoffs: weakref.WeakKeyDictionary[Transaction, asyncio.Future[Done]] = weakref.WeakKeyDictionary()
 
 #: smtplib's limit for one reply line.
 _MAX_LINE = 8192
@@ -236,8 +242,14 @@ class AsyncLink:
         """Close at once, without a word, dropping what was not yet written (after a
         failure, or to abandon a DATA whose final dot was not sent)."""
         self.alive = False
-        self.pending = None
+        pending, self.pending = self.pending, None
         self.transport.abort()
+        waiting = handoffs.pop(pending, None) if pending is not None else None
+        if waiting is not None and not waiting.done():
+            # another call's message, its final dot never sent: not accepted
+            lost = smtplib.SMTPServerDisconnected("Connection closed before the final dot")
+            assert pending is not None
+            waiting.set_result(Done(pending, error=pending.backend.translate(lost, "data")))
 
     async def quit(self, seconds: float) -> None:
         """Say QUIT and close; errors while quitting are ignored (inside DATA: only close)."""

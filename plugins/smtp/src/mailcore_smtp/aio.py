@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mailcore import SendError, SendResult
-from mailcore_smtp.aclient import AsyncLink, adrive, open_link
+from mailcore_smtp.aclient import AsyncLink, adrive, handoffs, open_link
 from mailcore_smtp.apool import AsyncPool, apool_for
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError
+from mailcore_smtp.exchange import Cancelled
 from mailcore_smtp.pipelining import steps
 from mailcore_smtp.sending import Judge, Work
 from mailcore_smtp.transaction import (
@@ -74,6 +75,12 @@ async def connect_retrying(backend: SMTPBackend) -> AsyncLink:
                 raise
             retry += 1
             await asyncio.sleep(backend.retry_pause(retry, exc))
+
+
+def backend_cancelled(backend: SMTPBackend) -> SMTPError:
+    """The error of a message whose final dot went out on a connection handed to another
+    call, when this call was cancelled before learning its end: ``outcome_unknown``."""
+    return backend.translate(Cancelled(), "message")
 
 
 @dataclass
@@ -269,7 +276,8 @@ class _Worker:
                     return
                 index = self.again.popleft() if self.again else self.work.take()
                 if index is None:
-                    await self._flush()
+                    if not await self._hand_over():
+                        await self._flush()
                     if self.again:
                         continue
                     return
@@ -339,6 +347,37 @@ class _Worker:
         if link.cancelled:
             raise asyncio.CancelledError
 
+    async def _hand_over(self) -> bool:
+        """The batch is done but for the pending message (its DATA got 354) and another
+        call waits for a connection: hand it this one, so that call's first write carries
+        this message's content and final dot with its own commands (a round trip saved
+        per message when many calls send at once, as within a pipelined batch). Then wait
+        for how this message ended, read by that call, and judge it here. False when
+        nobody waits (or the connection is the instance's own)."""
+        link = self.link
+        if link is None or link.pending is None or not self.pool.waiting:
+            return False
+        if self.primary and self.lease.session is not None:
+            return False
+        tx = link.pending
+        ended: asyncio.Future[Done] = asyncio.get_running_loop().create_future()
+        handoffs[tx] = ended
+        if not self.pool.hand_over(link):
+            del handoffs[tx]
+            return False
+        self.link = None
+        self.lease.replaced(None, self.primary)
+        try:
+            done = await ended
+        except asyncio.CancelledError:
+            # the other call completes the message; this one cannot know how it ended
+            handoffs.pop(tx, None)
+            lost = backend_cancelled(self.backend)
+            self.work.fail(tx.index, lost, goes_on=False)
+            raise
+        await self._handle(tx.index, done.result, done.error)
+        return True
+
     async def _flush(self) -> None:
         link = self.link
         if link is not None and link.pending is not None:
@@ -361,6 +400,11 @@ class _Worker:
         self.lease.replaced(new, self.primary)
 
     async def _handle_done(self, done: Done) -> None:
+        waiting = handoffs.pop(done.transaction, None)
+        if waiting is not None:  # another call's message, handed over with the connection
+            if not waiting.done():
+                waiting.set_result(done)
+            return
         await self._handle(done.transaction.index, done.result, done.error)
 
     def _fatal(self, index: int, error: BaseException) -> None:

@@ -54,7 +54,7 @@ class AsyncPool:
         self._owned: collections.Counter[int] = collections.Counter()
         self._waiting: set[int] = set()
         #: One future per waiting task, woken one at a time (first come, first served).
-        self._wakers: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._wakers: collections.deque[asyncio.Future[AsyncLink | None]] = collections.deque()
         self._reaper: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
         #: The most connections open at once (for tests and benchmarks).
@@ -116,16 +116,24 @@ class AsyncPool:
             if not wait:
                 return None
             self._waiting.add(me)
-            waker = asyncio.get_running_loop().create_future()
+            waker: asyncio.Future[AsyncLink | None] = asyncio.get_running_loop().create_future()
             self._wakers.append(waker)
             try:
-                await waker
+                given = await waker
             except BaseException:
                 if waker.done() and not waker.cancelled():
-                    self._notify()  # woken, then cancelled: pass the place on
+                    given = waker.result()
+                    if given is None:
+                        self._notify()  # woken, then cancelled: pass the place on
+                    elif not self.hand_over(given):
+                        self._finish_orphan(given)
                 raise
             finally:
                 self._waiting.discard(me)
+            if given is not None:
+                self._take(given, me)
+                given.reused = False
+                return given
 
     def _take(self, link: AsyncLink, me: int) -> None:
         self._owned[me] += 1
@@ -141,6 +149,44 @@ class AsyncPool:
             if not waker.done():
                 waker.set_result(None)
                 return
+
+    @property
+    def waiting(self) -> bool:
+        """Some task waits for a connection."""
+        return any(not waker.done() for waker in self._wakers)
+
+    def hand_over(self, link: AsyncLink) -> bool:
+        """Give ``link`` (with a message pending, its DATA answered 354) straight to the
+        first waiting task, whose first write then carries that content with its own
+        commands; False when no task waits."""
+        while self._wakers:
+            waker = self._wakers.popleft()
+            if not waker.done():
+                self._owned[link.owner] -= 1
+                waker.set_result(link)
+                return True
+        return False
+
+    def _finish_orphan(self, link: AsyncLink) -> None:
+        """A connection handed to a task that was cancelled before taking it: send its
+        pending content, read the reply for the call that waits on it, give it back."""
+        from mailcore_smtp.aclient import adrive, handoffs
+        from mailcore_smtp.pipelining import steps
+
+        async def finish() -> None:
+            self._owned[_me()] += 1
+            link.owner = _me()
+            try:
+                for done in await adrive(steps(link, None), link, self.timeout):
+                    waiting = handoffs.pop(done.transaction, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(done)
+            finally:
+                await self.release(link, keep=link.alive)
+
+        task = asyncio.get_running_loop().create_task(finish())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def release(self, link: AsyncLink, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
