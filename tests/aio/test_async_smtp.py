@@ -204,3 +204,31 @@ async def test_max_connections_bounds_one_event_loops_async_connections(
     assert sent == [2] * 40
     assert len(server.messages) == 80
     assert 1 < server.max_open <= 3
+
+
+async def test_concurrent_calls_get_their_own_results_across_handed_connections() -> None:
+    """60 calls of one message each, at once, over a pool of 2: a call whose message
+    waits for its content hands the connection to a waiting call, which sends that
+    content with its own commands and reads both replies. Each message still gets the
+    queue id the server gave it, and its refused recipient, whichever call read it."""
+    refuse = {"nobody@example.com": (550, "5.1.1 No such user")}
+    with RecordingSMTPServer(refuse=refuse, pipelining=True) as server:
+        await _send_60_calls(server)
+
+
+async def _send_60_calls(server: RecordingSMTPServer) -> None:
+    options = server.backend_options(timeout=10, max_connections=2)
+    messages = [
+        EmailMessage(
+            f"Call {n}", "Body.\n", "from@example.com", [f"to{n}@example.com", "nobody@example.com"]
+        )
+        for n in range(60)
+    ]
+    sent = await asyncio.gather(*(SMTPBackend(**options).asend_messages([m]) for m in messages))
+    assert sent == [1] * 60
+    queue_ids = {str(r.parsed()["Subject"]): r.queue_id for r in server.messages}
+    for message in messages:
+        assert message.result is not None
+        assert message.result.message_id == queue_ids[message.subject]
+        assert list(message.result.refused) == ["nobody@example.com"]
+    assert server.max_open <= 2
