@@ -38,6 +38,7 @@ import aiosmtplib
 
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError, SMTPSecurityError, Stage
 from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps
+from mailcore_smtp.pool import LinkState
 from mailcore_smtp.transaction import Done
 from mailcore_smtp.transmit import content_writes
 
@@ -211,26 +212,18 @@ class _Capabilities:
         return opt.lower() in self.esmtp_features
 
 
-class AsyncLink:
+class AsyncLink(LinkState):
     """One async pooled connection: the transport, its reader and the bookkeeping of
-    :class:`~mailcore_smtp.pool.Link` (``pending``, ``transactions``, ``reused``...)."""
+    every pooled connection (``pending``, ``transactions``, ``reused``...)."""
 
     def __init__(
         self, transport: asyncio.Transport, capabilities: _Capabilities, pipelining: bool
     ) -> None:
+        super().__init__(pipelining)
         self.transport = transport
         self.replies = _Replies()
         transport.set_protocol(self.replies)
         self.smtp = capabilities
-        self.pipelining = pipelining
-        self.pending: Transaction | None = None
-        self.transactions = 0
-        self.since_checkout = 0
-        self.reused = False
-        #: The task that took it from the pool.
-        self.owner = 0
-        self.idle_since = time.monotonic()
-        self.alive = True
         #: Set when the sending task was cancelled in the middle of a transaction.
         self.cancelled = False
 

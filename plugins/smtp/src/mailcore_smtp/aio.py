@@ -39,7 +39,6 @@ from mailcore_smtp.pipelining import steps
 from mailcore_smtp.sending import Judge, Work
 from mailcore_smtp.transaction import (
     Done,
-    Transaction,
     needs_reset,
     plain_steps,
     reset_steps,
@@ -287,7 +286,6 @@ class _Worker:
             raise
 
     async def _attempt(self, index: int) -> None:
-        backend = self.backend
         link = self.link
         if link is not None and (not link.alive or link.transactions >= self.pool.max_messages):
             await self._flush()
@@ -303,15 +301,10 @@ class _Worker:
             link.since_checkout = 0
             await self._swap(link)
         try:
-            tx = Transaction(backend, link.smtp, self.work.messages[index])
+            tx = self.judge.begin(link, self.work.messages[index], index)
         except SMTPError as exc:
             await self._handle(index, None, exc)
             return
-        tx.index = index
-        if link.reused and link.since_checkout == 0:
-            self.judge.on_idle.add(index)
-        link.since_checkout += 1
-        link.transactions += 1
         if link.pipelining:
             previous = link.pending
             try:

@@ -41,13 +41,13 @@ if TYPE_CHECKING:
     from mailcore_smtp.options import SMTPOptions
     from mailcore_smtp.transaction import Transaction
 
-__all__ = ["Link", "Pool", "pool_for", "pool_key", "would_deadlock"]
+__all__ = ["Link", "LinkState", "Pool", "pool_for", "pool_key", "would_deadlock"]
 
 log = logging.getLogger("mailcore.smtp")
 
 
-class Link:
-    """One pooled connection: the :class:`smtplib.SMTP` object and its bookkeeping.
+class LinkState:
+    """A pooled connection's bookkeeping, sync (:class:`Link`) or async.
 
     ``pipelining``: the server offers PIPELINING and the option allows it; ``pending``:
     with pipelining, the transaction whose DATA got 354 and whose content goes out with
@@ -55,17 +55,24 @@ class Link:
     the pool before this use (the server may have closed it meanwhile).
     """
 
-    def __init__(self, smtp: smtplib.SMTP, pipelining: bool) -> None:
-        self.smtp = smtp
+    def __init__(self, pipelining: bool) -> None:
         self.pipelining = pipelining
         self.pending: Transaction | None = None
         self.transactions = 0
         self.since_checkout = 0
         self.reused = False
-        #: The thread that took it from the pool.
+        #: The thread (or task) that took it from the pool.
         self.owner = 0
         self.idle_since = time.monotonic()
         self.alive = True
+
+
+class Link(LinkState):
+    """One pooled connection: the :class:`smtplib.SMTP` object and its bookkeeping."""
+
+    def __init__(self, smtp: smtplib.SMTP, pipelining: bool) -> None:
+        super().__init__(pipelining)
+        self.smtp = smtp
 
     def looks_closed(self) -> bool:
         """True when the server has closed it or spoke unasked (a ``421`` before closing):

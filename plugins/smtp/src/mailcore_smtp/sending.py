@@ -29,6 +29,7 @@ from mailcore_smtp.transaction import Done, Transaction, needs_reset, reset, sen
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage
+    from mailcore_smtp.aclient import AsyncLink
     from mailcore_smtp.backend import SMTPBackend
 
 __all__ = ["Judge", "Lease", "Verdict", "Work"]
@@ -140,6 +141,17 @@ class Judge:
         self.stale_forgiven: set[int] = set()
         #: Messages sent first on a connection taken idle from the pool.
         self.on_idle: set[int] = set()
+
+    def begin(self, link: Link | AsyncLink, message: EmailMessage, index: int) -> Transaction:
+        """Message ``index``'s transaction on ``link``, counted on it (raises an
+        :class:`SMTPError` when it cannot be sent there: too big for the server)."""
+        tx = Transaction(self.backend, link.smtp, message)
+        tx.index = index
+        if link.reused and link.since_checkout == 0:
+            self.on_idle.add(index)
+        link.since_checkout += 1
+        link.transactions += 1
+        return tx
 
     def failure(self, index: int, error: SMTPError, stopped: bool, link_alive: bool) -> Verdict:
         if stopped and not error.outcome_unknown:
@@ -328,15 +340,10 @@ class _Worker:
             link.since_checkout = 0
             self._swap(link)
         try:
-            tx = Transaction(backend, link.smtp, message)
+            tx = self.judge.begin(link, message, index)
         except SMTPError as exc:
             self._handle(index, None, exc)
             return
-        tx.index = index
-        if link.reused and link.since_checkout == 0:
-            self.judge.on_idle.add(index)
-        link.since_checkout += 1
-        link.transactions += 1
         if link.pipelining:
             previous = link.pending
             try:
