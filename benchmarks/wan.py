@@ -160,6 +160,7 @@ def run_wan(config: Config) -> BenchResult:
                 "best msgs/s": counts[name] / _best(samples[name]),
                 "round trips/msg": proxy.turns / sent,
                 "connections": proxy.connections,
+                "most open at once": proxy.most_open,
                 "client CPU ms/msg": 1000 * cpu.get(name, 0.0) / sent,
                 "proxy CPU ms/msg": 1000 * proxy.cpu_seconds / sent,
             },
@@ -176,6 +177,15 @@ def run_wan(config: Config) -> BenchResult:
                 value,
                 goal=">= 0.8x",
                 met=value >= 0.8,
+            )
+        )
+        most = proxies[ASYNC].most_open
+        result.ratios.append(
+            Ratio(
+                "mailcore async: most connections open at once / max_connections 8",
+                most / 8,
+                goal="<= 1.0x",
+                met=most <= 8,
             )
         )
     django = rates.get("django")

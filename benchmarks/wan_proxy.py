@@ -31,6 +31,9 @@ class _Counts:
     def __init__(self) -> None:
         self.turns = 0
         self.connections = 0
+        self.open_now = 0
+        #: The most client connections open at once.
+        self.most_open = 0
 
 
 class _Delayed:
@@ -85,12 +88,15 @@ async def _serve(target_port: int, delay: float) -> _Counts:
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter):
         counts.connections += 1
+        counts.open_now += 1
+        counts.most_open = max(counts.most_open, counts.open_now)
         counts.turns += 1  # the TCP handshake: one round trip before anything flows
         try:
             await asyncio.sleep(2 * delay)
             server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
         except (OSError, asyncio.CancelledError):
             client_writer.close()
+            counts.open_now -= 1
             return
         state = [True]  # the client waits for the greeting: its first send is a turn
         up = _Delayed(loop, server_writer, delay)
@@ -106,6 +112,7 @@ async def _serve(target_port: int, delay: float) -> _Counts:
         finally:
             for writer in (client_writer, server_writer):
                 writer.close()
+            counts.open_now -= 1
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -119,7 +126,8 @@ async def _serve(target_port: int, delay: float) -> _Counts:
 
 class WanProxy:
     """Context manager: the proxy process in front of 127.0.0.1:``target_port``, its
-    ``host`` and ``port``, and after exit ``turns`` and ``connections``."""
+    ``host`` and ``port``, and after exit ``turns``, ``connections`` and ``most_open``
+    (the most client connections open at once)."""
 
     def __init__(self, target_port: int, delay: float = 0.010) -> None:
         self.target_port = target_port
@@ -128,6 +136,7 @@ class WanProxy:
         self.port = 0
         self.turns = 0
         self.connections = 0
+        self.most_open = 0
         #: CPU seconds the proxy process used (after exit).
         self.cpu_seconds = 0.0
         self._process: subprocess.Popen[str] | None = None
@@ -156,13 +165,19 @@ class WanProxy:
         stats = stop_json_child(process)
         if stats is not None:
             self.turns, self.connections = stats["turns"], stats["connections"]
+            self.most_open = stats["most_open"]
             self.cpu_seconds = stats["cpu"]
 
 
 def main(argv: list[str]) -> int:
     """Forward until SIGTERM, then print the counts."""
     counts = asyncio.run(_serve(int(argv[0]), float(argv[1])))
-    stats = {"turns": counts.turns, "connections": counts.connections, "cpu": time.process_time()}
+    stats = {
+        "turns": counts.turns,
+        "connections": counts.connections,
+        "most_open": counts.most_open,
+        "cpu": time.process_time(),
+    }
     print(json.dumps(stats), flush=True)
     return 0
 
