@@ -108,7 +108,7 @@ class AsyncPool:
                     link = await connect()
                 except BaseException:
                     self._open -= 1
-                    self._owned[me] -= 1
+                    self._disown(me)
                     self._notify()
                     raise
                 link.owner = me
@@ -139,6 +139,13 @@ class AsyncPool:
         self._owned[me] += 1
         link.owner = me
 
+    def _disown(self, owner: int) -> None:
+        """``owner`` gave a connection back (a task that holds none is forgotten: tasks
+        come and go by the thousand)."""
+        self._owned[owner] -= 1
+        if self._owned[owner] <= 0:
+            del self._owned[owner]
+
     def _would_deadlock(self, me: int) -> bool:
         return would_deadlock(self._owned, self._waiting, me, self._open, len(self._idle))
 
@@ -162,7 +169,7 @@ class AsyncPool:
         while self._wakers:
             waker = self._wakers.popleft()
             if not waker.done():
-                self._owned[link.owner] -= 1
+                self._disown(link.owner)
                 waker.set_result(link)
                 return True
         return False
@@ -192,7 +199,7 @@ class AsyncPool:
         """Give a connection back: kept idle when ``keep``, alive, under
         ``max_messages_per_connection``, the pool is in use and no more than
         ``max_connections`` are open; else closed (before another may open)."""
-        self._owned[link.owner] -= 1
+        self._disown(link.owner)
         keep = keep and link.alive and link.pending is None and not link.transport.is_closing()
         keep = keep and link.transactions < self.max_messages
         if keep and self._users > 0 and self._open <= self.max_connections:
