@@ -271,6 +271,9 @@ class _Worker:
         try:
             while True:
                 if self.work.stopped is not None:
+                    link = self.link
+                    if link is not None and link.pending in handoffs:
+                        await self._flush()  # another call's message: complete it
                     self._abandon_pending()
                     return
                 index = self.again.popleft() if self.again else self.work.take()
