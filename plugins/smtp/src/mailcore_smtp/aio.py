@@ -408,27 +408,11 @@ class _Worker:
         self.work.stop(index, error)
 
     async def _handle(self, index: int, result: SendResult | None, error: SMTPError | None) -> None:
-        if error is None:
-            assert result is not None
-            self.work.succeed(index, result)
-            return
         link = self.link
-        if link is not None and link.cancelled:
+        if error is not None and link is not None and link.cancelled:
             self.work.fail(index, error, goes_on=False)  # no retry of a cancelled send
             return
-        alive = link is not None and link.alive
-        verdict = self.judge.failure(index, error, self.work.stopped is not None, alive)
-        if verdict.action == "skip":
-            return
-        if verdict.action == "fail":
-            self.work.fail(index, error, verdict.goes_on)
-            return
-        if verdict.action == "retry":
-            if verdict.throttle is not None:
-                self.backend.pool.limiter.pause(verdict.throttle)
-            if link is not None and link.pending is not None:
-                # as the sync sender: abandon the next message before its dot, send it after
-                self.again.appendleft(link.pending.index)
-                link.discard()
+        verdict = self.judge.record(self.work, self.again, link, index, result, error)
+        if verdict is not None:
+            assert error is not None
             await asyncio.sleep(self.backend.retry_pause(verdict.retry, error))
-        self.again.appendleft(index)

@@ -153,6 +153,42 @@ class Judge:
         link.transactions += 1
         return tx
 
+    def record(
+        self,
+        work: Work,
+        again: collections.deque[int],
+        link: Link | AsyncLink | None,
+        index: int,
+        result: SendResult | None,
+        error: SMTPError | None,
+    ) -> Verdict | None:
+        """How message ``index``'s transaction on ``link`` ended (``result`` or
+        ``error``), recorded in ``work``; a message to send again goes to the front of
+        ``again``. Returns the retry :class:`Verdict` whose pause the caller waits
+        (sleeping, or awaiting), else ``None``."""
+        if error is None:
+            assert result is not None
+            work.succeed(index, result)
+            return None
+        alive = link is not None and link.alive
+        verdict = self.failure(index, error, work.stopped is not None, alive)
+        if verdict.action == "skip":
+            return None
+        if verdict.action == "fail":
+            work.fail(index, error, verdict.goes_on)
+            return None
+        if verdict.action == "retry":
+            if verdict.throttle is not None:
+                self.backend.pool.limiter.pause(verdict.throttle)
+            if link is not None and link.pending is not None:
+                # The next message's DATA got 354 already. To keep the order a batch
+                # without pipelining has (it stops at a final failure of this one),
+                # abandon it before its dot (the server discards it) and send it after.
+                again.appendleft(link.pending.index)
+                link.discard()
+        again.appendleft(index)
+        return verdict if verdict.action == "retry" else None
+
     def failure(self, index: int, error: SMTPError, stopped: bool, link_alive: bool) -> Verdict:
         if stopped and not error.outcome_unknown:
             return Verdict("skip")  # not attempted: the batch stopped meanwhile
@@ -396,26 +432,7 @@ class _Worker:
         self.work.stop(index, error)
 
     def _handle(self, index: int, result: SendResult | None, error: SMTPError | None) -> None:
-        if error is None:
-            assert result is not None
-            self.work.succeed(index, result)
-            return
-        link_alive = self.link is not None and self.link.alive
-        verdict = self.judge.failure(index, error, self.work.stopped is not None, link_alive)
-        if verdict.action == "skip":
-            return
-        if verdict.action == "fail":
-            self.work.fail(index, error, verdict.goes_on)
-            return
-        if verdict.action == "retry":
-            if verdict.throttle is not None:
-                self.lease.pool.limiter.pause(verdict.throttle)
-            link = self.link
-            if link is not None and link.pending is not None:
-                # The next message's DATA got 354 already. To keep the order a batch
-                # without pipelining has (it stops at a final failure of this one),
-                # abandon it before its dot (the server discards it) and send it after.
-                self.again.appendleft(link.pending.index)
-                link.discard()
+        verdict = self.judge.record(self.work, self.again, self.link, index, result, error)
+        if verdict is not None:
+            assert error is not None
             self.backend.wait_before_retry(verdict.retry, error)
-        self.again.appendleft(index)
