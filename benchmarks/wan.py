@@ -42,10 +42,14 @@ def _best(times: list[float]) -> float:
     return min(times)
 
 
-def _async_work(proxy: WanProxy, messages: list[Any], cpu: dict[str, float]) -> Callable[[], int]:
+def _async_work(
+    proxy: WanProxy, messages: list[Any], cpu: dict[str, float], most_open: list[int]
+) -> Callable[[], int]:
     """The async contender's run: every message through ``asend(using="wan_async")``,
     :data:`ASYNC_CONCURRENCY` calls at a time, each call a new backend instance of the
-    mailer (their pool of 8 connections is shared)."""
+    mailer (their pool of 8 connections is shared). ``most_open`` gets the most
+    connections the mailer's async pool had open at once in each run, counted in the
+    client (the proxy's count also holds connections it is still closing)."""
     import asyncio
 
     import mailcore
@@ -63,7 +67,12 @@ def _async_work(proxy: WanProxy, messages: list[Any], cpu: dict[str, float]) -> 
             async with gate:
                 return int(await message.asend(using="wan_async"))
 
-        return sum(await asyncio.gather(*(one(message) for message in messages)))
+        sent = sum(await asyncio.gather(*(one(message) for message in messages)))
+        from mailcore_smtp.apool import apool_for
+
+        backend: Any = mailcore.get_connection(using="wan_async")
+        most_open.append(apool_for(backend.options).most_open)
+        return sent
 
     def work() -> int:
         start = time.process_time()
@@ -96,6 +105,7 @@ def run_wan(config: Config) -> BenchResult:
     proxies: dict[str, WanProxy] = {}
     samples: dict[str, list[float]] = {}
     cpu: dict[str, float] = {}  # the client process's CPU seconds, all threads
+    most_open: list[int] = []  # the async contender's pool, per run
     with Sink() as sink:
         try:
             for name in counts:
@@ -108,7 +118,8 @@ def run_wan(config: Config) -> BenchResult:
                 def prepare() -> Callable[[], int]:
                     backend: Any
                     if name == ASYNC:
-                        return _async_work(proxy, [mailcore_message(s) for s in specs[:n]], cpu)
+                        messages = [mailcore_message(s) for s in specs[:n]]
+                        return _async_work(proxy, messages, cpu, most_open)
                     if name == "django":
                         from django.core.mail import get_connection
 
@@ -163,6 +174,7 @@ def run_wan(config: Config) -> BenchResult:
                 "best msgs/s": counts[name] / _best(samples[name]),
                 "round trips/msg": proxy.turns / sent,
                 "connections": proxy.connections,
+                "most open at once": max(most_open or [0]) if name == ASYNC else None,
                 "client CPU ms/msg": 1000 * cpu.get(name, 0.0) / sent,
                 "proxy CPU ms/msg": 1000 * proxy.cpu_seconds / sent,
                 # the proxy's view of each turn (means, ms): see the note below
@@ -183,6 +195,15 @@ def run_wan(config: Config) -> BenchResult:
                 value,
                 goal=">= 0.8x",
                 met=value >= 0.8,
+            )
+        )
+        most = max(most_open or [0])
+        result.ratios.append(
+            Ratio(
+                "mailcore async: most connections its pool had open at once / 8",
+                most / 8,
+                goal="<= 1.0x",
+                met=most <= 8,
             )
         )
     django = rates.get("django")

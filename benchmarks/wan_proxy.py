@@ -43,6 +43,9 @@ class _Counts:
         self.late: list[float] = []
         #: Chunks (reads) each answer of the server came in.
         self.answer_chunks: list[int] = []
+        self.open_now = 0
+        #: The most client connections open at once.
+        self.most_open = 0
 
 
 class _Delayed:
@@ -144,12 +147,15 @@ async def _serve(target_port: int, delay: float) -> _Counts:
         client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
         counts.connections += 1
+        counts.open_now += 1
+        counts.most_open = max(counts.most_open, counts.open_now)
         counts.turns += 1  # the TCP handshake: one round trip before anything flows
         try:
             await asyncio.sleep(2 * delay)
             server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
         except (OSError, asyncio.CancelledError):
             client_writer.close()
+            counts.open_now -= 1
             return
         talk = _Conversation()
         up = _Delayed(loop, server_writer, delay, counts.late)
@@ -165,6 +171,7 @@ async def _serve(target_port: int, delay: float) -> _Counts:
         finally:
             for writer in (client_writer, server_writer):
                 writer.close()
+            counts.open_now -= 1
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -178,7 +185,8 @@ async def _serve(target_port: int, delay: float) -> _Counts:
 
 class WanProxy:
     """Context manager: the proxy process in front of 127.0.0.1:``target_port``, its
-    ``host`` and ``port``, and after exit ``turns`` and ``connections``."""
+    ``host`` and ``port``, and after exit ``turns``, ``connections`` and ``most_open``
+    (the most client connections open at once)."""
 
     def __init__(self, target_port: int, delay: float = 0.010) -> None:
         self.target_port = target_port
@@ -187,6 +195,7 @@ class WanProxy:
         self.port = 0
         self.turns = 0
         self.connections = 0
+        self.most_open = 0
         #: CPU seconds the proxy process used (after exit).
         self.cpu_seconds = 0.0
         #: Where the turns' time went (after exit), in ms (mean, median, p90): ``server``
@@ -223,6 +232,7 @@ class WanProxy:
         stats = stop_json_child(process)
         if stats is not None:
             self.turns, self.connections = stats["turns"], stats["connections"]
+            self.most_open = stats["most_open"]
             self.cpu_seconds = stats["cpu"]
             self.waits = {name: stats[f"{name}_ms"] for name in ("server", "client", "late")}
             self.chunks_per_answer = stats["chunks_per_answer"]
@@ -251,6 +261,7 @@ def main(argv: list[str]) -> int:
     stats = {
         "turns": counts.turns,
         "connections": counts.connections,
+        "most_open": counts.most_open,
         "cpu": time.process_time(),
         "server_ms": _summary(counts.server_waits),
         "client_ms": _summary(counts.client_waits),

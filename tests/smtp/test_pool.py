@@ -3,6 +3,7 @@ connections replaced after a number of messages, when idle, or closed by the ser
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -317,3 +318,43 @@ def test_a_thread_holding_the_only_connection_never_waits_for_itself() -> None:
             assert SMTPBackend(**options).send_messages(messages(1, "other")) == 1
             assert held.send_messages(messages(1, "held")) == 1
     assert sorted(s.messages for s in server.sessions) == [1, 1]
+
+
+def test_an_async_retiring_connection_says_quit_with_its_last_message() -> None:
+    """The async sender retires a connection the same way: 5 round trips for the first
+    connection (its QUIT rides with its last content), 6 for the second (a batch's end)."""
+    with (
+        RecordingSMTPServer(pipelining=True) as server,
+        WanProxy(server.port, delay=0.002) as proxy,
+    ):
+        backend = SMTPBackend(
+            host=proxy.host, port=proxy.port, max_messages_per_connection=2, timeout=10
+        )
+        assert asyncio.run(backend.asend_messages(messages(4))) == 4
+        assert wait_until(lambda: server.open_now == 0)
+    assert proxy.turns == 5 + 6
+    assert [s.messages for s in server.sessions] == [2, 2]
+    assert [m.mail_from for m in server.messages] == [f"m{n}@example.com" for n in range(4)]
+
+
+def test_closing_the_async_pool_quits_every_connection_in_one_round_trip() -> None:
+    """aclose() of the last user QUITs every connection of the loop's pool at once:
+    closing 4 over a 100 ms round trip takes one round trip, not four."""
+
+    async def send_then_close() -> float:
+        backend = SMTPBackend(host=proxy.host, port=proxy.port, max_connections=4, timeout=10)
+        await backend.aopen()
+        assert await backend.asend_messages(messages(24)) == 24
+        assert len(server.sessions) == 4 and server.open_now == 4
+        started = time.monotonic()
+        await backend.aclose()
+        return time.monotonic() - started
+
+    with (
+        RecordingSMTPServer(pipelining=True) as server,
+        WanProxy(server.port, delay=0.05) as proxy,
+    ):
+        closing = asyncio.run(send_then_close())
+        assert wait_until(lambda: server.open_now == 0)
+    assert 0.1 <= closing < 0.25  # one round trip (4 one after another: 0.4 s)
+    assert all(s.closed for s in server.sessions)

@@ -3,16 +3,29 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from mailcore import SendError
 from mailcore_smtp import SMTPBackend, SMTPConnectionError
 from tests.cli.command import closed_port, run_mailcore
+from tests.smtp.async_driver import drive_async
 from tests.smtp.helpers import make_message
 from tests.support.fault_server import STALL, Fault, FaultScript
 from tests.support.smtp_servers import RecordingSMTPServer, silent_server
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A timeout test runs twice: through the sync API, and through the async one
+    (aiosmtplib's set-up, then mailcore's own reply reading) against the same servers."""
+    if request.param == "async":
+        yield from drive_async(monkeypatch, sys.modules[__name__])
+    else:
+        yield
 
 
 def test_by_default_the_socket_waits_30_s_at_most(server: RecordingSMTPServer) -> None:
@@ -24,6 +37,7 @@ def test_by_default_the_socket_waits_30_s_at_most(server: RecordingSMTPServer) -
     assert (backend.options.timeout, backend.options.data_timeout) == (30.0, 600.0)
 
 
+@pytest.mark.usefixtures("api")
 def test_a_silent_server_times_out_at_the_greeting_after_timeout() -> None:
     with silent_server() as (host, port):
         backend = SMTPBackend(host=host, port=port, timeout=0.3, data_timeout=60)
@@ -40,6 +54,7 @@ def test_a_silent_server_times_out_at_the_greeting_after_timeout() -> None:
     assert (caught.value.stage, caught.value.temporary) == ("greeting", True)
 
 
+@pytest.mark.usefixtures("api")
 def test_a_server_stalling_after_the_content_uses_data_timeout_and_outcome_is_unknown() -> None:
     stall = Fault("DATA", STALL)
     with RecordingSMTPServer(fault=FaultScript(stall), stall_seconds=10) as server:
@@ -61,6 +76,7 @@ def test_a_server_stalling_after_the_content_uses_data_timeout_and_outcome_is_un
     assert backend.connection is None
 
 
+@pytest.mark.usefixtures("api")
 def test_the_reply_to_the_content_may_take_longer_than_timeout() -> None:
     """A server silent for 1 s after the content: longer than ``timeout`` (0.3 s) but
     within ``data_timeout``, so the client waits (then sees the server hang up)."""
@@ -80,6 +96,7 @@ def test_the_reply_to_the_content_may_take_longer_than_timeout() -> None:
     assert caught.value.outcome_unknown is True
 
 
+@pytest.mark.usefixtures("api")
 def test_a_server_stalling_at_a_command_uses_timeout() -> None:
     stall = Fault("RCPT", STALL)
     with RecordingSMTPServer(fault=FaultScript(stall), stall_seconds=10) as server:
@@ -93,6 +110,7 @@ def test_a_server_stalling_at_a_command_uses_timeout() -> None:
     assert caught.value.outcome_unknown is False
 
 
+@pytest.mark.usefixtures("api")
 def test_a_connection_failure_is_also_a_connection_error() -> None:
     """Code written for Django catches ConnectionError around send_mail."""
     port = closed_port()

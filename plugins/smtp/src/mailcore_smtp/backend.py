@@ -23,7 +23,6 @@ connection was lost.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import smtplib
@@ -32,7 +31,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailcore import (
@@ -53,6 +52,7 @@ from mailcore_smtp.errors import (
     SMTPSecurityError,
     Stage,
 )
+from mailcore_smtp.exchange import Cancelled
 from mailcore_smtp.options import SMTP_URL_SCHEMES, SMTPOptions
 from mailcore_smtp.pool import Link, pool_for
 from mailcore_smtp.retrying import is_retryable, retry_delay
@@ -228,11 +228,15 @@ class SMTPBackend(BaseEmailBackend):
             self.pool.unhold()
 
     def wait_before_retry(self, retry: int, error: SMTPError) -> None:
+        time.sleep(self.retry_pause(retry, error))
+
+    def retry_pause(self, retry: int, error: SMTPError) -> float:
+        """The pause before retry number ``retry`` after ``error`` (logged)."""
         delay = retry_delay(retry, self.options.retry_backoff)
         log.info(
             "%s; trying again in %.3g s (retry %d of %d)", error, delay, retry, self.options.retries
         )
-        time.sleep(delay)
+        return delay
 
     def _connect(self) -> smtplib.SMTP:
         options = self.options
@@ -271,17 +275,26 @@ class SMTPBackend(BaseEmailBackend):
         return connection
 
     def _ehlo(self, connection: smtplib.SMTP) -> None:
-        code, reply = connection.ehlo()
+        if not self.judge_ehlo(*connection.ehlo()):
+            self.judge_helo(*connection.helo())
+
+    def judge_ehlo(self, code: int, reply: bytes | str) -> bool:
+        """Whether EHLO was accepted; False: try HELO (an old server). Raises for a
+        temporary refusal."""
         if 200 <= code < 300:
-            return
+            return True
         if code < 500:  # a temporary refusal, not an old server without EHLO
             self.fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO")
-        code, reply = connection.helo()
+        return False
+
+    def judge_helo(self, code: int, reply: bytes | str) -> None:
+        """Raise unless HELO (after a refused EHLO) was accepted."""
         if not 200 <= code < 300:
             self.fail_reply(SMTPConnectionError, "ehlo", code, reply, "refused EHLO and HELO")
 
-    def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
-        if not connection.has_extn("starttls"):
+    def require_starttls(self, offered: bool) -> None:
+        """With ``use_tls``: refuse to go on when the server does not offer STARTTLS."""
+        if not offered:
             raise SMTPSecurityError(
                 f"SMTP server {self.address} does not offer STARTTLS, and use_tls is set: "
                 "not continuing without encryption",
@@ -289,6 +302,30 @@ class SMTPBackend(BaseEmailBackend):
                 port=self.options.port,
                 stage="starttls",
             )
+
+    def require_auth(self, offered: bool, username: str) -> None:
+        """With a login: refuse to go on when the server does not offer AUTH."""
+        if not offered:
+            raise SMTPAuthError(
+                f"SMTP server {self.address} does not offer AUTH, so user {username!r} "
+                "cannot log in (unset username/password, or use the submission port "
+                "with use_tls)",
+                host=self.options.host,
+                port=self.options.port,
+                stage="auth",
+            )
+
+    def login_impossible(self, exc: Exception, username: str) -> SMTPAuthError:
+        """The :class:`SMTPAuthError` of a login that could not be tried (no common method)."""
+        return SMTPAuthError(
+            f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
+            host=self.options.host,
+            port=self.options.port,
+            stage="auth",
+        )
+
+    def _starttls(self, connection: smtplib.SMTP, context: ssl.SSLContext | None) -> None:
+        self.require_starttls(connection.has_extn("starttls"))
         code, reply = connection.docmd("STARTTLS")
         if code != 220:
             self.fail_reply(SMTPSecurityError, "starttls", code, reply, "refused STARTTLS")
@@ -309,15 +346,8 @@ class SMTPBackend(BaseEmailBackend):
         """Log in as :func:`mailcore_smtp.auth.login_attempts` says: with a token
         provider, a refused token is replaced by a fresh one once."""
         username = self.options.username
-        if not connection.has_extn("auth"):
-            raise SMTPAuthError(
-                f"SMTP server {self.address} does not offer AUTH, so user {username!r} "
-                "cannot log in (unset username/password, or use the submission port "
-                "with use_tls)",
-                host=self.options.host,
-                port=self.options.port,
-                stage="auth",
-            )
+        assert username is not None
+        self.require_auth(connection.has_extn("auth"), username)
         attempts = login_attempts(self.options)
         try:
             attempt = next(attempts)
@@ -326,28 +356,11 @@ class SMTPBackend(BaseEmailBackend):
                     self._authenticate(connection, attempt)
                     return
                 except smtplib.SMTPResponseException as exc:
-                    following = None
-                    if retry_after(attempt, exc.smtp_code):
-                        following = next(attempts, None)  # calls the token provider
-                    if following is None:
-                        self._refused_login(attempt, exc)
-                    log.info(
-                        "%s refused the %s token of %r (%d); trying a fresh one",
-                        self.address,
-                        attempt.mechanism,
-                        username,
-                        exc.smtp_code,
-                    )
-                    attempt = following
+                    attempt = self.login_retry(attempts, attempt, exc.smtp_code, exc.smtp_error)
         except (TokenError, smtplib.SMTPException) as exc:
             if isinstance(exc, smtplib.SMTPServerDisconnected | SMTPError):
                 raise
-            raise SMTPAuthError(
-                f"SMTP server {self.address}: cannot log in as {username!r}: {exc}",
-                host=self.options.host,
-                port=self.options.port,
-                stage="auth",
-            ) from exc
+            raise self.login_impossible(exc, username) from exc
 
     @staticmethod
     def _authenticate(connection: smtplib.SMTP, attempt: Attempt) -> None:
@@ -356,16 +369,32 @@ class SMTPBackend(BaseEmailBackend):
         else:
             connection.auth(attempt.mechanism, attempt.respond, initial_response_ok=True)
 
-    def _refused_login(self, attempt: Attempt, exc: smtplib.SMTPResponseException) -> NoReturn:
-        how = f"{attempt.mechanism} login" if attempt.mechanism else "login"
-        again = " (and a fresh token from oauth_token_provider too)" if attempt.retried else ""
-        self.fail_reply(
-            SMTPAuthError,
-            "auth",
-            exc.smtp_code,
-            exc.smtp_error,
-            f"refused the {how} of user {attempt.username!r}{again}",
+    def login_retry(
+        self, attempts: Iterator[Attempt], attempt: Attempt, code: int, reply: bytes | str
+    ) -> Attempt:
+        """The login to try after the server refused ``attempt`` with ``code``: one with
+        a fresh token when :func:`~mailcore_smtp.auth.retry_after` says so and
+        ``attempts`` has one (asking calls the token provider); else raises the
+        refusal's :class:`SMTPAuthError`."""
+        following = next(attempts, None) if retry_after(attempt, code) else None
+        if following is None:
+            how = f"{attempt.mechanism} login" if attempt.mechanism else "login"
+            again = " (and a fresh token from oauth_token_provider too)" if attempt.retried else ""
+            self.fail_reply(
+                SMTPAuthError,
+                "auth",
+                code,
+                reply,
+                f"refused the {how} of user {attempt.username!r}{again}",
+            )
+        log.info(
+            "%s refused the %s token of %r (%d); trying a fresh one",
+            self.address,
+            attempt.mechanism,
+            attempt.username,
+            code,
         )
+        return following
 
     def fail_reply(
         self,
@@ -422,6 +451,12 @@ class SMTPBackend(BaseEmailBackend):
             return SMTPConnectionError(
                 f"SMTP server {address} did not answer within {seconds:g} s "
                 f"{where} ({option}){hint}",
+                **common,
+            )
+        if isinstance(exc, Cancelled):
+            return SMTPConnectionError(
+                f"SMTP server {address}: the sending task was cancelled {where} (the "
+                "connection was closed at once)",
                 **common,
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -535,10 +570,14 @@ class SMTPBackend(BaseEmailBackend):
             try:
                 return self.connect_link()
             except SMTPError as exc:
-                if retry >= self.options.retries or not is_retryable(exc):
+                if not self.may_retry_connect(retry, exc):
                     raise
                 retry += 1
                 self.wait_before_retry(retry, exc)
+
+    def may_retry_connect(self, retries_made: int, error: SMTPError) -> bool:
+        """Whether a failed connection attempt is tried again (``retries``, temporary)."""
+        return retries_made < self.options.retries and is_retryable(error)
 
     def send_messages(self, messages: Iterable[EmailMessage]) -> int:
         """Send ``messages``; return how many the server accepted.
@@ -611,11 +650,27 @@ class SMTPBackend(BaseEmailBackend):
             smtp_reply=text if code is not None else None,
         )
 
-    def async_executor(self) -> concurrent.futures.Executor:
-        """The threads of this mailer's async calls (:mod:`mailcore_smtp.aio`)."""
-        from mailcore_smtp.aio import executor_for
+    # -- async: native, on aiosmtplib (mailcore_smtp.aio) ---------------------------
 
-        return executor_for(self.pool)
+    async def aopen(self) -> bool:
+        """:meth:`open` for async code: takes a connection of the event loop's async pool
+        for this instance (see :mod:`mailcore_smtp.aio`)."""
+        from mailcore_smtp import aio
+
+        return await aio.aopen(self)
+
+    async def aclose(self) -> None:
+        """:meth:`close` for async code. Safe to call twice."""
+        from mailcore_smtp import aio
+
+        await aio.aclose(self)
+
+    async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
+        """:meth:`send_messages` for async code, natively (:mod:`mailcore_smtp.aio`):
+        the same options, results and errors, decided by the same code."""
+        from mailcore_smtp import aio
+
+        return await aio.asend_messages(self, messages)
 
     def prepare_message(self, message: EmailMessage) -> SerializedMessage:
         """:meth:`message_chunks`, after checking the envelope, so that an address the

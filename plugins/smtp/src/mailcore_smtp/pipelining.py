@@ -17,17 +17,32 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+from typing import Protocol
 
 from mailcore import SendError, SendResult
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError, Stage
+from mailcore_smtp.exchange import Content, Pace, Reply, Send, Steps, drive
 from mailcore_smtp.pool import Link
-from mailcore_smtp.transaction import Done, Transaction, needs_reset, read_final, reset
-from mailcore_smtp.transmit import send_content
+from mailcore_smtp.transaction import Done, Transaction, needs_reset, reset_steps
 
-__all__ = ["step"]
+__all__ = ["Pipeline", "step", "steps"]
+
+
+class Pipeline(Protocol):
+    """A pipelining connection, sync (:class:`~mailcore_smtp.pool.Link`) or async: the
+    transaction whose DATA got 354 (``pending``), and closing it without a word."""
+
+    pending: Transaction | None
+
+    def discard(self) -> None: ...
 
 
 def step(link: Link, tx: Transaction | None, then_quit: bool = False) -> list[Done]:
+    """:func:`steps` on a sync connection."""
+    return drive(steps(link, tx, then_quit), link.smtp)
+
+
+def steps(link: Pipeline, tx: Transaction | None, then_quit: bool = False) -> Steps[list[Done]]:
     """Send the pending content (if any) with ``tx``'s commands (if any) in one write and
     read their replies. Returns the transactions that ended, in order; ``tx`` becomes
     ``link.pending`` when its DATA got ``354``. A dead connection is discarded.
@@ -35,7 +50,6 @@ def step(link: Link, tx: Transaction | None, then_quit: bool = False) -> list[Do
     ``then_quit`` (with no ``tx``): QUIT goes out right after the pending content's
     final dot, and the connection is closed once both replies are read: retiring a
     connection costs no round trip of its own."""
-    smtp = link.smtp
     previous, link.pending = link.pending, None
     done: list[Done] = []
     if tx is not None and not tx.recipients:
@@ -52,13 +66,13 @@ def step(link: Link, tx: Transaction | None, then_quit: bool = False) -> list[Do
         return done
     backend = owner.backend
     if previous is not None:
-        backend.pool.limiter.wait()  # max_per_second counts messages handed over
+        yield Pace(backend.pool.limiter)
     try:
         if previous is not None:
             content = previous.wire if previous.wire is not None else previous.data
-            send_content(smtp, content, trailer=group)
+            yield Content(content, trailer=group)
         elif group:
-            smtp.send(group)
+            yield Send(group)
     except (OSError, smtplib.SMTPException) as exc:
         link.discard()
         if previous is not None:  # its dot was in the failed write: not accepted
@@ -74,7 +88,7 @@ def step(link: Link, tx: Transaction | None, then_quit: bool = False) -> list[Do
         tx.render()  # while the server works on what was just sent
     if previous is not None:
         try:
-            code, reply = read_final(smtp, options.data_timeout)
+            code, reply = yield Reply(options.data_timeout)
         except (OSError, smtplib.SMTPException) as exc:
             link.discard()
             done.append(Done(previous, error=backend.translate(exc, "message")))
@@ -85,24 +99,23 @@ def step(link: Link, tx: Transaction | None, then_quit: bool = False) -> list[Do
     if then_quit:
         # the message's outcome is known; a lost goodbye changes nothing
         with contextlib.suppress(OSError, smtplib.SMTPException):
-            smtp.getreply()
+            yield Reply()
         link.discard()
     if tx is not None:
-        ended = _read_group(link, tx)
+        ended = yield from _read_group(link, tx)
         if ended is not None:
             done.append(ended)
     return done
 
 
-def _read_group(link: Link, tx: Transaction) -> Done | None:
+def _read_group(link: Pipeline, tx: Transaction) -> Steps[Done | None]:
     """Read the replies to MAIL FROM, each RCPT TO and DATA; ``None`` when DATA got
     354 (``tx`` is then pending), else how ``tx`` ended."""
-    smtp = link.smtp
     error: SMTPError | None = None
     stage: Stage = "mail"
     data_accepted = False
     try:
-        code, reply = smtp.getreply()
+        code, reply = yield Reply()
         try:
             tx.judge_mail(code, reply)
         except SMTPError as exc:
@@ -111,7 +124,7 @@ def _read_group(link: Link, tx: Transaction) -> Done | None:
         for recipient in tx.recipients:
             if isinstance(error, SMTPConnectionError):
                 break
-            code, reply = smtp.getreply()
+            code, reply = yield Reply()
             if error is None:
                 try:
                     tx.judge_rcpt(recipient, code, reply)
@@ -124,7 +137,7 @@ def _read_group(link: Link, tx: Transaction) -> Done | None:
                 error = exc
         stage = "data"
         if not isinstance(error, SMTPConnectionError):
-            code, reply = smtp.getreply()
+            code, reply = yield Reply()
             if error is None:
                 try:
                     tx.judge_data(code, reply)
@@ -144,11 +157,11 @@ def _read_group(link: Link, tx: Transaction) -> Done | None:
         # 354 although the transaction failed (every recipient refused): RFC 2920 says
         # to send a lone dot; with no recipient accepted nothing is delivered.
         try:
-            smtp.send(b".\r\n")
-            read_final(smtp, tx.backend.options.data_timeout)
+            yield Send(b".\r\n")
+            yield Reply(tx.backend.options.data_timeout)
         except (OSError, smtplib.SMTPException):
             link.discard()
             return Done(tx, error=error)
-    if needs_reset(error) and not reset(smtp):
+    if needs_reset(error) and not (yield from reset_steps()):
         link.discard()
     return Done(tx, error=error)

@@ -54,7 +54,16 @@ if TYPE_CHECKING:
     from mailcore_smtp.options import SMTPOptions
     from mailcore_smtp.transaction import Transaction
 
-__all__ = ["Holder", "Link", "Pool", "pool_for", "pool_key", "quit_all"]
+__all__ = [
+    "Holder",
+    "Link",
+    "LinkState",
+    "Pool",
+    "pool_for",
+    "pool_key",
+    "quit_all",
+    "would_deadlock",
+]
 
 log = logging.getLogger("mailcore.smtp")
 
@@ -74,8 +83,8 @@ class Holder(Protocol):
         ...
 
 
-class Link:
-    """One pooled connection: the :class:`smtplib.SMTP` object and its bookkeeping.
+class LinkState:
+    """A pooled connection's bookkeeping, sync (:class:`Link`) or async.
 
     ``pipelining``: the server offers PIPELINING and the option allows it; ``pending``:
     with pipelining, the transaction whose DATA got 354 and whose content goes out with
@@ -83,20 +92,28 @@ class Link:
     the pool before this use (the server may have closed it meanwhile).
     """
 
-    def __init__(self, smtp: smtplib.SMTP, pipelining: bool) -> None:
-        self.smtp = smtp
+    def __init__(self, pipelining: bool) -> None:
         self.pipelining = pipelining
         self.pending: Transaction | None = None
         self.transactions = 0
         self.since_checkout = 0
         self.reused = False
-        #: The thread that took it from the pool (its ident, and the thread itself).
+        #: The thread (or task) that took it from the pool.
         self.owner = 0
+        self.idle_since = time.monotonic()
+        self.alive = True
+
+
+class Link(LinkState):
+    """One pooled connection: the :class:`smtplib.SMTP` object and its bookkeeping."""
+
+    def __init__(self, smtp: smtplib.SMTP, pipelining: bool) -> None:
+        super().__init__(pipelining)
+        self.smtp = smtp
+        #: The thread that took it from the pool (the owner's thread itself).
         self.thread: weakref.ref[threading.Thread] | None = None
         #: The instance keeping it between ``open()`` and ``close()``, if any.
         self.holder: weakref.ref[Holder] | None = None
-        self.idle_since = time.monotonic()
-        self.alive = True
 
     def owner_ended(self) -> bool:
         """True when the thread that took it has ended."""
@@ -357,15 +374,9 @@ class Pool:
         )
 
     def _would_deadlock(self, me: int) -> bool:
-        """Whether thread ``me`` waiting would wait for ever: every busy connection is
-        held by a thread waiting in :meth:`acquire` (or by ``me``), so none is given back.
-        Each waiter checks this before it waits, so the last one to come breaks the cycle.
+        """Whether thread ``me`` waiting would wait for ever (:func:`would_deadlock`).
         Called with the lock held."""
-        holders = {thread for thread, count in self._owned.items() if count > 0}
-        held = sum(self._owned[thread] for thread in holders)
-        # one being closed (counted open until it is) frees a place soon: no deadlock
-        busy = self._open - len(self._idle)
-        return 0 < held >= busy and holders <= self._waiting | {me}
+        return would_deadlock(self._owned, self._waiting, me, self._open, len(self._idle))
 
     def release(self, link: Link, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
@@ -412,6 +423,20 @@ class Pool:
                 self._open -= len(expired)
                 self._changes += 1
                 self._cond.notify_all()
+
+
+def would_deadlock(
+    owned: collections.Counter[int], waiting: set[int], me: int, open_count: int, idle: int
+) -> bool:
+    """Whether ``me`` (a thread, or an async pool's task) waiting for a connection would
+    wait for ever: every busy connection is held by waiters (or by ``me``), so none is
+    given back. Each waiter checks this before it waits, so the last one to come breaks
+    the cycle. ``owned``: connections in use by their holder; ``waiting``: the waiters."""
+    holders = {holder for holder, count in owned.items() if count > 0}
+    held = sum(owned[holder] for holder in holders)
+    # one being closed (counted open until it is) frees a place soon: no deadlock
+    busy = open_count - idle
+    return 0 < held >= busy and holders <= waiting | {me}
 
 
 #: Pools by :func:`pool_key`, while some backend refers to its pool.

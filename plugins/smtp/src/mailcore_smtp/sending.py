@@ -16,7 +16,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from mailcore import SendError, SendResult
 from mailcore_smtp import pipelining
@@ -28,9 +29,10 @@ from mailcore_smtp.transaction import Done, Transaction, needs_reset, reset, sen
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage
+    from mailcore_smtp.aclient import AsyncLink
     from mailcore_smtp.backend import SMTPBackend
 
-__all__ = ["Lease"]
+__all__ = ["Judge", "Lease", "Verdict", "Work"]
 
 log = logging.getLogger("mailcore.smtp")
 
@@ -43,7 +45,7 @@ def _is_timeout(exc: BaseException | None) -> bool:
     return False
 
 
-class _Work:
+class Work:
     """The batch shared by the workers: the next message to take, the count accepted,
     and the failure that stopped it."""
 
@@ -75,6 +77,143 @@ class _Work:
         with self._lock:
             if self.stopped is None or index < self.stopped[0]:
                 self.stopped = (index, error)
+
+    def succeed(self, index: int, result: SendResult) -> None:
+        """The server answered message ``index``'s transaction with ``result``."""
+        self.messages[index].result = result
+        if result.sent:
+            self.count_sent()
+
+    def fail(self, index: int, error: SMTPError, goes_on: bool) -> None:
+        """Message ``index`` failed for good; the batch stops there unless ``goes_on``."""
+        message = self.messages[index]
+        message.result = SendResult("failed", error=error)
+        refused = getattr(error, "refused", None)
+        if isinstance(refused, dict):
+            message.result.refused = dict(refused)
+        if goes_on:
+            error.add_batch_progress(self.sent, len(self.messages), message)
+            return
+        self.stop(index, error)
+
+    def settle(self, backend: SMTPBackend, failures: list[BaseException]) -> int:
+        """After the workers ended: mark the messages left not attempted, and return
+        how many were accepted, or raise what stopped the batch (with its progress);
+        ``failures``: what the workers raised (raised again)."""
+        unsent = [m for m in self.messages if m.result is None]
+        if failures:
+            cause = self.stopped[1] if self.stopped else failures[0]
+            backend.stop_batch(unsent, cause)
+            raise failures[0]
+        if self.stopped is None:
+            return self.sent
+        index, error = self.stopped
+        if isinstance(error, SMTPError):
+            error.add_batch_progress(self.sent, len(self.messages), self.messages[index])
+        backend.stop_batch(unsent, error)
+        if backend.fail_silently and isinstance(error, SMTPError):
+            return self.sent
+        raise error
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do after a failed transaction: ``skip`` it (the batch stopped meanwhile and
+    nothing was accepted), send it ``again`` at once (a connection found closed after
+    sitting idle), ``retry`` it (retry number ``retry``, holding every start back
+    ``throttle`` seconds first when the server asked to slow down), or ``fail`` it
+    (the batch ``goes_on`` or stops)."""
+
+    action: Literal["skip", "again", "retry", "fail"]
+    retry: int = 0
+    throttle: float | None = None
+    goes_on: bool = False
+
+
+class Judge:
+    """The one place deciding, for the sync and async senders, what a failed message's
+    transaction leads to (:class:`Verdict`); it remembers, per connection worker, the
+    retries made and the messages sent first on a connection that sat idle."""
+
+    def __init__(self, backend: SMTPBackend) -> None:
+        self.backend = backend
+        self.retries: dict[int, int] = collections.defaultdict(int)
+        self.stale_forgiven: set[int] = set()
+        #: Messages sent first on a connection taken idle from the pool.
+        self.on_idle: set[int] = set()
+
+    def begin(self, link: Link | AsyncLink, message: EmailMessage, index: int) -> Transaction:
+        """Message ``index``'s transaction on ``link``, counted on it (raises an
+        :class:`SMTPError` when it cannot be sent there: too big for the server)."""
+        tx = Transaction(self.backend, link.smtp, message)
+        tx.index = index
+        if link.reused and link.since_checkout == 0:
+            self.on_idle.add(index)
+        link.since_checkout += 1
+        link.transactions += 1
+        return tx
+
+    def record(
+        self,
+        work: Work,
+        again: collections.deque[int],
+        link: Link | AsyncLink | None,
+        index: int,
+        result: SendResult | None,
+        error: SMTPError | None,
+    ) -> Verdict | None:
+        """How message ``index``'s transaction on ``link`` ended (``result`` or
+        ``error``), recorded in ``work``; a message to send again goes to the front of
+        ``again``. Returns the retry :class:`Verdict` whose pause the caller waits
+        (sleeping, or awaiting), else ``None``."""
+        if error is None:
+            assert result is not None
+            work.succeed(index, result)
+            return None
+        alive = link is not None and link.alive
+        verdict = self.failure(index, error, work.stopped is not None, alive)
+        if verdict.action == "skip":
+            return None
+        if verdict.action == "fail":
+            work.fail(index, error, verdict.goes_on)
+            return None
+        if verdict.action == "retry":
+            if verdict.throttle is not None:
+                self.backend.pool.limiter.pause(verdict.throttle)
+            if link is not None and link.pending is not None:
+                # The next message's DATA got 354 already. To keep the order a batch
+                # without pipelining has (it stops at a final failure of this one),
+                # abandon it before its dot (the server discards it) and send it after.
+                again.appendleft(link.pending.index)
+                link.discard()
+        again.appendleft(index)
+        return verdict if verdict.action == "retry" else None
+
+    def failure(self, index: int, error: SMTPError, stopped: bool, link_alive: bool) -> Verdict:
+        if stopped and not error.outcome_unknown:
+            return Verdict("skip")  # not attempted: the batch stopped meanwhile
+        if (
+            isinstance(error, SMTPConnectionError)
+            and error.stage == "mail"
+            and error.smtp_code is None
+            and not _is_timeout(error)
+            and index not in self.stale_forgiven
+            and index in self.on_idle
+        ):
+            # The server closed the connection while it sat idle; nothing was accepted.
+            self.stale_forgiven.add(index)
+            return Verdict("again")
+        options = self.backend.options
+        if is_retryable(error) and self.retries[index] < options.retries:
+            self.retries[index] += 1
+            retry = self.retries[index]
+            throttle = None
+            if error.smtp_code is not None and means_throttled(
+                error.smtp_code, error.smtp_reply or ""
+            ):
+                throttle = retry_delay(retry, options.retry_backoff)
+            return Verdict("retry", retry=retry, throttle=throttle)
+        return Verdict("fail", goes_on=self.backend.batch_goes_on(error, link_alive))
 
 
 class Lease:
@@ -152,7 +291,7 @@ class Lease:
     def run(self, messages: list[EmailMessage]) -> int:
         """Send ``messages``; return how many were accepted (see the module doc)."""
         backend = self.backend
-        work = _Work(messages, backend.cancel_requested)
+        work = Work(messages, backend.cancel_requested)
         extra = min(backend.options.max_connections, len(messages)) - 1
         threads = []
         failures: list[BaseException] = []
@@ -170,22 +309,9 @@ class Lease:
             work.stop(len(messages), exc)  # the other connections take no more
         for thread in threads:
             thread.join()
-        unsent = [m for m in messages if m.result is None]
-        if failures:
-            cause = work.stopped[1] if work.stopped else failures[0]
-            backend.stop_batch(unsent, cause)
-            raise failures[0]
-        if work.stopped is None:
-            return work.sent
-        index, error = work.stopped
-        if isinstance(error, SMTPError):
-            error.add_batch_progress(work.sent, len(messages), messages[index])
-        backend.stop_batch(unsent, error)
-        if backend.fail_silently and isinstance(error, SMTPError):
-            return work.sent
-        raise error
+        return work.settle(backend, failures)
 
-    def _extra_worker(self, work: _Work, failures: list[BaseException]) -> None:
+    def _extra_worker(self, work: Work, failures: list[BaseException]) -> None:
         try:
             link = self.pool.acquire(self.backend.connect_link, wait=False)
         except SMTPError as exc:
@@ -206,15 +332,13 @@ class Lease:
 class _Worker:
     """Feeds messages of the batch to one connection (replaced when it dies)."""
 
-    def __init__(self, lease: Lease, work: _Work, link: Link | None, primary: bool) -> None:
+    def __init__(self, lease: Lease, work: Work, link: Link | None, primary: bool) -> None:
         self.lease = lease
         self.backend = lease.backend
         self.work = work
         self.link = link
         self.primary = primary
-        self.retries: dict[int, int] = collections.defaultdict(int)
-        self.stale_forgiven: set[int] = set()
-        self.on_idle: set[int] = set()
+        self.judge = Judge(self.backend)
         self.again: collections.deque[int] = collections.deque()
         if link is not None:
             link.since_checkout = 0
@@ -252,15 +376,10 @@ class _Worker:
             link.since_checkout = 0
             self._swap(link)
         try:
-            tx = Transaction(backend, link.smtp, message)
+            tx = self.judge.begin(link, message, index)
         except SMTPError as exc:
             self._handle(index, None, exc)
             return
-        tx.index = index
-        if link.reused and link.since_checkout == 0:
-            self.on_idle.add(index)
-        link.since_checkout += 1
-        link.transactions += 1
         if link.pipelining:
             previous = link.pending
             try:
@@ -313,51 +432,7 @@ class _Worker:
         self.work.stop(index, error)
 
     def _handle(self, index: int, result: SendResult | None, error: SMTPError | None) -> None:
-        message = self.work.messages[index]
-        if error is None:
-            assert result is not None
-            message.result = result
-            if result.sent:
-                self.work.count_sent()
-            return
-        if self.work.stopped is not None and not error.outcome_unknown:
-            return  # not attempted: the batch stopped meanwhile
-        backend = self.backend
-        link_alive = self.link is not None and self.link.alive
-        if (
-            isinstance(error, SMTPConnectionError)
-            and error.stage == "mail"
-            and error.smtp_code is None
-            and not _is_timeout(error)
-            and index not in self.stale_forgiven
-            and index in self.on_idle
-        ):
-            # The server closed the connection while it sat idle; nothing was accepted.
-            self.stale_forgiven.add(index)
-            self.again.appendleft(index)
-            return
-        if is_retryable(error) and self.retries[index] < backend.options.retries:
-            self.retries[index] += 1
-            retry = self.retries[index]
-            if error.smtp_code is not None and means_throttled(
-                error.smtp_code, error.smtp_reply or ""
-            ):
-                self.lease.pool.limiter.pause(retry_delay(retry, backend.options.retry_backoff))
-            link = self.link
-            if link is not None and link.pending is not None:
-                # The next message's DATA got 354 already. To keep the order a batch
-                # without pipelining has (it stops at a final failure of this one),
-                # abandon it before its dot (the server discards it) and send it after.
-                self.again.appendleft(link.pending.index)
-                link.discard()
-            backend.wait_before_retry(retry, error)
-            self.again.appendleft(index)
-            return
-        message.result = SendResult("failed", error=error)
-        refused = getattr(error, "refused", None)
-        if isinstance(refused, dict):
-            message.result.refused = dict(refused)
-        if backend.batch_goes_on(error, link_alive):
-            error.add_batch_progress(self.work.sent, len(self.work.messages), message)
-            return
-        self.work.stop(index, error)
+        verdict = self.judge.record(self.work, self.again, self.link, index, result, error)
+        if verdict is not None:
+            assert error is not None
+            self.backend.wait_before_retry(verdict.retry, error)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mailcore import SendError, SendResult
 from mailcore_smtp.deadline import read_reply_within
@@ -22,14 +22,24 @@ from mailcore_smtp.errors import (
     SMTPRecipientsRefusedError,
     Stage,
 )
+from mailcore_smtp.exchange import Content, Pace, Reply, Send, Steps, drive
 from mailcore_smtp.replies import means_too_big, queue_id_from_reply, reply_text
-from mailcore_smtp.transmit import SEND_BUFFER_SIZE, send_content, wire_content
+from mailcore_smtp.transmit import SEND_BUFFER_SIZE, wire_content
 
 if TYPE_CHECKING:
     from mailcore import EmailMessage, SerializedMessage
     from mailcore_smtp.backend import SMTPBackend
 
-__all__ = ["Done", "Transaction", "needs_reset", "read_final", "send_plain"]
+__all__ = [
+    "Capabilities",
+    "Done",
+    "Transaction",
+    "needs_reset",
+    "plain_steps",
+    "read_final",
+    "reset_steps",
+    "send_plain",
+]
 
 log = logging.getLogger("mailcore.smtp")
 
@@ -41,6 +51,19 @@ class Done:
     transaction: Transaction
     result: SendResult | None = None
     error: SMTPError | None = None
+
+
+class Capabilities(Protocol):
+    """What a transaction needs to know of the server's EHLO: an
+    :class:`smtplib.SMTP`, or the async client's view of an aiosmtplib connection."""
+
+    @property
+    def does_esmtp(self) -> bool: ...
+
+    @property
+    def esmtp_features(self) -> dict[str, str]: ...
+
+    def has_extn(self, opt: str) -> bool: ...
 
 
 def needs_reset(error: SMTPError) -> bool:
@@ -55,7 +78,7 @@ class Transaction:
     each reply. Raises :class:`~mailcore_smtp.SMTPMessageTooBigError` at once when the
     server's SIZE says the message is too big."""
 
-    def __init__(self, backend: SMTPBackend, smtp: smtplib.SMTP, message: EmailMessage) -> None:
+    def __init__(self, backend: SMTPBackend, smtp: Capabilities, message: EmailMessage) -> None:
         self.backend = backend
         self.message = message
         #: The message's place in its batch (set by the sender).
@@ -165,7 +188,7 @@ class Transaction:
         self.backend.fail_reply(None, stage, code, reply, what)
 
 
-def _size_limit(connection: smtplib.SMTP) -> int | None:
+def _size_limit(connection: Capabilities) -> int | None:
     """The largest message the server takes, from the SIZE of its EHLO reply (RFC 1870);
     ``None`` when it gave none, or 0 (no fixed limit)."""
     value = connection.esmtp_features.get("size", "").strip()
@@ -177,16 +200,22 @@ def read_final(smtp: smtplib.SMTP, data_timeout: float) -> tuple[int, bytes]:
     return read_reply_within(smtp, data_timeout)
 
 
-def reset(smtp: smtplib.SMTP) -> bool:
+def reset_steps() -> Steps[bool]:
     """RSET after a refused transaction; False when the connection failed it."""
     try:
-        code, _ = smtp.rset()
+        yield Send(b"RSET\r\n")
+        code, _ = yield Reply()
     except (smtplib.SMTPException, OSError):
         return False
-    return code == 250
+    return bool(code == 250)
 
 
-def send_plain(transaction: Transaction, smtp: smtplib.SMTP) -> SendResult:
+def reset(smtp: smtplib.SMTP) -> bool:
+    """:func:`reset_steps` on ``smtp``."""
+    return drive(reset_steps(), smtp)
+
+
+def plain_steps(transaction: Transaction) -> Steps[SendResult]:
     """Run ``transaction`` waiting for each reply (a server without PIPELINING).
 
     Raises the :class:`SMTPError` of the first refusal or loss; the caller RSETs when
@@ -199,25 +228,29 @@ def send_plain(transaction: Transaction, smtp: smtplib.SMTP) -> SendResult:
         return SendResult("failed", error=SendError("the message has no recipients"))
     stage: Stage = "mail"
     try:
-        smtp.putcmd("mail", f"FROM:<{tx.sender}>{tx.mail_options}")
-        tx.judge_mail(*smtp.getreply())
+        yield Send(f"MAIL FROM:<{tx.sender}>{tx.mail_options}\r\n".encode("ascii"))
+        tx.judge_mail(*(yield Reply()))
         stage = "rcpt"
         for recipient in tx.recipients:
-            smtp.putcmd("rcpt", f"TO:<{recipient}>")
-            tx.judge_rcpt(recipient, *smtp.getreply())
+            yield Send(f"RCPT TO:<{recipient}>\r\n".encode("ascii"))
+            tx.judge_rcpt(recipient, *(yield Reply()))
         tx.judge_recipients()
         stage = "data"
-        smtp.putcmd("data")
-        tx.judge_data(*smtp.getreply())
+        yield Send(b"DATA\r\n")
+        tx.judge_data(*(yield Reply()))
         # Still "data" while the content goes out: if sending fails, the final dot
         # did not, so the server cannot have accepted the message (safe to retry).
-        backend.pool.limiter.wait()  # max_per_second counts messages handed over
-        send_content(smtp, tx.data)
+        yield Pace(backend.pool.limiter)
+        yield Content(tx.data)
         stage = "message"
-        options = backend.options
-        code, reply = read_final(smtp, options.data_timeout)
+        code, reply = yield Reply(backend.options.data_timeout)
     except SMTPError:
         raise
     except (OSError, smtplib.SMTPException) as exc:
         raise backend.translate(exc, stage) from exc
     return tx.judge_final(code, reply)
+
+
+def send_plain(transaction: Transaction, smtp: smtplib.SMTP) -> SendResult:
+    """:func:`plain_steps` on ``smtp``."""
+    return drive(plain_steps(transaction), smtp)

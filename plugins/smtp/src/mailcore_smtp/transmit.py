@@ -18,7 +18,14 @@ import re
 import smtplib
 from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["SEND_BUFFER_SIZE", "mail_from", "rcpt_to", "send_content", "wire_content"]
+__all__ = [
+    "SEND_BUFFER_SIZE",
+    "content_writes",
+    "mail_from",
+    "rcpt_to",
+    "send_content",
+    "wire_content",
+]
 
 #: Chunks are gathered into writes of about this many bytes (a small message: one write).
 SEND_BUFFER_SIZE = 64 * 1024
@@ -96,13 +103,24 @@ def send_content(
     right after the final dot. ``chunks`` may also be :func:`wire_content`'s ``bytes``,
     sent as they are.
     """
-    if isinstance(chunks, bytes):
-        data = chunks + trailer
+    sent = 0
+    for data in content_writes(chunks, buffer_size, trailer):
         smtp.send(data)
-        return len(data)
+        sent += len(data)
+    return sent
+
+
+def content_writes(
+    chunks: Iterable[bytes] | bytes, buffer_size: int = SEND_BUFFER_SIZE, trailer: bytes = b""
+) -> Iterator[bytes]:
+    """The writes :func:`send_content` makes (the async client makes the same ones):
+    ``chunks`` dot-stuffed and gathered into writes of about ``buffer_size`` bytes, the
+    last one ending with the final dot and ``trailer``. Joins no more than one write."""
+    if isinstance(chunks, bytes):
+        yield chunks + trailer
+        return
     pending: list[bytes] = []
     pending_size = 0
-    sent = 0
     for chunk in _stuffed(chunks):
         pending.append(chunk)
         pending_size += len(chunk)
@@ -110,10 +128,7 @@ def send_content(
             data = b"".join(pending) if len(pending) > 1 else pending[0]
             pending.clear()
             pending_size = 0
-            smtp.send(data)
-            sent += len(data)
+            yield data
     if trailer:
         pending.append(trailer)
-    data = b"".join(pending)
-    smtp.send(data)
-    return sent + len(data)
+    yield b"".join(pending)
