@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import smtplib
 import time
@@ -264,10 +265,10 @@ def _close_socket(transport: asyncio.Transport) -> None:
     inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
     lost = getattr(inner, "_call_connection_lost", None)
     if lost is not None and getattr(inner, "_sock", None) is not None:
-        try:
-            lost(None)  # closes the socket, then tells the protocols
-        except RuntimeError:
-            pass  # a TLS layer scheduling its own news on the closed loop
+        # closes the socket, then tells the protocols (a TLS layer's news would be
+        # scheduled on the closed loop: RuntimeError)
+        with contextlib.suppress(RuntimeError):
+            lost(None)
 
 
 async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
