@@ -15,8 +15,11 @@ from contextlib import contextmanager
 import pytest
 
 from mailcore_smtp import SMTPBackend, SMTPConnectionError, SMTPReplyError
+from mailcore_smtp.aio import _sessions
 from tests.smtp.async_driver import drive_async
 from tests.smtp.helpers import make_message
+from tests.support.certs import TestCertificates
+from tests.support.smtp_servers import RecordingSMTPServer
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -129,3 +132,20 @@ def test_aclose_on_another_event_loop_closes_the_connection_silently() -> None:
 
             peer.settimeout(5)
             assert peer.recv(100) == b"", "the connection was closed, not left open"
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+def test_aclose_on_another_event_loop_closes_a_tls_connection_silently(
+    certs: TestCertificates,
+) -> None:
+    with RecordingSMTPServer(implicit_tls=certs.server_context()) as server:
+        backend = SMTPBackend(**server.backend_options(use_ssl=True))
+        assert asyncio.run(backend.aopen()) is True
+        link = _sessions[backend].link
+        assert link is not None
+        sock = link.transport.get_extra_info("socket")
+        assert sock.fileno() != -1
+
+        asyncio.run(backend.aclose())  # the first loop is closed: no RuntimeError
+
+        assert sock.fileno() == -1, "the TLS connection's socket was closed"
