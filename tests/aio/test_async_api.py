@@ -119,8 +119,10 @@ async def test_amail_admins_without_admins_sends_nothing() -> None:
 async def test_connection_and_using_together_are_a_type_error() -> None:
     mailcore.configure(mailers={"bulk": {"url": "locmem://"}})
     backend = ThreadBoundBackend()
-    with pytest.raises(TypeError, match=r"^send_mail\(\) takes a connection or using="):
+    with pytest.raises(TypeError, match=r"^asend_mail\(\) takes a connection or using="):
         await mailcore.asend_mail("S", "B", None, ["a@example.com"], connection=backend, using="x")
+    with pytest.raises(TypeError, match=r"^asend_mass_mail\(\) takes a connection or using="):
+        await mailcore.asend_mass_mail([], connection=backend, using="bulk")
     with pytest.raises(TypeError, match=r"^amail_admins\(\) takes a connection or using="):
         await mailcore.amail_admins("S", "B", connection=backend, using="bulk")
     with pytest.raises(TypeError, match=r"^asend\(\) takes using="):

@@ -55,7 +55,7 @@ RETRIES = 2
 #: What a message ends as: accepted and reported sent; reported failed and not
 #: accepted; reported failed with ``outcome_unknown`` (the server may have it).
 Outcome = Literal["sent", "failed", "unknown"]
-Kind = Literal["drop", "stall", "4xx", "5xx", "partial 5xx", "partial 4xx"]
+Kind = Literal["drop", "stall", "4xx", "5xx", "partial 5xx", "partial 4xx", "not smtp"]
 
 
 def sender(number: int) -> str:
@@ -84,7 +84,13 @@ class Step:
 
 
 STEPS = (
-    Step("greeting", "GREETING", True, {"4xx": "421 4.3.2 Try later", "5xx": "554 5.3.2 No"}),
+    Step(
+        "greeting",
+        "GREETING",
+        True,
+        {"4xx": "421 4.3.2 Try later", "5xx": "554 5.3.2 No", "not smtp": "hello I am not smtp"},
+        kinds=("drop", "stall", "4xx", "5xx", "not smtp"),  # not smtp: permanent, as 5xx
+    ),
     Step(
         "EHLO",
         "EHLO",

@@ -36,7 +36,7 @@ async def asend_mail(
     """:func:`~mailcore.send_mail` for async code; return 0 or 1."""
     mail = _send_mail_message(
         subject, message, from_email, recipient_list, fail_silently,
-        auth_user, auth_password, connection, html_message, using,
+        auth_user, auth_password, connection, html_message, using, "a",
     )  # fmt: skip
     return await mail.asend()
 
@@ -53,7 +53,7 @@ async def asend_mass_mail(
     """:func:`~mailcore.send_mass_mail` for async code: one batch over one connection;
     return how many were sent."""
     connection, messages = _mass_mail_messages(
-        datatuple, fail_silently, auth_user, auth_password, connection, using
+        datatuple, fail_silently, auth_user, auth_password, connection, using, "a"
     )
     return await connection.asend_messages(messages)
 

@@ -97,12 +97,17 @@ def _send_mail_message(
     connection: BaseEmailBackend | None,
     html_message: str | None,
     using: str | None,
+    prefix: str = "",
 ) -> EmailMessage:
     """The message :func:`send_mail` (and ``asend_mail``) sends, with its connection."""
     from mailcore.message import EmailMultiAlternatives
 
     connection = _connection(
-        "send_mail", connection, using, fail_silently, _auth_options(auth_user, auth_password)
+        f"{prefix}send_mail",
+        connection,
+        using,
+        fail_silently,
+        _auth_options(auth_user, auth_password),
     )
     mail = EmailMultiAlternatives(
         subject, message, from_email, recipient_list, connection=connection
@@ -136,12 +141,17 @@ def _mass_mail_messages(
     auth_password: str | None,
     connection: BaseEmailBackend | None,
     using: str | None,
+    prefix: str = "",
 ) -> tuple[BaseEmailBackend, list[EmailMessage]]:
     """The connection and messages :func:`send_mass_mail` (and ``asend_mass_mail``) sends."""
     from mailcore.message import EmailMessage
 
     connection = _connection(
-        "send_mass_mail", connection, using, fail_silently, _auth_options(auth_user, auth_password)
+        f"{prefix}send_mass_mail",
+        connection,
+        using,
+        fail_silently,
+        _auth_options(auth_user, auth_password),
     )
     messages = [
         EmailMessage(subject, body, sender, recipients, connection=connection)

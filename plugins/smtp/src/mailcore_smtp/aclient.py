@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import logging
 import smtplib
 import time
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import aiosmtplib
 
 from mailcore_smtp.auth import Attempt, TokenError, login_attempts
-from mailcore_smtp.errors import SMTPConnectionError, SMTPError, SMTPSecurityError, Stage
+from mailcore_smtp.errors import SMTPError, SMTPSecurityError, Stage
 from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps
 from mailcore_smtp.pool import LinkState
 from mailcore_smtp.transaction import Done
@@ -92,11 +93,11 @@ class _Replies(asyncio.Protocol):
             if len(line) > _MAX_LINE:
                 self._lose(smtplib.SMTPResponseException(500, "Line too long."))
                 return
-            self._lines.append(line[4:].strip(b" \t\r\n"))
             try:
                 code = int(line[:3])
             except ValueError:
                 code = -1  # as smtplib: an unreadable code ends the reply
+            self._lines.append((line if code == -1 else line[4:]).strip(b" \t\r\n"))
             if code == -1 or line[3:4] != b"-":
                 self._replies.append((code, b"\n".join(self._lines)))
                 self._lines = []
@@ -240,7 +241,10 @@ class AsyncLink(LinkState):
         failure, or to abandon a DATA whose final dot was not sent)."""
         self.alive = False
         pending, self.pending = self.pending, None
-        self.transport.abort()
+        try:
+            self.transport.abort()
+        except RuntimeError:  # its event loop is closed: close the socket here
+            _close_socket(self.transport)
         waiting = handoffs.pop(pending, None) if pending is not None else None
         if waiting is not None and not waiting.done():
             # another call's message, its final dot never sent: not accepted
@@ -257,6 +261,18 @@ class AsyncLink(LinkState):
             except (OSError, smtplib.SMTPException) as exc:
                 log.debug("QUIT failed (ignored): %s", exc)
         self.discard()  # abort: a TLS close would wait for the server's close_notify
+
+
+def _close_socket(transport: asyncio.Transport) -> None:
+    """Close the socket of a transport whose event loop is closed (``abort()`` cannot
+    schedule it): asyncio's own last step of a closing transport, run here."""
+    inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+    lost = getattr(inner, "_call_connection_lost", None)
+    if lost is not None and getattr(inner, "_sock", None) is not None:
+        # closes the socket, then tells the protocols (a TLS layer's news would be
+        # scheduled on the closed loop: RuntimeError)
+        with contextlib.suppress(RuntimeError):
+            lost(None)
 
 
 async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
@@ -328,7 +344,7 @@ def _as_smtplib(exc: BaseException) -> tuple[BaseException, bool]:
     if isinstance(exc, aiosmtplib.SMTPTimeoutError):  # connecting, or a TLS handshake
         return TimeoutError("timed out"), False
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return smtplib.SMTPResponseException(exc.code, exc.message), False
+        return smtplib.SMTPResponseException(exc.code, _reply_of(exc)), False
     if isinstance(exc, aiosmtplib.SMTPConnectError):
         cause = exc.__cause__
         if isinstance(cause, OSError) and not isinstance(cause, aiosmtplib.SMTPException):
@@ -339,6 +355,11 @@ def _as_smtplib(exc: BaseException) -> tuple[BaseException, bool]:
     if isinstance(exc, aiosmtplib.SMTPException):
         return smtplib.SMTPException(str(exc)), False
     return exc, False
+
+
+def _reply_of(exc: aiosmtplib.SMTPResponseException) -> str:
+    """The server's reply text; for a line that is no SMTP reply, the line itself."""
+    return exc.message.removeprefix("Malformed SMTP response line: ")
 
 
 async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
@@ -361,10 +382,9 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
     try:
         try:
             await client.connect()
-        except aiosmtplib.SMTPConnectResponseError as exc:
-            backend.fail_reply(
-                SMTPConnectionError, "greeting", exc.code, exc.message, "refused to talk"
-            )
+        except aiosmtplib.SMTPResponseException as exc:  # not 220, or no SMTP reply
+            backend.judge_greeting(exc.code, _reply_of(exc))
+            raise
         stage = "ehlo"
         await _ehlo(backend, client)
         if options.use_tls:
@@ -384,6 +404,8 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
         transport = client.transport
         if not isinstance(transport, asyncio.Transport) or transport.is_closing():
             raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        # what the server said after its last reply, unasked (aiosmtplib keeps it unread)
+        unread = bytes(getattr(client.protocol, "_buffer", b""))
     except BaseException as exc:
         client.close()
         if isinstance(exc, SMTPError):
@@ -398,6 +420,8 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
     link = AsyncLink(
         transport, capabilities, options.pipelining and capabilities.has_extn("pipelining")
     )
+    if unread:  # read by the transaction's steps as the sync client reads it
+        link.replies.data_received(unread)
     log.debug("connected to %s (%s)", backend.address, "TLS" if encrypted else "plain text")
     return link
 

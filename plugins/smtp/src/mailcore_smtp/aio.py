@@ -27,7 +27,7 @@ import socket
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mailcore import SendError, SendResult
@@ -90,6 +90,7 @@ class _Session:
     link: AsyncLink | None
     busy: bool = False
     opened: bool = True
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
 
 
 _sessions: weakref.WeakKeyDictionary[SMTPBackend, _Session] = weakref.WeakKeyDictionary()
@@ -131,6 +132,12 @@ async def aclose(backend: SMTPBackend) -> None:
     if session is None:
         return
     session.opened = False
+    if session.loop is not asyncio.get_running_loop():
+        # opened on another event loop (closed, or not running here): its connection
+        # and pool cannot be used from this one; close the connection without a word
+        if session.link is not None and not session.busy:
+            session.link.discard()
+        return
     try:
         if not session.busy and session.link is not None:
             link, session.link = session.link, None

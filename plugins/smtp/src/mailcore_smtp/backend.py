@@ -249,9 +249,7 @@ class SMTPBackend(BaseEmailBackend):
         connection = _SMTP_SSL(context=context, **kwargs) if options.use_ssl else _SMTP(**kwargs)
         stage: Stage = "connect"
         try:
-            code, reply = connection.connect(options.host, options.port)
-            if code != 220:
-                self.fail_reply(SMTPConnectionError, "greeting", code, reply, "refused to talk")
+            self.judge_greeting(*connection.connect(options.host, options.port))
             stage = "ehlo"
             self._ehlo(connection)
             if options.use_tls:
@@ -277,6 +275,11 @@ class SMTPBackend(BaseEmailBackend):
     def _ehlo(self, connection: smtplib.SMTP) -> None:
         if not self.judge_ehlo(*connection.ehlo()):
             self.judge_helo(*connection.helo())
+
+    def judge_greeting(self, code: int, reply: bytes | str) -> None:
+        """Raise unless the greeting was ``220`` (a refusal, or a line that is no SMTP reply)."""
+        if code != 220:
+            self.fail_reply(SMTPConnectionError, "greeting", code, reply, "refused to talk")
 
     def judge_ehlo(self, code: int, reply: bytes | str) -> bool:
         """Whether EHLO was accepted; False: try HELO (an old server). Raises for a
@@ -404,10 +407,12 @@ class SMTPBackend(BaseEmailBackend):
         reply: bytes | str,
         what: str,
     ) -> NoReturn:
-        """Raise ``error_class`` (:class:`SMTPReplyError` when ``None``) for a reply."""
+        """Raise ``error_class`` (:class:`SMTPReplyError` when ``None``) for a reply
+        (code ``-1``: a line that is no SMTP reply, quoted whole)."""
         text = _reply_text(reply)
+        said = f"no SMTP reply: {text!r}" if code == -1 else f"{code} {text}".rstrip()
         raise (error_class or SMTPReplyError)(
-            f"SMTP server {self.address} {what} {_STAGE_TEXT[stage]}: {code} {text}".rstrip(),
+            f"SMTP server {self.address} {what} {_STAGE_TEXT[stage]}: {said}",
             host=self.options.host,
             port=self.options.port,
             stage=stage,

@@ -45,6 +45,17 @@ class _DeadlineReader(io.RawIOBase):
         return self._sock.recv_into(buffer)
 
 
+class _LineReader(io.BufferedReader):
+    """A buffered reader remembering the last line read (smtplib drops the first four
+    bytes of a line that is no SMTP reply, taking them for its code)."""
+
+    last_line = b""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self.last_line = super().readline(size)
+        return self.last_line
+
+
 class DeadlineSMTP(smtplib.SMTP):
     """:class:`smtplib.SMTP` whose every reply must arrive whole within ``reply_timeout``
     seconds (the constructor's ``timeout`` unless changed)."""
@@ -54,12 +65,16 @@ class DeadlineSMTP(smtplib.SMTP):
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:
-            self.file = io.BufferedReader(_DeadlineReader(self.sock, self))
+            self.file = _LineReader(_DeadlineReader(self.sock, self))
         seconds = self.reply_timeout if self.reply_timeout is not None else self.timeout
         if isinstance(seconds, (int, float)):
             self.reply_deadline = time.monotonic() + seconds
         try:
-            return super().getreply()
+            code, reply = super().getreply()
+            if code == -1 and isinstance(self.file, _LineReader):  # no SMTP reply: all of it
+                kept = reply.split(b"\n")[:-1]
+                reply = b"\n".join([*kept, self.file.last_line.strip(b" \t\r\n")])
+            return code, reply
         finally:
             self.reply_deadline = None
             if self.sock is not None:  # sends keep the plain per-operation timeout
