@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,6 +210,29 @@ def run_case(
     return figures, problems
 
 
+def run_side_by_side(
+    cases: Sequence[Case], certs: TestCertificates, workers: int, **options: Any
+) -> list[tuple[Figures, list[str]]]:
+    """:func:`run_case` for each case, ``workers`` at a time.
+
+    A stall case's client gives up after 0.4 s at *any* step, connection set-up (TLS,
+    AUTH) included; with 16 cases side by side on a busy machine that set-up alone can
+    take longer, and the case ends before its fault ("the fault fired 0 times"), having
+    tested nothing. Such a case runs once more, alone, and that run is the one judged:
+    the rules are the same, only the machine is quieter.
+    """
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        runs = list(pool.map(lambda case: run_case(case, certs, **options), cases))
+    return [
+        run_case(case, certs, **options) if _starved(case, problems) else (figures, problems)
+        for case, (figures, problems) in zip(cases, runs, strict=True)
+    ]
+
+
+def _starved(case: Case, problems: list[str]) -> bool:
+    return case.kind == "stall" and any(p.startswith("the fault fired 0 times") for p in problems)
+
+
 def _check(figures: Figures, problems: list[str]) -> None:
     assert problems == []
     bad = (figures.lost, figures.silent, figures.false_failures, figures.duplicates)
@@ -238,8 +262,7 @@ def test_stall(
     """A server silent past the timeout at ``step``: each variant waits out the client's
     timeout at least once, so they run side by side, each with its own server."""
     cases = STALL_CASES[step]
-    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        runs = list(pool.map(lambda case: run_case(case, certs), cases))
+    runs = run_side_by_side(cases, certs, len(cases))
     figures = Figures()
     problems = []
     for case, (case_figures, case_problems) in zip(cases, runs, strict=True):
@@ -264,8 +287,7 @@ def test_fault_matrix_variant(
     over 4 connections (the target's outcome, and never a lost, duplicated, silently
     or falsely failed message); cases run side by side, 16 at a time."""
     options = VARIANTS[variant]
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        runs = list(pool.map(lambda case: run_case(case, certs, **options), CASES))
+    runs = run_side_by_side(CASES, certs, 16, **options)
     figures = Figures()
     problems = []
     for case, (case_figures, case_problems) in zip(CASES, runs, strict=True):
