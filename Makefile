@@ -74,7 +74,7 @@ $(REDIS_SERVER):
 redis: $(REDIS_SERVER) ## Install Debian's redis-server for the queued-delivery tests, if missing.
 
 test: lint docs $(CHROMIUM) $(REDIS_SERVER) ## Lint, build the docs, then the whole test suite.
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 screenshots: install $(CHROMIUM) ## Retake docs/images/preview-*.png from the browser tests.
 	UPDATE_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_browser.py
