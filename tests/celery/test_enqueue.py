@@ -65,7 +65,10 @@ def test_using_is_required() -> None:
 
 def test_a_celery_url_makes_a_mailer(redis_server: RedisServer) -> None:
     mailcore.configure(
-        mailers={"queued": {"url": "celery://?using=tx&queue=bulk", "broker_url": redis_server.url}}
+        mailers={
+            "queued": {"url": "celery://?using=tx&queue=bulk", "broker_url": redis_server.url},
+            "tx": {"url": "locmem://"},
+        }
     )
     backend = mailcore.mailers["queued"]
     assert isinstance(backend, CeleryBackend)
@@ -75,6 +78,7 @@ def test_a_celery_url_makes_a_mailer(redis_server: RedisServer) -> None:
 
 
 def test_an_unreachable_broker_is_a_send_error_and_nothing_is_queued() -> None:
+    mailcore.configure(mailers={"tx": {"url": "locmem://"}})
     backend = CeleryBackend(using="tx", broker_url=f"redis://127.0.0.1:{free_port()}/0")
     batch = [message(1)]
     with pytest.raises(BrokerError, match=r"cannot reach the broker at redis://127\.0\.0\.1:"):
@@ -91,6 +95,7 @@ def test_an_unreachable_broker_is_a_send_error_and_nothing_is_queued() -> None:
 def test_listing_and_making_the_backend_never_imports_celery() -> None:
     code = (
         "import sys, mailcore\n"
+        "mailcore.configure(mailers={'tx': {'url': 'locmem://'}})\n"
         "from mailcore.cli import main\n"
         "main(['backends'])\n"
         "from mailcore_celery import CeleryBackend\n"

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
+    InvalidMailer,
     RecipientsRefusedError,
     SendError,
     mailers,
@@ -159,12 +160,28 @@ def _sender(using: str) -> BaseEmailBackend:
     connection carries the next task's message too. In a thread pool's threads, a new
     instance per task (an open one would keep a pooled connection from the others)."""
     if threading.current_thread() is not threading.main_thread():
-        return mailers[using]
+        return _delivering(using)
     backend = _senders.get(using)
     if backend is None:
-        backend = mailers[using]
+        backend = _delivering(using)
         backend.open()
         _senders[using] = backend
+    return backend
+
+
+class EnqueuesAgainError(InvalidMailer):
+    """The mailer a task names is a queueing one (``celery``): it would enqueue the
+    message again instead of sending it."""
+
+
+def _delivering(using: str) -> BaseEmailBackend:
+    """A new backend of the mailer ``using``, refused if it would enqueue again."""
+    backend = mailers[using]
+    if backend.queues_messages:
+        raise EnqueuesAgainError(
+            f"the mailer {using!r} enqueues messages instead of sending them: workers must "
+            "send with a mailer that delivers (smtp, ses, ...)"
+        )
     return backend
 
 
@@ -230,6 +247,9 @@ def deliver(task: Task[Any, Any], job: dict[str, Any]) -> str:
     error: BaseException | None = None
     try:
         _sender(payload["using"]).send_messages([message])
+    except EnqueuesAgainError as exc:  # permanent: a retry would enqueue it again, too
+        ledger.failed(message_id, _letter(task, _describe(exc), retries + 1))
+        return "failed"
     except Exception as exc:
         error = exc
         _forget_sender(payload["using"])
