@@ -10,6 +10,7 @@ from typing import Any
 
 from mailcore import ConfigurationError, mailers
 from mailcore_celery.backend import BrokerError, CeleryBackend, celery_app, where
+from mailcore_celery.ledger import Ledger
 
 __all__ = ["register_queue", "register_worker", "settings_backend"]
 
@@ -97,6 +98,11 @@ def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
     status.add_argument("--json", action="store_true", help="print the counts as JSON")
     failed = actions.add_parser("failed", help="list the dead letters with their errors")
     failed.add_argument("--json", action="store_true", help="print them as JSON")
+    failed.add_argument(
+        "--refused",
+        action="store_true",
+        help="list only the messages sent while the server refused some recipients",
+    )
     retry = actions.add_parser("retry-failed", help="enqueue the dead letters again")
     retry.add_argument(
         "--id",
@@ -119,6 +125,22 @@ def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
     for sub in (status, failed, retry, recover):
         _common(sub)
     return _queue
+
+
+def _failed(ledger: Ledger, letters: dict[str, Any], as_json: bool, refused: bool) -> int:
+    """Print the dead letters and the partly refused messages (``refused``: only those)."""
+    partly = ledger.partly_refused()
+    if as_json:
+        print(json.dumps(partly if refused else letters))
+        return 0
+    for message_id, letter in sorted(letters.items()) if not refused else ():
+        print(f"{message_id}  attempts {letter['attempts']}  {letter['error']}")
+    for message_id, note in sorted(partly.items()):
+        answers = "; ".join(
+            f"{rcpt}: {code} {text}" for rcpt, (code, text) in note["refused"].items()
+        )
+        print(f"{message_id}  sent, partly refused  {answers}")
+    return 0
 
 
 def _queue(args: argparse.Namespace) -> int:
@@ -149,12 +171,7 @@ def _queue(args: argparse.Namespace) -> int:
         return 0
     letters = ledger.dead_letters()
     if args.action == "failed":
-        if args.json:
-            print(json.dumps(letters))
-        for message_id, letter in sorted(letters.items()):
-            if not args.json:
-                print(f"{message_id}  attempts {letter['attempts']}  {letter['error']}")
-        return 0
+        return _failed(ledger, letters, args.json, args.refused)
     chosen = args.ids or sorted(letters)
     missing = [message_id for message_id in chosen if message_id not in letters]
     if missing:

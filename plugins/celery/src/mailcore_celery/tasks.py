@@ -215,12 +215,18 @@ def is_transient(error: BaseException) -> bool:
 
 
 def _describe(error: BaseException) -> str:
-    code = getattr(error, "smtp_code", None)
-    reply = getattr(error, "smtp_reply", None)
-    answer = (
-        f" (server: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply})"
-    )
-    return f"{type(error).__name__}: {error}" + (answer if code else "")
+    """The error with the server's answer: its reply, else each refused recipient's."""
+    text = f"{type(error).__name__}: {error}"
+    code, reply = getattr(error, "smtp_code", None), getattr(error, "smtp_reply", None)
+    if isinstance(reply, bytes):
+        reply = reply.decode(errors="replace")
+    refused: dict[str, tuple[int, str]] = getattr(error, "refused", None) or {}
+    if code and reply:
+        return f"{text} (server: {code} {reply})"
+    if refused:
+        answers = "; ".join(f"{rcpt}: {c} {t}" for rcpt, (c, t) in refused.items())
+        return f"{text} (server: {answers})"
+    return f"{text} (server: {code})" if code else text
 
 
 def _letter(task: Task[Any, Any], error: str, attempts: int) -> dict[str, Any]:
@@ -255,7 +261,9 @@ def deliver(task: Task[Any, Any], job: dict[str, Any]) -> str:
         _forget_sender(payload["using"])
     result = message.result
     if error is None and result is not None and result.sent:
-        ledger.sent(message_id)
+        refused = {rcpt: [code, text] for rcpt, (code, text) in result.refused.items()}
+        note = {"refused": refused, "task_id": task.request.id, "sent_at": time.time()}
+        ledger.sent(message_id, note if refused else None)
         return "sent"
     if error is None:
         error = (result.error if result else None) or SendError("the mailer sent nothing")
