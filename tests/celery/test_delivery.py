@@ -84,3 +84,14 @@ def test_celery_itself_runs_the_workers_app(
         worker.terminate()
         worker.wait(15)
     assert [r.rcpt_tos for r in smtp_server.messages] == [["rcpt1@example.com"]]
+
+
+def test_two_workers_on_one_host_get_their_own_node_names(
+    start_workers: Callable[..., Workers],
+) -> None:
+    workers = start_workers(2)
+    wait_for(lambda: len(workers.ready()) == 2, 30, "two workers ready")
+    output = workers.output()
+    names = {f"mailcore-{process.pid}@" for process in workers.processes}
+    assert all(name in output for name in names) and len(names) == 2
+    assert "DuplicateNodenameWarning" not in output

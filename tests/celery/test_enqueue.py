@@ -154,3 +154,48 @@ def test_a_batch_bigger_than_a_chunk_is_enqueued_whole(
     assert _enqueued(redis_server) == len(batch) == ledger.counts()["queued"]
     assert len({m.result.message_id for m in batch}) == len(batch)  # type: ignore[union-attr]
     assert {m.result.status for m in batch} == {"queued"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["--concurrency", "-1"], "argument --concurrency: must be from 1 to 256, not -1"),
+        (["--concurrency", "0"], "argument --concurrency: must be from 1 to 256, not 0"),
+        (["--concurrency", "99999"], "argument --concurrency: must be from 1 to 256, not 99999"),
+        (["--visibility-timeout", "-5"], "argument --visibility-timeout: must be more than 0"),
+    ],
+)
+def test_worker_options_out_of_range_are_usage_errors(
+    arguments: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailcore.cli import main
+
+    assert main(["worker", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mailcore: error: worker: {error}") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "broker",
+    [
+        "redis://:wrongpw@127.0.0.1:{redis}/0",
+        "redis://127.0.0.1:{free}/0",
+        "redis://nohost.invalid/0",
+    ],
+)
+def test_a_worker_with_a_broken_broker_exits_at_once_in_one_line(
+    broker: str,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mailcore.cli import main
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "rightpw")
+    url = broker.format(redis=redis_server.port, free=free_port())
+    monkeypatch.setenv("MAILCORE_CELERY_BROKER_URL", url)
+    mailcore.configure()
+    assert main(["worker"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("mailcore: error: cannot reach the broker at redis://")
+    assert "wrongpw" not in err

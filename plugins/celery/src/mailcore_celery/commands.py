@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,9 +32,36 @@ def settings_backend(mailer: str | None, **options: Any) -> CeleryBackend:
     return backend
 
 
+#: The most worker processes or threads ``--concurrency`` takes: each holds a few file
+#: descriptors and connections, and a worker past the limit of open files crashes.
+MAX_CONCURRENCY = 256
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_CONCURRENCY}, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mailer",
+        "--using",
+        dest="mailer",
         metavar="ALIAS",
         help="take broker_url and queue from this celery mailer (default: the [celery] settings)",
     )
@@ -53,7 +81,18 @@ def register_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Names
     )
     _common(parser)
     parser.add_argument(
-        "--concurrency", type=int, default=None, metavar="N", help="processes (default: CPUs)"
+        "--concurrency",
+        type=_concurrency,
+        default=None,
+        metavar="N",
+        help=f"processes or threads, 1 to {MAX_CONCURRENCY} (default: CPUs)",
+    )
+    parser.add_argument(
+        "-n",
+        "--hostname",
+        default=None,
+        metavar="NAME",
+        help="the worker's node name (default mailcore-<pid>@<host>: unique per process)",
     )
     parser.add_argument(
         "--pool",
@@ -63,7 +102,7 @@ def register_worker(parser: argparse.ArgumentParser) -> Callable[[argparse.Names
     )
     parser.add_argument(
         "--visibility-timeout",
-        type=float,
+        type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="redeliver a task taken by a worker that died, after this long (default 300)",
@@ -76,9 +115,12 @@ def _worker(args: argparse.Namespace) -> int:
     from mailcore_celery.tasks import make_app
 
     backend = _backend(args)
+    _reachable(backend)
     queue = backend.options.queue
     app = make_app(backend.broker_url, queue, args.visibility_timeout)
-    argv = ["worker", "-Q", queue, "--pool", args.pool, "--loglevel", args.loglevel]
+    hostname = args.hostname or f"mailcore-{os.getpid()}@%h"
+    argv = ["worker", "-Q", queue, "--pool", args.pool, "--loglevel", args.loglevel,
+            "--hostname", hostname]  # fmt: skip
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     print(
@@ -116,7 +158,7 @@ def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
     )
     recover.add_argument(
         "--visibility-timeout",
-        type=float,
+        type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="the workers' visibility timeout (default 300): a message is taken for lost "
@@ -125,6 +167,18 @@ def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
     for sub in (status, failed, retry, recover):
         _common(sub)
     return _queue
+
+
+def _reachable(backend: CeleryBackend) -> Ledger:
+    """The backend's ledger, once the broker answered: else one clear error at once."""
+    ledger = backend.ledger()
+    try:
+        ledger.client.ping()
+    except Exception as exc:
+        raise BrokerError(
+            f"cannot reach the broker at {where(backend.broker_url)}: {exc}"
+        ) from None
+    return ledger
 
 
 def _failed(ledger: Ledger, letters: dict[str, Any], as_json: bool, refused: bool) -> int:
@@ -145,13 +199,7 @@ def _failed(ledger: Ledger, letters: dict[str, Any], as_json: bool, refused: boo
 
 def _queue(args: argparse.Namespace) -> int:
     backend = _backend(args)
-    ledger = backend.ledger()
-    try:
-        ledger.client.ping()
-    except Exception as exc:
-        raise BrokerError(
-            f"cannot reach the broker at {where(backend.broker_url)}: {exc}"
-        ) from None
+    ledger = _reachable(backend)
     if args.action == "status":
         counts = ledger.counts()
         if args.json:
