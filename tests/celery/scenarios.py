@@ -63,7 +63,10 @@ def _env(redis: RedisServer, smtp: RecordingSMTPServer) -> dict[str, str]:
     }
 
 
-def _enqueue(redis: RedisServer, count: int) -> list[str]:
+def _enqueue(redis: RedisServer, smtp: RecordingSMTPServer, count: int) -> list[str]:
+    """Enqueue ``count`` messages from this (the web) process, whose settings name the
+    mailer ``tx`` as the workers' do."""
+    mailcore.configure(mailers={"tx": {"url": f"smtp://127.0.0.1:{smtp.port}"}})
     backend = CeleryBackend(using="tx", broker_url=redis.url, retry_backoff=0.2)
     messages = [
         mailcore.EmailMessage(
@@ -143,7 +146,7 @@ def crash_run(
     smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout)
     try:
-        ids = _enqueue(redis, messages)
+        ids = _enqueue(redis, smtp, messages)
         ledger = Ledger.from_url(redis.url, "mailcore", patience=0)
         started = time.monotonic()
         pool.start(workers)
@@ -189,7 +192,7 @@ def broker_restart_run(
     smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout=5.0)
     try:
-        ids = _enqueue(redis, messages)
+        ids = _enqueue(redis, smtp, messages)
         ledger = Ledger.from_url(redis.url, "mailcore", patience=0)
         started = time.monotonic()
         pool.start(2)

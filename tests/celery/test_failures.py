@@ -136,7 +136,14 @@ def test_queue_status_prints_each_count(
     backend().send_messages([message(1), message(2), message(3)])
     assert main(["queue", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["queued    3", "sent      0", "retrying  0", "failed    0", "unknown   0"]
+    assert lines == [
+        "queued    3",
+        "sent      0",
+        "retrying  0",
+        "failed    0",
+        "unknown   0",
+        "partly_refused 0",
+    ]
 
 
 def test_a_task_lost_with_its_worker_is_delivered_again(

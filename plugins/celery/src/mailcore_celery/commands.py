@@ -47,14 +47,19 @@ def _concurrency(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, least: float = 0.0, inclusive: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    if not (value >= least if inclusive else value > least):
+        bound = "at least" if inclusive else "more than"
+        raise argparse.ArgumentTypeError(f"must be {bound} {least:g} seconds, not {text}")
     return value
+
+
+def _seconds_from_zero(text: str) -> float:
+    return _seconds(text, inclusive=True)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -119,8 +124,10 @@ def _worker(args: argparse.Namespace) -> int:
     queue = backend.options.queue
     app = make_app(backend.broker_url, queue, args.visibility_timeout)
     hostname = args.hostname or f"mailcore-{os.getpid()}@%h"
+    # no gossip or mingle: mailcore uses neither, and gossip has crashed workers on a
+    # broker restart ('NoneType' object has no attribute 'hostname', kombu issue #582)
     argv = ["worker", "-Q", queue, "--pool", args.pool, "--loglevel", args.loglevel,
-            "--hostname", hostname]  # fmt: skip
+            "--hostname", hostname, "--without-gossip", "--without-mingle"]  # fmt: skip
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     print(
@@ -158,7 +165,7 @@ def register_queue(parser: argparse.ArgumentParser) -> Callable[[argparse.Namesp
     )
     recover.add_argument(
         "--visibility-timeout",
-        type=_seconds,
+        type=_seconds_from_zero,
         default=300.0,
         metavar="SECONDS",
         help="the workers' visibility timeout (default 300): a message is taken for lost "
