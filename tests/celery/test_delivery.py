@@ -12,7 +12,7 @@ from pathlib import Path
 from mailcore import EmailMessage, SerializedMessage
 from mailcore_celery import CeleryBackend
 from mailcore_celery.ledger import Ledger
-from tests.celery.conftest import message
+from tests.celery.conftest import counts, message
 from tests.celery.harness import Workers, wait_for
 from tests.support.smtp_servers import RecordingSMTPServer
 
@@ -48,14 +48,7 @@ def test_workers_send_the_exact_bytes_the_web_process_built(
     ]
     # each worker keeps its SMTP connection open from one task to the next
     assert len({r.session for r in smtp_server.messages}) <= 2
-    assert ledger.counts() == {
-        "queued": 0,
-        "sent": 5,
-        "retrying": 0,
-        "failed": 0,
-        "unknown": 0,
-        "partly_refused": 0,
-    }
+    assert ledger.counts() == counts(sent=5)
 
 
 def test_celery_itself_runs_the_workers_app(
