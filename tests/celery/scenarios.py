@@ -139,9 +139,10 @@ def crash_run(
 ) -> Outcome:
     """Enqueue ``messages``; run ``workers`` workers, SIGKILLing the oldest ready one (and
     starting a new one) 0.5 s after two are ready, then every ``kill_every`` seconds,
-    until every message is recorded sent. A tick when fewer than two workers are ready (a loaded machine starts them
-    slowly) kills nobody, so that the run always makes progress; with ``lone`` it kills
-    a lone ready worker too once it has been ready that long (a kill every tick)."""
+    until every message is recorded sent. A tick when fewer than two workers are ready
+    (a loaded machine starts them slowly) kills nobody, so that the run always makes
+    progress; with ``lone`` it kills a lone ready worker too once it has been ready that
+    long (a kill every tick)."""
     redis = RedisServer(directory / "redis").start()
     smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout)
