@@ -3,6 +3,7 @@ URLs, an unreachable broker, and no Celery import until the backend is used."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -199,3 +200,21 @@ def test_a_worker_with_a_broken_broker_exits_at_once_in_one_line(
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith("mailcore: error: cannot reach the broker at redis://")
     assert "wrongpw" not in err
+
+
+def test_worker_and_queue_take_using_as_check_does(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailcore.cli import main
+
+    mailcore.configure(
+        mailers={
+            "queued": {"url": "celery://?using=tx&queue=bulk", "broker_url": redis_server.url},
+            "tx": {"url": "locmem://"},
+        }
+    )
+    mailcore.mailers["queued"].send_messages([message(1)])
+    assert main(["queue", "status", "--json", "--using", "queued"]) == 0
+    assert json.loads(capsys.readouterr().out)["queued"] == 1
+    assert main(["worker", "--using", "tx"]) == 2
+    assert "mailer 'tx' does not use the celery backend" in capsys.readouterr().err
