@@ -951,7 +951,8 @@ def _check_queueing(specs: Mapping[str, MailerSpec]) -> None:
         return [alias, *(found for ref in specs[alias].references for found in reached(ref))]
 
     for spec in specs.values():
-        if not queues(spec.alias):
+        # only mailers that name others: a backend nobody names is not loaded here
+        if not spec.references or not queues(spec.alias):
             continue
         for reference in spec.references:
             queueing = [alias for alias in reached(reference) if queues(alias)]
