@@ -128,6 +128,7 @@ def _enqueue_cost(directory: Path, count: int) -> list[Row]:
 
     redis = RedisServer(directory / "enqueue-redis").start()
     try:
+        mailcore.configure(mailers={"tx": {"url": "dummy://"}})  # 'using' must be a mailer
         backend = CeleryBackend(using="tx", broker_url=redis.url)
 
         def batch() -> list[mailcore.EmailMessage]:

@@ -86,3 +86,9 @@ def message(number: int, **extra: object) -> mailcore.EmailMessage:
 
 def backend(**options: object) -> CeleryBackend:
     return CeleryBackend(**options)  # type: ignore[arg-type]
+
+
+def counts(**given: int) -> dict[str, int]:
+    """What ``Ledger.counts()`` (``mailcore queue status --json``) says: 0 unless given."""
+    states = ("queued", "sent", "retrying", "failed", "unknown", "partly_refused")
+    return {state: given.get(state, 0) for state in states}

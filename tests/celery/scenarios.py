@@ -63,7 +63,10 @@ def _env(redis: RedisServer, smtp: RecordingSMTPServer) -> dict[str, str]:
     }
 
 
-def _enqueue(redis: RedisServer, count: int) -> list[str]:
+def _enqueue(redis: RedisServer, smtp: RecordingSMTPServer, count: int) -> list[str]:
+    """Enqueue ``count`` messages from this (the web) process, whose settings name the
+    mailer ``tx`` as the workers' do."""
+    mailcore.configure(mailers={"tx": {"url": f"smtp://127.0.0.1:{smtp.port}"}})
     backend = CeleryBackend(using="tx", broker_url=redis.url, retry_backoff=0.2)
     messages = [
         mailcore.EmailMessage(
@@ -135,26 +138,32 @@ def crash_run(
     lone: bool = False,
 ) -> Outcome:
     """Enqueue ``messages``; run ``workers`` workers, SIGKILLing the oldest ready one (and
-    starting a new one) every ``kill_every`` seconds until every message is recorded
-    sent. A tick when fewer than two workers are ready (a loaded machine starts them
-    slowly) kills nobody, so that the run always makes progress; with ``lone`` it kills
-    a lone ready worker too once it has been ready that long (a kill every tick)."""
+    starting a new one) 0.5 s after two are ready, then every ``kill_every`` seconds,
+    until every message is recorded sent. A tick when fewer than two workers are ready
+    (a loaded machine starts them slowly) kills nobody, so that the run always makes
+    progress; with ``lone`` it kills a lone ready worker too once it has been ready that
+    long (a kill every tick)."""
     redis = RedisServer(directory / "redis").start()
     smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout)
     try:
-        ids = _enqueue(redis, messages)
+        ids = _enqueue(redis, smtp, messages)
         ledger = Ledger.from_url(redis.url, "mailcore", patience=0)
         started = time.monotonic()
         pool.start(workers)
-        kills, next_kill = 0, time.monotonic() + kill_every
+        # the first kill soon after two workers are ready (they may send a small batch
+        # in less than ``kill_every``), then one every ``kill_every``
+        kills, next_kill = 0, None
         ready_since: dict[int, float] = {}
         idle = _Idle(ledger, visibility_timeout)
         while ledger.counts()["sent"] < messages and not idle():
             now = time.monotonic()
             if now > started + timeout:
                 raise AssertionError(f"not done after {timeout} s: {ledger.counts()}")
-            if now >= next_kill:
+            if next_kill is None:
+                if len(pool.ready()) >= 2 or (lone and pool.ready()):
+                    next_kill = now + min(0.5, kill_every)
+            elif now >= next_kill:
                 ready = pool.ready()
                 for process in ready:
                     ready_since.setdefault(process.pid, now)
@@ -189,7 +198,7 @@ def broker_restart_run(
     smtp = server()
     pool = Workers(_env(redis, smtp), directory, visibility_timeout=5.0)
     try:
-        ids = _enqueue(redis, messages)
+        ids = _enqueue(redis, smtp, messages)
         ledger = Ledger.from_url(redis.url, "mailcore", patience=0)
         started = time.monotonic()
         pool.start(2)

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 
+import mailcore
 from mailcore import BaseEmailBackend, EmailMessage
 from mailcore.testing import BackendContractTests, ParsedMessage
 from mailcore_celery import CeleryBackend
@@ -65,6 +66,7 @@ class TestCeleryContract(BackendContractTests):
         redis, smtp = running
         smtp.messages.clear()
         self.redis, self.smtp = redis, smtp
+        mailcore.configure(mailers={"tx": {"url": f"smtp://127.0.0.1:{smtp.port}"}})
         yield _Tracking(using="tx", broker_url=redis.url)
 
     def test_repr_shows_no_secret(self, backend: BaseEmailBackend) -> None:

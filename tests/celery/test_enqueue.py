@@ -3,6 +3,7 @@ URLs, an unreachable broker, and no Celery import until the backend is used."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -65,7 +66,10 @@ def test_using_is_required() -> None:
 
 def test_a_celery_url_makes_a_mailer(redis_server: RedisServer) -> None:
     mailcore.configure(
-        mailers={"queued": {"url": "celery://?using=tx&queue=bulk", "broker_url": redis_server.url}}
+        mailers={
+            "queued": {"url": "celery://?using=tx&queue=bulk", "broker_url": redis_server.url},
+            "tx": {"url": "locmem://"},
+        }
     )
     backend = mailcore.mailers["queued"]
     assert isinstance(backend, CeleryBackend)
@@ -75,6 +79,7 @@ def test_a_celery_url_makes_a_mailer(redis_server: RedisServer) -> None:
 
 
 def test_an_unreachable_broker_is_a_send_error_and_nothing_is_queued() -> None:
+    mailcore.configure(mailers={"tx": {"url": "locmem://"}})
     backend = CeleryBackend(using="tx", broker_url=f"redis://127.0.0.1:{free_port()}/0")
     batch = [message(1)]
     with pytest.raises(BrokerError, match=r"cannot reach the broker at redis://127\.0\.0\.1:"):
@@ -91,6 +96,7 @@ def test_an_unreachable_broker_is_a_send_error_and_nothing_is_queued() -> None:
 def test_listing_and_making_the_backend_never_imports_celery() -> None:
     code = (
         "import sys, mailcore\n"
+        "mailcore.configure(mailers={'tx': {'url': 'locmem://'}})\n"
         "from mailcore.cli import main\n"
         "main(['backends'])\n"
         "from mailcore_celery import CeleryBackend\n"
@@ -149,3 +155,66 @@ def test_a_batch_bigger_than_a_chunk_is_enqueued_whole(
     assert _enqueued(redis_server) == len(batch) == ledger.counts()["queued"]
     assert len({m.result.message_id for m in batch}) == len(batch)  # type: ignore[union-attr]
     assert {m.result.status for m in batch} == {"queued"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (["--concurrency", "-1"], "argument --concurrency: must be from 1 to 256, not -1"),
+        (["--concurrency", "0"], "argument --concurrency: must be from 1 to 256, not 0"),
+        (["--concurrency", "99999"], "argument --concurrency: must be from 1 to 256, not 99999"),
+        (["--visibility-timeout", "-5"], "argument --visibility-timeout: must be more than 0"),
+    ],
+)
+def test_worker_options_out_of_range_are_usage_errors(
+    arguments: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailcore.cli import main
+
+    assert main(["worker", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mailcore: error: worker: {error}") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "broker",
+    [
+        "redis://:wrongpw@127.0.0.1:{redis}/0",
+        "redis://127.0.0.1:{free}/0",
+        "redis://nohost.invalid/0",
+    ],
+)
+def test_a_worker_with_a_broken_broker_exits_at_once_in_one_line(
+    broker: str,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mailcore.cli import main
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "rightpw")
+    url = broker.format(redis=redis_server.port, free=free_port())
+    monkeypatch.setenv("MAILCORE_CELERY_BROKER_URL", url)
+    mailcore.configure()
+    assert main(["worker"]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("mailcore: error: cannot reach the broker at redis://")
+    assert "wrongpw" not in err
+
+
+def test_worker_and_queue_take_using_as_check_does(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailcore.cli import main
+
+    mailcore.configure(
+        mailers={
+            "queued": {"url": "celery://?using=tx&queue=bulk", "broker_url": redis_server.url},
+            "tx": {"url": "locmem://"},
+        }
+    )
+    mailcore.mailers["queued"].send_messages([message(1)])
+    assert main(["queue", "status", "--json", "--using", "queued"]) == 0
+    assert json.loads(capsys.readouterr().out)["queued"] == 1
+    assert main(["worker", "--using", "tx"]) == 2
+    assert "mailer 'tx' does not use the celery backend" in capsys.readouterr().err

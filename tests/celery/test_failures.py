@@ -10,7 +10,7 @@ import pytest
 
 from mailcore.cli import main
 from mailcore_celery.ledger import Ledger
-from tests.celery.conftest import backend, message
+from tests.celery.conftest import backend, counts, message
 from tests.celery.harness import Workers, wait_for
 from tests.support.smtp_servers import (
     DROP,
@@ -47,7 +47,7 @@ def test_transient_refusals_are_retried_until_accepted(
     start_workers(1)
     wait_for(lambda: ledger.counts()["sent"] == 1, 60, "the message sent after 2 retries")
     assert len(refusals) == 2 and len(smtp_server.messages) == 1
-    assert _counts(capsys) == {"queued": 0, "sent": 1, "retrying": 0, "failed": 0, "unknown": 0}
+    assert _counts(capsys) == counts(sent=1)
 
 
 def test_permanent_refusal_is_a_dead_letter_and_retry_failed_sends_it(
@@ -62,11 +62,11 @@ def test_permanent_refusal_is_a_dead_letter_and_retry_failed_sends_it(
     start_workers(1)
     wait_for(lambda: ledger.counts()["failed"] == 1, 60, "the refused message failed")
     wait_for(lambda: ledger.counts()["sent"] == 1, 10, "the other one sent")
-    assert _counts(capsys) == {"queued": 0, "sent": 1, "retrying": 0, "failed": 1, "unknown": 0}
+    assert _counts(capsys) == counts(sent=1, failed=1)
     header = sent[1].result.message_id_header  # type: ignore[union-attr]
     assert main(["queue", "failed"]) == 0
     listing = capsys.readouterr().out
-    assert header in listing and "550" in listing and "no such user" in listing
+    assert header in listing and "550 5.1.1 no such user" in listing and "None" not in listing
     assert "attempts 1" in listing  # a permanent refusal is not retried
 
     smtp_server.refuse = {}  # the mailbox exists now
@@ -122,7 +122,14 @@ def test_queue_status_prints_each_count(
     backend().send_messages([message(1), message(2), message(3)])
     assert main(["queue", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["queued    3", "sent      0", "retrying  0", "failed    0", "unknown   0"]
+    assert lines == [
+        "queued    3",
+        "sent      0",
+        "retrying  0",
+        "failed    0",
+        "unknown   0",
+        "partly_refused 0",
+    ]
 
 
 def test_a_task_lost_with_its_worker_is_delivered_again(
@@ -152,3 +159,27 @@ def test_a_task_lost_with_its_worker_is_delivered_again(
     assert len(smtp_server.messages) == 1
     # the lost attempt had started: it is counted, though the server never took it
     assert ledger.counts()["unknown"] == 1
+
+
+def test_a_recipient_refused_while_others_accepted_is_recorded_with_the_answer(
+    start_workers: Callable[..., Workers],
+    smtp_server: RecordingSMTPServer,
+    ledger: Ledger,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    smtp_server.refuse = {"gone@example.com": (550, "5.1.1 no such user here")}
+    sent = message(1, cc=["gone@example.com"])
+    backend().send_messages([sent])
+    start_workers(1)
+    wait_for(lambda: ledger.counts()["sent"] == 1, 60, "the message sent to rcpt1")
+    assert [r.rcpt_tos for r in smtp_server.messages] == [["rcpt1@example.com"]]
+    counts = _counts(capsys)
+    assert (counts["sent"], counts["failed"], counts["partly_refused"]) == (1, 0, 1)
+    header = sent.result.message_id_header  # type: ignore[union-attr]
+    assert main(["queue", "failed"]) == 0
+    assert capsys.readouterr().out == (
+        f"{header}  sent, partly refused  gone@example.com: 550 5.1.1 no such user here\n"
+    )
+    assert main(["queue", "failed", "--refused", "--json"]) == 0
+    (note,) = json.loads(capsys.readouterr().out).values()
+    assert note["refused"] == {"gone@example.com": [550, "5.1.1 no such user here"]}

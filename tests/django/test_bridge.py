@@ -240,7 +240,8 @@ def test_a_message_queued_through_the_bridge_is_sent_by_a_worker_as_django_rende
                 tmp_path,
                 'EMAIL_BACKEND = "mailcore_django.EmailBackend"\n'
                 'MAILCORE = {"default_mailer": "queued", "mailers": {"queued": {'
-                f'"backend": "celery", "broker_url": "{redis.url}", "using": "tx"}}}}}}\n',
+                f'"backend": "celery", "broker_url": "{redis.url}", "using": "tx"}}, '
+                f'"tx": {{"url": "smtp://127.0.0.1:{by_worker.port}"}}}}}}\n',
             )
             report = run_inside(venv, "queued.py", str(by_django.port), cwd=tmp_path, env=env)
             workers = Workers(settings_env(redis, by_worker), tmp_path).start()

@@ -184,6 +184,12 @@ class BaseEmailBackend:
     url_schemes: ClassVar[Mapping[str, URLScheme]] = {}
     #: The errors ``fail_silently`` turns into failed results: the transport's errors.
     transport_errors: ClassVar[tuple[type[BaseException], ...]] = (SendError,)
+    #: True for a backend that stores messages for workers to send through another
+    #: mailer (``celery``): the mailers it names must not reach one such backend again.
+    queues_messages: ClassVar[bool] = False
+    #: The option that names the other mailers a backend sends through (see
+    #: ``referenced_mailers``), for error texts.
+    references_option: ClassVar[str] = "mailers"
     #: On a stand-in made by :func:`mailcore.testing.redirect_backends`: the backend
     #: the code asked for, whose messages this one delivers instead.
     stands_in_for: BaseEmailBackend | None = None

@@ -924,16 +924,46 @@ def _build_mailers(
     for spec in specs.values():
         for reference in spec.references:
             if reference not in specs:
+                from mailcore.discovery import load_backend
                 from mailcore.urls import mask_url
 
+                option = load_backend(spec.backend).references_option
                 raise InvalidMailer(
-                    f"invalid option 'mailers' of mailer {spec.alias!r}: "
+                    f"invalid option {option!r} of mailer {spec.alias!r}: "
                     f"{mask_url(reference)!r} is no mailer (configured mailers: "
                     f"{', '.join(sorted(specs))})"
                 )
     _check_cycles(specs)
     _check_children(specs)
+    _check_queueing(specs)
     return specs
+
+
+def _check_queueing(specs: Mapping[str, MailerSpec]) -> None:
+    """Refuse a queueing mailer (``celery``) whose mailers reach a queueing one, itself
+    included: its workers would enqueue each message again instead of sending it."""
+    from mailcore.discovery import load_backend
+
+    def queues(alias: str) -> bool:
+        return load_backend(specs[alias].backend).queues_messages
+
+    def reached(alias: str) -> list[str]:
+        return [alias, *(found for ref in specs[alias].references for found in reached(ref))]
+
+    for spec in specs.values():
+        # only mailers that name others: a backend nobody names is not loaded here
+        if not spec.references or not queues(spec.alias):
+            continue
+        for reference in spec.references:
+            queueing = [alias for alias in reached(reference) if queues(alias)]
+            if queueing:
+                option = load_backend(spec.backend).references_option
+                raise InvalidMailer(
+                    f"invalid option {option!r} of mailer {spec.alias!r}: it sends through "
+                    f"{reference!r}, which reaches the queueing mailer {queueing[0]!r}; "
+                    "workers must send with a mailer that delivers (smtp, ses, ...), "
+                    "not one that enqueues again"
+                )
 
 
 def _check_children(specs: Mapping[str, MailerSpec]) -> None:

@@ -17,9 +17,11 @@ from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
     EmailMessage,
+    MailerDoesNotExist,
     SendError,
     SendResult,
     SerializedMessage,
+    mailers,
 )
 from mailcore_celery.options import CELERY_URL_SCHEMES, CeleryOptions
 
@@ -79,6 +81,14 @@ class CeleryBackend(BaseEmailBackend):
     options: CeleryOptions
     #: False only for reading the settings of the workers and ``mailcore queue``.
     require_using: ClassVar[bool] = True
+    queues_messages = True
+    references_option = "using"
+
+    @staticmethod
+    def referenced_mailers(options: CeleryOptions) -> list[str]:
+        """The mailer the workers send with: the settings check that it exists and
+        reaches no queueing mailer (this one included)."""
+        return [options.using] if options.using else []
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         super().__init__(fail_silently=fail_silently, **options)
@@ -86,6 +96,12 @@ class CeleryBackend(BaseEmailBackend):
             raise ConfigurationError(
                 "the celery backend needs the option 'using': the alias of the mailer the "
                 "workers send with (MAILCORE_CELERY_USING, [celery] using, celery://?using=)"
+            )
+        if self.require_using and self.options.using not in mailers:
+            raise MailerDoesNotExist(
+                f"the celery backend's option 'using' names {self.options.using!r}, which is "
+                f"no mailer (configured mailers: {', '.join(mailers)}); the workers send "
+                "with it and read the same settings"
             )
         self._app: Celery | None = None
         self._ledger: Ledger | None = None

@@ -11,6 +11,8 @@ Keys (``<queue>`` is the Celery queue), all under ``mailcore:<queue>:``:
 - ``unknown``: set of the Message-IDs an attempt of which ended with nobody knowing
   whether the server took the message;
 - ``dead``: hash Message-ID -> JSON dead letter;
+- ``refused``: hash Message-ID -> JSON ``{"refused": {recipient: [code, text]}, ...}`` of
+  a message sent to some of its recipients while the server refused the others;
 - ``seq`` and ``waiting``: a counter, and the messages queued and not begun yet, each
   scored with its place in enqueue order;
 - ``marks``: sorted set of ``w`` scored by a (Redis) time ``t``: by then every message
@@ -97,8 +99,9 @@ return {state or '', redis.call('HGET', KEYS[4], id)}
 """
 )
 
-# An attempt ends. KEYS: state, sending, unknown, dead, payload, due, retries.
-# ARGV: Message-ID, new state, unknown ("1"/"0"), dead letter, retry delay, retry number.
+# An attempt ends. KEYS: state, sending, unknown, dead, payload, due, retries, refused.
+# ARGV: Message-ID, new state, unknown ("1"/"0"), dead letter (for "sent": the refused
+# recipients, or ""), retry delay, retry number.
 _FINISH = (
     _NOW
     + """
@@ -116,6 +119,7 @@ redis.call('HDEL', KEYS[7], id)
 if state == 'sent' then
   redis.call('HDEL', KEYS[4], id)
   redis.call('HDEL', KEYS[5], id)
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[8], id, ARGV[4]) end
 else
   redis.call('HSET', KEYS[4], id, ARGV[4])
 end
@@ -198,7 +202,7 @@ class Ledger:
         self.payload_key, self.waiting_key = prefix + "payload", prefix + "waiting"
         self.seq_key, self.marks_key = prefix + "seq", prefix + "marks"
         self.due_key, self.retries_key = prefix + "due", prefix + "retries"
-        self.lock_key = prefix + "sweeping"
+        self.lock_key, self.refused_key = prefix + "sweeping", prefix + "refused"
         self._withdraw = client.register_script(_WITHDRAW)
         self._begin = client.register_script(_BEGIN)
         self._finish = client.register_script(_FINISH)
@@ -261,13 +265,14 @@ class Ledger:
     def _end(self, message_id: str, state: str, unknown: bool, letter: str = "",
              delay: float = 0.0, retry: int = 0) -> None:  # fmt: skip
         keys = [self.state_key, self.sending_key, self.unknown_key, self.dead_key,
-                self.payload_key, self.due_key, self.retries_key]  # fmt: skip
+                self.payload_key, self.due_key, self.retries_key, self.refused_key]  # fmt: skip
         args = [message_id, state, "1" if unknown else "0", letter, repr(delay), str(retry)]
         self._patiently(lambda: self._finish(keys=keys, args=args))
 
-    def sent(self, message_id: str) -> None:
-        """The server accepted the message: record it (before the task is acknowledged)."""
-        self._end(message_id, "sent", False)
+    def sent(self, message_id: str, refused: dict[str, Any] | None = None) -> None:
+        """The server accepted the message: record it (before the task is acknowledged),
+        with the recipients it refused (``refused``: the note kept for them), if any."""
+        self._end(message_id, "sent", False, letter=json.dumps(refused) if refused else "")
 
     def retrying(self, message_id: str, unknown: bool, delay: float, retry: int) -> None:
         """The attempt failed; retry number ``retry`` is due in ``delay`` seconds;
@@ -300,6 +305,7 @@ class Ledger:
         found = Counter(_text(value) for value in self.client.hvals(self.state_key))
         counts = {state: found.get(state, 0) for state in STATES[:-1]}
         counts["unknown"] = int(self.client.scard(self.unknown_key))
+        counts["partly_refused"] = int(self.client.hlen(self.refused_key))
         return counts
 
     def states(self) -> dict[str, str]:
@@ -315,6 +321,12 @@ class Ledger:
         """The dead letters by Message-ID (each with ``error``, ``task_id``, ``attempts``,
         ``failed_at``)."""
         raw = self.client.hgetall(self.dead_key)
+        return {_text(key): json.loads(value) for key, value in raw.items()}
+
+    def partly_refused(self) -> dict[str, dict[str, Any]]:
+        """The messages sent while the server refused some recipients, by Message-ID
+        (each with ``refused``: recipient -> ``[code, text]``, ``task_id``, ``sent_at``)."""
+        raw = self.client.hgetall(self.refused_key)
         return {_text(key): json.loads(value) for key, value in raw.items()}
 
     def requeue(self, message_ids: Iterable[str]) -> list[str]:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
+    InvalidMailer,
     RecipientsRefusedError,
     SendError,
     mailers,
@@ -159,12 +160,28 @@ def _sender(using: str) -> BaseEmailBackend:
     connection carries the next task's message too. In a thread pool's threads, a new
     instance per task (an open one would keep a pooled connection from the others)."""
     if threading.current_thread() is not threading.main_thread():
-        return mailers[using]
+        return _delivering(using)
     backend = _senders.get(using)
     if backend is None:
-        backend = mailers[using]
+        backend = _delivering(using)
         backend.open()
         _senders[using] = backend
+    return backend
+
+
+class EnqueuesAgainError(InvalidMailer):
+    """The mailer a task names is a queueing one (``celery``): it would enqueue the
+    message again instead of sending it."""
+
+
+def _delivering(using: str) -> BaseEmailBackend:
+    """A new backend of the mailer ``using``, refused if it would enqueue again."""
+    backend = mailers[using]
+    if backend.queues_messages:
+        raise EnqueuesAgainError(
+            f"the mailer {using!r} enqueues messages instead of sending them: workers must "
+            "send with a mailer that delivers (smtp, ses, ...)"
+        )
     return backend
 
 
@@ -198,12 +215,18 @@ def is_transient(error: BaseException) -> bool:
 
 
 def _describe(error: BaseException) -> str:
-    code = getattr(error, "smtp_code", None)
-    reply = getattr(error, "smtp_reply", None)
-    answer = (
-        f" (server: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply})"
-    )
-    return f"{type(error).__name__}: {error}" + (answer if code else "")
+    """The error with the server's answer: its reply, else each refused recipient's."""
+    text = f"{type(error).__name__}: {error}"
+    code, reply = getattr(error, "smtp_code", None), getattr(error, "smtp_reply", None)
+    if isinstance(reply, bytes):
+        reply = reply.decode(errors="replace")
+    refused: dict[str, tuple[int, str]] = getattr(error, "refused", None) or {}
+    if code and reply:
+        return f"{text} (server: {code} {reply})"
+    if refused:
+        answers = "; ".join(f"{rcpt}: {c} {t}" for rcpt, (c, t) in refused.items())
+        return f"{text} (server: {answers})"
+    return f"{text} (server: {code})" if code else text
 
 
 def _letter(task: Task[Any, Any], error: str, attempts: int) -> dict[str, Any]:
@@ -230,12 +253,17 @@ def deliver(task: Task[Any, Any], job: dict[str, Any]) -> str:
     error: BaseException | None = None
     try:
         _sender(payload["using"]).send_messages([message])
+    except EnqueuesAgainError as exc:  # permanent: a retry would enqueue it again, too
+        ledger.failed(message_id, _letter(task, _describe(exc), retries + 1))
+        return "failed"
     except Exception as exc:
         error = exc
         _forget_sender(payload["using"])
     result = message.result
     if error is None and result is not None and result.sent:
-        ledger.sent(message_id)
+        refused = {rcpt: [code, text] for rcpt, (code, text) in result.refused.items()}
+        note = {"refused": refused, "task_id": task.request.id, "sent_at": time.time()}
+        ledger.sent(message_id, note if refused else None)
         return "sent"
     if error is None:
         error = (result.error if result else None) or SendError("the mailer sent nothing")
