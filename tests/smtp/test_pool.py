@@ -129,6 +129,27 @@ def test_a_retiring_connection_says_quit_with_its_last_message() -> None:
     assert [m.mail_from for m in server.messages] == [f"m{n}@example.com" for n in range(4)]
 
 
+def test_the_extra_connections_connect_along_with_the_first() -> None:
+    """Once every message is prepared, the batch's extra connections are opened at the
+    same moment as the first one, not after its greeting and EHLO: over a 100 ms round
+    trip the server sees the 4 connections open within one round trip (one after the
+    other: more than two apart), and 4 messages on 4 connections are all received
+    about 2.5 round trips sooner (0.57 s measured, not 0.82 s)."""
+    with (
+        RecordingSMTPServer(pipelining=True) as server,
+        WanProxy(server.port, delay=0.05) as proxy,
+    ):
+        backend = SMTPBackend(host=proxy.host, port=proxy.port, max_connections=4, timeout=10)
+        started = time.monotonic()
+        assert backend.send_messages(messages(4)) == 4
+        took = time.monotonic() - started
+        opened = [s.opened_at for s in server.sessions]
+        backend.close()
+    assert len(opened) == 4
+    assert max(opened) - min(opened) < 0.1  # one after the other: 0.25 s apart
+    assert took < 0.7  # one after the other: 0.82 s
+
+
 @pytest.mark.parametrize(
     ("reply", "status"), [("451 4.3.0 try later", "sent"), ("554 5.7.1 rejected", "failed")]
 )
