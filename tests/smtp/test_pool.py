@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.wan_proxy import WanProxy
 from mailcore import EmailMessage
-from mailcore_smtp import SMTPBackend
+from mailcore_smtp import SMTPBackend, SMTPConnectionError
 from mailcore_smtp.replies import means_throttled
 from tests.smtp.helpers import wait_until
 from tests.support.fault_server import Fault, FaultScript
@@ -148,6 +148,24 @@ def test_the_extra_connections_connect_along_with_the_first() -> None:
     assert len(opened) == 4
     assert max(opened) - min(opened) < 0.1  # one after the other: 0.25 s apart
     assert took < 0.7  # one after the other: 0.82 s
+
+
+def test_a_batch_whose_first_connection_is_refused_sends_nothing_on_the_extra_ones() -> None:
+    """The extra connections opened along with the first one wait for it: when its
+    greeting refuses service, the batch fails at stage "greeting" as with one connection,
+    nothing is sent, and the extra connections are given back (and closed)."""
+    script = FaultScript(Fault("GREETING", "554 5.3.2 no service", times=1))
+    with RecordingSMTPServer(pipelining=True, fault=script) as server:
+        backend = SMTPBackend(max_connections=4, **server.backend_options(timeout=10))
+        batch = messages(4)
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages(batch)
+        assert wait_until(lambda: server.open_now == 0)
+    assert caught.value.stage == "greeting" and caught.value.sent == 0
+    assert script.fired_on == [1]
+    assert [m.result.status if m.result else None for m in batch] == ["failed"] * 4
+    assert server.messages == []
+    assert all(s.closed for s in server.sessions)
 
 
 @pytest.mark.parametrize(
