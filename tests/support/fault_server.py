@@ -51,13 +51,15 @@ class Fault:
 class FaultScript:
     """A fault hook applying the first matching :class:`Fault` that has firings left.
 
-    ``fired[i]`` counts how many times ``faults[i]`` fired; ``calls`` lists every
-    ``(stage, argument)`` the server asked about, in order.
+    ``fired[i]`` counts how many times ``faults[i]`` fired; ``fired_on`` lists the
+    session numbers each firing hit; ``calls`` lists every ``(stage, argument)`` the
+    server asked about, in order.
     """
 
     def __init__(self, *faults: Fault) -> None:
         self.faults = faults
         self.fired = [0] * len(faults)
+        self.fired_on: list[int] = []
         self.calls: list[tuple[FaultStage, str]] = []
         self._lock = threading.Lock()
 
@@ -70,5 +72,6 @@ class FaultScript:
                 if fault.times is not None and self.fired[index] >= fault.times:
                     continue
                 self.fired[index] += 1
+                self.fired_on.append(session.number)
                 return fault.action
             return None

@@ -122,6 +122,8 @@ class SessionRecord:
     auth_mechanisms: list[str] = field(default_factory=list)
     messages: int = 0
     closed: bool = False
+    #: ``time.monotonic()`` when the connection was accepted.
+    opened_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)

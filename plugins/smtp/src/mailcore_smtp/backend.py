@@ -31,7 +31,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailcore import (
@@ -81,7 +81,16 @@ _STAGE_TEXT: dict[Stage, str] = {
 class _SMTP(DeadlineSMTP):
     """smtplib.SMTP whose connect() also sets the name TLS verifies (the constructor
     does that only when given the host, and then connects before we can clean up), and
-    whose every reply must arrive whole within ``timeout`` (:mod:`mailcore_smtp.deadline`)."""
+    whose every reply must arrive whole within ``timeout`` (:mod:`mailcore_smtp.deadline`).
+    ``connected``, if set, is called once the TCP connection is made, before the greeting."""
+
+    connected: Callable[[], None] | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        if self.connected is not None:
+            self.connected()
+        return sock
 
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: Any = None
@@ -92,11 +101,16 @@ class _SMTP(DeadlineSMTP):
 
 class _SMTP_SSL(smtplib.SMTP_SSL, DeadlineSMTP):
     """smtplib.SMTP_SSL with the same connect() and reply deadline as :class:`_SMTP`,
-    and the TLS handshake within ``timeout`` too."""
+    and the TLS handshake within ``timeout`` too (then ``connected`` is called)."""
+
+    connected: Callable[[], None] | None = None
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         plain = smtplib.SMTP._get_socket(self, host, port, timeout)  # type: ignore[attr-defined]
-        return handshake(self.context, plain, self._host, timeout)
+        sock = handshake(self.context, plain, self._host, timeout)
+        if self.connected is not None:
+            self.connected()
+        return sock
 
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: Any = None
@@ -238,7 +252,7 @@ class SMTPBackend(BaseEmailBackend):
         )
         return delay
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, connected: Callable[[], None] | None = None) -> smtplib.SMTP:
         options = self.options
         encrypted = options.use_tls or options.use_ssl
         context = self.ssl_context() if encrypted else None
@@ -247,6 +261,7 @@ class SMTPBackend(BaseEmailBackend):
             "timeout": options.timeout,
         }
         connection = _SMTP_SSL(context=context, **kwargs) if options.use_ssl else _SMTP(**kwargs)
+        connection.connected = connected
         stage: Stage = "connect"
         try:
             self.judge_greeting(*connection.connect(options.host, options.port))
@@ -563,17 +578,18 @@ class SMTPBackend(BaseEmailBackend):
             finally:
                 self.held_busy.release()
 
-    def connect_link(self) -> Link:
-        """A new connection (:meth:`_connect`) as a pool :class:`Link`."""
-        smtp = self._connect()
+    def connect_link(self, connected: Callable[[], None] | None = None) -> Link:
+        """A new connection (:meth:`_connect`) as a pool :class:`Link`; ``connected`` is
+        called once its TCP (and implicit TLS) connection is made, before the greeting."""
+        smtp = self._connect(connected)
         return Link(smtp, self.options.pipelining and smtp.has_extn("pipelining"))
 
-    def connect_link_retrying(self) -> Link:
+    def connect_link_retrying(self, connected: Callable[[], None] | None = None) -> Link:
         """:meth:`connect_link`, tried again up to ``retries`` times after a temporary failure."""
         retry = 0
         while True:
             try:
-                return self.connect_link()
+                return self.connect_link(connected)
             except SMTPError as exc:
                 if not self.may_retry_connect(retry, exc):
                     raise
@@ -597,9 +613,10 @@ class SMTPBackend(BaseEmailBackend):
         ``retries``, temporary failures are tried again first. Safe to call from many
         threads at once.
         """
-        lease = Lease(self)
+        batch = list(messages)
+        lease = Lease(self, len(batch))
         try:
-            return self.deliver_batch(messages, lease.start, lease.run)
+            return self.deliver_batch(batch, lease.start, lease.run)
         finally:
             lease.end()
 

@@ -220,12 +220,34 @@ class Lease:
     """One ``send_messages`` call's use of the pool: :meth:`start` (the frame's
     ``connect``), :meth:`run` (its ``send_batch``), :meth:`end` (always)."""
 
-    def __init__(self, backend: SMTPBackend) -> None:
+    def __init__(self, backend: SMTPBackend, size: int) -> None:
         self.backend = backend
         self.pool: Pool = backend.pool
         self.primary: Link | None = None
         self.using_held = False
         self.holding = False
+        #: the extra connections the batch of ``size`` messages may use
+        self.extra = max(0, min(backend.options.max_connections, size) - 1)
+        self.threads: list[threading.Thread] = []
+        self.failures: list[BaseException] = []
+        self.work: Work | None = None  # given to the extra workers by run(), or None
+        self.go = threading.Event()  # set when ``work`` is decided
+
+    def _start_extras(self) -> None:
+        """Start the extra workers once: each connects at once, then waits for
+        :meth:`run` to hand it the batch (or to give up, the first connection failing)."""
+        if self.threads or not self.extra:
+            return
+        for _ in range(self.extra):
+            context = contextvars.copy_context()
+            thread = threading.Thread(target=context.run, args=(self._extra_worker,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _connect_primary(self) -> Link:
+        """The first connection, its slot taken: once the server has accepted it (so the
+        server sees it first), the extra ones connect while it is greeted and says EHLO."""
+        return self.backend.connect_link_retrying(self._start_extras)
 
     def start(self) -> bool:
         """Take the instance's own connection (``open()``) if free, else one from the
@@ -234,7 +256,7 @@ class Lease:
         self.pool.hold()
         self.holding = True
         backend = self.backend
-        connect = backend.connect_link_retrying
+        connect = self._connect_primary
         while True:
             if backend.held_link is None:
                 self.primary = self.pool.acquire(connect)
@@ -269,6 +291,9 @@ class Lease:
 
     def end(self) -> None:
         """Give the connections back (the instance keeps its own) and leave the pool."""
+        self.go.set()  # extra workers not handed a batch (the first connection failed) give up
+        for thread in self.threads:
+            thread.join()
         primary, self.primary = self.primary, None
         try:
             if self.using_held:
@@ -292,26 +317,19 @@ class Lease:
         """Send ``messages``; return how many were accepted (see the module doc)."""
         backend = self.backend
         work = Work(messages, backend.cancel_requested)
-        extra = min(backend.options.max_connections, len(messages)) - 1
-        threads = []
-        failures: list[BaseException] = []
-        for _ in range(max(0, extra)):
-            context = contextvars.copy_context()
-            thread = threading.Thread(
-                target=context.run, args=(self._extra_worker, work, failures), daemon=True
-            )
-            thread.start()
-            threads.append(thread)
+        self._start_extras()  # unless already connecting along with the first connection
+        self.work = work
+        self.go.set()
         try:
             _Worker(self, work, self.primary, primary=True).run()
         except BaseException as exc:
-            failures.append(exc)
+            self.failures.append(exc)
             work.stop(len(messages), exc)  # the other connections take no more
-        for thread in threads:
+        for thread in self.threads:
             thread.join()
-        return work.settle(backend, failures)
+        return work.settle(backend, self.failures)
 
-    def _extra_worker(self, work: Work, failures: list[BaseException]) -> None:
+    def _extra_worker(self) -> None:
         try:
             link = self.pool.acquire(self.backend.connect_link, wait=False)
         except SMTPError as exc:
@@ -319,11 +337,15 @@ class Lease:
             return
         if link is None:
             return
-        worker = _Worker(self, work, link, primary=False)
+        self.go.wait()
+        if self.work is None:  # the first connection failed: nothing is sent
+            self.pool.release(link)
+            return
+        worker = _Worker(self, self.work, link, primary=False)
         try:
             worker.run()
         except BaseException as exc:
-            failures.append(exc)
+            self.failures.append(exc)
         finally:
             if worker.link is not None:
                 self.pool.release(worker.link)
