@@ -69,11 +69,12 @@ def drive_async(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType) -> It
         monkeypatch.undo()
 
 
-def sync_and_async(module_name: str) -> Any:
-    """An autouse fixture for ``module_name`` (assign it to a name there): each test runs
-    twice, through the sync API, and through the async one (:func:`drive_async`)."""
+def sync_and_async(module_name: str, autouse: bool = True) -> Any:
+    """A fixture for ``module_name`` (assign it to a name there): each test using it (every
+    test of the module with ``autouse``) runs twice, through the sync API, and through the
+    async one (:func:`drive_async`)."""
 
-    @pytest.fixture(autouse=True, params=["sync", "async"])
+    @pytest.fixture(autouse=autouse, params=["sync", "async"])
     def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if request.param == "async":
             yield from drive_async(monkeypatch, sys.modules[module_name])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import socketserver
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,19 +15,12 @@ import pytest
 
 from mailcore_smtp import SMTPBackend, SMTPConnectionError, SMTPReplyError
 from mailcore_smtp.aio import _sessions
-from tests.smtp.async_driver import drive_async
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import make_message
 from tests.support.certs import TestCertificates
 from tests.support.smtp_servers import RecordingSMTPServer
 
-
-@pytest.fixture(params=["sync", "async"])
-def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test runs through the sync API and through the async one."""
-    if request.param == "async":
-        yield from drive_async(monkeypatch, sys.modules[__name__])
-    else:
-        yield
+api = sync_and_async(__name__, autouse=False)  # a test using it: sync, then async
 
 
 Answer = Callable[[bytes], bytes]

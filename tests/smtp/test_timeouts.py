@@ -3,29 +3,21 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from mailcore import SendError
 from mailcore_smtp import SMTPBackend, SMTPConnectionError
 from tests.cli.command import closed_port, run_mailcore
-from tests.smtp.async_driver import drive_async
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import make_message
 from tests.support.fault_server import STALL, Fault, FaultScript
 from tests.support.smtp_servers import RecordingSMTPServer, silent_server
 
-
-@pytest.fixture(params=["sync", "async"])
-def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A timeout test runs twice: through the sync API, and through the async one
-    (aiosmtplib's set-up, then mailcore's own reply reading) against the same servers."""
-    if request.param == "async":
-        yield from drive_async(monkeypatch, sys.modules[__name__])
-    else:
-        yield
+# a timeout test using it runs twice: through the sync API, and through the async one
+# (aiosmtplib's set-up, then mailcore's own reply reading) against the same servers
+api = sync_and_async(__name__, autouse=False)
 
 
 def test_by_default_the_socket_waits_30_s_at_most(server: RecordingSMTPServer) -> None:

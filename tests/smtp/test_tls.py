@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import ssl
-import sys
-from collections.abc import Iterator
 
 import pytest
 
 from mailcore import EmailMessage, SendError
 from mailcore_smtp import SMTPBackend, SMTPSecurityError
-from tests.smtp.async_driver import drive_async
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import make_message, wait_until
 from tests.support.certs import TestCertificates
 from tests.support.smtp_servers import RecordingSMTPServer
 
-
-@pytest.fixture(autouse=True, params=["sync", "async"])
-def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test runs twice: through the sync API, and through the async one (aopen,
-    asend_messages, aclose, async with, asend_mail) against the same real servers."""
-    if request.param == "async":
-        yield from drive_async(monkeypatch, sys.modules[__name__])
-    else:
-        yield
+# each test: through the sync API, then the async one (aopen, asend_messages, aclose,
+# async with, asend_mail) against the same real servers
+api = sync_and_async(__name__)
 
 
 @pytest.mark.usefixtures("trust_test_ca")
