@@ -16,31 +16,18 @@ from mailcore_smtp import SMTPBackend
 from tests.smtp.helpers import make_message, wait_until
 from tests.support.smtp_servers import RecordingSMTPServer
 
-#: The SMTP backend's modes: one connection, pipelined, and a pool of 4 (pipelined).
-MODES = {
-    "plain": ({}, {}),
-    "pipelining": ({"pipelining": True}, {}),
-    "pool4": ({"pipelining": True}, {"max_connections": 4}),
-}
-
 
 class TestSMTPContract(BackendContractTests):
-    """The contract every backend keeps, checked against what the server received, in
-    each of the backend's modes (sync and async: the contract's async variant)."""
+    """The contract every backend keeps, checked against what the server received."""
 
     secrets: ClassVar[list[str]] = ["s3cret-pa55word"]
 
-    @pytest.fixture(params=list(MODES))
-    def backend(self, request: pytest.FixtureRequest) -> Iterator[BaseEmailBackend]:
-        server_options, backend_options = MODES[request.param]
-        with RecordingSMTPServer(
-            credentials={"alice": "s3cret-pa55word"}, **server_options
-        ) as server:
+    @pytest.fixture
+    def backend(self) -> Iterator[BaseEmailBackend]:
+        with RecordingSMTPServer(credentials={"alice": "s3cret-pa55word"}) as server:
             self.server = server
             yield SMTPBackend(
-                **server.backend_options(
-                    username="alice", password="s3cret-pa55word", **backend_options
-                )
+                **server.backend_options(username="alice", password="s3cret-pa55word")
             )
 
     def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
