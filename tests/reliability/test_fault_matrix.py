@@ -237,10 +237,10 @@ def run_side_by_side(
 
 
 def _starved(case: Case, problems: list[str]) -> bool:
-    """A stall case that ended before its fault fired as often as expected (a set-up, or
-    a retry's set-up, outlasted the 0.4 s timeout)."""
-    fired = [re.fullmatch(r"the fault fired (\d+) times, expected (\d+)", p) for p in problems]
-    return case.kind == "stall" and any(m and int(m[1]) < int(m[2]) for m in fired)
+    """A stall case that broke a rule: its 0.4 s timeout also covers connection set-up
+    (and a retry's), which a busy machine can outlast before the fault; it is judged
+    again on a run of its own (a real fault breaks the rule there too)."""
+    return case.kind == "stall" and bool(problems)
 
 
 def _check(figures: Figures, problems: list[str]) -> None:
