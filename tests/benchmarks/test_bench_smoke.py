@@ -137,6 +137,61 @@ def test_raw_smtplib_sends_reach_the_sink_process() -> None:
     assert sink.stats["bytes"] >= sum(len(data) for _, _, data in prebuilt)
 
 
+#: Contents whose dots and line ends the sink's block reader must get right.
+TRICKY_BODIES = [
+    b"",  # no body: the final dot comes right after the headers' blank line
+    b".",  # a lone dot, which the client doubles
+    b"..\r\n.x\r\nend.\r\n.",  # leading dots, a line ending in a dot, no final CRLF
+    b"a.\r\n.\r\n.\r\n",  # dots that end lines and lines that are dots
+    b"=2E\r\n" + b"QUJD.\r\n" * 3000,  # 21 KiB of lines ending in a dot
+]
+
+
+def _tricky_messages() -> list[bytes]:
+    return [
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: %d\r\n\r\n" % n + body
+        for n, body in enumerate(TRICKY_BODIES)
+    ]
+
+
+def _as_received(data: bytes) -> bytes:
+    """What the server must hand its handler: the content with a final CRLF."""
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def test_the_sink_reads_dots_and_line_ends_as_sent_by_smtplib_and_pipelined_mailcore() -> None:
+    import zlib
+
+    import mailcore
+
+    contents = _tricky_messages()
+    expected = [_as_received(data) for data in contents] * 2
+    with Sink() as sink:
+        prebuilt = [("a@example.com", ["b@example.com"], data) for data in contents]
+        assert send_raw(sink.host, sink.port, prebuilt) == len(contents)
+        # pipelined: each final dot shares its write with the next MAIL FROM
+        backend = mailcore.get_connection("smtp", host=sink.host, port=sink.port)
+        messages = [
+            mailcore.EmailMessage(
+                f"{n}",
+                body.decode(),
+                "a@example.com",
+                ["b@example.com"],
+                headers={"Date": "Thu, 01 Jan 2026 00:00:00 +0000", "Message-ID": f"<{n}@x>"},
+            )
+            for n, body in enumerate(TRICKY_BODIES)
+        ]
+        assert backend.send_messages(messages) == len(messages)
+        expected[len(contents) :] = [_as_received(m.serialize("\r\n")) for m in messages]
+
+    assert sink.stats["messages"] == 2 * len(contents)
+    assert sink.stats["bytes"] == sum(len(data) for data in expected)
+    crc = 0
+    for data in expected:
+        crc = zlib.crc32(data, crc)
+    assert sink.stats["crc32"] == crc
+
+
 def test_the_peak_memory_method_sees_a_20_mib_allocation() -> None:
     assert reset_peak()
     baseline = memory_status()["VmRSS"]

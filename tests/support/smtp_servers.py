@@ -220,7 +220,7 @@ class _RecordingSMTP(SMTP):
                 await push("250-PIPELINING")
             await push(status)
 
-        self.push = push_offering_pipelining  # type: ignore[method-assign]
+        self.push = push_offering_pipelining  # type: ignore[method-assign,assignment]
         try:
             await super().smtp_EHLO(hostname)
         finally:
