@@ -52,11 +52,11 @@ def _check_hooked(received: list[ParsedMessage] | None) -> None:
 def _assert_same_arrivals(
     arrived: Sequence[tuple[str, str]], sent: Sequence[tuple[str, str]], *, ordered: bool
 ) -> None:
-    """``(subject, Message-ID)`` pairs: the same list, or (not ``ordered``) the same multiset."""
-    if ordered:
-        assert list(arrived) == list(sent)
-    else:
-        assert Counter(arrived) == Counter(sent), (arrived, sent)
+    """The ``(subject, Message-ID)`` pairs of one call: what arrived is what was sent, as
+    a list (``ordered``) or as a multiset."""
+    same = list(arrived) == list(sent) if ordered else Counter(arrived) == Counter(sent)
+    order = "in this order" if ordered else "in any order"
+    assert same, f"one call's messages: {list(arrived)} arrived, {list(sent)} expected ({order})"
 
 
 class AsyncContractTests:
@@ -200,7 +200,8 @@ class BackendContractTests(AsyncContractTests):
         if received is None:
             return
         arrived = [(str(m["Subject"]), str(m["Message-ID"])) for m in received]
-        assert len(arrived) == sum(len(batch) for batch in batches), arrived
+        expected = sum(len(batch) for batch in batches)
+        assert len(arrived) == expected, f"{len(arrived)} messages arrived, not {expected}"
         for batch in batches:
             sent = [
                 (m.subject, str(m.result.message_id_header if m.result else None)) for m in batch
