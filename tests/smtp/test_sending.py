@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Iterator
-from email.message import EmailMessage as ParsedMessage
-from typing import ClassVar
-
-import pytest
 
 import mailcore
-from mailcore import BaseEmailBackend, EmailMessage, get_connection, send_mail, send_mass_mail
-from mailcore.testing import BackendContractTests
+from mailcore import EmailMessage, get_connection, send_mail, send_mass_mail
 from mailcore_smtp import SMTPBackend
 from tests.smtp.helpers import make_message, wait_until
 from tests.support.smtp_servers import RecordingSMTPServer
-
-
-class TestSMTPContract(BackendContractTests):
-    """The contract every backend keeps, checked against what the server received."""
-
-    secrets: ClassVar[list[str]] = ["s3cret-pa55word"]
-
-    @pytest.fixture
-    def backend(self) -> Iterator[BaseEmailBackend]:
-        with RecordingSMTPServer(credentials={"alice": "s3cret-pa55word"}) as server:
-            self.server = server
-            yield SMTPBackend(
-                **server.backend_options(username="alice", password="s3cret-pa55word")
-            )
-
-    def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
-        return [message.parsed() for message in self.server.messages]
 
 
 def test_envelope_comes_from_from_email_and_all_recipients_including_bcc(

@@ -25,7 +25,8 @@ then close it (a client with a shorter timeout gives up first), or
 ``pipelining=True`` makes the server offer PIPELINING in its EHLO reply (aiosmtpd reads
 pipelined commands in order either way); ``idle_close`` closes a connection that said
 nothing for that many seconds; ``max_open`` is the most connections it ever had open at
-once, and ``commands`` counts the commands each session sent.
+once, and each session's ``pipelined`` counts its RCPT TO and DATA commands that arrived
+in one read with the command before them (none from a client that waits for each reply).
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class SessionRecord:
     login: str | None = None
     auth_mechanisms: list[str] = field(default_factory=list)
     messages: int = 0
+    #: RCPT TO and DATA commands that arrived in the same read as the line before them:
+    #: sent without waiting for the previous reply (a line of content that starts
+    #: with one of them counts as well).
+    pipelined: int = 0
     closed: bool = False
     #: ``time.monotonic()`` when the connection was accepted.
     opened_at: float = field(default_factory=time.monotonic)
@@ -144,6 +149,10 @@ class ReceivedMessage:
         return parse_message(self.data)
 
 
+#: The commands :attr:`SessionRecord.pipelined` counts (always pipelined when offered).
+_PIPELINED = (b"RCPT TO:", b"DATA\r\n")
+
+
 class _RecordingSMTP(SMTP):
     """aiosmtpd's SMTP protocol that opens a :class:`SessionRecord` per connection."""
 
@@ -158,6 +167,11 @@ class _RecordingSMTP(SMTP):
         if first:
             self.record = self.recorder._new_session(transport.get_extra_info("peername"))
             self.record.tls = transport.get_extra_info("ssl_object") is not None
+
+    def data_received(self, data: bytes) -> None:
+        if self.record is not None:
+            self.record.pipelined += sum(data.count(b"\r\n" + verb) for verb in _PIPELINED)
+        super().data_received(data)
 
     async def smtp_QUIT(self, arg: str) -> None:
         # the session ends with the 221 reply: count it closed from then on

@@ -374,15 +374,18 @@ class BaseEmailBackend:
         state = self._begin(batch)
         if state is None:
             return 0
+        # set before connecting: what connect() starts (the SMTP pool's extra
+        # connections, in threads of their own) sends the prepared bytes as well
+        token = _current_batch.set(state)
         try:
             opened = connect()
         except BaseException as exc:  # a ConfigurationError too: every message failed
+            _current_batch.reset(token)
             if self._connect_failed(batch, exc):
                 return 0
             raise
         error: BaseException | None = None
         sent = 0
-        token = _current_batch.set(state)
         try:
             sent = send_batch(batch)
         except BaseException as exc:
@@ -417,15 +420,16 @@ class BaseEmailBackend:
             state = self._begin(batch)
             if state is None:
                 return 0
+            token = _current_batch.set(state)  # before connecting, as deliver_batch does
             try:
                 opened = await aconnect()
             except BaseException as exc:
+                _current_batch.reset(token)
                 if self._connect_failed(batch, exc):
                     return 0
                 raise
             error: BaseException | None = None
             sent = 0
-            token = _current_batch.set(state)
             try:
                 sent = await asend_batch(batch)
             except BaseException as exc:

@@ -15,6 +15,10 @@ it received, override :meth:`BackendContractTests.delivered`::
 
         def delivered(self, backend: BaseEmailBackend) -> list[ParsedMessage] | None:
             return [email.message_from_bytes(raw, policy=policy.default) for raw in fake_api.sent]
+
+A backend that sends one call's messages over several connections at once sets
+``keeps_arrival_order = False`` on its test class: they may then arrive in any order
+(see :attr:`BackendContractTests.keeps_arrival_order`).
 """
 
 from __future__ import annotations
