@@ -42,6 +42,7 @@ lint: install ## ruff and mypy --strict over core, plugins and tests.
 	$(BIN)/ruff check core plugins tests benchmarks
 	$(BIN)/ruff format --check core plugins tests benchmarks
 	$(BIN)/mypy core/src plugins/*/src
+	$(BIN)/mypy --strict --ignore-missing-imports benchmarks tests/benchmarks
 
 format: install
 	$(BIN)/ruff format core plugins tests benchmarks
