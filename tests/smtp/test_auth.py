@@ -49,6 +49,24 @@ def test_login_in_plain_text_is_allowed_on_loopback(mechanism: str) -> None:
     assert server.sessions[0].login == "bob"
 
 
+@pytest.mark.parametrize(
+    ("auth_method", "mechanism"), [("auto", "PLAIN"), ("plain", "PLAIN"), ("login", "LOGIN")]
+)
+def test_a_non_ascii_user_name_and_password_are_sent_as_utf8(
+    auth_method: str, mechanism: str
+) -> None:
+    """RFC 4616 makes PLAIN's user name and password UTF-8; LOGIN sends them so too. The
+    server decodes what it got as UTF-8 and compares it with what it expects: both the
+    sync client and the async one log in (smtplib alone would fail to encode them)."""
+    user, password = "jürgen", "pässwörd-€-密码"
+    with RecordingSMTPServer(credentials={user: password}) as server:
+        options = server.backend_options(username=user, password=password)
+        backend = SMTPBackend(**options, auth_method=auth_method)
+        assert backend.send_messages([make_message()]) == 1
+    (session,) = server.sessions
+    assert (session.login, session.auth_mechanisms) == (user, [mechanism])
+
+
 def test_the_server_refuses_mail_without_login() -> None:
     with RecordingSMTPServer(credentials={"bob": PASSWORD}) as server:
         message = make_message()

@@ -38,7 +38,14 @@ from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
 )
-from mailcore_smtp.auth import Attempt, TokenError, login_attempts, retry_after
+from mailcore_smtp.auth import (
+    Attempt,
+    CannotLogIn,
+    Refused,
+    dialogue,
+    login_attempts,
+    retry_after,
+)
 from mailcore_smtp.deadline import DeadlineSMTP, handshake
 from mailcore_smtp.envelope import check_envelope
 from mailcore_smtp.errors import (
@@ -373,19 +380,23 @@ class SMTPBackend(BaseEmailBackend):
                 try:
                     self._authenticate(connection, attempt)
                     return
-                except smtplib.SMTPResponseException as exc:
-                    attempt = self.login_retry(attempts, attempt, exc.smtp_code, exc.smtp_error)
-        except (TokenError, smtplib.SMTPException) as exc:
+                except Refused as exc:
+                    attempt = self.login_retry(attempts, attempt, exc.code, exc.reply)
+        except (CannotLogIn, smtplib.SMTPException) as exc:
             if isinstance(exc, smtplib.SMTPServerDisconnected | SMTPError):
                 raise
             raise self.login_impossible(exc, username) from exc
 
     @staticmethod
     def _authenticate(connection: smtplib.SMTP, attempt: Attempt) -> None:
-        if attempt.mechanism is None:  # auto: smtplib picks CRAM-MD5, PLAIN or LOGIN
-            connection.login(attempt.username, attempt.secret)
-        else:
-            connection.auth(attempt.mechanism, attempt.respond, initial_response_ok=True)
+        """One login: the lines of :func:`~mailcore_smtp.auth.dialogue`, each answered."""
+        lines = dialogue(attempt, connection.esmtp_features.get("auth", "").split())
+        line = next(lines)
+        while True:
+            try:
+                line = lines.send(connection.docmd(line))
+            except StopIteration:
+                return
 
     def login_retry(
         self, attempts: Iterator[Attempt], attempt: Attempt, code: int, reply: bytes | str
