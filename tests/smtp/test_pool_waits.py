@@ -1,6 +1,10 @@
 """Waiting for a pooled connection: connections kept by a thread that ended are taken
 back, a wait behind busy connections that send nothing ends with a clear error after
-``timeout`` seconds, and a wait behind a send lasts as long as the send."""
+``timeout`` seconds, and a wait behind a send lasts as long as the send (unless the send
+itself makes no progress for ``data_timeout``).
+
+The tests marked ``api`` run twice: through the sync API (the sync pool, threads), and
+through the async one (one event loop's pool, which every thread's calls go to)."""
 
 from __future__ import annotations
 
@@ -13,8 +17,11 @@ import pytest
 
 from mailcore import EmailMessage
 from mailcore_smtp import SMTPBackend, SMTPConnectionError, SMTPPoolTimeoutError
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import wait_until
 from tests.support.smtp_servers import FaultStage, RecordingSMTPServer, SessionRecord
+
+api = sync_and_async(__name__, autouse=False, threads=True)
 
 
 def messages(count: int, tag: str) -> list[EmailMessage]:
@@ -78,6 +85,7 @@ def test_the_connection_of_an_instance_collected_while_open_is_given_back() -> N
     assert server.max_open == 1
 
 
+@pytest.mark.usefixtures("api")
 def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout() -> None:
     """A live thread keeps the only connection open and idle: a send from another
     thread waits ``timeout`` seconds, then fails with SMTPPoolTimeoutError (a
@@ -115,6 +123,7 @@ def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout()
     assert server.messages == []
 
 
+@pytest.mark.usefixtures("api")
 def test_waiting_behind_a_send_lasts_as_long_as_the_send() -> None:
     """While a send uses the busy connection, the deadline is ``data_timeout``: a server
     taking 0.7 s to store each message (longer than ``timeout``, 0.5 s, but within
@@ -141,4 +150,47 @@ def test_waiting_behind_a_send_lasts_as_long_as_the_send() -> None:
     assert waited > 0.5  # longer than the timeout, without an error
     assert all(m.result is not None and m.result.sent for m in long_batch)
     assert [m.mail_from for m in server.messages][-1] == "after0@example.com"
+    assert server.max_open == 1
+
+
+@pytest.mark.usefixtures("api")
+def test_waiting_behind_a_send_that_makes_no_progress_ends_after_data_timeout() -> None:
+    """A send on the only connection whose server is slow at MAIL and at RCPT (each
+    reply within ``timeout``, 1 s, but together longer than ``data_timeout``, 1 s): a
+    caller waiting behind it sees no progress for ``data_timeout`` and fails with
+    SMTPPoolTimeoutError, its batch not sent; the slow send then goes through, once."""
+    at_mail, release = threading.Event(), threading.Event()
+
+    def slow(stage: FaultStage, session: SessionRecord, argument: str) -> None:
+        if stage == "MAIL":
+            at_mail.set()
+        if stage in ("MAIL", "RCPT"):
+            release.wait(0.6)  # a slow server: until the waiter failed, or 0.6 s
+        return None
+
+    with RecordingSMTPServer(fault=slow) as server:
+        options = server.backend_options(timeout=1, data_timeout=1, max_connections=1)
+        slow_batch = messages(1, "slow")
+        sender = threading.Thread(target=SMTPBackend(**options).send_messages, args=(slow_batch,))
+        sender.start()
+        try:
+            assert at_mail.wait(5)
+            batch = messages(2, "waiting")
+            started = time.monotonic()
+            with pytest.raises(SMTPPoolTimeoutError) as caught:
+                SMTPBackend(**options).send_messages(batch)
+            waited = time.monotonic() - started
+        finally:
+            release.set()
+            sender.join()
+    assert str(caught.value).startswith(
+        f"SMTP server 127.0.0.1:{server.port}: no pooled connection became free within "
+        "1 s (data_timeout): all 1 (max_connections=1) stayed busy and sent nothing "
+        "meanwhile, 0 of them kept by open instances"
+    )
+    assert caught.value.stage == "connect"
+    assert 1 <= waited < 4
+    assert all(m.result is not None and m.result.status == "failed" for m in batch)
+    assert slow_batch[0].result is not None and slow_batch[0].result.sent
+    assert [m.mail_from for m in server.messages] == ["slow0@example.com"]  # once
     assert server.max_open == 1
