@@ -23,11 +23,14 @@ connection was lost.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import importlib
 import logging
 import smtplib
 import socket
 import ssl
+import sys
 import threading
 import time
 import weakref
@@ -688,12 +691,14 @@ class SMTPBackend(BaseEmailBackend):
     async def aopen(self) -> bool:
         """:meth:`open` for async code: takes a connection of the event loop's async pool
         for this instance (see :mod:`mailcore_smtp.aio`)."""
+        await _import_aio()
         from mailcore_smtp import aio
 
         return await aio.aopen(self)
 
     async def aclose(self) -> None:
         """:meth:`close` for async code. Safe to call twice."""
+        await _import_aio()
         from mailcore_smtp import aio
 
         await aio.aclose(self)
@@ -701,6 +706,7 @@ class SMTPBackend(BaseEmailBackend):
     async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
         """:meth:`send_messages` for async code, natively (:mod:`mailcore_smtp.aio`):
         the same options, results and errors, decided by the same code."""
+        await _import_aio()
         from mailcore_smtp import aio
 
         return await aio.asend_messages(self, messages)
@@ -713,3 +719,10 @@ class SMTPBackend(BaseEmailBackend):
         (:mod:`mailcore_smtp.envelope`)."""
         check_envelope(message.envelope_from(), message.envelope_recipients())
         return self.message_chunks(message)
+
+
+async def _import_aio() -> None:
+    """Import :mod:`mailcore_smtp.aio` in a worker thread the first time: with
+    aiosmtplib that takes some 30 ms, which would stall the event loop."""
+    if "mailcore_smtp.aio" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "mailcore_smtp.aio")
