@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -85,6 +86,32 @@ def test_the_connection_of_an_instance_collected_while_open_is_given_back() -> N
     assert server.max_open == 1
 
 
+def send_behind(
+    options: dict[str, Any],
+    occupy: Callable[[], object],
+    occupied: threading.Event,
+    free: threading.Event,
+) -> tuple[SMTPPoolTimeoutError, float]:
+    """Run ``occupy`` in a thread; once ``occupied``, send two messages, which must fail
+    with SMTPPoolTimeoutError, none sent; then set ``free`` and wait for the thread.
+    Returns the error and the seconds the send waited."""
+    thread = threading.Thread(target=occupy)
+    thread.start()
+    try:
+        assert occupied.wait(5)
+        batch = messages(2, "waiting")
+        started = time.monotonic()
+        with pytest.raises(SMTPPoolTimeoutError) as caught:
+            SMTPBackend(**options).send_messages(batch)
+        waited = time.monotonic() - started
+    finally:
+        free.set()
+        thread.join()
+    assert caught.value.stage == "connect"
+    assert all(m.result is not None and m.result.status == "failed" for m in batch)
+    return caught.value, waited
+
+
 @pytest.mark.usefixtures("api")
 def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout() -> None:
     """A live thread keeps the only connection open and idle: a send from another
@@ -99,27 +126,14 @@ def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout()
                 opened.set()
                 finish.wait(10)
 
-        thread = threading.Thread(target=holder)
-        thread.start()
-        try:
-            assert opened.wait(5)
-            batch = messages(2, "waiting")
-            started = time.monotonic()
-            with pytest.raises(SMTPPoolTimeoutError) as caught:
-                SMTPBackend(**options).send_messages(batch)
-            waited = time.monotonic() - started
-        finally:
-            finish.set()
-            thread.join()
-    error = caught.value
-    assert isinstance(error, SMTPConnectionError) and error.stage == "connect"
+        error, waited = send_behind(options, holder, opened, finish)
+    assert isinstance(error, SMTPConnectionError)
     assert str(error).startswith(
         f"SMTP server 127.0.0.1:{server.port}: no pooled connection became free within "
         "0.5 s (timeout): all 1 (max_connections=1) stayed busy and sent nothing "
         "meanwhile, 1 of them kept by open instances"
     )
     assert 0.5 <= waited < 3
-    assert all(m.result is not None and m.result.status == "failed" for m in batch)
     assert server.messages == []
 
 
@@ -171,26 +185,16 @@ def test_waiting_behind_a_send_that_makes_no_progress_ends_after_data_timeout() 
     with RecordingSMTPServer(fault=slow) as server:
         options = server.backend_options(timeout=1, data_timeout=1, max_connections=1)
         slow_batch = messages(1, "slow")
-        sender = threading.Thread(target=SMTPBackend(**options).send_messages, args=(slow_batch,))
-        sender.start()
-        try:
-            assert at_mail.wait(5)
-            batch = messages(2, "waiting")
-            started = time.monotonic()
-            with pytest.raises(SMTPPoolTimeoutError) as caught:
-                SMTPBackend(**options).send_messages(batch)
-            waited = time.monotonic() - started
-        finally:
-            release.set()
-            sender.join()
-    assert str(caught.value).startswith(
+        sender = SMTPBackend(**options)
+        error, waited = send_behind(
+            options, lambda: sender.send_messages(slow_batch), at_mail, release
+        )
+    assert str(error).startswith(
         f"SMTP server 127.0.0.1:{server.port}: no pooled connection became free within "
         "1 s (data_timeout): all 1 (max_connections=1) stayed busy and sent nothing "
         "meanwhile, 0 of them kept by open instances"
     )
-    assert caught.value.stage == "connect"
     assert 1 <= waited < 4
-    assert all(m.result is not None and m.result.status == "failed" for m in batch)
     assert slow_batch[0].result is not None and slow_batch[0].result.sent
     assert [m.mail_from for m in server.messages] == ["slow0@example.com"]  # once
     assert server.max_open == 1
