@@ -28,10 +28,10 @@ no send used a busy connection (all kept, unused, by open instances); ``data_tim
 (if longer) while a send uses one, since a send's own waits end within that. Then
 :class:`~mailcore_smtp.SMTPPoolTimeoutError` is raised (:class:`WaitClock`, the async
 pool's rule too). A long batch on another thread makes progress with every message, so
-waiting behind it never times out. A connection
-held by an instance whose opening thread has ended (``open()`` without ``close()``), or
-by an instance that was garbage-collected, is taken back for a waiter: from an instance
-still alive only while no send uses it; the instance takes a new one on its next send.
+waiting behind it does not time out while it sends. A connection held by an instance
+whose opening thread has ended (``open()`` without ``close()``), or by an instance that
+was garbage-collected, is taken back for a waiter: from an instance still alive only
+while no send uses it; the instance takes a new one on its next send.
 Closing several connections (the last user leaving, the idle reaper) writes every QUIT
 first and then reads the replies: one round trip for all, not one each.
 """
