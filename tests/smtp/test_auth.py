@@ -49,6 +49,44 @@ def test_login_in_plain_text_is_allowed_on_loopback(mechanism: str) -> None:
     assert server.sessions[0].login == "bob"
 
 
+@pytest.mark.parametrize(
+    ("offered", "auth_method", "mechanism"),
+    [
+        (["LOGIN", "PLAIN"], "auto", "PLAIN"),
+        (["LOGIN", "PLAIN", "CRAM-MD5"], "auto", "CRAM-MD5"),
+        (["LOGIN", "PLAIN"], "plain", "PLAIN"),
+        (["LOGIN", "PLAIN"], "login", "LOGIN"),
+    ],
+)
+def test_a_non_ascii_user_name_and_password_are_sent_as_utf8(
+    offered: list[str], auth_method: str, mechanism: str
+) -> None:
+    """RFC 4616 makes PLAIN's user name and password UTF-8; LOGIN and CRAM-MD5 (the
+    first ``auto`` picks when offered) use UTF-8 too. The server decodes what it got as
+    UTF-8 (for CRAM-MD5: computes the digest of the UTF-8 password) and compares it with
+    what it expects: both the sync client and the async one log in (smtplib alone would
+    fail to encode them)."""
+    user, password = "jürgen", "pässwörd-€-密码"
+    with RecordingSMTPServer(credentials={user: password}, auth_mechanisms=offered) as server:
+        options = server.backend_options(username=user, password=password)
+        backend = SMTPBackend(**options, auth_method=auth_method)
+        assert backend.send_messages([make_message()]) == 1
+    (session,) = server.sessions
+    assert (session.login, session.auth_mechanisms) == (user, [mechanism])
+
+
+def test_a_wrong_cram_md5_digest_is_refused_then_plain_and_login_are_tried() -> None:
+    """``auto`` tries each offered mechanism in turn after a refusal (as smtplib does):
+    CRAM-MD5, PLAIN, LOGIN, and reports the last refusal."""
+    offered = ["LOGIN", "PLAIN", "CRAM-MD5"]
+    with RecordingSMTPServer(credentials={"bob": PASSWORD}, auth_mechanisms=offered) as server:
+        backend = SMTPBackend(**server.backend_options(username="bob", password=WRONG))
+        with pytest.raises(SMTPAuthError) as caught:
+            backend.open()
+    assert (caught.value.smtp_code, caught.value.stage) == (535, "auth")
+    assert server.sessions[0].auth_mechanisms == ["CRAM-MD5", "PLAIN", "LOGIN"]
+
+
 def test_the_server_refuses_mail_without_login() -> None:
     with RecordingSMTPServer(credentials={"bob": PASSWORD}) as server:
         message = make_message()

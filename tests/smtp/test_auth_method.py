@@ -1,5 +1,5 @@
-"""``auth_method`` picks the SASL mechanism; ``auto`` leaves it to smtplib (CRAM-MD5,
-PLAIN, LOGIN: the first the server offers)."""
+"""``auth_method`` picks the SASL mechanism; ``auto`` tries CRAM-MD5, PLAIN, LOGIN: the
+first the server offers (:func:`mailcore_smtp.auth.dialogue`, as smtplib does)."""
 
 from __future__ import annotations
 

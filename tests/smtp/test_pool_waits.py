@@ -1,20 +1,28 @@
 """Waiting for a pooled connection: connections kept by a thread that ended are taken
 back, a wait behind busy connections that send nothing ends with a clear error after
-``timeout`` seconds, and a wait behind a send lasts as long as the send."""
+``timeout`` seconds, and a wait behind a send lasts as long as the send (unless the send
+itself makes no progress for ``data_timeout``).
+
+The tests marked ``api`` run twice: through the sync API (the sync pool, threads), and
+through the async one (one event loop's pool, which every thread's calls go to)."""
 
 from __future__ import annotations
 
 import gc
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from mailcore import EmailMessage
 from mailcore_smtp import SMTPBackend, SMTPConnectionError, SMTPPoolTimeoutError
+from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import wait_until
 from tests.support.smtp_servers import FaultStage, RecordingSMTPServer, SessionRecord
+
+api = sync_and_async(__name__, autouse=False, threads=True)
 
 
 def messages(count: int, tag: str) -> list[EmailMessage]:
@@ -78,6 +86,33 @@ def test_the_connection_of_an_instance_collected_while_open_is_given_back() -> N
     assert server.max_open == 1
 
 
+def send_behind(
+    options: dict[str, Any],
+    occupy: Callable[[], object],
+    occupied: threading.Event,
+    free: threading.Event,
+) -> tuple[SMTPPoolTimeoutError, float]:
+    """Run ``occupy`` in a thread; once ``occupied``, send two messages, which must fail
+    with SMTPPoolTimeoutError, none sent; then set ``free`` and wait for the thread.
+    Returns the error and the seconds the send waited."""
+    thread = threading.Thread(target=occupy)
+    thread.start()
+    try:
+        assert occupied.wait(5)
+        batch = messages(2, "waiting")
+        started = time.monotonic()
+        with pytest.raises(SMTPPoolTimeoutError) as caught:
+            SMTPBackend(**options).send_messages(batch)
+        waited = time.monotonic() - started
+    finally:
+        free.set()
+        thread.join()
+    assert caught.value.stage == "connect"
+    assert all(m.result is not None and m.result.status == "failed" for m in batch)
+    return caught.value, waited
+
+
+@pytest.mark.usefixtures("api")
 def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout() -> None:
     """A live thread keeps the only connection open and idle: a send from another
     thread waits ``timeout`` seconds, then fails with SMTPPoolTimeoutError (a
@@ -91,30 +126,18 @@ def test_waiting_behind_an_open_instance_that_sends_nothing_ends_after_timeout()
                 opened.set()
                 finish.wait(10)
 
-        thread = threading.Thread(target=holder)
-        thread.start()
-        try:
-            assert opened.wait(5)
-            batch = messages(2, "waiting")
-            started = time.monotonic()
-            with pytest.raises(SMTPPoolTimeoutError) as caught:
-                SMTPBackend(**options).send_messages(batch)
-            waited = time.monotonic() - started
-        finally:
-            finish.set()
-            thread.join()
-    error = caught.value
-    assert isinstance(error, SMTPConnectionError) and error.stage == "connect"
+        error, waited = send_behind(options, holder, opened, finish)
+    assert isinstance(error, SMTPConnectionError)
     assert str(error).startswith(
         f"SMTP server 127.0.0.1:{server.port}: no pooled connection became free within "
         "0.5 s (timeout): all 1 (max_connections=1) stayed busy and sent nothing "
         "meanwhile, 1 of them kept by open instances"
     )
     assert 0.5 <= waited < 3
-    assert all(m.result is not None and m.result.status == "failed" for m in batch)
     assert server.messages == []
 
 
+@pytest.mark.usefixtures("api")
 def test_waiting_behind_a_send_lasts_as_long_as_the_send() -> None:
     """While a send uses the busy connection, the deadline is ``data_timeout``: a server
     taking 0.7 s to store each message (longer than ``timeout``, 0.5 s, but within
@@ -141,4 +164,37 @@ def test_waiting_behind_a_send_lasts_as_long_as_the_send() -> None:
     assert waited > 0.5  # longer than the timeout, without an error
     assert all(m.result is not None and m.result.sent for m in long_batch)
     assert [m.mail_from for m in server.messages][-1] == "after0@example.com"
+    assert server.max_open == 1
+
+
+@pytest.mark.usefixtures("api")
+def test_waiting_behind_a_send_that_makes_no_progress_ends_after_data_timeout() -> None:
+    """A send on the only connection whose server is slow at MAIL and at RCPT (each
+    reply within ``timeout``, 1 s, but together longer than ``data_timeout``, 1 s): a
+    caller waiting behind it sees no progress for ``data_timeout`` and fails with
+    SMTPPoolTimeoutError, its batch not sent; the slow send then goes through, once."""
+    at_mail, release = threading.Event(), threading.Event()
+
+    def slow(stage: FaultStage, session: SessionRecord, argument: str) -> None:
+        if stage == "MAIL":
+            at_mail.set()
+        if stage in ("MAIL", "RCPT"):
+            release.wait(0.6)  # a slow server: until the waiter failed, or 0.6 s
+        return None
+
+    with RecordingSMTPServer(fault=slow) as server:
+        options = server.backend_options(timeout=1, data_timeout=1, max_connections=1)
+        slow_batch = messages(1, "slow")
+        sender = SMTPBackend(**options)
+        error, waited = send_behind(
+            options, lambda: sender.send_messages(slow_batch), at_mail, release
+        )
+    assert str(error).startswith(
+        f"SMTP server 127.0.0.1:{server.port}: no pooled connection became free within "
+        "1 s (data_timeout): all 1 (max_connections=1) stayed busy and sent nothing "
+        "meanwhile, 0 of them kept by open instances"
+    )
+    assert 1 <= waited < 4
+    assert slow_batch[0].result is not None and slow_batch[0].result.sent
+    assert [m.mail_from for m in server.messages] == ["slow0@example.com"]  # once
     assert server.max_open == 1

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import socket
 import ssl
 import threading
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage as ParsedMessage
 from typing import Any, Final, Literal, NoReturn, Self
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailcore.testing import parse_message
 from mailcore_smtp.serving import BackgroundServer, ServerContext
@@ -160,6 +161,24 @@ class _RecordingSMTP(SMTP):
         super().__init__(_RecordingHandler(server), **kwargs)
         self.recorder = server
         self.record: SessionRecord | None = None
+
+    async def auth_CRAM__MD5(self, _: Any, args: list[str]) -> AuthResult:
+        """CRAM-MD5 (RFC 2195), offered when ``auth_mechanisms`` names it: the client's
+        digest is checked with the password of ``credentials`` (as UTF-8); a match
+        logs in as LOGIN and PLAIN do (through the server's authenticator)."""
+        challenge = f"<{id(self)}.{time.monotonic_ns()}@{self.hostname}>".encode()
+        answer = await self.challenge_auth(challenge)
+        if answer is MISSING:
+            return AuthResult(success=False)
+        assert isinstance(answer, bytes)
+        login, _, digest = answer.rpartition(b" ")
+        password = self.recorder.credentials.get(login.decode("utf-8", "replace"))
+        if password is not None:
+            expected = hmac.new(password.encode("utf-8"), challenge, "md5").hexdigest()
+            if not hmac.compare_digest(digest, expected.encode("ascii")):
+                password = None
+        given = b"\0" if password is None else password.encode("utf-8")
+        return self._authenticate("CRAM-MD5", LoginPassword(login, given))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.record is None
@@ -369,7 +388,8 @@ class RecordingSMTPServer(ServerContext):
     - ``implicit_tls``: a server context; the server speaks TLS from the first byte.
     - ``credentials``: ``{username: password}``; AUTH is then required before MAIL
       (over STARTTLS when ``starttls`` is given, else on the connection as it is).
-    - ``auth_mechanisms``: the mechanisms offered (default: LOGIN and PLAIN).
+    - ``auth_mechanisms``: the mechanisms offered (default: LOGIN and PLAIN; CRAM-MD5
+      too when named).
     - ``refuse``: ``{recipient: (code, text)}`` refused at RCPT TO.
     - ``drop_after``: close the connection at MAIL FROM once that many messages arrived.
     - ``fault``: a :data:`FaultHook` (see the module doc); ``stall_seconds``: how long
@@ -468,7 +488,7 @@ class RecordingSMTPServer(ServerContext):
         return AuthResult(success=False, handled=False)
 
     def _protocol(self) -> SMTP:
-        all_mechanisms = {"LOGIN", "PLAIN"}
+        all_mechanisms = {"LOGIN", "PLAIN", "CRAM-MD5"}
         # aiosmtpd only sees STARTTLS as TLS: without it, AUTH must be allowed in the
         # clear (implicit TLS, or a plain loopback test) or it is never offered.
         auth_require_tls = not (self.credentials and self.starttls is None)

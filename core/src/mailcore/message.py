@@ -552,9 +552,14 @@ class EmailMessage:
             raise TypeError("asend() takes using= only for a message without a connection")
         if not self.recipients():
             return 0
+        from mailcore.asending import built
         from mailcore.sending import get_connection
 
-        connection = self.connection or get_connection(fail_silently=fail_silently, using=using)
+        connection = self.connection
+        if connection is None:
+            connection = await built(
+                using, lambda: get_connection(fail_silently=fail_silently, using=using)
+            )
         return await connection.asend_messages([self])
 
     def __deepcopy__(self, memo: dict[int, Any]) -> EmailMessage:

@@ -27,7 +27,6 @@ tells the sender to re-raise the cancellation once the results are set.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import logging
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiosmtplib
 
-from mailcore_smtp.auth import Attempt, TokenError, login_attempts
+from mailcore_smtp.auth import Attempt, CannotLogIn, Refused, dialogue, login_attempts
 from mailcore_smtp.errors import SMTPError, SMTPSecurityError, Stage
 from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps
 from mailcore_smtp.pool import LinkState
@@ -59,8 +58,6 @@ T = TypeVar("T")
 #: (see :mod:`mailcore_smtp.aio`): the future their call awaits their end on.
 handoffs: weakref.WeakKeyDictionary[Transaction, asyncio.Future[Done]] = weakref.WeakKeyDictionary()
 
-#: Challenges answered in one login before giving up (smtplib's limit too).
-_MAX_CHALLENGES = 5
 #: smtplib's limit for one reply line.
 _MAX_LINE = 8192
 
@@ -453,31 +450,22 @@ async def _login(backend: SMTPBackend, client: aiosmtplib.SMTP) -> None:
             try:
                 await _authenticate(client, attempt)
                 return
-            except aiosmtplib.SMTPResponseException as exc:
-                attempt = backend.login_retry(attempts, attempt, exc.code, exc.message)
+            except Refused as exc:
+                attempt = backend.login_retry(attempts, attempt, exc.code, exc.reply)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, SMTPError):
         raise
-    except (TokenError, aiosmtplib.SMTPException) as exc:
+    except (CannotLogIn, aiosmtplib.SMTPException) as exc:
         raise backend.login_impossible(exc, username) from exc
 
 
 async def _authenticate(client: aiosmtplib.SMTP, attempt: Attempt) -> None:
-    """One login: ``auto`` by aiosmtplib's choice among the server's methods, else
-    ``attempt``'s SASL mechanism with its initial response, each challenge answered by
-    :meth:`Attempt.respond` (as :meth:`smtplib.SMTP.auth` does it on the sync path)."""
-    if attempt.mechanism is None:
-        await client.login(attempt.username, attempt.secret)
-        return
-    initial = _b64(attempt.respond(None))
-    response = await client.execute_command(b"AUTH", attempt.mechanism.encode("ascii"), initial)
-    for _ in range(_MAX_CHALLENGES):
-        if response.code != 334:
-            break
-        challenge = base64.b64decode(response.message.encode("ascii"))
-        response = await client.execute_command(_b64(attempt.respond(challenge)))
-    if response.code not in (235, 503):  # 503: already logged in
-        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
-
-
-def _b64(text: str) -> bytes:
-    return base64.b64encode(text.encode("utf-8"))
+    """One login: the lines of :func:`~mailcore_smtp.auth.dialogue`, each answered (as
+    the sync client does it)."""
+    lines = dialogue(attempt, client.server_auth_methods)
+    line = next(lines)
+    while True:
+        response = await client.execute_command(line.encode("ascii"))
+        try:
+            line = lines.send((response.code, response.message))
+        except StopIteration:
+            return

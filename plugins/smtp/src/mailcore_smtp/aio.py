@@ -27,7 +27,6 @@ import socket
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mailcore import SendError, SendResult
@@ -47,6 +46,7 @@ from mailcore_smtp.transaction import (
 if TYPE_CHECKING:
     from mailcore import EmailMessage
     from mailcore_smtp.backend import SMTPBackend
+    from mailcore_smtp.pool import Link
 
 __all__ = ["aclose", "aopen", "asend_messages"]
 
@@ -82,15 +82,42 @@ def backend_cancelled(backend: SMTPBackend) -> SMTPError:
     return backend.translate(Cancelled(), "message")
 
 
-@dataclass
 class _Session:
-    """An instance's own async connection, between ``aopen()`` and ``aclose()``."""
+    """An instance's own async connection, between ``aopen()`` and ``aclose()``; the
+    :class:`~mailcore_smtp.pool.Holder` of that connection (the pool's wait deadline
+    asks whether a send uses it)."""
 
-    pool: AsyncPool
-    link: AsyncLink | None
-    busy: bool = False
-    opened: bool = True
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+    def __init__(self, pool: AsyncPool, link: AsyncLink | None) -> None:
+        self.pool = pool
+        self._link: AsyncLink | None = None
+        self.link = link
+        #: A send is using the connection.
+        self.busy = False
+        self.opened = True
+        self.loop = asyncio.get_running_loop()
+
+    @property
+    def link(self) -> AsyncLink | None:
+        """The connection the instance keeps (``None``: it takes one on its next send)."""
+        return self._link
+
+    @link.setter
+    def link(self, link: AsyncLink | None) -> None:
+        old = self._link
+        if old is not None and old.holder is not None and old.holder() is self:
+            old.holder = None
+        self._link = link
+        if link is not None:
+            link.holder = weakref.ref(self)
+
+    def sending_on_held(self) -> bool:
+        """Whether a send is using the kept connection now."""
+        return self.busy
+
+    def surrender_held(self, link: Link) -> bool:
+        """Never: a connection of the loop's pool is not taken back from its keeper
+        (the sync pool takes back those of threads that ended)."""
+        return False
 
 
 _sessions: weakref.WeakKeyDictionary[SMTPBackend, _Session] = weakref.WeakKeyDictionary()

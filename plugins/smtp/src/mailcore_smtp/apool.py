@@ -4,9 +4,12 @@ The async twin of :class:`mailcore_smtp.pool.Pool`, with its rules: found under 
 :func:`~mailcore_smtp.pool.pool_key`, so every instance of one mailer shares it; at most
 ``max_connections`` open (a task waits for a free one, except when waiting could never
 end, decided by the same :func:`~mailcore_smtp.pool.would_deadlock`, tasks in place of
-threads); kept while someone uses it, closed (QUIT) when the last user leaves, after
-``idle_timeout`` idle or ``max_messages_per_connection`` messages, replaced when the
-server closed it while it sat idle.
+threads); a wait without progress ends at the deadline of the same
+:class:`~mailcore_smtp.pool.WaitClock` (``timeout``; ``data_timeout`` while a send uses a
+busy connection) with the same :class:`~mailcore_smtp.SMTPPoolTimeoutError`; kept while
+someone uses it, closed (QUIT) when the last user leaves, after ``idle_timeout`` idle or
+``max_messages_per_connection`` messages, replaced when the server closed it while it
+sat idle.
 
 An asyncio connection belongs to the event loop that made it, so each running loop has
 its own pool: ``max_connections`` bounds the async connections of one loop (several
@@ -25,7 +28,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING
 
-from mailcore_smtp.pool import pool_key, would_deadlock
+from mailcore_smtp.pool import WaitClock, pool_key, would_deadlock
 
 if TYPE_CHECKING:
     from mailcore_smtp.aclient import AsyncLink
@@ -34,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["AsyncPool", "apool_for"]
 
 log = logging.getLogger("mailcore.smtp")
+
+#: Seconds between two looks, while waiting, at the progress of the busy connections.
+_RECHECK = 0.2
 
 
 def _me() -> int:
@@ -48,7 +54,14 @@ class AsyncPool:
         self.max_messages = options.max_messages_per_connection
         self.idle_timeout = options.idle_timeout
         self.timeout = options.timeout
+        self.data_timeout = options.data_timeout
+        self.host = options.host
+        self.port = options.port
         self._idle: list[AsyncLink] = []
+        #: Connections taken by a task (not idle, not being opened).
+        self._busy: set[AsyncLink] = set()
+        #: Bumped when a connection is given back, opened or closed.
+        self._changes = 0
         self._open = 0
         self._users = 0
         self._owned: collections.Counter[int] = collections.Counter()
@@ -81,8 +94,10 @@ class AsyncPool:
     ) -> AsyncLink | None:
         """A connection for the current task: an idle one that still looks open, else a
         new one (``connect()``) if fewer than ``max_connections`` are open; else wait for
-        one (``wait``) or return ``None``. A failed ``connect()`` raises."""
+        one (``wait``) or return ``None``. A failed ``connect()`` raises; so does a wait
+        without progress (:class:`~mailcore_smtp.pool.WaitClock`)."""
         me = _me()
+        clock = WaitClock(self.timeout, self.data_timeout)
         while True:
             now = time.monotonic()
             stale = []
@@ -112,32 +127,51 @@ class AsyncPool:
                     self._notify()
                     raise
                 link.owner = me
+                self._busy.add(link)
+                self._changes += 1
                 return link
             if not wait:
                 return None
-            self._waiting.add(me)
-            waker: asyncio.Future[AsyncLink | None] = asyncio.get_running_loop().create_future()
-            self._wakers.append(waker)
-            try:
-                given = await waker
-            except BaseException:
-                if waker.done() and not waker.cancelled():
-                    given = waker.result()
-                    if given is None:
-                        self._notify()  # woken, then cancelled: pass the place on
-                    elif not self.hand_over(given):
-                        self._finish_orphan(given)
-                raise
-            finally:
-                self._waiting.discard(me)
+            given = await self._wait(me, clock)
             if given is not None:
                 self._take(given, me)
                 given.reused = False
                 return given
 
+    async def _wait(self, me: int, clock: WaitClock) -> AsyncLink | None:
+        """Wait for a connection given back (``None``: one was closed, try again) or
+        handed over; raises :class:`~mailcore_smtp.SMTPPoolTimeoutError` at ``clock``'s
+        deadline."""
+        self._waiting.add(me)
+        waker: asyncio.Future[AsyncLink | None] = asyncio.get_running_loop().create_future()
+        self._wakers.append(waker)
+        try:
+            while not waker.done():
+                now = time.monotonic()
+                deadline = clock.deadline(self._changes, self._busy, now)
+                if now >= deadline:
+                    raise clock.error(
+                        self.host, self.port, self._busy, self._open, self.max_connections
+                    )
+                await asyncio.wait((waker,), timeout=min(deadline - now, _RECHECK))
+            return waker.result()
+        except BaseException:
+            if waker.done() and not waker.cancelled():
+                given = waker.result()
+                if given is None:
+                    self._notify()  # woken, then cancelled: pass the place on
+                elif not self.hand_over(given):
+                    self._finish_orphan(given)
+            else:
+                waker.cancel()  # no longer waiting: not to be woken
+            raise
+        finally:
+            self._waiting.discard(me)
+
     def _take(self, link: AsyncLink, me: int) -> None:
         self._owned[me] += 1
         link.owner = me
+        self._busy.add(link)
 
     def _disown(self, owner: int) -> None:
         """``owner`` gave a connection back (a task that holds none is forgotten: tasks
@@ -151,6 +185,7 @@ class AsyncPool:
 
     def _notify(self) -> None:
         """A connection was given back or closed: wake the first waiting task."""
+        self._changes += 1
         while self._wakers:
             waker = self._wakers.popleft()
             if not waker.done():
@@ -200,6 +235,8 @@ class AsyncPool:
         ``max_messages_per_connection``, the pool is in use and no more than
         ``max_connections`` are open; else closed (before another may open)."""
         self._disown(link.owner)
+        self._busy.discard(link)
+        link.holder = None  # given back: no instance keeps it any more
         keep = keep and link.alive and link.pending is None and not link.transport.is_closing()
         keep = keep and link.transactions < self.max_messages
         if keep and self._users > 0 and self._open <= self.max_connections:

@@ -4,9 +4,16 @@
 ``oauth_token_provider`` a second one with a fresh token, to be made only when the
 server refused the first with a reply :func:`retry_after` accepts (334 or 535; as
 Nodemailer does). Each :class:`Attempt` names its SASL mechanism (``None``: ``auto``,
-the client picks among what the server offers) and answers the server's challenges
-(:meth:`Attempt.respond`, unencoded text; the client base64-encodes it). The sync client
-drives it with :meth:`smtplib.SMTP.auth`; an async client feeds it the same way.
+the first of CRAM-MD5, PLAIN and LOGIN the server offers, the next after a refusal, as
+smtplib and aiosmtplib do) and answers the server's challenges (:meth:`Attempt.respond`).
+:func:`dialogue` is one login as the lines to send and the replies they get: the sync
+client and the async one only carry its lines to the server and back, so both send the
+same bytes.
+
+Credentials go as UTF-8, then base64 (:func:`encode`): RFC 4616 defines PLAIN's user
+name and password as UTF-8, and aiosmtplib and Nodemailer send UTF-8 for LOGIN and
+CRAM-MD5 too. (smtplib's own ``auth()`` encodes them as ASCII and fails on any other
+character, CPython issue 73936: the sync client does not use it.)
 
 Secrets (the password, a token) live in the attempt only, never in its ``repr``; the
 provider is called once per connection (and once more after a refusal).
@@ -14,10 +21,14 @@ provider is called once per connection (and once more after a refusal).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import hmac
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -27,11 +38,17 @@ if TYPE_CHECKING:
     from mailcore_smtp.options import SMTPOptions
 
 __all__ = [
+    "AUTO_MECHANISMS",
     "Attempt",
     "AuthMethod",
+    "CannotLogIn",
+    "Dialogue",
+    "Refused",
     "TokenError",
     "TokenProvider",
     "clean_token",
+    "dialogue",
+    "encode",
     "load_token_provider",
     "login_attempts",
     "retry_after",
@@ -52,6 +69,10 @@ _MECHANISM: dict[str, str | None] = {
 #: Replies to an XOAUTH2 login after which a fresh token is worth one more try: the
 #: error challenge (334, answered with an empty line) and the final refusal (535).
 _TOKEN_REJECTED = (334, 535)
+#: What ``auto`` tries, in this order, among the mechanisms the server offers.
+AUTO_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+#: Challenges answered in one login before giving up (smtplib's limit too).
+_MAX_CHALLENGES = 5
 #: A control character (C0 or DEL): never in a user name, nor in a token (XOAUTH2
 #: separates its fields with \x01; a line end would end the SMTP command).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -128,11 +149,16 @@ class Attempt:
     #: True when the token came from ``oauth_token_provider`` afresh after a refusal.
     retried: bool = False
 
-    def respond(self, challenge: bytes | None = None) -> str:
+    def respond(self, challenge: bytes | None = None) -> str | None:
         """The answer to the server's (decoded) ``challenge``; ``None``: the initial
-        response sent with ``AUTH``. An XOAUTH2 error challenge is answered with an
-        empty line, after which the server sends its final refusal."""
+        response sent with ``AUTH`` (none for CRAM-MD5). An XOAUTH2 error challenge is
+        answered with an empty line, after which the server sends its final refusal."""
         mechanism = self.mechanism
+        if mechanism == "CRAM-MD5":
+            if challenge is None:
+                return None
+            digest = hmac.new(self.secret.encode("utf-8"), challenge, "md5").hexdigest()
+            return f"{self.username} {digest}"
         if mechanism == "XOAUTH2":
             if challenge is None:
                 return f"user={self.username}\x01auth=Bearer {self.secret}\x01\x01"
@@ -144,13 +170,77 @@ class Attempt:
         return f"\0{self.username}\0{self.secret}"  # PLAIN (RFC 4616)
 
 
+def encode(text: str) -> str:
+    """A SASL response as sent: the UTF-8 of ``text``, base64-encoded."""
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+class CannotLogIn(Exception):
+    """A login that cannot be made (no usable mechanism, a token provider failing)."""
+
+
+class Refused(Exception):
+    """The server refused the login: its reply ``code`` and text."""
+
+    def __init__(self, code: int, reply: bytes | str) -> None:
+        super().__init__(code, reply)
+        self.code = code
+        self.reply = reply
+
+
+#: One login: yields each line to send, is sent each reply (code, text).
+Dialogue = Generator[str, tuple[int, bytes | str], None]
+
+
+def dialogue(attempt: Attempt, offered: Collection[str]) -> Dialogue:
+    """``attempt`` as the lines to send (``AUTH`` with its initial response, then the
+    answer to each 334 challenge: :func:`encode`); ``offered``: the server's mechanisms
+    (used by ``auto``). Ends once logged in (235, or 503: already logged in); raises
+    :class:`Refused` with the (last) refusal, or :class:`CannotLogIn`."""
+    if attempt.mechanism is not None:
+        attempts = [attempt]
+    else:
+        names = {name.upper() for name in offered}
+        usable = [name for name in AUTO_MECHANISMS if name in names]
+        if not usable:
+            raise CannotLogIn(
+                f"the server offers no login method for a password (it offers "
+                f"{' '.join(sorted(names)) or 'none'}; mailcore can use "
+                f"{', '.join(AUTO_MECHANISMS)})"
+            )
+        attempts = [dataclasses.replace(attempt, mechanism=name) for name in usable]
+    refusal: Refused | None = None
+    for each in attempts:
+        initial = each.respond(None)
+        line = f"AUTH {each.mechanism}" + ("" if initial is None else f" {encode(initial)}")
+        code, reply = yield line
+        challenges = 0
+        while code == 334:
+            if challenges == _MAX_CHALLENGES:
+                raise CannotLogIn(f"the server sent more than {_MAX_CHALLENGES} challenges")
+            challenges += 1
+            try:
+                challenge = base64.b64decode(reply, validate=True)
+            except (binascii.Error, ValueError):
+                raise CannotLogIn(
+                    f"the server's {each.mechanism} challenge is not base64: {reply!r}"
+                ) from None
+            answer = each.respond(challenge)
+            code, reply = yield encode(answer if answer is not None else "")
+        if code in (235, 503):  # 503: already logged in
+            return
+        refusal = Refused(code, reply)
+    assert refusal is not None
+    raise refusal
+
+
 def retry_after(attempt: Attempt, code: int) -> bool:
     """Whether to ask :func:`login_attempts` for the next attempt (there is one only
     with a token provider) after ``attempt`` was refused with ``code``."""
     return attempt.mechanism == "XOAUTH2" and code in _TOKEN_REJECTED
 
 
-class TokenError(Exception):
+class TokenError(CannotLogIn):
     """``oauth_token_provider`` failed, or returned no token (the text says which)."""
 
 

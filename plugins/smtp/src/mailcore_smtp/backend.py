@@ -23,11 +23,14 @@ connection was lost.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import importlib
 import logging
 import smtplib
 import socket
 import ssl
+import sys
 import threading
 import time
 import weakref
@@ -38,7 +41,14 @@ from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
 )
-from mailcore_smtp.auth import Attempt, TokenError, login_attempts, retry_after
+from mailcore_smtp.auth import (
+    Attempt,
+    CannotLogIn,
+    Refused,
+    dialogue,
+    login_attempts,
+    retry_after,
+)
 from mailcore_smtp.deadline import DeadlineSMTP, handshake
 from mailcore_smtp.envelope import check_envelope
 from mailcore_smtp.errors import (
@@ -373,19 +383,23 @@ class SMTPBackend(BaseEmailBackend):
                 try:
                     self._authenticate(connection, attempt)
                     return
-                except smtplib.SMTPResponseException as exc:
-                    attempt = self.login_retry(attempts, attempt, exc.smtp_code, exc.smtp_error)
-        except (TokenError, smtplib.SMTPException) as exc:
+                except Refused as exc:
+                    attempt = self.login_retry(attempts, attempt, exc.code, exc.reply)
+        except (CannotLogIn, smtplib.SMTPException) as exc:
             if isinstance(exc, smtplib.SMTPServerDisconnected | SMTPError):
                 raise
             raise self.login_impossible(exc, username) from exc
 
     @staticmethod
     def _authenticate(connection: smtplib.SMTP, attempt: Attempt) -> None:
-        if attempt.mechanism is None:  # auto: smtplib picks CRAM-MD5, PLAIN or LOGIN
-            connection.login(attempt.username, attempt.secret)
-        else:
-            connection.auth(attempt.mechanism, attempt.respond, initial_response_ok=True)
+        """One login: the lines of :func:`~mailcore_smtp.auth.dialogue`, each answered."""
+        lines = dialogue(attempt, connection.esmtp_features.get("auth", "").split())
+        line = next(lines)
+        while True:
+            try:
+                line = lines.send(connection.docmd(line))
+            except StopIteration:
+                return
 
     def login_retry(
         self, attempts: Iterator[Attempt], attempt: Attempt, code: int, reply: bytes | str
@@ -677,12 +691,14 @@ class SMTPBackend(BaseEmailBackend):
     async def aopen(self) -> bool:
         """:meth:`open` for async code: takes a connection of the event loop's async pool
         for this instance (see :mod:`mailcore_smtp.aio`)."""
+        await _import_aio()
         from mailcore_smtp import aio
 
         return await aio.aopen(self)
 
     async def aclose(self) -> None:
         """:meth:`close` for async code. Safe to call twice."""
+        await _import_aio()
         from mailcore_smtp import aio
 
         await aio.aclose(self)
@@ -690,6 +706,7 @@ class SMTPBackend(BaseEmailBackend):
     async def asend_messages(self, messages: Iterable[EmailMessage]) -> int:
         """:meth:`send_messages` for async code, natively (:mod:`mailcore_smtp.aio`):
         the same options, results and errors, decided by the same code."""
+        await _import_aio()
         from mailcore_smtp import aio
 
         return await aio.asend_messages(self, messages)
@@ -702,3 +719,10 @@ class SMTPBackend(BaseEmailBackend):
         (:mod:`mailcore_smtp.envelope`)."""
         check_envelope(message.envelope_from(), message.envelope_recipients())
         return self.message_chunks(message)
+
+
+async def _import_aio() -> None:
+    """Import :mod:`mailcore_smtp.aio` in a worker thread the first time: with
+    aiosmtplib that takes some 30 ms, which would stall the event loop."""
+    if "mailcore_smtp.aio" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "mailcore_smtp.aio")

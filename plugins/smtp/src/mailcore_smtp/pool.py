@@ -26,11 +26,12 @@ A wait has a deadline: ``timeout`` seconds during which the pool made no progres
 connection given back, opened or closed, no message handed to a busy connection) while
 no send used a busy connection (all kept, unused, by open instances); ``data_timeout``
 (if longer) while a send uses one, since a send's own waits end within that. Then
-:class:`~mailcore_smtp.SMTPPoolTimeoutError` is raised. A long batch on another thread
-makes progress with every message, so waiting behind it never times out. A connection
-held by an instance whose opening thread has ended (``open()`` without ``close()``), or
-by an instance that was garbage-collected, is taken back for a waiter: from an instance
-still alive only while no send uses it; the instance takes a new one on its next send.
+:class:`~mailcore_smtp.SMTPPoolTimeoutError` is raised (:class:`WaitClock`, the async
+pool's rule too). A long batch on another thread makes progress with every message, so
+waiting behind it does not time out while it sends. A connection held by an instance
+whose opening thread has ended (``open()`` without ``close()``), or by an instance that
+was garbage-collected, is taken back for a waiter: from an instance still alive only
+while no send uses it; the instance takes a new one on its next send.
 Closing several connections (the last user leaving, the idle reaper) writes every QUIT
 first and then reads the replies: one round trip for all, not one each.
 """
@@ -44,7 +45,7 @@ import smtplib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from mailcore import RateLimiter
@@ -59,6 +60,7 @@ __all__ = [
     "Link",
     "LinkState",
     "Pool",
+    "WaitClock",
     "pool_for",
     "pool_key",
     "quit_all",
@@ -72,14 +74,15 @@ _RECHECK = 0.2
 
 
 class Holder(Protocol):
-    """An instance that keeps a connection between ``open()`` and ``close()``."""
+    """What keeps a connection between ``open()`` and ``close()``: an instance, or its
+    async session (``aopen()``)."""
 
     def surrender_held(self, link: Link) -> bool:
         """Let the pool take ``link`` back, unless a send is using it (then False)."""
         ...
 
     def sending_on_held(self) -> bool:
-        """Whether a send is using the instance's own connection now."""
+        """Whether a send is using the kept connection now."""
         ...
 
 
@@ -102,6 +105,8 @@ class LinkState:
         self.owner = 0
         self.idle_since = time.monotonic()
         self.alive = True
+        #: What keeps it between ``open()`` and ``close()``, if anything.
+        self.holder: weakref.ref[Holder] | None = None
 
 
 class Link(LinkState):
@@ -112,8 +117,6 @@ class Link(LinkState):
         self.smtp = smtp
         #: The thread that took it from the pool (the owner's thread itself).
         self.thread: weakref.ref[threading.Thread] | None = None
-        #: The instance keeping it between ``open()`` and ``close()``, if any.
-        self.holder: weakref.ref[Holder] | None = None
 
     def owner_ended(self) -> bool:
         """True when the thread that took it has ended."""
@@ -167,7 +170,7 @@ def quit_all(links: Iterable[Link]) -> None:
         link.discard()
 
 
-def _in_a_send(link: Link) -> bool:
+def _in_a_send(link: LinkState) -> bool:
     """Whether a send is using ``link`` (one kept by no instance is only ever taken for
     a send; an instance's own one, while a send holds it)."""
     ref = link.holder
@@ -175,6 +178,54 @@ def _in_a_send(link: Link) -> bool:
         return True
     holder = ref()
     return holder is not None and holder.sending_on_held()
+
+
+class WaitClock:
+    """The deadline of one wait for a free connection: the rule of the sync pool and of
+    the async one (see the module doc). The wait ends ``wait_timeout`` seconds after the
+    pool last made progress while every busy connection is kept, unused, by an open
+    instance; ``send_timeout`` seconds (if longer) while a send uses one."""
+
+    def __init__(self, wait_timeout: float, send_timeout: float) -> None:
+        self.wait_timeout = wait_timeout
+        self.send_timeout = max(send_timeout, wait_timeout)
+        self._seen: tuple[int, int] | None = None
+        self._since = 0.0
+        #: The last look saw progress (the clock started again).
+        self.progressed = False
+        #: The last look saw a send using a busy connection.
+        self.sending = False
+
+    def deadline(self, changes: int, busy: Collection[LinkState], now: float) -> float:
+        """When the wait ends unless the pool makes progress; ``changes``: a count the
+        pool bumps when a connection is given back, opened or closed; ``busy``: the
+        connections in use (a message handed to one is progress too)."""
+        seen = (changes, sum(link.transactions for link in busy))
+        self.progressed = seen != self._seen
+        if self.progressed:
+            self._seen, self._since = seen, now
+        self.sending = any(_in_a_send(link) for link in busy)
+        return self._since + (self.send_timeout if self.sending else self.wait_timeout)
+
+    def error(
+        self, host: str, port: int, busy: Collection[LinkState], open_count: int, most: int
+    ) -> SMTPPoolTimeoutError:
+        """The error of the wait that reached its :meth:`deadline` (``most``:
+        ``max_connections``)."""
+        held = sum(1 for link in busy if link.holder is not None)
+        seconds, option = (
+            (self.send_timeout, "data_timeout") if self.sending else (self.wait_timeout, "timeout")
+        )
+        where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+        return SMTPPoolTimeoutError(
+            f"SMTP server {where}: no pooled connection became free within "
+            f"{seconds:g} s ({option}): all {open_count} (max_connections={most}) stayed "
+            f"busy and sent nothing meanwhile, {held} of them kept by open instances; "
+            "close() each instance you open(), or raise max_connections",
+            host=host,
+            port=port,
+            stage="connect",
+        )
 
 
 class Pool:
@@ -195,11 +246,10 @@ class Pool:
         self.max_messages = max_messages
         self.idle_timeout = idle_timeout
         self.limiter = RateLimiter(max_per_second)
-        #: Seconds a wait for a free connection may last without progress: while every
-        #: busy connection is kept by an open instance and unused (``timeout``), and
-        #: while a send uses one (the longer of ``timeout`` and ``data_timeout``).
+        #: Seconds a wait for a free connection may last without progress
+        #: (:class:`WaitClock`): ``timeout``, and ``data_timeout`` while a send uses one.
         self.wait_timeout = wait_timeout
-        self.send_timeout = max(send_timeout, wait_timeout)
+        self.send_timeout = send_timeout
         self.host = host
         self.port = port
         self._cond = threading.Condition()
@@ -247,8 +297,7 @@ class Pool:
         (``wait``) or return ``None``. A failed ``connect()`` raises; so does a wait
         without progress for ``timeout`` seconds (:class:`SMTPPoolTimeoutError`)."""
         me = threading.get_ident()
-        progress: tuple[int, int] | None = None
-        progress_at = 0.0
+        clock = WaitClock(self.wait_timeout, self.send_timeout)
         tried: set[Link] = set()  # orphans whose instance kept them (a send used them)
         while True:
             stale: list[Link] = []
@@ -278,18 +327,17 @@ class Pool:
                         break
                     if not wait:
                         return None
-                    seen = (self._changes, sum(busy.transactions for busy in self._busy))
-                    if seen != progress:
-                        progress, progress_at = seen, now
+                    deadline = clock.deadline(self._changes, self._busy, now)
+                    if clock.progressed:
                         tried.clear()
                     orphans = [b for b in self._busy if b not in tried and b.owner_ended()]
                     if orphans:
                         tried.update(orphans)
                         break
-                    sending = any(_in_a_send(busy) for busy in self._busy)
-                    deadline = progress_at + (self.send_timeout if sending else self.wait_timeout)
                     if now >= deadline:
-                        raise self._timeout_error(sending)
+                        raise clock.error(
+                            self.host, self.port, self._busy, self._open, self.max_connections
+                        )
                     self._waiting.add(me)
                     try:
                         self._cond.wait(min(deadline - now, _RECHECK))
@@ -355,23 +403,6 @@ class Pool:
         link.holder = None
         self.release(link)
         self.unhold()
-
-    def _timeout_error(self, sending: bool) -> SMTPPoolTimeoutError:
-        held = sum(1 for link in self._busy if link.holder is not None)
-        seconds, option = (
-            (self.send_timeout, "data_timeout") if sending else (self.wait_timeout, "timeout")
-        )
-        where = f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
-        return SMTPPoolTimeoutError(
-            f"SMTP server {where}: no pooled connection became free within "
-            f"{seconds:g} s ({option}): all {self._open} (max_connections="
-            f"{self.max_connections}) stayed busy and sent nothing meanwhile, {held} of "
-            "them kept by open instances; close() each instance you open(), or raise "
-            "max_connections",
-            host=self.host,
-            port=self.port,
-            stage="connect",
-        )
 
     def _would_deadlock(self, me: int) -> bool:
         """Whether thread ``me`` waiting would wait for ever (:func:`would_deadlock`).
