@@ -39,10 +39,11 @@ def test_the_wan_benchmark_runs_and_counts_round_trips(tmp_path: Path) -> None:
     assert concurrent["round trips/msg"] <= (24 + 4 * concurrent["connections"]) / 24
     paced = rows["mailcore max_connections=8, max_per_second=50"]["values"]
     assert paced["messages"] == 100  # about 2 s at 50 a second
-    # arrivals at the sink carry the proxy's and the machine's jitter: one more than the
-    # rate may share a second there (as in tests/smtp/test_pool.py, which checks the
-    # client's own starts to the rate); `make bench` reports the figure against its goal
-    assert paced["most in 1 s at the sink"] <= 51
+    assert paced["s"] >= (100 - 50) / 50  # paced: the 51st start waits a second
+    # the sink's busiest second is reported, not judged here: arrivals there carry the
+    # proxy's and the machine's jitter (52 seen at load 13); `make bench` shows it against
+    # its goal, and tests/smtp/test_pool.py checks the limiter's own starts to the rate
+    assert 1 <= paced["most in 1 s at the sink"] <= 100
     if not django_available():
         assert rows["django"]["unavailable"] == "Django is not installed"
     # the proxy's view of each turn: each side's answer time and its own lateness (ms)
