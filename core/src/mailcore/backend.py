@@ -13,10 +13,10 @@ import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from mailcore import hooks
 from mailcore.errors import SendError
@@ -43,6 +43,9 @@ class _Batch:
     data: dict[int, SerializedMessage]
     skipped: set[int] = field(default_factory=set)
 
+
+#: What the batch frame (:meth:`BaseEmailBackend._frame`) asks its sync or async driver to do.
+_Step = Literal["connect", "send", "close"]
 
 _current_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
     "mailcore_batch", default=None
@@ -358,52 +361,28 @@ class BaseEmailBackend:
         6. Every result without a ``mailer`` gets this backend's :attr:`alias`.
         """
         batch = list(messages)
+        steps = self._frame(batch)
         try:
-            return self._deliver(batch, connect, send_batch)
+            answer: Any = None
+            failure: BaseException | None = None
+            while True:
+                try:
+                    step = steps.throw(failure) if failure is not None else steps.send(answer)
+                except StopIteration as stop:
+                    sent: int = stop.value
+                    return sent
+                answer = failure = None
+                try:
+                    if step == "connect":
+                        answer = connect()
+                    elif step == "send":
+                        answer = send_batch(batch)
+                    else:
+                        self.close()
+                except BaseException as exc:  # the frame decides what it means
+                    failure = exc
         finally:
-            for message in batch:
-                if message.result is not None and message.result.mailer is None:
-                    message.result.mailer = self.alias
-
-    def _deliver(
-        self,
-        batch: list[EmailMessage],
-        connect: Callable[[], bool],
-        send_batch: Callable[[list[EmailMessage]], int],
-    ) -> int:
-        state = self._begin(batch)
-        if state is None:
-            return 0
-        # set before connecting: what connect() starts (the SMTP pool's extra
-        # connections, in threads of their own) sends the prepared bytes as well
-        token = _current_batch.set(state)
-        try:
-            opened = connect()
-        except BaseException as exc:  # a ConfigurationError too: every message failed
-            _current_batch.reset(token)
-            if self._connect_failed(batch, exc):
-                return 0
-            raise
-        error: BaseException | None = None
-        sent = 0
-        try:
-            sent = send_batch(batch)
-        except BaseException as exc:
-            error = exc
-            self.stop_batch([m for m in batch if m.result is None], exc)
-        finally:
-            _current_batch.reset(token)
-        self._stamp(batch, state)
-        if opened:
-            try:
-                self.close()
-            except BaseException as exc:
-                if self._close_failed(batch, exc, error):
-                    return 0
-                raise
-        if error is not None:
-            raise error
-        return sent
+            self._name_mailer(batch)
 
     async def adeliver_batch(
         self,
@@ -416,42 +395,73 @@ class BaseEmailBackend:
         ``aconnect`` and ``asend_batch`` awaited and :meth:`aclose` closing what
         ``aconnect`` opened."""
         batch = list(messages)
+        steps = self._frame(batch)
         try:
-            state = self._begin(batch)
-            if state is None:
+            answer: Any = None
+            failure: BaseException | None = None
+            while True:
+                try:
+                    step = steps.throw(failure) if failure is not None else steps.send(answer)
+                except StopIteration as stop:
+                    sent: int = stop.value
+                    return sent
+                answer = failure = None
+                try:
+                    if step == "connect":
+                        answer = await aconnect()
+                    elif step == "send":
+                        answer = await asend_batch(batch)
+                    else:
+                        await self.aclose()
+                except BaseException as exc:  # the frame decides what it means
+                    failure = exc
+        finally:
+            self._name_mailer(batch)
+
+    def _frame(self, batch: list[EmailMessage]) -> Generator[_Step, Any, int]:
+        """The frame both :meth:`deliver_batch` and :meth:`adeliver_batch` run: it asks
+        its driver to ``"connect"``, ``"send"`` and ``"close"`` (done there, sync or
+        awaited), is sent what connecting and sending returned, has their failure thrown
+        in, decides everything else, and returns the number sent."""
+        state = self._begin(batch)
+        if state is None:
+            return 0
+        # set before connecting: what connecting starts (the SMTP pool's extra
+        # connections, in threads of their own) sends the prepared bytes as well
+        token = _current_batch.set(state)
+        try:
+            opened: bool = yield "connect"
+        except GeneratorExit:  # abandoned by its driver (an interrupt there): nothing to do
+            raise
+        except BaseException as exc:  # a ConfigurationError too: every message failed
+            _current_batch.reset(token)
+            if self._connect_failed(batch, exc):
                 return 0
-            token = _current_batch.set(state)  # before connecting, as deliver_batch does
+            raise
+        error: BaseException | None = None
+        sent = 0
+        try:
+            sent = yield "send"
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            error = exc
+            self.stop_batch([m for m in batch if m.result is None], exc)
+        finally:
+            _current_batch.reset(token)
+        self._stamp(batch, state)
+        if opened:
             try:
-                opened = await aconnect()
+                yield "close"
+            except GeneratorExit:
+                raise
             except BaseException as exc:
-                _current_batch.reset(token)
-                if self._connect_failed(batch, exc):
+                if self._close_failed(batch, exc, error):
                     return 0
                 raise
-            error: BaseException | None = None
-            sent = 0
-            try:
-                sent = await asend_batch(batch)
-            except BaseException as exc:
-                error = exc
-                self.stop_batch([m for m in batch if m.result is None], exc)
-            finally:
-                _current_batch.reset(token)
-            self._stamp(batch, state)
-            if opened:
-                try:
-                    await self.aclose()
-                except BaseException as exc:
-                    if self._close_failed(batch, exc, error):
-                        return 0
-                    raise
-            if error is not None:
-                raise error
-            return sent
-        finally:
-            for message in batch:
-                if message.result is not None and message.result.mailer is None:
-                    message.result.mailer = self.alias
+        if error is not None:
+            raise error
+        return sent
 
     # the steps both frames share: one owner for each rule
 
@@ -462,6 +472,12 @@ class BaseEmailBackend:
         if not batch:
             return None
         return _Batch(self._prepare_all(batch))
+
+    def _name_mailer(self, batch: list[EmailMessage]) -> None:
+        """Every result without a ``mailer`` gets this backend's :attr:`alias`."""
+        for message in batch:
+            if message.result is not None and message.result.mailer is None:
+                message.result.mailer = self.alias
 
     def _connect_failed(self, batch: list[EmailMessage], exc: BaseException) -> bool:
         """Every message failed with ``exc``; True when it is to be swallowed (0 sent)."""
