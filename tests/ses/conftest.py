@@ -90,6 +90,8 @@ class FakeAccount:
         self.production_access = False
         self.sending_enabled = True
         self.enforcement_status = "HEALTHY"
+        #: ``MaxSendRate`` to answer instead of moto's 1 a second
+        self.max_send_rate: float | None = None
         self.requests: list[tuple[str, str, dict[str, str]]] = []
 
     def answer(self, response: SESV2Response) -> str:
@@ -102,7 +104,11 @@ class FakeAccount:
                 "ProductionAccessEnabled": self.production_access,
                 "SendQuota": {
                     "Max24HourSend": float(quota.max24_hour_send),
-                    "MaxSendRate": float(quota.max_send_rate),
+                    "MaxSendRate": (
+                        float(quota.max_send_rate)
+                        if self.max_send_rate is None
+                        else self.max_send_rate
+                    ),
                     "SentLast24Hours": float(quota.sent_last24_hours),
                 },
                 "SendingEnabled": self.sending_enabled,

@@ -62,6 +62,24 @@ def test_check_says_when_the_account_has_production_access(
     )
 
 
+@pytest.mark.parametrize(
+    ("rate", "suggestion"),
+    [
+        (14.0, "suggested: max_per_second = 14, max_connections = 2"),
+        (0.5, "suggested: max_per_second = 0.5, max_connections = 1"),
+        (1e-09, "no setting suggested (MaxSendRate 1e-09 is not a rate max_per_second takes)"),
+        (0.0, "no setting suggested (MaxSendRate 0 is not a rate max_per_second takes)"),
+        (float("nan"), "no setting suggested (MaxSendRate nan is not a rate max_per_second takes)"),
+    ],
+)
+def test_the_check_suggests_only_a_rate_max_per_second_takes(
+    backend: SESBackend, account: FakeAccount, rate: float, suggestion: str
+) -> None:
+    account.max_send_rate = rate
+
+    assert backend.check().endswith(f"; {suggestion}")
+
+
 def test_a_paused_account_fails_the_check(backend: SESBackend, account: FakeAccount) -> None:
     account.sending_enabled = False
 

@@ -14,10 +14,13 @@ import threading
 from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from mailcore import (
     BaseEmailBackend,
     ConfigurationError,
     EmailMessage,
+    PerSecond,
     RateLimiter,
     SendError,
     SendResult,
@@ -295,7 +298,7 @@ class SESBackend(BaseEmailBackend):
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return str(int(value)) if float(value).is_integer() else str(value)  # nan, inf: as is
 
 
 def _describe_account(account: GetAccountResponseTypeDef, region: str | None) -> str:
@@ -314,13 +317,23 @@ def _describe_account(account: GetAccountResponseTypeDef, region: str | None) ->
     enforcement = account.get("EnforcementStatus")
     if enforcement and enforcement != "HEALTHY":
         parts.append(f"enforcement status {enforcement}")
-    rate = float(quota.get("MaxSendRate", 0))
-    if rate > 0:
-        parts.append(
-            f"suggested: max_per_second = {_number(rate)}, max_connections = "
-            f"{suggested_connections(rate)}"
-        )
+    parts.append(_suggestion(float(quota.get("MaxSendRate", 0))))
     return "; ".join(parts)
+
+
+def _suggestion(rate: float) -> str:
+    """The settings that keep to the account's ``MaxSendRate``, when ``max_per_second``
+    takes that rate (:data:`mailcore.PerSecond` decides); else why none is suggested."""
+    try:
+        TypeAdapter(PerSecond).validate_python(rate)
+    except ValidationError:
+        return (
+            f"no setting suggested (MaxSendRate {_number(rate)} is not a rate max_per_second takes)"
+        )
+    return (
+        f"suggested: max_per_second = {_number(rate)}, "
+        f"max_connections = {suggested_connections(rate)}"
+    )
 
 
 def suggested_connections(rate: float) -> int:
