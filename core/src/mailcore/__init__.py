@@ -42,6 +42,7 @@ from mailcore.sending import (
     send_mail,
     send_mass_mail,
 )
+from mailcore.steps import adrive_steps, drive_steps
 from mailcore.stored import StoredMessage
 from mailcore.stream import StreamEmailBackend
 from mailcore.urls import URLScheme
@@ -101,12 +102,14 @@ __all__ = [
     "StoredMessage",
     "StreamEmailBackend",
     "URLScheme",
+    "adrive_steps",
     "amail_admins",
     "amail_managers",
     "asend_mail",
     "asend_mass_mail",
     "configure",
     "connection_from_url",
+    "drive_steps",
     "get_connection",
     "get_settings",
     "hooks",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from mailcore import hooks
 from mailcore.errors import SendError
 from mailcore.results import SendResult
+from mailcore.steps import adrive_steps, drive_steps
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -361,26 +362,16 @@ class BaseEmailBackend:
         6. Every result without a ``mailer`` gets this backend's :attr:`alias`.
         """
         batch = list(messages)
-        steps = self._frame(batch)
+
+        def act(step: _Step) -> Any:
+            if step == "connect":
+                return connect()
+            if step == "send":
+                return send_batch(batch)
+            return self.close()
+
         try:
-            answer: Any = None
-            failure: BaseException | None = None
-            while True:
-                try:
-                    step = steps.throw(failure) if failure is not None else steps.send(answer)
-                except StopIteration as stop:
-                    sent: int = stop.value
-                    return sent
-                answer = failure = None
-                try:
-                    if step == "connect":
-                        answer = connect()
-                    elif step == "send":
-                        answer = send_batch(batch)
-                    else:
-                        self.close()
-                except BaseException as exc:  # the frame decides what it means
-                    failure = exc
+            return drive_steps(self._frame(batch), act)
         finally:
             self._name_mailer(batch)
 
@@ -395,26 +386,16 @@ class BaseEmailBackend:
         ``aconnect`` and ``asend_batch`` awaited and :meth:`aclose` closing what
         ``aconnect`` opened."""
         batch = list(messages)
-        steps = self._frame(batch)
+
+        async def act(step: _Step) -> Any:
+            if step == "connect":
+                return await aconnect()
+            if step == "send":
+                return await asend_batch(batch)
+            return await self.aclose()
+
         try:
-            answer: Any = None
-            failure: BaseException | None = None
-            while True:
-                try:
-                    step = steps.throw(failure) if failure is not None else steps.send(answer)
-                except StopIteration as stop:
-                    sent: int = stop.value
-                    return sent
-                answer = failure = None
-                try:
-                    if step == "connect":
-                        answer = await aconnect()
-                    elif step == "send":
-                        answer = await asend_batch(batch)
-                    else:
-                        await self.aclose()
-                except BaseException as exc:  # the frame decides what it means
-                    failure = exc
+            return await adrive_steps(self._frame(batch), act)
         finally:
             self._name_mailer(batch)
 
