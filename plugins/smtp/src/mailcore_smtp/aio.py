@@ -109,7 +109,9 @@ async def aopen(backend: SMTPBackend) -> bool:
         session = _Session(pool)
         pool.hold()
         try:
-            session.link = await pool.acquire(functools.partial(connect_retrying, backend))
+            session.link = await pool.acquire(
+                functools.partial(connect_retrying, backend), keep=True
+            )
         except BaseException:
             await pool.unhold()
             raise
