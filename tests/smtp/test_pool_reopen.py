@@ -12,17 +12,21 @@ giving it back (thousands of EHLO-only connections, never closed).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import threading
 from typing import Any
 
+import pytest
+
 from mailcore import EmailMessage
 from mailcore_smtp import SMTPBackend
+from mailcore_smtp.apool import _me
 from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import wait_until
 from tests.support.smtp_servers import RecordingSMTPServer
 
-api = sync_and_async(__name__, threads=True)
+api = sync_and_async(__name__, autouse=False, threads=True)
 
 #: Seconds within which every thread of a scenario must have ended.
 JOIN = 30
@@ -55,6 +59,7 @@ def assert_all_closed(backend: Any, server: RecordingSMTPServer) -> None:
     assert wait_until(lambda: server.open_now == 0, timeout=10), f"{server.open_now} left open"
 
 
+@pytest.mark.usefixtures("api")
 def test_threads_sending_while_another_closes_and_opens_again_in_a_loop() -> None:
     """8 threads send 3 batches of 5 messages each on one opened instance
     (max_connections=3) while another thread loops close(); open(): all 120 messages
@@ -106,6 +111,7 @@ def test_threads_sending_while_another_closes_and_opens_again_in_a_loop() -> Non
         assert_all_closed(conn, server)
 
 
+@pytest.mark.usefixtures("api")
 def test_close_and_open_again_three_times_while_a_thread_sends_a_batch() -> None:
     """One thread sends 100 messages on an opened instance (max_connections=2) while
     the test's thread runs close(); open() three times: close() does not cut the batch,
@@ -131,3 +137,26 @@ def test_close_and_open_again_three_times_while_a_thread_sends_a_batch() -> None
         assert_each_delivered_once(batch, server)
         assert server.max_open <= 2
         assert_all_closed(conn, server)
+
+
+def test_a_new_task_is_never_taken_for_the_freed_task_that_opened_an_instance() -> None:
+    """The async pool tells tasks apart by a number of their own, not by ``id()``,
+    which a new task gets again once the old one is freed: the task that aopen()ed an
+    instance and ended would otherwise be taken for a later one waiting for a
+    connection, judged to wait for its own (would_deadlock), and handed one more than
+    ``max_connections``."""
+
+    async def number() -> tuple[int, int]:
+        task = asyncio.current_task()
+        return id(task), _me()
+
+    async def main() -> bool:
+        first_id, first = await asyncio.create_task(number())
+        for _ in range(100):  # an id() comes back soon once its task is freed
+            later_id, later = await asyncio.create_task(number())
+            assert later != first
+            if later_id == first_id:
+                return True
+        return False
+
+    assert asyncio.run(main()) is True
