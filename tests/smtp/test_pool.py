@@ -220,6 +220,8 @@ def test_closing_the_pool_quits_every_connection_in_one_round_trip() -> None:
 
 
 def test_a_pooled_connection_idle_longer_than_idle_timeout_is_closed() -> None:
+    """A pooled connection idle for ``idle_timeout`` is closed; the one the opened
+    instance keeps stays open until its next send, which replaces it (docs: idle_timeout)."""
     with RecordingSMTPServer() as server:
         backend = SMTPBackend(max_connections=2, idle_timeout=0.3, **server.backend_options())
         backend.open()
@@ -229,7 +231,9 @@ def test_a_pooled_connection_idle_longer_than_idle_timeout_is_closed() -> None:
             # the second connection went idle into the pool: closed after 0.3 s
             assert wait_until(lambda: server.sessions[1].closed, timeout=3)
             time.sleep(0.4)  # the instance's own one is replaced on its next use
+            assert not server.sessions[0].closed  # kept open, idle beyond idle_timeout
             assert backend.send_messages(messages(1, "late")) == 1
+            assert server.sessions[0].closed  # replaced by the send (QUIT)
         finally:
             backend.close()
     assert server.sessions[0].closed

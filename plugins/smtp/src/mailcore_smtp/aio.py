@@ -34,6 +34,7 @@ from mailcore_smtp.aclient import AsyncLink, adrive, handoffs, open_link
 from mailcore_smtp.apool import AsyncPool, apool_for
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError
 from mailcore_smtp.exchange import Cancelled
+from mailcore_smtp.held import HeldSession
 from mailcore_smtp.pipelining import steps
 from mailcore_smtp.sending import Judge, Work
 from mailcore_smtp.transaction import (
@@ -46,7 +47,6 @@ from mailcore_smtp.transaction import (
 if TYPE_CHECKING:
     from mailcore import EmailMessage
     from mailcore_smtp.backend import SMTPBackend
-    from mailcore_smtp.pool import Link
 
 __all__ = ["aclose", "aopen", "asend_messages"]
 
@@ -82,42 +82,14 @@ def backend_cancelled(backend: SMTPBackend) -> SMTPError:
     return backend.translate(Cancelled(), "message")
 
 
-class _Session:
-    """An instance's own async connection, between ``aopen()`` and ``aclose()``; the
-    :class:`~mailcore_smtp.pool.Holder` of that connection (the pool's wait deadline
-    asks whether a send uses it)."""
+class _Session(HeldSession[AsyncLink]):
+    """An instance's own async connection, between ``aopen()`` and ``aclose()``
+    (:mod:`mailcore_smtp.held`), on the event loop that opened it."""
 
-    def __init__(self, pool: AsyncPool, link: AsyncLink | None) -> None:
+    def __init__(self, pool: AsyncPool) -> None:
+        super().__init__()
         self.pool = pool
-        self._link: AsyncLink | None = None
-        self.link = link
-        #: A send is using the connection.
-        self.busy = False
-        self.opened = True
         self.loop = asyncio.get_running_loop()
-
-    @property
-    def link(self) -> AsyncLink | None:
-        """The connection the instance keeps (``None``: it takes one on its next send)."""
-        return self._link
-
-    @link.setter
-    def link(self, link: AsyncLink | None) -> None:
-        old = self._link
-        if old is not None and old.holder is not None and old.holder() is self:
-            old.holder = None
-        self._link = link
-        if link is not None:
-            link.holder = weakref.ref(self)
-
-    def sending_on_held(self) -> bool:
-        """Whether a send is using the kept connection now."""
-        return self.busy
-
-    def surrender_held(self, link: Link) -> bool:
-        """Never: a connection of the loop's pool is not taken back from its keeper
-        (the sync pool takes back those of threads that ended)."""
-        return False
 
 
 _sessions: weakref.WeakKeyDictionary[SMTPBackend, _Session] = weakref.WeakKeyDictionary()
@@ -134,14 +106,19 @@ async def aopen(backend: SMTPBackend) -> bool:
         if _session(backend) is not None:
             return False
         pool = apool_for(backend.options)
+        session = _Session(pool)
         pool.hold()
         try:
-            link = await pool.acquire(functools.partial(connect_retrying, backend))
+            session.link = await pool.acquire(
+                functools.partial(connect_retrying, backend), keep=True
+            )
         except BaseException:
             await pool.unhold()
             raise
-        _sessions[backend] = _Session(pool, link)
-        backend.connection = None
+        if _session(backend) is not None:  # another task opened it meanwhile
+            await aend(session)
+            return False
+        _sessions[backend] = session
         return True
 
     try:
@@ -156,18 +133,22 @@ async def aclose(backend: SMTPBackend) -> None:
     """Give the instance's connection back and stop using the pool (a send in progress
     on it gives it back when it ends)."""
     session = _sessions.pop(backend, None)
-    if session is None:
-        return
-    session.opened = False
+    if session is not None:
+        await aend(session)
+
+
+async def aend(session: _Session) -> None:
+    """End ``session`` (:meth:`~mailcore_smtp.held.HeldSession.end`): its connection
+    goes back to the pool, and its use of the pool ends."""
+    link = session.end()
     if session.loop is not asyncio.get_running_loop():
         # opened on another event loop (closed, or not running here): its connection
         # and pool cannot be used from this one; close the connection without a word
-        if session.link is not None and not session.busy:
-            session.link.discard()
+        if link is not None:
+            link.discard()
         return
     try:
-        if not session.busy and session.link is not None:
-            link, session.link = session.link, None
+        if link is not None:
             await session.pool.release(link)
     finally:
         await session.pool.unhold()
@@ -198,8 +179,7 @@ class _Lease:
         self.pool.hold()
         self.holding = True
         session = _session(self.backend)
-        if session is not None and session.pool is self.pool and not session.busy:
-            session.busy = True
+        if session is not None and session.pool is self.pool and session.take_for_send():
             self.session = session
             held = session.link
             if held is not None:
@@ -208,9 +188,10 @@ class _Lease:
                     held.reused = held.transactions > 0
                     self.primary = held
                     return False
-                session.link = None
+                session.replace(None)
                 await self.pool.release(held, keep=False)
-            self.primary = session.link = await self.pool.acquire(self._connect)
+            self.primary = await self.pool.acquire(self._connect)
+            session.replace(self.primary)
             return False
         self.primary = await self.pool.acquire(self._connect)
         return False
@@ -223,17 +204,9 @@ class _Lease:
         primary, self.primary = self.primary, None
         session, self.session = self.session, None
         try:
-            if session is not None:
-                session.busy = False
-                if session.link is primary and session.opened and primary is not None:
-                    if primary.alive:
-                        primary.idle_since = time.monotonic()
-                        return
-                    session.link = None
-                if primary is not None:
-                    await self.pool.release(primary, keep=primary.alive)
-            elif primary is not None:
-                await self.pool.release(primary)
+            back = session.give_back(primary) if session is not None else primary
+            if back is not None:
+                await self.pool.release(back, keep=back.alive)
         finally:
             if self.holding:
                 self.holding = False
@@ -244,7 +217,7 @@ class _Lease:
         if primary:
             self.primary = new
             if self.session is not None:
-                self.session.link = new
+                self.session.replace(new)
 
     async def run(self, messages: list[EmailMessage]) -> int:
         """Send ``messages``; return how many were accepted."""

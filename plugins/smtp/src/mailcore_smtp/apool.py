@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 import weakref
@@ -42,8 +43,21 @@ log = logging.getLogger("mailcore.smtp")
 _RECHECK = 0.2
 
 
+#: A number for each task that took a connection, never given to another task: an
+#: ``id()`` is reused once its task is freed, and a new task taken for the one that
+#: opened an instance would be judged to wait for its own connection (would_deadlock).
+_task_numbers: weakref.WeakKeyDictionary[asyncio.Task[object], int] = weakref.WeakKeyDictionary()
+_next_number = itertools.count(1)
+
+
 def _me() -> int:
-    return id(asyncio.current_task())
+    task = asyncio.current_task()
+    if task is None:
+        return 0
+    number = _task_numbers.get(task)
+    if number is None:
+        number = _task_numbers[task] = next(_next_number)
+    return number
 
 
 class AsyncPool:
@@ -68,6 +82,9 @@ class AsyncPool:
         self._waiting: set[int] = set()
         #: One future per waiting task, woken one at a time (first come, first served).
         self._wakers: collections.deque[asyncio.Future[AsyncLink | None]] = collections.deque()
+        #: Wakers of tasks that will keep the connection unused (``aopen()``): they are
+        #: handed no connection with a message pending (nobody would complete it).
+        self._keepers: set[asyncio.Future[AsyncLink | None]] = set()
         self._reaper: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
         #: The most connections open at once (for tests and benchmarks).
@@ -90,12 +107,17 @@ class AsyncPool:
             await self._close(idle)
 
     async def acquire(
-        self, connect: Callable[[], Awaitable[AsyncLink]], wait: bool = True
+        self,
+        connect: Callable[[], Awaitable[AsyncLink]],
+        wait: bool = True,
+        keep: bool = False,
     ) -> AsyncLink | None:
         """A connection for the current task: an idle one that still looks open, else a
         new one (``connect()``) if fewer than ``max_connections`` are open; else wait for
         one (``wait``) or return ``None``. A failed ``connect()`` raises; so does a wait
-        without progress (:class:`~mailcore_smtp.pool.WaitClock`)."""
+        without progress (:class:`~mailcore_smtp.pool.WaitClock`). ``keep``: the task
+        keeps the connection without sending (``aopen()``), so it is handed none with a
+        message pending (:meth:`hand_over`)."""
         me = _me()
         clock = WaitClock(self.timeout, self.data_timeout)
         while True:
@@ -132,19 +154,21 @@ class AsyncPool:
                 return link
             if not wait:
                 return None
-            given = await self._wait(me, clock)
+            given = await self._wait(me, clock, keep)
             if given is not None:
                 self._take(given, me)
                 given.reused = False
                 return given
 
-    async def _wait(self, me: int, clock: WaitClock) -> AsyncLink | None:
+    async def _wait(self, me: int, clock: WaitClock, keep: bool) -> AsyncLink | None:
         """Wait for a connection given back (``None``: one was closed, try again) or
         handed over; raises :class:`~mailcore_smtp.SMTPPoolTimeoutError` at ``clock``'s
         deadline."""
         self._waiting.add(me)
         waker: asyncio.Future[AsyncLink | None] = asyncio.get_running_loop().create_future()
         self._wakers.append(waker)
+        if keep:
+            self._keepers.add(waker)
         try:
             while not waker.done():
                 now = time.monotonic()
@@ -167,6 +191,7 @@ class AsyncPool:
             raise
         finally:
             self._waiting.discard(me)
+            self._keepers.discard(waker)
 
     def _take(self, link: AsyncLink, me: int) -> None:
         self._owned[me] += 1
@@ -194,16 +219,16 @@ class AsyncPool:
 
     @property
     def waiting(self) -> bool:
-        """Some task waits for a connection."""
-        return any(not waker.done() for waker in self._wakers)
+        """Some task that sends waits for a connection."""
+        return any(not w.done() and w not in self._keepers for w in self._wakers)
 
     def hand_over(self, link: AsyncLink) -> bool:
         """Give ``link`` (with a message pending, its DATA answered 354) straight to the
         first waiting task, whose first write then carries that content with its own
-        commands; False when no task waits."""
-        while self._wakers:
-            waker = self._wakers.popleft()
-            if not waker.done():
+        commands; False when no task that sends waits."""
+        for waker in self._wakers:
+            if not waker.done() and waker not in self._keepers:
+                self._wakers.remove(waker)
                 self._disown(link.owner)
                 waker.set_result(link)
                 return True

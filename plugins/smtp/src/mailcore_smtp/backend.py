@@ -63,6 +63,7 @@ from mailcore_smtp.errors import (
     Stage,
 )
 from mailcore_smtp.exchange import Cancelled
+from mailcore_smtp.held import ThreadSession
 from mailcore_smtp.options import SMTP_URL_SCHEMES, SMTPOptions
 from mailcore_smtp.pool import Link, pool_for
 from mailcore_smtp.retrying import is_retryable, retry_delay
@@ -160,17 +161,14 @@ class SMTPBackend(BaseEmailBackend):
 
     def __init__(self, fail_silently: bool = False, **options: Any) -> None:
         super().__init__(fail_silently=fail_silently, **options)
-        self.connection: smtplib.SMTP | None = None
-        self._held: Link | None = None
-        #: Gives the held connection back if the instance is collected while open.
+        #: Between open() and close(): the instance's own connection (held.py).
+        self._session: ThreadSession | None = None
+        #: Gives the session's connection back if the instance is collected while open.
         self._collected: weakref.finalize[Any, Any] | None = None
-        #: The thread that called :meth:`open`.
-        self._opened_by: weakref.ref[threading.Thread] | None = None
-        #: Between open() and close(): the instance holds the pool (pool.hold()).
-        self._opened = False
-        #: Taken by the one call at a time that sends on this instance's own connection.
-        self.held_busy = threading.Lock()
-        self._lock = threading.RLock()
+        #: An open() is taking a connection (others wait for it, not for the pool).
+        self._opening = False
+        #: Guards the two above; never held while waiting for the pool.
+        self._lock = threading.Condition(threading.RLock())
         self.pool = pool_for(self.options)
 
     # -- connection ---------------------------------------------------------------
@@ -209,19 +207,28 @@ class SMTPBackend(BaseEmailBackend):
 
     def _connect_unless_open(self) -> bool:
         with self._lock:
-            if self._opened:
+            self._lock.wait_for(lambda: not self._opening)
+            if self._session is not None:
                 return False
+            self._opening = True
+        try:
+            session = ThreadSession(self.pool, self._lock)
             self.pool.hold()
             try:
-                link = self.pool.acquire(self.connect_link_retrying)
+                session.link = self.pool.acquire(self.connect_link_retrying)
             except BaseException:
                 self.pool.unhold()
                 raise
-            assert link is not None
-            self._opened = True
-            self._opened_by = weakref.ref(threading.current_thread())
-            self.set_held(link)
+            with self._lock:
+                self._session = session
+                # collected while open (no close()): the pool gets the connection back
+                self._collected = weakref.finalize(self, session.collected)
+                self._collected.atexit = False
             return True
+        finally:
+            with self._lock:
+                self._opening = False
+                self._lock.notify_all()
 
     def close(self) -> None:
         """Give back the connection :meth:`open` took and stop using the pool.
@@ -231,25 +238,15 @@ class SMTPBackend(BaseEmailBackend):
         already accepted or reported); connections other users are sending on are never
         cut. Safe to call twice, and from another thread while a batch is being sent on
         this instance: close() does not wait for that batch; it goes on, and gives the
-        connection back to the pool when it ends.
+        connection back to the pool when it ends (:mod:`mailcore_smtp.held`).
         """
         with self._lock:
-            if not self._opened:
-                return
-            self._opened = False
-            link = None
-            if self.held_busy.acquire(blocking=False):
-                try:
-                    link = self._held
-                    self.set_held(None)
-                finally:
-                    self.held_busy.release()
-            # else a send on the connection is in progress: end_held_use() gives it back
-        try:
-            if link is not None:
-                self.pool.release(link)
-        finally:
-            self.pool.unhold()
+            session, self._session = self._session, None
+            collected, self._collected = self._collected, None
+        if collected is not None:
+            collected.detach()
+        if session is not None:
+            session.close()
 
     def wait_before_retry(self, retry: int, error: SMTPError) -> None:
         time.sleep(self.retry_pause(retry, error))
@@ -530,67 +527,21 @@ class SMTPBackend(BaseEmailBackend):
     # -- sending ------------------------------------------------------------------
 
     @property
+    def session(self) -> ThreadSession | None:
+        """The instance's own connection between :meth:`open` and :meth:`close`."""
+        return self._session
+
+    @property
     def held_link(self) -> Link | None:
         """The pooled connection :meth:`open` took for this instance, if any."""
-        return self._held
+        session = self._session
+        return None if session is None else session.link
 
-    def set_held(self, link: Link | None) -> None:
-        """Make ``link`` this instance's own connection (it replaced the old one)."""
-        if self._held is not None:
-            self._held.holder = None
-        if self._collected is not None:
-            self._collected.detach()
-            self._collected = None
-        self._held = link
-        self.connection = None if link is None else link.smtp
-        if link is not None:
-            link.holder = weakref.ref(self)
-            link.thread = self._opened_by  # its life is the opening thread's
-            # collected while open (no close()): the pool gets the connection back
-            self._collected = weakref.finalize(self, self.pool.abandon, link)
-            self._collected.atexit = False
-
-    def sending_on_held(self) -> bool:
-        """Whether a send is using this instance's own connection now."""
-        return self.held_busy.locked()
-
-    def surrender_held(self, link: Link) -> bool:
-        """The pool takes ``link``, this instance's own connection, back: the thread
-        that opened it ended without ``close()``. Refused (False) while a send uses it;
-        the next send takes a connection from the pool."""
-        with self._lock:
-            if self._held is not link or not self.held_busy.acquire(blocking=False):
-                return False
-            try:
-                self.set_held(None)
-            finally:
-                self.held_busy.release()
-            return True
-
-    def replace_held(self, old: Link | None, new: Link | None) -> None:
-        """A send on the instance's own connection replaced ``old`` by ``new``: the
-        instance follows, unless it was closed (and maybe opened again) meanwhile."""
-        with self._lock:
-            if self._held is old:
-                self.set_held(new)
-
-    def end_held_use(self, link: Link | None) -> None:
-        """The send holding ``held_busy`` is done with ``link`` (the instance's own
-        connection when it began, or its replacement): keep it for the instance if it is
-        still its open connection and alive, else give it back to the pool; then free
-        ``held_busy``. So a close() from another thread meanwhile loses nothing."""
-        with self._lock:
-            try:
-                if link is not None:
-                    current = self._held is link
-                    if current and self._opened and link.alive:
-                        link.idle_since = time.monotonic()
-                    else:
-                        if current:
-                            self.set_held(None)
-                        self.pool.release(link, keep=link.alive)
-            finally:
-                self.held_busy.release()
+    @property
+    def connection(self) -> smtplib.SMTP | None:
+        """The :class:`smtplib.SMTP` object of the connection :meth:`open` took, if any."""
+        link = self.held_link
+        return None if link is None else link.smtp
 
     def connect_link(self, connected: Callable[[], None] | None = None) -> Link:
         """A new connection (:meth:`_connect`) as a pool :class:`Link`; ``connected`` is

@@ -383,9 +383,9 @@ class Pool:
     def _reclaim(self, orphans: list[Link]) -> None:
         """Take back connections whose thread ended: one kept by a live instance only if
         it gives it up (no send is using it); one taken by no instance is closed (its
-        state is unknown). One whose instance was collected is left to
-        :meth:`abandon`, which its finalizer calls. Called without the lock (an
-        instance's own lock is taken)."""
+        state is unknown). One whose instance was collected is given back by the
+        instance's finalizer. Called without the lock (an instance's own lock is
+        taken)."""
         for link in orphans:
             ref = link.holder
             if ref is None:
@@ -395,14 +395,6 @@ class Pool:
             if holder is not None and holder.surrender_held(link):
                 log.debug("took back a connection kept open by a thread that ended")
                 self.release(link)
-
-    def abandon(self, link: Link) -> None:
-        """The instance keeping ``link`` was collected while open (no ``close()``): the
-        connection is given back and the instance's use of the pool ends."""
-        log.debug("an instance was collected while open; its connection is given back")
-        link.holder = None
-        self.release(link)
-        self.unhold()
 
     def _would_deadlock(self, me: int) -> bool:
         """Whether thread ``me`` waiting would wait for ever (:func:`would_deadlock`).

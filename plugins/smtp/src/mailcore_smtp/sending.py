@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mailcore import EmailMessage
     from mailcore_smtp.aclient import AsyncLink
     from mailcore_smtp.backend import SMTPBackend
+    from mailcore_smtp.held import ThreadSession
 
 __all__ = ["Judge", "Lease", "Verdict", "Work"]
 
@@ -224,7 +225,8 @@ class Lease:
         self.backend = backend
         self.pool: Pool = backend.pool
         self.primary: Link | None = None
-        self.using_held = False
+        #: The instance's session, taken for this send (its connection is ``primary``).
+        self.session: ThreadSession | None = None
         self.holding = False
         #: the extra connections the batch of ``size`` messages may use
         self.extra = max(0, min(backend.options.max_connections, size) - 1)
@@ -255,38 +257,37 @@ class Lease:
         frame's sense: :meth:`end` gives everything back."""
         self.pool.hold()
         self.holding = True
-        backend = self.backend
         connect = self._connect_primary
         while True:
-            if backend.held_link is None:
+            session = self.backend.session
+            if session is None:
                 self.primary = self.pool.acquire(connect)
                 return False
-            if backend.held_busy.acquire(blocking=False):
+            if session.take():
                 break
-            # another thread sends on the instance's own connection: take another one
-            # from the pool, or wait for that one to be free
-            self.primary = self.pool.acquire(connect, wait=False)
-            if self.primary is not None:
-                return False
-            if backend.held_busy.acquire(timeout=0.05):
-                break
-        self.using_held = True
-        held = backend.held_link
-        if held is None:  # closed by another thread meanwhile
-            self.using_held = False
-            backend.held_busy.release()
-            self.primary = self.pool.acquire(connect)
-            return False
-        idle = time.monotonic() - held.idle_since
-        if idle < self.pool.idle_timeout and not held.looks_closed():
+            if session.opened:
+                # another thread sends on the instance's own connection: take another
+                # one from the pool, or wait for that one to be free
+                self.primary = self.pool.acquire(connect, wait=False)
+                if self.primary is not None:
+                    return False
+                session.wait_free(0.05)
+        self.session = session
+        held = session.link
+        if (
+            held is not None
+            and time.monotonic() - held.idle_since < self.pool.idle_timeout
+            and not held.looks_closed()
+        ):
             held.reused = held.transactions > 0
             self.primary = held
             return False
-        # idle too long, or the server closed it while it sat idle: replace it
-        backend.replace_held(held, None)
-        self.pool.release(held, keep=False)
+        if held is not None:
+            # idle too long, or the server closed it while it sat idle: replace it
+            session.follow(None)
+            self.pool.release(held, keep=False)
         self.primary = self.pool.acquire(connect)
-        backend.replace_held(None, self.primary)
+        session.follow(self.primary)
         return False
 
     def end(self) -> None:
@@ -295,10 +296,10 @@ class Lease:
         for thread in self.threads:
             thread.join()
         primary, self.primary = self.primary, None
+        session, self.session = self.session, None
         try:
-            if self.using_held:
-                self.using_held = False
-                self.backend.end_held_use(primary)
+            if session is not None:
+                session.done(primary)
             elif primary is not None:
                 self.pool.release(primary)
         finally:
@@ -306,12 +307,12 @@ class Lease:
                 self.holding = False
                 self.pool.unhold()
 
-    def replaced(self, old: Link | None, new: Link | None, primary: bool) -> None:
+    def replaced(self, new: Link | None, primary: bool) -> None:
         """A worker's connection changed; the instance's own follows its replacement."""
         if primary:
             self.primary = new
-            if self.using_held:
-                self.backend.replace_held(old, new)
+            if self.session is not None:
+                self.session.follow(new)
 
     def run(self, messages: list[EmailMessage]) -> int:
         """Send ``messages``; return how many were accepted (see the module doc)."""
@@ -444,7 +445,7 @@ class _Worker:
         if old is not None and old is not new:
             self.lease.pool.release(old, keep=old.alive)
         self.link = new
-        self.lease.replaced(old, new, self.primary)
+        self.lease.replaced(new, self.primary)
 
     def _handle_done(self, done: Done) -> None:
         self._handle(done.transaction.index, done.result, done.error)
