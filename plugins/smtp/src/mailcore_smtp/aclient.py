@@ -2,7 +2,8 @@
 
 :func:`open_link` lets :mod:`aiosmtplib` connect (implicit TLS with ``use_ssl``), read the
 greeting, say EHLO, upgrade with STARTTLS (``use_tls``) and log in, each bounded by
-``connect_timeout`` (:attr:`~mailcore_smtp.SMTPOptions.setup_timeout`), with the backend's verifying :class:`ssl.SSLContext`. Every decision there
+``connect_timeout`` (:attr:`~mailcore_smtp.SMTPOptions.setup_timeout`), with the
+backend's verifying :class:`ssl.SSLContext`. Every decision there
 (what a greeting, EHLO, STARTTLS or login reply means, which error and ``stage``) is the
 backend's, as for the sync connection; aiosmtplib's exceptions are turned into the
 :mod:`smtplib` ones the backend's :meth:`~mailcore_smtp.SMTPBackend.translate` knows.
