@@ -32,18 +32,29 @@ def test_by_default_the_socket_waits_30_s_at_most(server: RecordingSMTPServer) -
 
 
 @pytest.mark.usefixtures("api")
-def test_a_silent_server_times_out_at_the_greeting_after_timeout() -> None:
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"timeout": 0.3, "data_timeout": 60}, "timeout"),
+        ({"timeout": 30, "connect_timeout": 0.3}, "connect_timeout"),
+    ],
+    ids=["timeout", "connect_timeout"],
+)
+def test_a_silent_server_times_out_at_the_greeting(options: dict[str, float], option: str) -> None:
+    """A server that accepts the connection and never greets: given up on after 0.3 s,
+    ``timeout``, or ``connect_timeout`` when it is set (the longer ``timeout`` then
+    bounds only the waits once the connection is set up)."""
     with silent_server() as (host, port):
-        backend = SMTPBackend(host=host, port=port, timeout=0.3, data_timeout=60)
+        backend = SMTPBackend(host=host, port=port, **options)
         started = time.monotonic()
         with pytest.raises(SMTPConnectionError) as caught:
             backend.open()
         elapsed = time.monotonic() - started
 
-    assert 0.25 <= elapsed < 3, "the greeting waits for timeout, not data_timeout"
+    assert 0.25 <= elapsed < 3, f"the greeting waits for {option}"
     assert str(caught.value) == (
         f"SMTP server {host}:{port} did not answer within 0.3 s "
-        "while waiting for its greeting (timeout)"
+        f"while waiting for its greeting ({option})"
     )
     assert (caught.value.stage, caught.value.temporary) == ("greeting", True)
 
@@ -102,23 +113,6 @@ def test_a_server_stalling_at_a_command_uses_timeout() -> None:
         f"SMTP server {server.host}:{server.port} did not answer within 0.3 s at RCPT TO (timeout)"
     )
     assert caught.value.outcome_unknown is False
-
-
-@pytest.mark.usefixtures("api")
-def test_connect_timeout_bounds_a_server_that_accepts_but_never_greets() -> None:
-    with silent_server() as (host, port):
-        backend = SMTPBackend(host=host, port=port, timeout=30, connect_timeout=0.3)
-        started = time.monotonic()
-        with pytest.raises(SMTPConnectionError) as caught:
-            backend.open()
-        elapsed = time.monotonic() - started
-
-    assert 0.25 <= elapsed < 3, "the greeting waits for connect_timeout, not timeout"
-    assert str(caught.value) == (
-        f"SMTP server {host}:{port} did not answer within 0.3 s "
-        "while waiting for its greeting (connect_timeout)"
-    )
-    assert (caught.value.stage, caught.value.temporary) == ("greeting", True)
 
 
 @pytest.mark.usefixtures("api", "trust_test_ca")
