@@ -253,9 +253,9 @@ def _starved(case: Case, problems: list[str]) -> bool:
     the commands of the messages before a command's stall, the replies to the earlier
     messages' content. With 16 cases side by side on a busy machine one of them can
     outlast it before the fault fires (an after-queueing stall: "the fault fired 0
-    times, expected 1", at a load average of 7 on 2 cores). Such a case is judged again on a run of its own
-    (a real fault breaks the rule there too): the rules are the same, only the machine
-    is quieter."""
+    times, expected 1", at a load average of 7 on 2 cores). Such a case is judged
+    again on a run of its own (a real fault breaks the rule there too): the rules are
+    the same, only the machine is quieter."""
     return case.kind == "stall" and bool(problems)
 
 
