@@ -136,13 +136,13 @@ class SMTPOptions(BackendOptions):
       the server refuses a token, it is called once more and the login tried again.
     - ``use_tls``: STARTTLS after connecting (port 587); the server must offer it.
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
-    - ``timeout``: seconds to wait for the server for each reply, the whole reply (or
-      TLS handshake) however slowly it trickles in, and for a free pooled connection
-      while the pool makes no progress (30 s). Every option in seconds is a finite
-      number above 0 and at most one day (86400).
-    - ``connect_timeout``: seconds for each wait while a connection is set up:
-      connecting, the TLS handshake, the greeting and the replies to EHLO, STARTTLS
-      and AUTH; unset (the default): ``timeout``.
+    - ``timeout``: seconds to wait for each reply of the server once the connection is
+      set up, the whole reply however slowly it trickles in, and for a free pooled
+      connection while the pool makes no progress (30 s). Every option in seconds is a
+      finite number above 0 and at most one day (86400).
+    - ``connect_timeout``: seconds for each wait while a connection is set up
+      (connecting, the TLS handshake, the greeting, the replies to EHLO, STARTTLS and
+      AUTH), each whole however slowly it trickles in; unset (the default): ``timeout``.
     - ``data_timeout``: seconds to wait for the server's whole reply to a message's content,
       while it may scan the message (600 s, as RFC 5321 advises).
     - ``ssl_certfile``, ``ssl_keyfile``: a client certificate (PEM) for TLS.
