@@ -45,8 +45,8 @@ def test_async_column_equals_the_sync_one(
     # the failover cases configure() the process's mailers: one at a time
     with ThreadPoolExecutor(max_workers=1 if column == "failover" else 8) as pool:
         runs = list(pool.map(lambda case: _both(case, certs, column == "failover"), cases))
-    # a stall case whose set-up outlasted its 0.4 s timeout runs again alone (see
-    # tests.reliability.test_fault_matrix.run_side_by_side)
+    # a stall case starved by a busy machine before its fault runs again alone (see
+    # tests.reliability.test_fault_matrix._starved)
     runs = [
         _both(case, certs, column == "failover")
         if _starved(case, run[0][1]) or _starved(case, run[1][1])

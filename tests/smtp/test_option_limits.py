@@ -12,7 +12,7 @@ import mailcore
 from mailcore import ConfigurationError, RateLimiter
 from tests.cli.command import run_mailcore
 
-SECONDS = ["timeout", "data_timeout", "idle_timeout"]
+SECONDS = ["timeout", "connect_timeout", "data_timeout", "idle_timeout"]
 BAD_SECONDS: list[object] = [math.inf, -math.inf, math.nan, "inf", "nan", 86400.5, 1e10, 0, -1]
 
 

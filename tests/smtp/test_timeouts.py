@@ -1,4 +1,5 @@
-"""Every wait for the server is bounded: ``timeout`` for connecting and each reply,
+"""Every wait for the server is bounded: ``connect_timeout`` (by default ``timeout``)
+for each step of setting a connection up, ``timeout`` for each reply after that,
 ``data_timeout`` for the reply to a message's content; ``mailcore check`` always ends."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from mailcore_smtp import SMTPBackend, SMTPConnectionError
 from tests.cli.command import closed_port, run_mailcore
 from tests.smtp.async_driver import sync_and_async
 from tests.smtp.helpers import make_message
+from tests.support.certs import TestCertificates
 from tests.support.fault_server import STALL, Fault, FaultScript
-from tests.support.smtp_servers import RecordingSMTPServer, silent_server
+from tests.support.smtp_servers import Pause, RecordingSMTPServer, silent_server
 
 # a timeout test using it runs twice: through the sync API, and through the async one
 # (aiosmtplib's set-up, then mailcore's own reply reading) against the same servers
@@ -30,18 +32,29 @@ def test_by_default_the_socket_waits_30_s_at_most(server: RecordingSMTPServer) -
 
 
 @pytest.mark.usefixtures("api")
-def test_a_silent_server_times_out_at_the_greeting_after_timeout() -> None:
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"timeout": 0.3, "data_timeout": 60}, "timeout"),
+        ({"timeout": 30, "connect_timeout": 0.3}, "connect_timeout"),
+    ],
+    ids=["timeout", "connect_timeout"],
+)
+def test_a_silent_server_times_out_at_the_greeting(options: dict[str, float], option: str) -> None:
+    """A server that accepts the connection and never greets: given up on after 0.3 s,
+    ``timeout``, or ``connect_timeout`` when it is set (the longer ``timeout`` then
+    bounds only the waits once the connection is set up)."""
     with silent_server() as (host, port):
-        backend = SMTPBackend(host=host, port=port, timeout=0.3, data_timeout=60)
+        backend = SMTPBackend(host=host, port=port, **options)
         started = time.monotonic()
         with pytest.raises(SMTPConnectionError) as caught:
             backend.open()
         elapsed = time.monotonic() - started
 
-    assert 0.25 <= elapsed < 3, "the greeting waits for timeout, not data_timeout"
+    assert 0.25 <= elapsed < 3, f"the greeting waits for {option}"
     assert str(caught.value) == (
         f"SMTP server {host}:{port} did not answer within 0.3 s "
-        "while waiting for its greeting (timeout)"
+        f"while waiting for its greeting ({option})"
     )
     assert (caught.value.stage, caught.value.temporary) == ("greeting", True)
 
@@ -100,6 +113,81 @@ def test_a_server_stalling_at_a_command_uses_timeout() -> None:
         f"SMTP server {server.host}:{server.port} did not answer within 0.3 s at RCPT TO (timeout)"
     )
     assert caught.value.outcome_unknown is False
+
+
+@pytest.mark.usefixtures("api", "trust_test_ca")
+def test_a_set_up_slower_than_timeout_is_waited_for_within_connect_timeout(
+    certs: TestCertificates,
+) -> None:
+    """A server taking 1 s to greet and 1 s to answer AUTH (after STARTTLS), each longer
+    than ``timeout`` (0.5 s): with ``connect_timeout`` at 10 s the connection is set up
+    and the message sent."""
+    slow = FaultScript(Fault("GREETING", Pause(1.0)), Fault("AUTH", Pause(1.0)))
+    with RecordingSMTPServer(
+        fault=slow, starttls=certs.server_context(), credentials={"app": "s3cret"}
+    ) as server:
+        backend = SMTPBackend(
+            **server.backend_options(
+                use_tls=True, username="app", password="s3cret", timeout=0.5, connect_timeout=10
+            )
+        )
+        started = time.monotonic()
+        assert backend.send_messages([make_message()]) == 1
+        elapsed = time.monotonic() - started
+
+    assert slow.fired == [1, 1]
+    assert elapsed >= 2.0
+    assert [m.mail_from for m in server.messages] == [make_message().from_email]
+    assert [(s.tls, s.login) for s in server.sessions] == [(True, "app")]
+
+
+@pytest.mark.usefixtures("api")
+def test_connect_timeout_bounds_neither_a_command_nor_the_reply_to_the_content() -> None:
+    """``connect_timeout`` 0.5 s: the reply to MAIL FROM, 1 s late, is waited for
+    (``timeout`` 10 s); the server then stalls after the content, and the client gives
+    up after ``data_timeout``, the message's outcome unknown."""
+    faults = FaultScript(Fault("MAIL", Pause(1.0)), Fault("DATA", STALL))
+    with RecordingSMTPServer(fault=faults, stall_seconds=10) as server:
+        message = make_message()
+        backend = SMTPBackend(
+            **server.backend_options(connect_timeout=0.5, timeout=10, data_timeout=0.5)
+        )
+        started = time.monotonic()
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages([message])
+        elapsed = time.monotonic() - started
+
+    assert faults.fired == [1, 1]
+    assert 1.4 <= elapsed < 8, "waited 1 s at MAIL FROM, then data_timeout"
+    error = caught.value
+    assert str(error) == (
+        f"SMTP server {server.host}:{server.port} did not answer within 0.5 s "
+        "after the message content was sent (data_timeout)"
+    )
+    assert (error.stage, error.outcome_unknown) == ("message", True)
+
+
+def test_once_set_up_the_socket_waits_timeout_not_connect_timeout(
+    server: RecordingSMTPServer,
+) -> None:
+    backend = SMTPBackend(**server.backend_options(timeout=4, connect_timeout=9))
+
+    with backend:
+        assert backend.connection is not None and backend.connection.sock is not None
+        assert backend.connection.sock.gettimeout() == 4.0
+
+
+def test_connect_timeout_is_timeout_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SMTPBackend(timeout=7).options.setup_timeout == 7.0
+    monkeypatch.setenv("MAILCORE_SMTP_CONNECT_TIMEOUT", "2.5")
+    options = SMTPBackend(timeout=7).options
+    assert (options.connect_timeout, options.setup_timeout, options.timeout) == (2.5, 2.5, 7.0)
+    assert [options.timeout_at(stage) for stage in ("greeting", "auth", "rcpt", "message")] == [
+        ("connect_timeout", 2.5),
+        ("connect_timeout", 2.5),
+        ("timeout", 7.0),
+        ("data_timeout", 600.0),
+    ]
 
 
 @pytest.mark.usefixtures("api")

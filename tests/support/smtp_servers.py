@@ -14,8 +14,9 @@ For other faults, pass ``fault``: a function ``fault(stage, session, argument)``
 at each step of the conversation (see :data:`FaultStage`) that returns ``None`` (carry
 on), a reply line to send instead (``"451 4.3.0 try later"``), :data:`DROP` to close the
 connection without a reply, :data:`STALL` to say nothing for ``stall_seconds`` and
-then close it (a client with a shorter timeout gives up first), or
-:class:`ReplyThenDrop` to send a reply and then close it.
+then close it (a client with a shorter timeout gives up first),
+:class:`ReplyThenDrop` to send a reply and then close it, or :class:`Pause` to say
+nothing for a while and then carry on (a slow server).
 :mod:`tests.support.fault_server` builds such functions from a declarative script.
 
 :func:`silent_server` is a listener that accepts TCP connections and never says a word
@@ -55,6 +56,7 @@ __all__ = [
     "FaultHook",
     "FaultStage",
     "LimitedSMTPServer",
+    "Pause",
     "ReceivedMessage",
     "RecordingSMTPServer",
     "ReplyThenDrop",
@@ -106,9 +108,16 @@ class ReplyThenDrop:
     reply: str
 
 
+@dataclass(frozen=True)
+class Pause:
+    """Returned by a fault hook: say nothing for ``seconds``, then carry on as usual."""
+
+    seconds: float
+
+
 #: What a fault hook returns: carry on (``None``), a reply line, :data:`DROP`,
-#: :data:`STALL` or :class:`ReplyThenDrop`.
-FaultAction = str | _Drop | _Stall | ReplyThenDrop | None
+#: :data:`STALL`, :class:`ReplyThenDrop` or :class:`Pause`.
+FaultAction = str | _Drop | _Stall | ReplyThenDrop | Pause | None
 FaultHook = Callable[[FaultStage, "SessionRecord", str], FaultAction]
 
 
@@ -215,6 +224,9 @@ class _RecordingSMTP(SMTP):
         if hook is None or self.record is None:
             return None
         outcome = hook(stage, self.record, argument)
+        if isinstance(outcome, Pause):
+            await asyncio.sleep(outcome.seconds)
+            return None
         if isinstance(outcome, ReplyThenDrop):
             await self.push(outcome.reply)
             outcome = DROP

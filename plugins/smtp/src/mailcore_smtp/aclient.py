@@ -2,7 +2,8 @@
 
 :func:`open_link` lets :mod:`aiosmtplib` connect (implicit TLS with ``use_ssl``), read the
 greeting, say EHLO, upgrade with STARTTLS (``use_tls``) and log in, each bounded by
-``timeout``, with the backend's verifying :class:`ssl.SSLContext`. Every decision there
+``connect_timeout`` (:attr:`~mailcore_smtp.SMTPOptions.setup_timeout`), with the
+backend's verifying :class:`ssl.SSLContext`. Every decision there
 (what a greeting, EHLO, STARTTLS or login reply means, which error and ``stage``) is the
 backend's, as for the sync connection; aiosmtplib's exceptions are turned into the
 :mod:`smtplib` ones the backend's :meth:`~mailcore_smtp.SMTPBackend.translate` knows.
@@ -370,7 +371,7 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
         hostname=options.host,
         port=options.port,
         local_hostname=local_hostname,
-        timeout=options.timeout,
+        timeout=options.setup_timeout,
         use_tls=options.use_ssl,
         start_tls=False,
         tls_context=context,

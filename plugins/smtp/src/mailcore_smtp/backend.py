@@ -12,9 +12,11 @@ reported on ``message.result``. A server whose EHLO lacks 8BITMIME gets the mess
 7 bits (``allow_8bit=False``); one whose EHLO gives a SIZE limit never gets a message
 larger than that.
 
-Every wait for the server is bounded: ``timeout`` for connecting, the TLS handshake, the
-greeting and each reply, ``data_timeout`` for the reply to a message's content; each
-bounds the whole reply, not each byte (:mod:`mailcore_smtp.deadline`).
+Every wait for the server is bounded: ``connect_timeout`` (by default ``timeout``) for
+each step of setting a connection up (connecting, the TLS handshake, the greeting, EHLO,
+STARTTLS, AUTH), ``timeout`` for each reply after that, ``data_timeout`` for the reply to
+a message's content (:meth:`~mailcore_smtp.SMTPOptions.timeout_at`); each bounds the
+whole reply, not each byte (:mod:`mailcore_smtp.deadline`).
 
 With ``retries`` set, a temporary failure (see :mod:`mailcore_smtp.retrying`) of the
 connection or of one message is tried again after a growing pause, reconnecting when the
@@ -92,7 +94,7 @@ _STAGE_TEXT: dict[Stage, str] = {
 class _SMTP(DeadlineSMTP):
     """smtplib.SMTP whose connect() also sets the name TLS verifies (the constructor
     does that only when given the host, and then connects before we can clean up), and
-    whose every reply must arrive whole within ``timeout`` (:mod:`mailcore_smtp.deadline`).
+    whose every reply must arrive whole within its ``timeout`` (:mod:`mailcore_smtp.deadline`).
     ``connected``, if set, is called once the TCP connection is made, before the greeting."""
 
     connected: Callable[[], None] | None = None
@@ -112,7 +114,7 @@ class _SMTP(DeadlineSMTP):
 
 class _SMTP_SSL(smtplib.SMTP_SSL, DeadlineSMTP):
     """smtplib.SMTP_SSL with the same connect() and reply deadline as :class:`_SMTP`,
-    and the TLS handshake within ``timeout`` too (then ``connected`` is called)."""
+    and the TLS handshake within its ``timeout`` too (then ``connected`` is called)."""
 
     connected: Callable[[], None] | None = None
 
@@ -265,7 +267,7 @@ class SMTPBackend(BaseEmailBackend):
         context = self.ssl_context() if encrypted else None
         kwargs: dict[str, Any] = {
             "local_hostname": options.local_hostname or _default_local_hostname(),
-            "timeout": options.timeout,
+            "timeout": options.setup_timeout,
         }
         connection = _SMTP_SSL(context=context, **kwargs) if options.use_ssl else _SMTP(**kwargs)
         connection.connected = connected
@@ -291,6 +293,10 @@ class SMTPBackend(BaseEmailBackend):
             if isinstance(exc, (OSError, smtplib.SMTPException)):
                 raise self.translate(exc, stage) from exc
             raise
+        # set up: from here each reply (and each send) waits ``timeout``
+        connection.timeout = options.timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(options.timeout)
         log.debug("connected to %s (%s)", self.address, "TLS" if encrypted else "plain text")
         return connection
 
@@ -360,7 +366,7 @@ class SMTPBackend(BaseEmailBackend):
             context or ssl.create_default_context(),
             connection.sock,
             self.options.host,
-            self.options.timeout,
+            self.options.setup_timeout,
         )
         connection.file = None
         connection.helo_resp = connection.ehlo_resp = None
@@ -477,8 +483,7 @@ class SMTPBackend(BaseEmailBackend):
             hint = ""
             if stage == "greeting" and self.options.port == 465 and not self.options.use_ssl:
                 hint = "; port 465 usually expects implicit TLS (use_ssl=True)"
-            option = "data_timeout" if stage == "message" else "timeout"
-            seconds: float = getattr(self.options, option)
+            option, seconds = self.options.timeout_at(stage)
             return SMTPConnectionError(
                 f"SMTP server {address} did not answer within {seconds:g} s "
                 f"{where} ({option}){hint}",

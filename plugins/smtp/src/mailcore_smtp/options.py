@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -19,6 +19,7 @@ from mailcore import (
     URLScheme,
 )
 from mailcore_smtp.auth import AuthMethod, clean_token, load_token_provider, username_problem
+from mailcore_smtp.errors import MESSAGE_STAGES, Stage
 
 __all__ = [
     "DEFAULT_DATA_TIMEOUT",
@@ -33,6 +34,9 @@ DEFAULT_TIMEOUT = 30.0
 #: Seconds to wait for the reply to a message's content (``data_timeout``): RFC 5321
 #: section 4.5.3.2.6 asks clients to wait 10 minutes for it.
 DEFAULT_DATA_TIMEOUT = 600.0
+
+#: The stages of setting a connection up (``connect_timeout``): every one before a message.
+_SET_UP: frozenset[str] = frozenset(get_args(Stage)) - MESSAGE_STAGES
 
 #: What may follow EHLO: a domain name or an address literal; never spaces or CR/LF.
 _EHLO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[A-Za-z0-9:.]+\]")
@@ -132,11 +136,13 @@ class SMTPOptions(BackendOptions):
       the server refuses a token, it is called once more and the login tried again.
     - ``use_tls``: STARTTLS after connecting (port 587); the server must offer it.
     - ``use_ssl``: implicit TLS from the first byte (port 465). Not with ``use_tls``.
-    - ``timeout``: seconds to wait for the server while connecting, for its greeting
-      and for each reply, the whole reply (or TLS handshake) however slowly it
-      trickles in, and a wait for a free pooled connection while the pool makes no
-      progress (30 s). Every option in seconds is a finite number above 0 and at
-      most one day (86400).
+    - ``timeout``: seconds to wait for each reply of the server once the connection is
+      set up, the whole reply however slowly it trickles in, and for a free pooled
+      connection while the pool makes no progress (30 s). Every option in seconds is a
+      finite number above 0 and at most one day (86400).
+    - ``connect_timeout``: seconds for each wait while a connection is set up
+      (connecting, the TLS handshake, the greeting, the replies to EHLO, STARTTLS and
+      AUTH), each whole however slowly it trickles in; unset (the default): ``timeout``.
     - ``data_timeout``: seconds to wait for the server's whole reply to a message's content,
       while it may scan the message (600 s, as RFC 5321 advises).
     - ``ssl_certfile``, ``ssl_keyfile``: a client certificate (PEM) for TLS.
@@ -173,6 +179,7 @@ class SMTPOptions(BackendOptions):
     use_tls: bool = False
     use_ssl: bool = False
     timeout: Seconds = DEFAULT_TIMEOUT
+    connect_timeout: Seconds | None = None
     data_timeout: Seconds = DEFAULT_DATA_TIMEOUT
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
@@ -186,6 +193,21 @@ class SMTPOptions(BackendOptions):
     idle_timeout: Seconds = 30.0
     max_per_second: PerSecond | None = None
     dkim: DKIMOptions | None = None
+
+    def timeout_at(self, stage: Stage) -> tuple[str, float]:
+        """The option bounding each wait for the server at ``stage``, and its seconds:
+        ``data_timeout`` for the reply to a message's content; ``connect_timeout`` (when
+        set) while a connection is set up; else ``timeout``."""
+        if stage == "message":
+            return "data_timeout", self.data_timeout
+        if stage in _SET_UP and self.connect_timeout is not None:
+            return "connect_timeout", self.connect_timeout
+        return "timeout", self.timeout
+
+    @property
+    def setup_timeout(self) -> float:
+        """Seconds for each wait while a connection is set up (:meth:`timeout_at`)."""
+        return self.timeout_at("connect")[1]
 
     @field_validator("host")
     @classmethod

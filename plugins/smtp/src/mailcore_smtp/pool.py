@@ -484,6 +484,7 @@ def pool_key(options: SMTPOptions) -> Hashable:
         str(options.ssl_certfile),
         str(options.ssl_keyfile),
         options.timeout,
+        options.connect_timeout,
         options.data_timeout,
         options.pipelining,
         options.max_connections,

@@ -124,13 +124,22 @@ class BackgroundServer(ServerContext):
 
     async def _shutdown(self) -> None:
         assert self._server is not None
+        loop = asyncio.get_running_loop()
+        # Stop accepting, then let a connection accepted just before get its transport:
+        # that is the first step of a task not yet started, which, cancelled below or
+        # run after close() (it could not attach to a closed server), would leave the
+        # accepted socket unclosed.
+        for sock in self._server.sockets:
+            with contextlib.suppress(NotImplementedError):  # a loop without readers
+                loop.remove_reader(sock.fileno())
+        for _ in range(3):
+            await asyncio.sleep(0)
         self._server.close()
         for protocol in list(self._protocols):
             transport = getattr(protocol, "transport", None)
             if transport is not None:
                 transport.close()
         await self._server.wait_closed()
-        loop = asyncio.get_running_loop()
         deadline = loop.time() + _CLOSE_GRACE
         while loop.time() < deadline and any(
             getattr(p, "transport", None) is not None for p in list(self._protocols)
