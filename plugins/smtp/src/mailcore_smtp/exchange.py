@@ -9,6 +9,13 @@ are generators that decide everything and do no I/O: they yield a request (:clas
 where they judge it. :func:`drive` feeds them from an :class:`smtplib.SMTP`; the async
 client (:mod:`mailcore_smtp.aclient`) feeds the very same generators from an asyncio
 transport. So what a reply or a lost connection means is decided once for both.
+
+The answer to a :class:`Reply` is always a well-formed SMTP reply: for one that is not
+(code ``-1``: see :func:`~mailcore_smtp.replies.malformed_line`), both drivers throw
+:class:`OutOfStep` into the steps instead (:func:`well_formed`). The steps judge it as
+the connection lost at that point, and close it: the server never gets the final dot
+of a message not yet sent (it discards that transaction), and a message whose final
+reply was garbled has an unknown outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +29,18 @@ from mailcore import RateLimiter
 from mailcore_smtp.deadline import read_reply_within
 from mailcore_smtp.transmit import send_content
 
-__all__ = ["Cancelled", "Content", "Pace", "Reply", "Request", "Send", "Steps", "drive"]
+__all__ = [
+    "Cancelled",
+    "Content",
+    "OutOfStep",
+    "Pace",
+    "Reply",
+    "Request",
+    "Send",
+    "Steps",
+    "drive",
+    "well_formed",
+]
 
 T = TypeVar("T")
 
@@ -33,6 +51,25 @@ class Cancelled(smtplib.SMTPServerDisconnected):
 
     def __init__(self) -> None:
         super().__init__("the sending task was cancelled")
+
+
+class OutOfStep(smtplib.SMTPServerDisconnected):
+    """Thrown into the steps for a reply that is no SMTP reply (``line``): client and
+    server no longer agree on which reply answers which command, so the conversation
+    ends there, as if the connection was lost."""
+
+    def __init__(self, line: bytes) -> None:
+        self.line = line.decode("utf-8", "replace")
+        super().__init__(f"no SMTP reply: {self.line!r}")
+
+
+def well_formed(answer: tuple[int, bytes]) -> tuple[int, bytes]:
+    """``answer`` (a reply read for a :class:`Reply`), unless it is no SMTP reply
+    (code ``-1``): then raises :class:`OutOfStep`."""
+    code, reply = answer
+    if code == -1:
+        raise OutOfStep(reply)
+    return answer
 
 
 @dataclass(frozen=True)
@@ -84,7 +121,7 @@ def drive(steps: Steps[T], smtp: smtplib.SMTP) -> T:
         answer = failure = None
         try:
             if isinstance(request, Reply):
-                answer = (
+                answer = well_formed(
                     smtp.getreply()
                     if request.seconds is None
                     else read_reply_within(smtp, request.seconds)
