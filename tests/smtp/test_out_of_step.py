@@ -381,3 +381,5 @@ def test_354_after_every_recipient_refused_closes_the_connection_instead_of_a_do
     ]
     assert [line for _, line in server.lines].count(".") == 2
     assert server.connections == 2
+    assert first.result is not None and first.result.message_id == "Q1"
+    assert third.result is not None and third.result.message_id == "Q2"
