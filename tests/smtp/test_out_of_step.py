@@ -189,7 +189,8 @@ class StoringServer:
                     number = server.connections
                 write = self.wfile.write
                 write(b"220 storing.example ESMTP\r\n")
-                sender, recipients = "", []
+                sender = ""
+                recipients: list[str] = []
                 for raw in self.rfile:
                     line = raw.decode().rstrip("\r\n")
                     server.lines.append((number, line))
