@@ -20,7 +20,6 @@ from mailcore_smtp import (
     SMTPBatchStoppedError,
     SMTPConnectionError,
     SMTPRecipientsRefusedError,
-    SMTPReplyError,
 )
 from mailcore_smtp.aio import _sessions
 from tests.smtp.async_driver import sync_and_async
@@ -98,14 +97,18 @@ def test_a_reply_sent_unasked_after_ehlo_fails_the_messages_instead_of_desyncing
     with scripted(b"220 scripted.example ESMTP\r\n", ehlo=unasked) as port:
         backend = SMTPBackend(host="127.0.0.1", port=port, timeout=5)
         first, second = make_message(), make_message()
-        with pytest.raises(SMTPReplyError) as caught:
+        with pytest.raises(SMTPConnectionError) as caught:
             backend.send_messages([first, second])
 
     # the unasked 250 was taken for MAIL FROM's reply: one reply behind from then on,
-    # DATA got RCPT's 250 instead of 354; no message content was sent
-    assert caught.value.stage == "data"
-    assert caught.value.smtp_code == 250
-    assert caught.value.sent == 0
+    # DATA got RCPT's 250 instead of 354: out of step, so the connection was closed
+    # before any content was sent (not a refusal: temporary)
+    error = caught.value
+    assert str(error).startswith(
+        f"SMTP server 127.0.0.1:{port} sent an unexpected positive reply at DATA: "
+        "'250 2.1.5 Ok' (client and server are out of step: the connection was closed)"
+    )
+    assert (error.stage, error.smtp_code, error.temporary, error.sent) == ("data", None, True, 0)
 
 
 def test_aclose_on_another_event_loop_closes_the_connection_silently() -> None:
@@ -304,6 +307,7 @@ def test_a_garbled_reply_to_an_accepted_recipient_fails_the_message_and_drops_th
         ("MAIL FROM:<a2@example.com>", b"250-Ok\r\n354 Go ahead\r\n", "mail"),  # codes differ
         ("RCPT TO:<b2@example.com>", b"garbage\r\n250 2.1.5 Ok\r\n", "rcpt"),
         ("DATA", b"199 Go ahead\r\n", "data"),  # no SMTP code
+        ("DATA", b"250 2.0.0 Ok\r\n", "data"),  # a positive reply DATA cannot get
     ],
 )
 def test_a_garbled_reply_before_the_dot_is_retried_on_a_new_connection(
@@ -329,11 +333,12 @@ def test_a_garbled_reply_before_the_dot_is_retried_on_a_new_connection(
 
 @pytest.mark.usefixtures("api")
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "plain"])
+@pytest.mark.parametrize("garbled", [b"hello garbage\r\n", b"354 Go ahead\r\n"])
 def test_a_garbled_reply_to_the_final_dot_is_an_unknown_outcome_never_sent_again(
-    pipelining: bool,
+    pipelining: bool, garbled: bytes
 ) -> None:
     # the server stored the second message, then its reply to the dot was garbled
-    answers: dict[str, list[bytes | None]] = {". from a2@example.com": [b"hello garbage\r\n"]}
+    answers: dict[str, list[bytes | None]] = {". from a2@example.com": [garbled]}
     with StoringServer(answers, pipelining=pipelining) as server:
         backend = SMTPBackend(
             host="127.0.0.1",
@@ -352,7 +357,7 @@ def test_a_garbled_reply_to_the_final_dot_is_an_unknown_outcome_never_sent_again
     assert (error.stage, error.outcome_unknown, error.smtp_reply) == (
         "message",
         True,
-        "hello garbage",
+        garbled.decode().strip(),
     )
     # held once: not re-sent despite retries=2; the third went on a new connection
     assert [sender for sender, _ in server.messages] == [f"a{n}@example.com" for n in (1, 2, 3)]

@@ -294,7 +294,8 @@ async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
                 raise Cancelled
             if isinstance(request, Reply):
                 answer = well_formed(
-                    await replies.reply(timeout if request.seconds is None else request.seconds)
+                    await replies.reply(timeout if request.seconds is None else request.seconds),
+                    request,
                 )
             elif isinstance(request, Send):
                 _write(link, request.data)

@@ -495,7 +495,7 @@ class SMTPBackend(BaseEmailBackend):
             )
         if isinstance(exc, OutOfStep):
             return SMTPConnectionError(
-                f"SMTP server {address} sent no SMTP reply {where}: {exc.line!r} (client "
+                f"SMTP server {address} sent {exc.what} {where}: {exc.line!r} (client "
                 "and server are out of step: the connection was closed)",
                 smtp_reply=exc.line,
                 **common,

@@ -139,7 +139,7 @@ def _read_group(link: Pipeline, tx: Transaction) -> Steps[Done | None]:
                 error = exc
         stage = "data"
         if not isinstance(error, SMTPConnectionError):
-            code, reply = yield Reply()
+            code, reply = yield Reply(positive=3)
             if error is None:
                 try:
                     tx.judge_data(code, reply)
