@@ -306,6 +306,7 @@ def test_a_garbled_reply_to_an_accepted_recipient_fails_the_message_and_drops_th
     [
         ("MAIL FROM:<a2@example.com>", b"250-Ok\r\n354 Go ahead\r\n", "mail"),  # codes differ
         ("RCPT TO:<b2@example.com>", b"garbage\r\n250 2.1.5 Ok\r\n", "rcpt"),
+        ("RCPT TO:<b2@example.com>", b"354 Go ahead\r\n", "rcpt"),  # RCPT cannot get 354
         ("DATA", b"199 Go ahead\r\n", "data"),  # no SMTP code
         ("DATA", b"250 2.0.0 Ok\r\n", "data"),  # a positive reply DATA cannot get
     ],
