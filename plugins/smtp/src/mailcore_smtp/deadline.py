@@ -9,8 +9,8 @@ reply's deadline, so a reply takes at most ``reply_timeout`` seconds (``timeout`
 :class:`TimeoutError` inside :meth:`smtplib.SMTP.getreply`, which turns it into
 ``SMTPServerDisconnected`` exactly as for a silent server. A reply that breaks SMTP's
 grammar (:func:`~mailcore_smtp.replies.malformed_line`) is returned as code ``-1`` with
-the offending line, as :mod:`smtplib` does for a line without a code. :func:`handshake` bounds a TLS
-handshake the same way.
+the offending line, as :mod:`smtplib` does for a line without a code.
+:func:`handshake` bounds a TLS handshake the same way.
 """
 
 from __future__ import annotations

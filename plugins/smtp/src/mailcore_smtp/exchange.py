@@ -11,9 +11,9 @@ client (:mod:`mailcore_smtp.aclient`) feeds the very same generators from an asy
 transport. So what a reply or a lost connection means is decided once for both.
 
 The answer to a :class:`Reply` is always a well-formed SMTP reply that can answer the
-command: for one that is not (code ``-1``: see
-:func:`~mailcore_smtp.replies.malformed_line`; or ``250`` to DATA...), both drivers
-throw :class:`OutOfStep` into the steps instead (:func:`well_formed`). The steps judge it as
+command: for one that is not (code ``-1``, see
+:func:`~mailcore_smtp.replies.malformed_line`; or ``250`` to DATA), both drivers throw
+:class:`OutOfStep` into the steps instead (:func:`well_formed`). The steps judge it as
 the connection lost at that point, and close it: the server never gets the final dot
 of a message not yet sent (it discards that transaction), and a message whose final
 reply was garbled has an unknown outcome.
@@ -56,9 +56,10 @@ class Cancelled(smtplib.SMTPServerDisconnected):
 
 
 class OutOfStep(smtplib.SMTPServerDisconnected):
-    """Thrown into the steps for a reply that is no SMTP reply (``line``; ``what`` it
-    is): client and server no longer agree on which reply answers which command, so
-    the conversation ends there, as if the connection was lost."""
+    """Thrown into the steps for a reply (``line``) that is no SMTP reply, or one the
+    command cannot get (``what`` says which): client and server no longer agree on
+    which reply answers which command, so the conversation ends there, as if the
+    connection was lost."""
 
     def __init__(self, line: bytes, what: str = "no SMTP reply") -> None:
         self.line = line.decode("utf-8", "replace")
