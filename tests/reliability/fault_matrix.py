@@ -114,8 +114,13 @@ STEPS = (
         "MAIL FROM",
         "MAIL",
         False,
-        {"4xx": "421 4.3.2 Shutting down", "5xx": "550 5.7.1 Sender rejected"},
+        {
+            "4xx": "421 4.3.2 Shutting down",
+            "5xx": "550 5.7.1 Sender rejected",
+            "not smtp": "hello I am not smtp",
+        },
         match=(sender(TARGET),),
+        kinds=("drop", "stall", "4xx", "5xx", "not smtp"),
     ),
     Step(
         "RCPT TO",
@@ -126,32 +131,43 @@ STEPS = (
             "5xx": "550 5.1.1 No such user",
             "partial 4xx": "452 4.2.2 Mailbox full",
             "partial 5xx": "550 5.1.1 No such user",
+            "not smtp": "2.1.5 Ok",  # a reply without its code
         },
         per_attempt={"4xx": 2, "5xx": 2},
         match=tuple(recipients(TARGET)),
-        kinds=("drop", "stall", "4xx", "5xx", "partial 4xx", "partial 5xx"),
+        kinds=("drop", "stall", "4xx", "5xx", "partial 4xx", "partial 5xx", "not smtp"),
     ),
     Step(
         "DATA",
         "DATA_COMMAND",
         False,
-        {"4xx": "451 4.3.0 Try later", "5xx": "554 5.5.1 No valid recipients"},
+        {
+            "4xx": "451 4.3.0 Try later",
+            "5xx": "554 5.5.1 No valid recipients",
+            "not smtp": "250-Ok\r\n354 Go ahead",  # its lines' codes differ
+        },
         match=(sender(TARGET),),
+        kinds=("drop", "stall", "4xx", "5xx", "not smtp"),
     ),
     Step(
         "end of data",
         "DATA",
         False,
-        {"4xx": "451 4.3.0 Error in processing", "5xx": "552 5.3.4 Message too big"},
+        {
+            "4xx": "451 4.3.0 Error in processing",
+            "5xx": "552 5.3.4 Message too big",
+            "not smtp": "hello I am not smtp",
+        },
         match=(sender(TARGET),),
+        kinds=("drop", "stall", "4xx", "5xx", "not smtp"),
     ),
     Step(
         "after queueing",
         "QUEUED",
         False,
-        {},
+        {"not smtp": "600 Queued"},  # no SMTP code
         match=(sender(TARGET),),
-        kinds=("drop", "stall"),
+        kinds=("drop", "stall", "not smtp"),
     ),
 )
 
@@ -191,6 +207,8 @@ class Case:
         match = self.step.match
         if self.kind.startswith("partial"):
             match = match[1:]  # the Bcc recipient only: the To recipient still gets it
+        elif self.kind == "not smtp" and self.step.stage == "RCPT":
+            match = match[:1]  # the To recipient only: the server accepts the Bcc one
         times = None if self.persistent else self.per_attempt
         return Fault(self.step.stage, action, match=match, times=times)
 
@@ -210,13 +228,19 @@ class Expected:
         return self.outcomes.count("sent")
 
 
+def _out_of_step(case: Case) -> bool:
+    """A reply that is no SMTP reply during a message: the client closes the connection
+    there, as if it was lost (at the greeting: a permanent failure, as a 5xx)."""
+    return case.kind == "not smtp" and not case.step.connection
+
+
 def _temporary(case: Case) -> bool:
-    return case.kind in ("drop", "stall", "4xx")
+    return case.kind in ("drop", "stall", "4xx") or _out_of_step(case)
 
 
 def _loses_connection(case: Case) -> bool:
     reply = case.step.replies.get(case.kind, "")
-    return case.kind in ("drop", "stall") or reply.startswith("421")
+    return case.kind in ("drop", "stall") or reply.startswith("421") or _out_of_step(case)
 
 
 def expected(case: Case) -> Expected:
@@ -240,7 +264,7 @@ def expected(case: Case) -> Expected:
         raises = outcome == "failed" and not case.fail_silently
         return Expected((outcome,) * BATCH, False, fired, raises)
 
-    after_content = step.stage in ("DATA", "QUEUED") and case.kind in ("drop", "stall")
+    after_content = step.stage in ("DATA", "QUEUED") and _loses_connection(case)
     if after_content:
         target: Outcome = "unknown"
         fired = 1
@@ -307,7 +331,7 @@ def expected_failover(case: Case) -> ExpectedFailover:
     step = case.step
     if step.connection:
         return ExpectedFailover(("sent",) * BATCH, ("backup",) * BATCH, False)
-    after_content = step.stage in ("DATA", "QUEUED") and case.kind in ("drop", "stall")
+    after_content = step.stage in ("DATA", "QUEUED") and _loses_connection(case)
     target: Outcome
     if after_content:
         target, by, rest_by = "unknown", None, "backup"

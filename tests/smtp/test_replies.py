@@ -1,10 +1,11 @@
-"""The queue id read from the final reply of real servers' formats."""
+"""The queue id read from the final reply of real servers' formats, and which replies
+are no SMTP replies at all."""
 
 from __future__ import annotations
 
 import pytest
 
-from mailcore_smtp.replies import queue_id_from_reply
+from mailcore_smtp.replies import malformed_line, queue_id_from_reply
 
 
 @pytest.mark.parametrize(
@@ -24,3 +25,25 @@ from mailcore_smtp.replies import queue_id_from_reply
 )
 def test_queue_id_from_reply(reply: str, queue_id: str | None) -> None:
     assert queue_id_from_reply(reply) == queue_id
+
+
+@pytest.mark.parametrize(
+    ("lines", "malformed"),
+    [
+        ([b"250 2.1.5 Ok\r\n"], None),
+        ([b"250\r\n"], None),  # a code alone
+        ([b"250-mx.example.com\r\n", b"250-PIPELINING\r\n", b"250 8BITMIME\r\n"], None),
+        ([b"554 5.7.1 Refused\n"], None),  # a bare LF ends the line too
+        ([b"hello garbage\r\n"], b"hello garbage"),  # no code
+        ([b"199 too low\r\n"], b"199 too low"),  # SMTP codes are 2xx to 5xx
+        ([b"600 too high\r\n"], b"600 too high"),
+        ([b"25 two digits\r\n"], b"25 two digits"),
+        ([b"2500 four digits\r\n"], b"2500 four digits"),
+        ([b"250-first\r\n", b"354 go ahead\r\n"], b"354 go ahead"),  # another code
+        ([b"250-first\r\n", b"  what?  \r\n"], b"what?"),
+    ],
+)
+def test_malformed_line_names_the_line_that_is_no_smtp_reply(
+    lines: list[bytes], malformed: bytes | None
+) -> None:
+    assert malformed_line(lines) == malformed

@@ -40,8 +40,9 @@ import aiosmtplib
 
 from mailcore_smtp.auth import Attempt, CannotLogIn, Refused, dialogue, login_attempts
 from mailcore_smtp.errors import SMTPError, SMTPSecurityError, Stage
-from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps
+from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps, well_formed
 from mailcore_smtp.pool import LinkState
+from mailcore_smtp.replies import malformed_line
 from mailcore_smtp.transaction import Done
 from mailcore_smtp.transmit import content_writes
 
@@ -65,12 +66,13 @@ _MAX_LINE = 8192
 
 class _Replies(asyncio.Protocol):
     """Everything the server says, split into replies ``(code, text)`` as
-    :meth:`smtplib.SMTP.getreply` gives them, kept in order until read; and the
-    transport's flow control for the writer."""
+    :meth:`smtplib.SMTP.getreply` gives them (``-1`` and the line for a reply that is
+    none, as :class:`~mailcore_smtp.deadline.DeadlineSMTP` gives it), kept in order
+    until read; and the transport's flow control for the writer."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self._lines: list[bytes] = []
+        self._lines: list[bytes] = []  # the reply being read, whole
         self._replies: collections.deque[tuple[int, bytes]] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self.lost: BaseException | None = None
@@ -95,9 +97,11 @@ class _Replies(asyncio.Protocol):
                 code = int(line[:3])
             except ValueError:
                 code = -1  # as smtplib: an unreadable code ends the reply
-            self._lines.append((line if code == -1 else line[4:]).strip(b" \t\r\n"))
+            self._lines.append(line)
             if code == -1 or line[3:4] != b"-":
-                self._replies.append((code, b"\n".join(self._lines)))
+                bad = malformed_line(self._lines)
+                text = b"\n".join(whole[4:].strip(b" \t\r\n") for whole in self._lines)
+                self._replies.append((-1, bad) if bad is not None else (code, text))
                 self._lines = []
                 self._wake()
 
@@ -290,8 +294,9 @@ async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
             if link.cancelled:
                 raise Cancelled
             if isinstance(request, Reply):
-                answer = await replies.reply(
-                    timeout if request.seconds is None else request.seconds
+                answer = well_formed(
+                    await replies.reply(timeout if request.seconds is None else request.seconds),
+                    request,
                 )
             elif isinstance(request, Send):
                 _write(link, request.data)

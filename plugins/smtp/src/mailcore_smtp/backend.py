@@ -64,7 +64,7 @@ from mailcore_smtp.errors import (
     SMTPSecurityError,
     Stage,
 )
-from mailcore_smtp.exchange import Cancelled
+from mailcore_smtp.exchange import Cancelled, OutOfStep
 from mailcore_smtp.held import ThreadSession
 from mailcore_smtp.options import SMTP_URL_SCHEMES, SMTPOptions
 from mailcore_smtp.pool import Link, pool_for
@@ -493,6 +493,13 @@ class SMTPBackend(BaseEmailBackend):
             return SMTPConnectionError(
                 f"SMTP server {address}: the sending task was cancelled {where} (the "
                 "connection was closed at once)",
+                **common,
+            )
+        if isinstance(exc, OutOfStep):
+            return SMTPConnectionError(
+                f"SMTP server {address} sent {exc.what} {where}: {exc.line!r} (client "
+                "and server are out of step: the connection was closed)",
+                smtp_reply=exc.line,
                 **common,
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):

@@ -7,8 +7,10 @@ ending the line would restart it forever. :class:`DeadlineSMTP` reads every repl
 reply's deadline, so a reply takes at most ``reply_timeout`` seconds (``timeout``, or
 ``data_timeout`` inside :func:`read_reply_within`). Running out raises
 :class:`TimeoutError` inside :meth:`smtplib.SMTP.getreply`, which turns it into
-``SMTPServerDisconnected`` exactly as for a silent server. :func:`handshake` bounds a TLS
-handshake the same way.
+``SMTPServerDisconnected`` exactly as for a silent server. A reply that breaks SMTP's
+grammar (:func:`~mailcore_smtp.replies.malformed_line`) is returned as code ``-1`` with
+the offending line, as :mod:`smtplib` does for a line without a code.
+:func:`handshake` bounds a TLS handshake the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import socket
 import ssl
 import time
 from typing import Any
+
+from mailcore_smtp.replies import malformed_line
 
 __all__ = ["DeadlineSMTP", "handshake", "read_reply_within"]
 
@@ -46,14 +50,17 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _LineReader(io.BufferedReader):
-    """A buffered reader remembering the last line read (smtplib drops the first four
-    bytes of a line that is no SMTP reply, taking them for its code)."""
+    """A buffered reader keeping the lines of the reply being read, whole (smtplib
+    drops the first four bytes of each, taking them for its code)."""
 
-    last_line = b""
+    def __init__(self, raw: io.RawIOBase) -> None:
+        super().__init__(raw)
+        self.lines: list[bytes] = []
 
     def readline(self, size: int | None = -1) -> bytes:
-        self.last_line = super().readline(size)
-        return self.last_line
+        line = super().readline(size)
+        self.lines.append(line)
+        return line
 
 
 class DeadlineSMTP(smtplib.SMTP):
@@ -66,14 +73,16 @@ class DeadlineSMTP(smtplib.SMTP):
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:
             self.file = _LineReader(_DeadlineReader(self.sock, self))
+        if isinstance(self.file, _LineReader):
+            self.file.lines = []
         seconds = self.reply_timeout if self.reply_timeout is not None else self.timeout
         if isinstance(seconds, (int, float)):
             self.reply_deadline = time.monotonic() + seconds
         try:
             code, reply = super().getreply()
-            if code == -1 and isinstance(self.file, _LineReader):  # no SMTP reply: all of it
-                kept = reply.split(b"\n")[:-1]
-                reply = b"\n".join([*kept, self.file.last_line.strip(b" \t\r\n")])
+            bad = malformed_line(self.file.lines) if isinstance(self.file, _LineReader) else None
+            if bad is not None:  # no SMTP reply: -1 and that line, whole
+                return -1, bad
             return code, reply
         finally:
             self.reply_deadline = None

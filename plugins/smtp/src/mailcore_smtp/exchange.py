@@ -9,6 +9,14 @@ are generators that decide everything and do no I/O: they yield a request (:clas
 where they judge it. :func:`drive` feeds them from an :class:`smtplib.SMTP`; the async
 client (:mod:`mailcore_smtp.aclient`) feeds the very same generators from an asyncio
 transport. So what a reply or a lost connection means is decided once for both.
+
+The answer to a :class:`Reply` is always a well-formed SMTP reply that can answer the
+command: for one that is not (code ``-1``, see
+:func:`~mailcore_smtp.replies.malformed_line`; or ``250`` to DATA), both drivers throw
+:class:`OutOfStep` into the steps instead (:func:`well_formed`). The steps judge it as
+the connection lost at that point, and close it: the server never gets the final dot
+of a message not yet sent (it discards that transaction), and a message whose final
+reply was garbled has an unknown outcome.
 """
 
 from __future__ import annotations
@@ -20,9 +28,21 @@ from typing import Any, TypeVar
 
 from mailcore import RateLimiter
 from mailcore_smtp.deadline import read_reply_within
+from mailcore_smtp.replies import reply_text
 from mailcore_smtp.transmit import send_content
 
-__all__ = ["Cancelled", "Content", "Pace", "Reply", "Request", "Send", "Steps", "drive"]
+__all__ = [
+    "Cancelled",
+    "Content",
+    "OutOfStep",
+    "Pace",
+    "Reply",
+    "Request",
+    "Send",
+    "Steps",
+    "drive",
+    "well_formed",
+]
 
 T = TypeVar("T")
 
@@ -33,6 +53,32 @@ class Cancelled(smtplib.SMTPServerDisconnected):
 
     def __init__(self) -> None:
         super().__init__("the sending task was cancelled")
+
+
+class OutOfStep(smtplib.SMTPServerDisconnected):
+    """Thrown into the steps for a reply (``line``) that is no SMTP reply, or one the
+    command cannot get (``what`` says which): client and server no longer agree on
+    which reply answers which command, so the conversation ends there, as if the
+    connection was lost."""
+
+    def __init__(self, line: bytes, what: str = "no SMTP reply") -> None:
+        self.line = line.decode("utf-8", "replace")
+        self.what = what
+        super().__init__(f"{what}: {self.line!r}")
+
+
+def well_formed(answer: tuple[int, bytes], request: Reply) -> tuple[int, bytes]:
+    """``answer``, the reply read for ``request``; raises :class:`OutOfStep` when it is
+    no SMTP reply (code ``-1``), or a positive reply of the other class than the
+    request's (``250`` to DATA, ``354`` to RCPT TO or to a message's content): that
+    reply answers another command."""
+    code, reply = answer
+    if code == -1:
+        raise OutOfStep(reply)
+    if code < 400 and code // 100 != request.positive:
+        line = f"{code} {reply_text(reply)}".rstrip()
+        raise OutOfStep(line.encode(), "an unexpected positive reply")
+    return answer
 
 
 @dataclass(frozen=True)
@@ -53,9 +99,11 @@ class Content:
 
 @dataclass(frozen=True)
 class Reply:
-    """Read one reply; ``seconds`` bounds the whole reply (``None``: ``timeout``)."""
+    """Read one reply; ``seconds`` bounds the whole reply (``None``: ``timeout``);
+    ``positive``: the class of the reply that says yes (3 for DATA, else 2)."""
 
     seconds: float | None = None
+    positive: int = 2
 
 
 @dataclass(frozen=True)
@@ -84,10 +132,11 @@ def drive(steps: Steps[T], smtp: smtplib.SMTP) -> T:
         answer = failure = None
         try:
             if isinstance(request, Reply):
-                answer = (
+                answer = well_formed(
                     smtp.getreply()
                     if request.seconds is None
-                    else read_reply_within(smtp, request.seconds)
+                    else read_reply_within(smtp, request.seconds),
+                    request,
                 )
             elif isinstance(request, Send):
                 smtp.send(request.data)

@@ -10,7 +10,9 @@ Every reply goes through the same :class:`~mailcore_smtp.transaction.Transaction
 judgement as without pipelining. What a lost connection means is exact: lost before the
 previous message's final reply, that message's outcome is unknown (its dot may have
 arrived) while this one was not accepted (stage ``mail``); lost while reading this
-message's replies, it was not accepted, at the stage whose reply was missing.
+message's replies, it was not accepted, at the stage whose reply was missing. A reply
+that is no SMTP reply (:class:`~mailcore_smtp.exchange.OutOfStep`) counts as the
+connection lost there, and the connection is closed without a dot.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol
 
 from mailcore import SendError, SendResult
 from mailcore_smtp.errors import SMTPConnectionError, SMTPError, Stage
-from mailcore_smtp.exchange import Content, Pace, Reply, Send, Steps, drive
+from mailcore_smtp.exchange import Content, OutOfStep, Pace, Reply, Send, Steps, drive
 from mailcore_smtp.pool import Link
 from mailcore_smtp.transaction import Done, Transaction, needs_reset, reset_steps
 
@@ -137,7 +139,7 @@ def _read_group(link: Pipeline, tx: Transaction) -> Steps[Done | None]:
                 error = exc
         stage = "data"
         if not isinstance(error, SMTPConnectionError):
-            code, reply = yield Reply()
+            code, reply = yield Reply(positive=3)
             if error is None:
                 try:
                     tx.judge_data(code, reply)
@@ -146,22 +148,19 @@ def _read_group(link: Pipeline, tx: Transaction) -> Steps[Done | None]:
             data_accepted = code == 354
     except (OSError, smtplib.SMTPException) as exc:
         link.discard()
-        return Done(tx, error=error or tx.backend.translate(exc, stage))
+        if error is None or isinstance(exc, OutOfStep):  # then the replies before lie too
+            error = tx.backend.translate(exc, stage)
+        return Done(tx, error=error)
     if error is None:
         link.pending = tx
         return None
-    if isinstance(error, SMTPConnectionError):
+    if isinstance(error, SMTPConnectionError) or data_accepted:
+        # data_accepted: 354 although the transaction failed (every recipient refused,
+        # which RFC 5321 answers with 503 or 554). RFC 2920 says to send a lone dot, but
+        # a server that broke the rules once may store that empty message; closing the
+        # connection before any dot makes every server discard the transaction.
         link.discard()
         return Done(tx, error=error)
-    if data_accepted:
-        # 354 although the transaction failed (every recipient refused): RFC 2920 says
-        # to send a lone dot; with no recipient accepted nothing is delivered.
-        try:
-            yield Send(b".\r\n")
-            yield Reply(tx.backend.options.data_timeout)
-        except (OSError, smtplib.SMTPException):
-            link.discard()
-            return Done(tx, error=error)
     if needs_reset(error) and not (yield from reset_steps()):
         link.discard()
     return Done(tx, error=error)

@@ -1,11 +1,41 @@
-"""Reading SMTP replies: the queue id in the final ``250`` reply to a message, and
-whether a refusal says the message is too big."""
+"""Reading SMTP replies: whether a reply is one at all, the queue id in the final
+``250`` reply to a message, and whether a refusal says the message is too big."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["means_throttled", "means_too_big", "queue_id_from_reply", "reply_text"]
+__all__ = [
+    "malformed_line",
+    "means_throttled",
+    "means_too_big",
+    "queue_id_from_reply",
+    "reply_text",
+]
+
+#: One line of a reply (RFC 5321 4.2): a code 2xx to 5xx, then a space, a hyphen (more
+#: lines follow) or nothing.
+_REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])(?:[ -]|\Z)")
+
+
+def malformed_line(lines: Sequence[bytes]) -> bytes | None:
+    """The first of a reply's ``lines`` that is no SMTP reply line (no code of three
+    digits 2xx to 5xx, or another code than the lines before it), stripped; ``None``
+    when the reply is well formed.
+
+    Such a line means that client and server no longer agree on which reply answers
+    which command: :func:`mailcore_smtp.exchange.well_formed` ends the conversation.
+    """
+    code = None
+    for line in lines:
+        text = line.rstrip(b"\r\n")
+        match = _REPLY_LINE.match(text)
+        if match is None or code not in (None, match.group(1)):
+            return text.strip(b" \t")
+        code = match.group(1)
+    return None
+
 
 _ENHANCED_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s+")
 _ENHANCED_CODE = re.compile(r"^[245]\.(\d{1,3}\.\d{1,3})(?!\S)")

@@ -237,7 +237,7 @@ def plain_steps(transaction: Transaction) -> Steps[SendResult]:
         tx.judge_recipients()
         stage = "data"
         yield Send(b"DATA\r\n")
-        tx.judge_data(*(yield Reply()))
+        tx.judge_data(*(yield Reply(positive=3)))
         # Still "data" while the content goes out: if sending fails, the final dot
         # did not, so the server cannot have accepted the message (safe to retry).
         yield Pace(backend.pool.limiter)
