@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiosmtplib
 
+from mailcore import adrive_steps
 from mailcore_smtp.auth import Attempt, CannotLogIn, Refused, dialogue, login_attempts
 from mailcore_smtp.errors import SMTPError, SMTPSecurityError, Stage
-from mailcore_smtp.exchange import Cancelled, Content, Reply, Send, Steps, well_formed
+from mailcore_smtp.exchange import Cancelled, Content, Reply, Request, Send, Steps, well_formed
 from mailcore_smtp.pool import LinkState
 from mailcore_smtp.replies import malformed_line
 from mailcore_smtp.transaction import Done
@@ -278,30 +279,22 @@ def _close_socket(transport: asyncio.Transport) -> None:
 
 
 async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
-    """:func:`mailcore_smtp.exchange.drive` on an :class:`AsyncLink`: the same steps,
-    their requests done on the transport (``timeout`` for a reply or a blocked write)."""
-    answer: Any = None
-    failure: BaseException | None = None
+    """:func:`mailcore_smtp.exchange.drive` on an :class:`AsyncLink`
+    (:func:`mailcore.adrive_steps`): the same steps, their requests done on the transport
+    (``timeout`` for a reply or a blocked write)."""
     replies = link.replies
-    while True:
+
+    async def act(request: Request) -> Any:
+        if link.cancelled:
+            raise Cancelled
         try:
-            request = steps.throw(failure) if failure is not None else steps.send(answer)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        answer = failure = None
-        try:
-            if link.cancelled:
-                raise Cancelled
             if isinstance(request, Reply):
-                answer = well_formed(
-                    await replies.reply(timeout if request.seconds is None else request.seconds),
-                    request,
-                )
-            elif isinstance(request, Send):
+                seconds = timeout if request.seconds is None else request.seconds
+                return well_formed(await replies.reply(seconds), request)
+            if isinstance(request, Send):
                 _write(link, request.data)
-                await replies.drain(timeout)
-            elif isinstance(request, Content):
+                return await replies.drain(timeout)
+            if isinstance(request, Content):
                 writes = content_writes(request.chunks, trailer=request.trailer)
                 data = next(writes)
                 for following in writes:
@@ -310,20 +303,20 @@ async def adrive(steps: Steps[T], link: AsyncLink, timeout: float) -> T:
                     data = following
                 # the last write, with the final dot: from here a break means the
                 # outcome is unknown, judged when its reply is missing
-                _write(link, data)
-            else:
-                start = request.limiter.wait(sleep=lambda _: None)  # claims the start
-                delay = start - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                return _write(link, data)
+            start = request.limiter.wait(sleep=lambda _: None)  # claims the start
+            delay = start - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return None
         except asyncio.CancelledError:
             # no half message may stay on a connection: close it now; the steps judge
             # the break, and the sender re-raises the cancellation
             link.discard()
             link.cancelled = True
-            failure = Cancelled()
-        except BaseException as exc:
-            failure = exc
+            raise Cancelled from None
+
+    return await adrive_steps(steps, act)
 
 
 def _write(link: AsyncLink, data: bytes) -> None:

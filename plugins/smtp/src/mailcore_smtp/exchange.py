@@ -26,7 +26,7 @@ from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from mailcore import RateLimiter
+from mailcore import RateLimiter, drive_steps
 from mailcore_smtp.deadline import read_reply_within
 from mailcore_smtp.replies import reply_text
 from mailcore_smtp.transmit import send_content
@@ -119,30 +119,22 @@ Steps = Generator[Request, Any, T]
 
 
 def drive(steps: Steps[T], smtp: smtplib.SMTP) -> T:
-    """Run ``steps`` on ``smtp``: each request done with :mod:`smtplib`, its failure thrown
-    back into the steps (which judge it); what the steps return, or raise."""
-    answer: Any = None
-    failure: BaseException | None = None
-    while True:
-        try:
-            request = steps.throw(failure) if failure is not None else steps.send(answer)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        answer = failure = None
-        try:
-            if isinstance(request, Reply):
-                answer = well_formed(
-                    smtp.getreply()
-                    if request.seconds is None
-                    else read_reply_within(smtp, request.seconds),
-                    request,
-                )
-            elif isinstance(request, Send):
-                smtp.send(request.data)
-            elif isinstance(request, Content):
-                send_content(smtp, request.chunks, trailer=request.trailer)
-            else:
-                request.limiter.wait()
-        except BaseException as exc:  # judged by the steps: they re-raise what is not theirs
-            failure = exc
+    """Run ``steps`` on ``smtp`` (:func:`mailcore.drive_steps`): each request done with
+    :mod:`smtplib`, its failure thrown back into the steps (which judge it); what the
+    steps return, or raise."""
+
+    def act(request: Request) -> Any:
+        if isinstance(request, Reply):
+            return well_formed(
+                smtp.getreply()
+                if request.seconds is None
+                else read_reply_within(smtp, request.seconds),
+                request,
+            )
+        if isinstance(request, Send):
+            return smtp.send(request.data)
+        if isinstance(request, Content):
+            return send_content(smtp, request.chunks, trailer=request.trailer)
+        return request.limiter.wait()
+
+    return drive_steps(steps, act)
