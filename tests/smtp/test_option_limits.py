@@ -25,6 +25,25 @@ def test_smtp_seconds_options_refuse_inf_nan_and_more_than_a_day(
         mailcore.get_connection("smtp", host="127.0.0.1", **{option: value})
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (0, "Input should be greater than 0 (got 0)"),
+        (-1, "Input should be greater than 0 (got -1)"),
+        (1e10, "Input should be less than or equal to 86400 (got 10000000000.0)"),
+    ],
+)
+def test_a_refused_number_is_shown_even_when_the_reason_holds_the_same_digits(
+    value: float, reason: str
+) -> None:
+    # "greater than 0" holds a 0, but does not say that 0 was what was given
+    with pytest.raises(ConfigurationError) as caught:
+        mailcore.get_connection("smtp", host="127.0.0.1", idle_timeout=value)
+    assert str(caught.value) == (
+        f"invalid setting 'smtp.idle_timeout' (given as an argument): {reason}"
+    )
+
+
 @pytest.mark.parametrize("option", SECONDS)
 def test_smtp_seconds_options_take_up_to_one_day(option: str) -> None:
     backend = mailcore.get_connection("smtp", host="127.0.0.1", **{option: 86400})

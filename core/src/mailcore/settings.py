@@ -531,10 +531,14 @@ def _problems(
             wanted = "a list" if error["type"] == "list_type" else "an object"
             reason = f"{EXPECTED_JSON} ({wanted}, not this text)"
         what = _describe(section, model, field, source, path, spec)
-        given = repr(error.get("input"))
-        # a secret is never shown; nor a value the reason already quotes
+        value = error.get("input")
+        given = repr(value)
+        # a secret is never shown; nor a value the reason already quotes ("'fast' is...",
+        # "..., not 1e-09"), which a number merely appearing in it ("greater than 0") is not
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        quoted = f"not {given}" in reason if number else given in reason
         hidden = is_secret(model, field) or isinstance(cause, MailcoreError)
-        shown = "" if hidden or given in reason else f" (got {given})"
+        shown = "" if hidden or quoted else f" (got {given})"
         problems.append(f"invalid {what}: {reason}{shown}")
     kind = kinds.pop() if len(kinds) == 1 else ConfigurationError
     if spec is not None and not issubclass(kind, InvalidMailer):
