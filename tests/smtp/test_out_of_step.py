@@ -368,11 +368,16 @@ def test_a_garbled_reply_to_the_final_dot_is_an_unknown_outcome_never_sent_again
 
 
 @pytest.mark.usefixtures("api")
-def test_354_after_every_recipient_refused_closes_the_connection_instead_of_a_dot() -> None:
-    # pipelined: the server refused b2@ but answered DATA with 354 all the same
+@pytest.mark.parametrize("retries", [0, 1])
+def test_354_after_every_recipient_refused_closes_the_connection_instead_of_a_dot(
+    retries: int,
+) -> None:
+    # pipelined: the server refused b2@ but answered DATA with 354 all the same; the
+    # batch goes on with a refused message, retries or not: the backend closed the
+    # connection itself, nothing was lost
     with StoringServer(refuse=("b2@example.com",), always_354=True) as server:
         backend = SMTPBackend(
-            host="127.0.0.1", port=server.port, timeout=5, retries=1, fail_silently=True
+            host="127.0.0.1", port=server.port, timeout=5, retries=retries, fail_silently=True
         )
         first, second, third = messages = three_messages()
         assert backend.send_messages(messages) == 2

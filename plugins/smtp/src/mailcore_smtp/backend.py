@@ -613,11 +613,14 @@ class SMTPBackend(BaseEmailBackend):
         """After a failed message, whether to go on with the next one.
 
         Only with ``fail_silently``, and only when a connection is left to go on with,
-        or may be made again (``retries``); never when connecting itself failed.
+        or may be made again: after a refusal (the backend closed the connection itself,
+        as after a ``354`` to a message whose every recipient was refused), or with
+        ``retries`` after a lost one; never when connecting itself failed.
         """
         if not self.fail_silently or error.stage not in MESSAGE_STAGES:
             return False
-        return connection_alive or self.options.retries > 0
+        lost = isinstance(error, SMTPConnectionError)
+        return connection_alive or not lost or self.options.retries > 0
 
     def batch_stopped_error(self, cause: BaseException) -> SMTPBatchStoppedError:
         """The error of a message not attempted: an :class:`SMTPBatchStoppedError`."""
