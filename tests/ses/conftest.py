@@ -92,28 +92,32 @@ class FakeAccount:
         self.enforcement_status = "HEALTHY"
         #: ``MaxSendRate`` to answer instead of moto's 1 a second
         self.max_send_rate: float | None = None
+        #: ``SendQuota`` to answer as it is instead of moto's (``None``: moto's;
+        #: ``"omitted"``: none at all)
+        self.send_quota: object = None
         self.requests: list[tuple[str, str, dict[str, str]]] = []
 
     def answer(self, response: SESV2Response) -> str:
         self.requests.append((response.method, response.path, dict(response.headers)))
         quota = ses_backends[response.current_account][response.region].get_send_quota()
-        return json.dumps(
-            {
-                "DedicatedIpAutoWarmupEnabled": False,
-                "EnforcementStatus": self.enforcement_status,
-                "ProductionAccessEnabled": self.production_access,
-                "SendQuota": {
-                    "Max24HourSend": float(quota.max24_hour_send),
-                    "MaxSendRate": (
-                        float(quota.max_send_rate)
-                        if self.max_send_rate is None
-                        else self.max_send_rate
-                    ),
-                    "SentLast24Hours": float(quota.sent_last24_hours),
-                },
-                "SendingEnabled": self.sending_enabled,
-            }
-        )
+        answer: dict[str, object] = {
+            "DedicatedIpAutoWarmupEnabled": False,
+            "EnforcementStatus": self.enforcement_status,
+            "ProductionAccessEnabled": self.production_access,
+            "SendQuota": {
+                "Max24HourSend": float(quota.max24_hour_send),
+                "MaxSendRate": (
+                    float(quota.max_send_rate) if self.max_send_rate is None else self.max_send_rate
+                ),
+                "SentLast24Hours": float(quota.sent_last24_hours),
+            },
+            "SendingEnabled": self.sending_enabled,
+        }
+        if self.send_quota == "omitted":
+            del answer["SendQuota"]
+        elif self.send_quota is not None:
+            answer["SendQuota"] = self.send_quota
+        return json.dumps(answer)
 
 
 @pytest.fixture

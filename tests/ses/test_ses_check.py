@@ -80,6 +80,47 @@ def test_the_check_suggests_only_a_rate_max_per_second_takes(
     assert backend.check().endswith(f"; {suggestion}")
 
 
+@pytest.mark.parametrize(
+    ("send_quota", "problem"),
+    [
+        ("omitted", "answered without a readable sending quota (no SendQuota)"),
+        (
+            {"Max24HourSend": 200.0, "MaxSendRate": 1.0},
+            "answered without a readable sending quota "
+            "(SendQuota.SentLast24Hours is None, not a number)",
+        ),
+        (
+            {"Max24HourSend": 200.0, "MaxSendRate": "abc", "SentLast24Hours": 0.0},
+            "the answer could not be read (ValueError: could not convert string to float: 'abc')",
+        ),
+        ("a string", "the answer could not be read (AttributeError: "),
+    ],
+)
+def test_an_answer_without_a_readable_quota_fails_the_check_in_one_line(
+    account: FakeAccount,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    send_quota: object,
+    problem: str,
+) -> None:
+    # neither a report made up from no data ("quota 0 ... in the sandbox") nor exit 2
+    account.send_quota = send_quota
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+
+    status = main(["check", "--backend", "ses", "-o", f"region={REGION}"])
+
+    out, err = capsys.readouterr()
+    assert status == 1
+    [line] = err.splitlines()
+    assert line.startswith(
+        "mailcore: error: the ses backend could not connect: SES GetAccount in eu-west-1"
+    )
+    assert problem in line
+    assert line.endswith("; is endpoint_url an SES endpoint?")
+    assert "Connection:" not in out
+
+
 def test_a_paused_account_fails_the_check(backend: SESBackend, account: FakeAccount) -> None:
     account.sending_enabled = False
 

@@ -176,9 +176,22 @@ class SESBackend(BaseEmailBackend):
             account = self.client.get_account()
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise failure_from_exception(exc, None, region, "GetAccount") from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # botocore reading a stranger
+            raise SESAccountError(
+                f"SES GetAccount in {region}: the answer could not be read "
+                f"({type(exc).__name__}: {exc}); is endpoint_url an SES endpoint?",
+                code="MalformedResponse",
+            ) from exc
         finally:
             if opened:
                 self.close()
+        unreadable = _unreadable_quota(account)
+        if unreadable:
+            raise SESAccountError(
+                f"SES GetAccount in {region} answered without a readable sending quota "
+                f"({unreadable}); is endpoint_url an SES endpoint?",
+                code="MalformedResponse",
+            )
         line = _describe_account(account, region)
         if account.get("SendingEnabled") is False:
             raise SESAccountError(
@@ -299,6 +312,18 @@ class SESBackend(BaseEmailBackend):
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)  # nan, inf: as is
+
+
+def _unreadable_quota(account: GetAccountResponseTypeDef) -> str:
+    """What a ``GetAccount`` answer lacks to be described (``""``: nothing)."""
+    quota: Any = account.get("SendQuota")
+    if not isinstance(quota, dict):
+        return "no SendQuota"
+    for name in ("Max24HourSend", "MaxSendRate", "SentLast24Hours"):
+        value = quota.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"SendQuota.{name} is {value!r}, not a number"
+    return ""
 
 
 def _describe_account(account: GetAccountResponseTypeDef, region: str | None) -> str:
