@@ -52,3 +52,16 @@ def test_a_failure_the_steps_do_not_judge_comes_out_of_the_driver() -> None:
 
     with pytest.raises(KeyError, match="hello"):
         drive_steps(greet_twice(), fails)
+
+
+def test_what_cannot_be_driven_is_refused_before_anything_is_done() -> None:
+    with pytest.raises(TypeError, match=r"steps must be a generator .*, not list"):
+        drive_steps(["hello"], act)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="use adrive_steps for an async one"):
+        drive_steps(greet_twice(), aact)
+    with pytest.raises(TypeError, match=r"steps must be a generator .*, not coroutine"):
+        coroutine = aact("hello")
+        try:
+            asyncio.run(adrive_steps(coroutine, aact))  # type: ignore[arg-type]
+        finally:
+            coroutine.close()

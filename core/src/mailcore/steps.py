@@ -11,6 +11,7 @@ not theirs). What the steps return is returned.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
@@ -20,8 +21,20 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 
+def _check(steps: object, act: object, awaited: bool) -> None:
+    """A clear error for what cannot be driven (not at the first request's failure)."""
+    if not inspect.isgenerator(steps):
+        raise TypeError(
+            f"steps must be a generator (a call of a function that yields), not "
+            f"{type(steps).__name__}"
+        )
+    if not awaited and inspect.iscoroutinefunction(act):
+        raise TypeError("drive_steps runs a sync act; use adrive_steps for an async one")
+
+
 def drive_steps(steps: Generator[R, Any, T], act: Callable[[R], Any]) -> T:
     """Run ``steps``, doing each request with ``act``."""
+    _check(steps, act, awaited=False)
     answer: Any = None
     failure: BaseException | None = None
     while True:
@@ -39,6 +52,7 @@ def drive_steps(steps: Generator[R, Any, T], act: Callable[[R], Any]) -> T:
 
 async def adrive_steps(steps: Generator[R, Any, T], act: Callable[[R], Awaitable[Any]]) -> T:
     """:func:`drive_steps` with each request awaited."""
+    _check(steps, act, awaited=True)
     answer: Any = None
     failure: BaseException | None = None
     while True:
