@@ -45,6 +45,8 @@ def test_every_source_is_named_and_the_password_is_masked(workdir: Path) -> None
     assert smtp["host"] == ("127.0.0.1", "toml (mailcore.toml)")
     assert smtp["port"] == (str(port), "argument")
     assert smtp["timeout"] == ("5.0", "toml (mailcore.toml)")
+    # unset, connect_timeout is timeout: the value in force is shown, and why
+    assert smtp["connect_timeout"] == ("5.0", "unset: as timeout")
     assert smtp["username"] == ("alice", ".env (MAILCORE_SMTP_USERNAME)")
     assert smtp["password"] == ("********", "environment (MAILCORE_SMTP_PASSWORD)")
     assert smtp["use_tls"] == ("False", "default")

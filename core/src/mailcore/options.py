@@ -230,10 +230,13 @@ class BackendOptions(_MaskedModel):
     A boolean is refused where a number is expected (``port=True`` is not port 1). The
     ``repr`` masks every secret option (see :func:`is_secret`). ``env_names`` maps an
     option to an environment variable other than the usual ``MAILCORE_<SHORTNAME>_<OPTION>``
-    (the file backend's ``MAILCORE_FILE_PATH``).
+    (the file backend's ``MAILCORE_FILE_PATH``). ``unset_means`` maps an option whose
+    unset value stands for another option's (SMTP's ``connect_timeout``: ``timeout``) to
+    that option, so ``mailcore check`` shows the value in force.
     """
 
     env_names: ClassVar[Mapping[str, str]] = {}
+    unset_means: ClassVar[Mapping[str, str]] = {}
 
     @field_validator("*", mode="before")
     @classmethod

@@ -123,6 +123,9 @@ def settings_table(
         fallback = _core_fallback(field, path) if section and value is None else None
         if fallback is not None:  # unset here: the core setting is in force
             shown, label = format_value(fallback[0], secret=True), fallback[1]
+        stands_for = getattr(model, "unset_means", {}).get(field)
+        if value is None and stands_for is not None:  # unset: another option's value
+            shown, label = format_value(getattr(values, stands_for)), f"unset: as {stands_for}"
         rows.append([field, shown, label])
     return format_table(["setting", "value", "source"], rows, indent="  ")
 

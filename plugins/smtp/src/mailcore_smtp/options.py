@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Self, get_args
+from typing import Annotated, Any, ClassVar, Self, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -168,6 +169,8 @@ class SMTPOptions(BackendOptions):
       ``private_key_file`` or ``private_key``, ``headers``, ``algorithm``; see
       :class:`mailcore.DKIMOptions`); unset: the core ``dkim`` setting applies, if any.
     """
+
+    unset_means: ClassVar[Mapping[str, str]] = {"connect_timeout": "timeout"}
 
     host: str = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 25
