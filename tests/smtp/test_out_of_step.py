@@ -47,9 +47,16 @@ def _plain_smtp(line: bytes) -> bytes:
 
 
 @contextmanager
-def scripted(greeting: bytes, ehlo: bytes = b"250 scripted.example\r\n") -> Iterator[int]:
-    """A server on 127.0.0.1 that sends ``greeting``, answers EHLO with ``ehlo`` (all of it
-    in one write) and every other command as :func:`_plain_smtp`. Yields its port."""
+def scripted(
+    greeting: bytes,
+    ehlo: bytes = b"250 scripted.example\r\n",
+    *,
+    auth: bytes = b"235 2.7.0 Accepted\r\n",
+    heard: list[bytes] | None = None,
+) -> Iterator[int]:
+    """A server on 127.0.0.1 that sends ``greeting``, answers EHLO (and HELO) with ``ehlo``
+    (all of it in one write), AUTH with ``auth`` and every other command as
+    :func:`_plain_smtp`; the commands' verbs are added to ``heard``. Yields its port."""
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
@@ -61,7 +68,11 @@ def scripted(greeting: bytes, ehlo: bytes = b"250 scripted.example\r\n") -> Iter
                         in_data = False
                         self.wfile.write(b"250 2.0.0 Ok: queued as REAL\r\n")
                     continue
-                answer = ehlo if line[:4].upper() in (b"EHLO", b"HELO") else _plain_smtp(line)
+                verb = line[:4].upper()
+                if heard is not None:
+                    heard.append(verb)
+                scripted_answer = {b"EHLO": ehlo, b"HELO": ehlo, b"AUTH": auth}.get(verb)
+                answer = scripted_answer or _plain_smtp(line)
                 in_data = answer.startswith(b"354")
                 self.wfile.write(answer)
 
@@ -76,19 +87,99 @@ def scripted(greeting: bytes, ehlo: bytes = b"250 scripted.example\r\n") -> Iter
 
 
 @pytest.mark.usefixtures("api")
-def test_a_greeting_that_is_not_smtp_is_a_permanent_greeting_failure_quoting_the_line() -> None:
-    with scripted(b"hello I am not smtp\r\n") as port:
+@pytest.mark.parametrize(
+    ("greeting", "line"),
+    [
+        (b"hello I am not smtp\r\n", "hello I am not smtp"),
+        (b"220-scripted.example\r\n250 ok\r\n", "250 ok"),  # the codes of its lines differ
+    ],
+)
+def test_a_greeting_that_is_not_smtp_is_a_permanent_greeting_failure_quoting_the_line(
+    greeting: bytes, line: str
+) -> None:
+    with scripted(greeting) as port:
         backend = SMTPBackend(host="127.0.0.1", port=port, timeout=5)
         with pytest.raises(SMTPConnectionError) as caught:
             backend.send_messages([make_message()])
 
     assert str(caught.value) == (
         f"SMTP server 127.0.0.1:{port} refused to talk while waiting for its greeting: "
-        "no SMTP reply: 'hello I am not smtp'"
+        f"no SMTP reply: {line!r}"
     )
     error = caught.value
     assert (error.stage, error.smtp_code, error.temporary) == ("greeting", -1, False)
-    assert error.smtp_reply == "hello I am not smtp"
+    assert error.smtp_reply == line
+
+
+# -- a reply that is no SMTP reply while the connection is set up ----------------------
+
+
+@pytest.mark.usefixtures("api")
+@pytest.mark.parametrize(
+    ("ehlo", "line"),
+    [
+        (b"250-scripted.example\r\n220 scripted.example\r\n", "220 scripted.example"),
+        (b"600 x\r\n", "600 x"),  # no SMTP code: not a refusal that sends HELO next
+        (b"hello garbage\r\n", "hello garbage"),
+    ],
+    ids=["mixed-codes", "code-600", "garbage"],
+)
+def test_a_reply_to_ehlo_that_is_no_smtp_reply_closes_the_connection_before_any_message(
+    ehlo: bytes, line: str
+) -> None:
+    heard: list[bytes] = []
+    with scripted(b"220 scripted.example ESMTP\r\n", ehlo, heard=heard) as port:
+        backend = SMTPBackend(host="127.0.0.1", port=port, timeout=5)
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages([make_message()])
+
+    error = caught.value
+    assert str(error) == (
+        f"SMTP server 127.0.0.1:{port} sent no SMTP reply at EHLO: {line!r} "
+        "(client and server are out of step: the connection was closed)"
+    )
+    assert (error.stage, error.smtp_code, error.smtp_reply, error.temporary) == (
+        "ehlo",
+        None,
+        line,
+        True,
+    )
+    assert heard == [b"EHLO"], "no HELO, no message: the connection was dropped at EHLO"
+
+
+@pytest.mark.usefixtures("api")
+def test_opening_a_connection_whose_ehlo_reply_is_no_smtp_reply_fails_out_of_step() -> None:
+    with scripted(b"220 scripted.example ESMTP\r\n", b"-1 hello garbage\r\n") as port:
+        backend = SMTPBackend(host="127.0.0.1", port=port, timeout=5)
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.open()
+
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{port} sent no SMTP reply at EHLO: '-1 hello garbage' "
+        "(client and server are out of step: the connection was closed)"
+    )
+    assert (caught.value.stage, caught.value.smtp_code) == ("ehlo", None)
+
+
+@pytest.mark.usefixtures("api")
+@pytest.mark.parametrize("auth", [b"zzz\r\n", b"334-abc\r\n235 ok\r\n"], ids=["garbage", "mixed"])
+def test_a_reply_to_auth_that_is_no_smtp_reply_fails_the_login_out_of_step(auth: bytes) -> None:
+    offer = b"250-scripted.example\r\n250 AUTH PLAIN\r\n"
+    heard: list[bytes] = []
+    with scripted(b"220 scripted.example ESMTP\r\n", offer, auth=auth, heard=heard) as port:
+        backend = SMTPBackend(
+            host="127.0.0.1", port=port, timeout=5, username="user", password="secret"
+        )
+        with pytest.raises(SMTPConnectionError) as caught:
+            backend.send_messages([make_message()])
+
+    line = auth.split(b"\r\n")[-2].decode()
+    assert str(caught.value) == (
+        f"SMTP server 127.0.0.1:{port} sent no SMTP reply during login: {line!r} "
+        "(client and server are out of step: the connection was closed)"
+    )
+    assert (caught.value.stage, caught.value.smtp_code) == ("auth", None)
+    assert heard == [b"EHLO", b"AUTH"]
 
 
 @pytest.mark.usefixtures("api")

@@ -34,9 +34,10 @@ import logging
 import smtplib
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
 
 from mailcore import adrive_steps
 from mailcore_smtp.auth import Attempt, CannotLogIn, Refused, dialogue, login_attempts
@@ -198,10 +199,64 @@ def _disconnected_by_timeout(text: str) -> smtplib.SMTPServerDisconnected:
     return exc
 
 
+class _CheckedProtocol(SMTPProtocol):
+    """aiosmtplib's reader, judging each reply by :func:`~mailcore_smtp.replies.malformed_line`
+    first (as the sync client's reader does): a reply with a line that is no SMTP reply
+    line (no code 2xx to 5xx, or another code than the lines before it) raises
+    :class:`aiosmtplib.SMTPResponseException` ``-1`` quoting that line, as aiosmtplib
+    does for a line without a code (so :func:`_reply_of` gives the line)."""
+
+    def _read_response_from_buffer(self) -> aiosmtplib.SMTPResponse | None:
+        lines = []
+        for line in bytes(self._buffer).splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            lines.append(line)
+            if line[3:4] != b"-":
+                break
+        bad = malformed_line(lines)
+        if bad is not None:
+            del self._buffer[:]
+            text = bad.decode("utf-8", "replace")
+            raise aiosmtplib.SMTPResponseException(-1, f"Malformed SMTP response line: {text}")
+        return super()._read_response_from_buffer()
+
+
+class _CheckingLoop:
+    """The running loop, whose ``create_connection`` makes aiosmtplib's protocol a
+    :class:`_CheckedProtocol` (aiosmtplib builds its protocol itself: this is its one
+    way in)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    def create_connection(self, factory: Any, *args: Any, **kwargs: Any) -> Any:
+        def checked() -> Any:
+            protocol = factory()
+            if type(protocol) is SMTPProtocol:
+                protocol.__class__ = _CheckedProtocol
+            return protocol
+
+        return self._loop.create_connection(checked, *args, **kwargs)
+
+
 class _Client(aiosmtplib.SMTP):
-    """aiosmtplib's client, closing at once: its ``close()`` closes a TLS transport
-    gracefully, waiting for the server's close_notify, which a stalled server never sends
-    (the socket would outlive the event loop)."""
+    """aiosmtplib's client, reading replies with :class:`_CheckedProtocol`, and closing
+    at once: its ``close()`` closes a TLS transport gracefully, waiting for the server's
+    close_notify, which a stalled server never sends (the socket would outlive the
+    event loop)."""
+
+    async def _create_connection(self, timeout: float | None) -> aiosmtplib.SMTPResponse:
+        loop = self.loop
+        assert loop is not None
+        self.loop = cast("asyncio.AbstractEventLoop", _CheckingLoop(loop))
+        try:
+            return await super()._create_connection(timeout)
+        finally:
+            self.loop = loop
 
     def close(self) -> None:
         if isinstance(self.transport, asyncio.Transport):
@@ -390,7 +445,7 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
                 await client.starttls(server_hostname=options.host, tls_context=context)
             except aiosmtplib.SMTPResponseException as exc:
                 backend.fail_reply(
-                    SMTPSecurityError, "starttls", exc.code, exc.message, "refused STARTTLS"
+                    SMTPSecurityError, "starttls", exc.code, _reply_of(exc), "refused STARTTLS"
                 )
             stage = "ehlo"
             await _ehlo(backend, client)
@@ -425,13 +480,13 @@ async def open_link(backend: SMTPBackend, local_hostname: str) -> AsyncLink:
 async def _ehlo(backend: SMTPBackend, client: aiosmtplib.SMTP) -> None:
     try:
         await client.ehlo()
-    except aiosmtplib.SMTPHeloError as exc:
-        if backend.judge_ehlo(exc.code, exc.message):
+    except aiosmtplib.SMTPResponseException as exc:  # refused, or no SMTP reply
+        if backend.judge_ehlo(exc.code, _reply_of(exc)):
             return
         try:
             await client.helo()
-        except aiosmtplib.SMTPHeloError as refused:
-            backend.judge_helo(refused.code, refused.message)
+        except aiosmtplib.SMTPResponseException as refused:
+            backend.judge_helo(refused.code, _reply_of(refused))
 
 
 async def _login(backend: SMTPBackend, client: aiosmtplib.SMTP) -> None:
@@ -463,8 +518,14 @@ async def _authenticate(client: aiosmtplib.SMTP, attempt: Attempt) -> None:
     lines = dialogue(attempt, client.server_auth_methods)
     line = next(lines)
     while True:
-        response = await client.execute_command(line.encode("ascii"))
         try:
-            line = lines.send((response.code, response.message))
+            response = await client.execute_command(line.encode("ascii"))
+            answer = (response.code, response.message)
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code != -1:
+                raise
+            answer = (-1, _reply_of(exc))  # no SMTP reply: judged as the sync client does
+        try:
+            line = lines.send(answer)
         except StopIteration:
             return

@@ -451,8 +451,15 @@ class SMTPBackend(BaseEmailBackend):
         reply: bytes | str,
         what: str,
     ) -> NoReturn:
-        """Raise ``error_class`` (:class:`SMTPReplyError` when ``None``) for a reply
-        (code ``-1``: a line that is no SMTP reply, quoted whole)."""
+        """Raise ``error_class`` (:class:`SMTPReplyError` when ``None``) for a reply.
+
+        Code ``-1`` is a line that is no SMTP reply (:func:`~mailcore_smtp.replies.malformed_line`),
+        quoted whole: at the greeting the server does not speak SMTP (a permanent
+        :class:`SMTPConnectionError`); later in the set-up client and server are out of
+        step (:class:`~mailcore_smtp.exchange.OutOfStep`, as in a transaction)."""
+        if code == -1 and stage != "greeting":
+            line = reply if isinstance(reply, bytes) else reply.encode()
+            raise self.translate(OutOfStep(line), stage)
         text = _reply_text(reply)
         said = f"no SMTP reply: {text!r}" if code == -1 else f"{code} {text}".rstrip()
         raise (error_class or SMTPReplyError)(
