@@ -162,7 +162,7 @@ def test_a_new_task_is_never_taken_for_the_freed_task_that_opened_an_instance() 
     assert asyncio.run(main()) is True
 
 
-def test_an_async_send_is_served_while_another_task_closes_and_opens_again_in_a_tight_loop() -> None:
+def test_an_async_send_is_served_while_another_task_closes_and_reopens_in_a_tight_loop() -> None:
     """With max_connections=1, one task loops ``aclose(); aopen(); sleep(0)`` on an
     instance while another sends 3 messages on it: the connection given back while the
     send waits goes to the send (the longest waiter) before the loop's next aopen(), so
