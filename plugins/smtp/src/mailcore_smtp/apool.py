@@ -4,7 +4,9 @@ The async twin of :class:`mailcore_smtp.pool.Pool`, with its rules: found under 
 :func:`~mailcore_smtp.pool.pool_key`, so every instance of one mailer shares it; at most
 ``max_connections`` open (a task waits for a free one, except when waiting could never
 end, decided by the same :func:`~mailcore_smtp.pool.would_deadlock`, tasks in place of
-threads); a wait without progress ends at the deadline of the same
+threads; waiting tasks are served first come, first served: a connection given back
+goes straight to the longest waiter, a place freed is kept for the task woken for it); a
+wait without progress ends at the deadline of the same
 :class:`~mailcore_smtp.pool.WaitClock` (``timeout``; ``data_timeout`` while a send uses a
 busy connection) with the same :class:`~mailcore_smtp.SMTPPoolTimeoutError`; kept while
 someone uses it, closed (QUIT) when the last user leaves, after ``idle_timeout`` idle or
@@ -26,7 +28,7 @@ import itertools
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import TYPE_CHECKING
 
 from mailcore_smtp.pool import WaitClock, pool_key, would_deadlock
@@ -197,7 +199,7 @@ class AsyncPool:
                     self._notify()  # woken, then cancelled: pass the place on
                 elif given.pending is None:
                     self._take(given, me)
-                    self._release_soon(given)  # handed, then cancelled: pass it on
+                    self._in_background(self.release(given))  # handed, then cancelled: pass it on
                 elif not self.hand_over(given):
                     self._finish_orphan(given)
             else:
@@ -245,9 +247,9 @@ class AsyncPool:
                 return True
         return False
 
-    def _release_soon(self, link: AsyncLink) -> None:
-        """Give ``link`` back from a task that cannot wait (being cancelled)."""
-        task = asyncio.get_running_loop().create_task(self.release(link))
+    def _in_background(self, work: Coroutine[object, object, None]) -> None:
+        """Run ``work`` in a task of its own, kept referenced until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -285,9 +287,7 @@ class AsyncPool:
             finally:
                 await self.release(link, keep=link.alive)
 
-        task = asyncio.get_running_loop().create_task(finish())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._in_background(finish())
 
     async def release(self, link: AsyncLink, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
@@ -333,9 +333,7 @@ class AsyncPool:
         if self._idle:
             self._schedule_reaper()
         if expired:
-            task = asyncio.get_running_loop().create_task(self._close(expired))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._in_background(self._close(expired))
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, AsyncPool]] = (
