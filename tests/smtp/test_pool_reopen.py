@@ -160,3 +160,46 @@ def test_a_new_task_is_never_taken_for_the_freed_task_that_opened_an_instance() 
         return False
 
     assert asyncio.run(main()) is True
+
+
+def test_an_async_send_is_served_while_another_task_closes_and_reopens_in_a_tight_loop() -> None:
+    """With max_connections=1, one task loops ``aclose(); aopen(); sleep(0)`` on an
+    instance while another sends 3 messages on it: the connection given back while the
+    send waits goes to the send (the longest waiter) before the loop's next aopen(), so
+    the send ends within seconds with the 3 messages received once, never over 1
+    connection. Before the fix the loop took it back every time: the send waited for
+    ever (the user trial: 574,837 cycles in 20 s, nothing sent)."""
+
+    async def main(server: RecordingSMTPServer) -> tuple[int, int, SMTPBackend]:
+        conn = SMTPBackend(**server.backend_options(max_connections=1, timeout=10))
+        assert await conn.aopen() is True
+        stop = False
+        cycles = 0
+
+        async def reopen() -> None:
+            nonlocal cycles
+            while not stop:
+                await conn.aclose()
+                await conn.aopen()
+                cycles += 1
+                await asyncio.sleep(0)  # a yield, as in the trial: not a wait
+
+        looping = asyncio.create_task(reopen())
+        while cycles < 10:  # the loop runs before the send asks
+            await asyncio.sleep(0)
+        try:
+            sent = await asyncio.wait_for(conn.asend_messages(batch), 5)
+        finally:
+            stop = True
+            await looping
+            await conn.aclose()
+        return sent, cycles, conn
+
+    batch = tagged(3, "fair")
+    with RecordingSMTPServer(pipelining=True) as server:
+        sent, cycles, conn = asyncio.run(main(server))
+        assert sent == 3
+        assert cycles >= 10
+        assert_each_delivered_once(batch, server)
+        assert server.max_open <= 1
+        assert_all_closed(conn, server)

@@ -4,7 +4,9 @@ The async twin of :class:`mailcore_smtp.pool.Pool`, with its rules: found under 
 :func:`~mailcore_smtp.pool.pool_key`, so every instance of one mailer shares it; at most
 ``max_connections`` open (a task waits for a free one, except when waiting could never
 end, decided by the same :func:`~mailcore_smtp.pool.would_deadlock`, tasks in place of
-threads); a wait without progress ends at the deadline of the same
+threads; waiting tasks are served first come, first served: a connection given back
+goes straight to the longest waiter, a place freed is kept for the task woken for it); a
+wait without progress ends at the deadline of the same
 :class:`~mailcore_smtp.pool.WaitClock` (``timeout``; ``data_timeout`` while a send uses a
 busy connection) with the same :class:`~mailcore_smtp.SMTPPoolTimeoutError`; kept while
 someone uses it, closed (QUIT) when the last user leaves, after ``idle_timeout`` idle or
@@ -26,7 +28,7 @@ import itertools
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import TYPE_CHECKING
 
 from mailcore_smtp.pool import WaitClock, pool_key, would_deadlock
@@ -82,6 +84,9 @@ class AsyncPool:
         self._waiting: set[int] = set()
         #: One future per waiting task, woken one at a time (first come, first served).
         self._wakers: collections.deque[asyncio.Future[AsyncLink | None]] = collections.deque()
+        #: Tasks woken for a freed place that have not taken it yet: a place promised
+        #: to them, which a task that comes later may not take (first come, first served).
+        self._promised = 0
         #: Wakers of tasks that will keep the connection unused (``aopen()``): they are
         #: handed no connection with a message pending (nobody would complete it).
         self._keepers: set[asyncio.Future[AsyncLink | None]] = set()
@@ -120,7 +125,11 @@ class AsyncPool:
         message pending (:meth:`hand_over`)."""
         me = _me()
         clock = WaitClock(self.timeout, self.data_timeout)
+        woken = False  # whether the place of one promised (_promised) is this task's
         while True:
+            if woken:
+                woken = False
+                self._promised -= 1
             now = time.monotonic()
             stale = []
             while self._idle:
@@ -137,7 +146,8 @@ class AsyncPool:
                 log.debug("replacing pooled connections that were idle too long or closed")
                 await self._close(stale)
                 continue
-            if self._open < self.max_connections or (wait and self._would_deadlock(me)):
+            free = self.max_connections - self._promised
+            if self._open < free or (wait and self._would_deadlock(me)):
                 self._open += 1
                 self.most_open = max(self.most_open, self._open)
                 self._owned[me] += 1
@@ -155,10 +165,12 @@ class AsyncPool:
             if not wait:
                 return None
             given = await self._wait(me, clock, keep)
-            if given is not None:
-                self._take(given, me)
-                given.reused = False
-                return given
+            if given is None:
+                woken = True
+                continue
+            self._take(given, me)
+            given.reused = given.pending is None  # a kept one, or one with content
+            return given
 
     async def _wait(self, me: int, clock: WaitClock, keep: bool) -> AsyncLink | None:
         """Wait for a connection given back (``None``: one was closed, try again) or
@@ -183,7 +195,11 @@ class AsyncPool:
             if waker.done() and not waker.cancelled():
                 given = waker.result()
                 if given is None:
+                    self._promised -= 1
                     self._notify()  # woken, then cancelled: pass the place on
+                elif given.pending is None:
+                    self._take(given, me)
+                    self._in_background(self.release(given))  # handed, then cancelled: pass it on
                 elif not self.hand_over(given):
                     self._finish_orphan(given)
             else:
@@ -209,13 +225,33 @@ class AsyncPool:
         return would_deadlock(self._owned, self._waiting, me, self._open, len(self._idle))
 
     def _notify(self) -> None:
-        """A connection was given back or closed: wake the first waiting task."""
+        """A place was freed (a connection closed, or one failed to open): wake the
+        first waiting task and promise it the place."""
         self._changes += 1
         while self._wakers:
             waker = self._wakers.popleft()
             if not waker.done():
+                self._promised += 1
                 waker.set_result(None)
                 return
+
+    def _give_to_waiter(self, link: AsyncLink) -> bool:
+        """Hand ``link``, given back unused and alive, straight to the first waiting
+        task (so a task that asks later, say in a loop, cannot take it first); False
+        when no task waits."""
+        while self._wakers:
+            waker = self._wakers.popleft()
+            if not waker.done():
+                self._changes += 1
+                waker.set_result(link)
+                return True
+        return False
+
+    def _in_background(self, work: Coroutine[object, object, None]) -> None:
+        """Run ``work`` in a task of its own, kept referenced until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     @property
     def waiting(self) -> bool:
@@ -251,9 +287,7 @@ class AsyncPool:
             finally:
                 await self.release(link, keep=link.alive)
 
-        task = asyncio.get_running_loop().create_task(finish())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._in_background(finish())
 
     async def release(self, link: AsyncLink, keep: bool = True) -> None:
         """Give a connection back: kept idle when ``keep``, alive, under
@@ -266,6 +300,8 @@ class AsyncPool:
         keep = keep and link.transactions < self.max_messages
         if keep and self._users > 0 and self._open <= self.max_connections:
             link.idle_since = time.monotonic()
+            if self._give_to_waiter(link):
+                return
             self._idle.append(link)
             self._notify()
             self._schedule_reaper()
@@ -297,9 +333,7 @@ class AsyncPool:
         if self._idle:
             self._schedule_reaper()
         if expired:
-            task = asyncio.get_running_loop().create_task(self._close(expired))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._in_background(self._close(expired))
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, AsyncPool]] = (
